@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The test command. On a fresh machine it installs what it needs (moto's server and cfn-lint, in
+# a virtualenv it creates), starts moto_server on 127.0.0.1 and a free port, runs every test of
+# the workspace (both back ends), and stops the server whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${CASB_TEST_VENV:-.venv}"
+if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
+  echo "==> installing moto[server] and cfn-lint into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+mkdir -p target
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
+
+python3 - "$port" <<'PY'
+import sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/moto-api/"
+for _ in range(150):
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(f"moto_server did not start on {url}; see target/moto.log")
+PY
+echo "==> moto_server on 127.0.0.1:$port"
+
+export CASB_TEST_MOTO_ENDPOINT="http://127.0.0.1:$port"
+export CASB_TEST_CFN_LINT="$PWD/$venv/bin/cfn-lint"
+echo "==> cfn-lint template.yaml"
+"$CASB_TEST_CFN_LINT" template.yaml
+echo "==> cargo test --workspace"
+cargo test --workspace --locked "$@"

@@ -1,0 +1,573 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::describe;
+use crate::domain::{enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration};
+use crate::ports::{
+    ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore, IntegrationStore,
+    StoreError,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The DynamoDB tables, by name (template.yaml creates them; `provision` creates them in moto).
+#[derive(Debug, Clone)]
+pub struct TableNames {
+    pub integrations: String,
+    pub checkpoints: String,
+    pub dedup: String,
+    pub activities: String,
+    pub incidents: String,
+}
+
+impl TableNames {
+    /// The names `provision` and the tests use: `{prefix}-integrations`, ...
+    pub fn with_prefix(prefix: &str) -> Self {
+        TableNames {
+            integrations: format!("{prefix}-integrations"),
+            checkpoints: format!("{prefix}-checkpoints"),
+            dedup: format!("{prefix}-dedup"),
+            activities: format!("{prefix}-activities"),
+            incidents: format!("{prefix}-incidents"),
+        }
+    }
+}
+
+/// Global secondary indexes (see template.yaml).
+pub(crate) const ACTIVITIES_BY_TIME: &str = "by_time";
+pub(crate) const ACTIVITIES_BY_INTEGRATION: &str = "by_integration";
+pub(crate) const ACTIVITIES_BY_ACTOR: &str = "by_actor";
+pub(crate) const INCIDENTS_BY_CREATED: &str = "by_created";
+
+/// Every store on DynamoDB, one table each.
+#[derive(Clone)]
+pub struct DynamoStores {
+    client: Client,
+    tables: TableNames,
+}
+
+impl DynamoStores {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        DynamoStores { client, tables }
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn unavailable<E: std::error::Error>(error: E) -> StoreError {
+    StoreError::Unavailable(format!("dynamodb: {}", describe(&error)))
+}
+
+fn to_doc<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(value)
+        .map(AttributeValue::S)
+        .map_err(|e| StoreError::Corrupt {
+            what: "record".into(),
+            message: e.to_string(),
+        })
+}
+
+fn from_item<T: DeserializeOwned>(what: &str, item: &Item) -> Result<T, StoreError> {
+    let doc = item
+        .get("doc")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            what: what.to_string(),
+            message: "item has no 'doc' attribute".into(),
+        })?;
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A sortable key for time-ordered indexes: zero-padded milliseconds, then the id as tiebreak.
+fn time_key(t: DateTime<Utc>, id: &str) -> String {
+    format!("{:013}#{id}", t.timestamp_millis().max(0))
+}
+
+fn is_conditional_failure<E>(error: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoStores {
+    async fn get_doc(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item)
+    }
+
+    /// Runs a query to the end (or until `limit` items), newest first.
+    async fn query_all(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        partition: (&str, AttributeValue),
+        range: Option<(&str, String, String)>,
+        filter: Option<(&str, HashMap<String, AttributeValue>)>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut condition = "#p = :p".to_string();
+        let mut names = HashMap::from([("#p".to_string(), partition.0.to_string())]);
+        let mut values = HashMap::from([(":p".to_string(), partition.1)]);
+        if let Some((attribute, low, high)) = range {
+            condition.push_str(" AND #r BETWEEN :low AND :high");
+            names.insert("#r".into(), attribute.to_string());
+            values.insert(":low".into(), s(low));
+            values.insert(":high".into(), s(high));
+        }
+        let filter_expression = filter.map(|(expression, filter_values)| {
+            values.extend(filter_values);
+            expression.to_string()
+        });
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .set_index_name(index.map(str::to_string))
+                .key_condition_expression(&condition)
+                .set_filter_expression(filter_expression.clone())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(output.items.unwrap_or_default());
+            if items.len() >= limit {
+                items.truncate(limit);
+                return Ok(items);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl IntegrationStore for DynamoStores {
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.integrations)
+            .item("tenant_id", s(&integration.tenant_id))
+            .item("id", s(&integration.id))
+            .item("doc", to_doc(integration)?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_integration(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Option<Integration>, StoreError> {
+        let key = HashMap::from([
+            ("tenant_id".into(), s(tenant_id)),
+            ("id".into(), s(integration_id)),
+        ]);
+        self.get_doc(&self.tables.integrations, key)
+            .await?
+            .map(|item| from_item("integration", &item))
+            .transpose()
+    }
+
+    async fn list_integrations(&self, tenant_id: &str) -> Result<Vec<Integration>, StoreError> {
+        let items = self
+            .query_all(
+                &self.tables.integrations,
+                None,
+                ("tenant_id", s(tenant_id)),
+                None,
+                None,
+                usize::MAX,
+            )
+            .await?;
+        let mut integrations: Vec<Integration> = items
+            .iter()
+            .map(|item| from_item("integration", item))
+            .collect::<Result<_, _>>()?;
+        integrations.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(integrations)
+    }
+
+    async fn list_all_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        // A scan: the poller needs every tenant's integrations, and there are few of them.
+        let mut integrations = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.tables.integrations)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                integrations.push(from_item::<Integration>("integration", &item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        integrations.sort_by(|a, b| (&a.tenant_id, &a.id).cmp(&(&b.tenant_id, &b.id)));
+        Ok(integrations)
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for DynamoStores {
+    async fn get_checkpoint(&self, stream: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let key = HashMap::from([("stream".into(), s(stream))]);
+        let Some(item) = self.get_doc(&self.tables.checkpoints, key).await? else {
+            return Ok(None);
+        };
+        let corrupt = |message: &str| StoreError::Corrupt {
+            what: format!("checkpoint '{stream}'"),
+            message: message.to_string(),
+        };
+        Ok(Some(Checkpoint {
+            stream: stream.to_string(),
+            cursor: item
+                .get("cursor")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .ok_or_else(|| corrupt("no cursor"))?,
+            version: number(&item, "version").ok_or_else(|| corrupt("no version"))? as u64,
+            updated_at: item
+                .get("updated_at")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| corrupt("no updated_at"))?,
+        }))
+    }
+
+    async fn put_checkpoint(
+        &self,
+        stream: &str,
+        cursor: &str,
+        expected_version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Checkpoint, StoreError> {
+        let version = expected_version.unwrap_or(0) + 1;
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.tables.checkpoints)
+            .item("stream", s(stream))
+            .item("cursor", s(cursor))
+            .item("version", n(version))
+            .item("updated_at", s(now.to_rfc3339()));
+        request = match expected_version {
+            None => request
+                .condition_expression("attribute_not_exists(#s)")
+                .expression_attribute_names("#s", "stream"),
+            Some(expected) => request
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":expected", n(expected)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Checkpoint {
+                stream: stream.to_string(),
+                cursor: cursor.to_string(),
+                version,
+                updated_at: now,
+            }),
+            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict {
+                what: format!("checkpoint '{stream}'"),
+            }),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl DedupStore for DynamoStores {
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // DynamoDB's TTL sweeper may lag by up to 48 hours, so expiry is checked in the
+        // condition; `expires_at` (seconds) only lets the sweeper clean up eventually.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.dedup)
+            .item("key", s(key))
+            .item("expires_at", n(expires_at.timestamp()))
+            .item("expires_at_ms", n(expires_at.timestamp_millis()))
+            .condition_expression("attribute_not_exists(#k) OR #e <= :now")
+            .expression_attribute_names("#k", "key")
+            .expression_attribute_names("#e", "expires_at_ms")
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn contains(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let item = self
+            .get_doc(&self.tables.dedup, HashMap::from([("key".into(), s(key))]))
+            .await?;
+        Ok(item
+            .and_then(|item| number(&item, "expires_at_ms"))
+            .is_some_and(|expires| expires > now.timestamp_millis()))
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.dedup)
+            .key("key", s(key))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ActivityStore for DynamoStores {
+    async fn put_activity(
+        &self,
+        activity: &Activity,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = activity.id();
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.tables.activities)
+            .item("tenant_id", s(&activity.tenant_id))
+            .item("id", s(&id))
+            .item("time_key", s(time_key(activity.event_timestamp, &id)))
+            .item(
+                "integration_key",
+                s(format!(
+                    "{}#{}",
+                    activity.tenant_id, activity.integration_id
+                )),
+            )
+            .item("expires_at", n(expires_at.timestamp()))
+            .item("doc", to_doc(activity)?);
+        if let Some(email) = &activity.actor_email {
+            request = request.item("actor_key", s(format!("{}#{}", activity.tenant_id, email)));
+        }
+        request.send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_activity(
+        &self,
+        tenant_id: &str,
+        activity_id: &str,
+    ) -> Result<Option<Activity>, StoreError> {
+        let key = HashMap::from([
+            ("tenant_id".into(), s(tenant_id)),
+            ("id".into(), s(activity_id)),
+        ]);
+        self.get_doc(&self.tables.activities, key)
+            .await?
+            .map(|item| from_item("activity", &item))
+            .transpose()
+    }
+
+    async fn query_activities(&self, query: &ActivityQuery) -> Result<Vec<Activity>, StoreError> {
+        // The tenant is always part of the partition key: a query can never read another
+        // tenant's activities.
+        let (index, partition) = match (&query.integration_id, &query.actor_email) {
+            (Some(integration), _) => (
+                ACTIVITIES_BY_INTEGRATION,
+                (
+                    "integration_key",
+                    s(format!("{}#{integration}", query.tenant_id)),
+                ),
+            ),
+            (None, Some(email)) => (
+                ACTIVITIES_BY_ACTOR,
+                ("actor_key", s(format!("{}#{email}", query.tenant_id))),
+            ),
+            (None, None) => (ACTIVITIES_BY_TIME, ("tenant_id", s(&query.tenant_id))),
+        };
+        let low = query.from.map_or_else(
+            || "0".repeat(13),
+            |t| format!("{:013}", t.timestamp_millis().max(0)),
+        );
+        let high = query.to.map_or_else(
+            || "9".repeat(13) + "#~",
+            |t| format!("{:013}#~", t.timestamp_millis().max(0)),
+        );
+        // With both an integration and an actor, the second narrows by filter.
+        let filter = match (&query.integration_id, &query.actor_email) {
+            (Some(_), Some(email)) => Some((
+                "actor_key = :actor",
+                HashMap::from([(
+                    ":actor".to_string(),
+                    s(format!("{}#{email}", query.tenant_id)),
+                )]),
+            )),
+            _ => None,
+        };
+        let items = self
+            .query_all(
+                &self.tables.activities,
+                Some(index),
+                partition,
+                Some(("time_key", low, high)),
+                filter,
+                query.limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| from_item("activity", item))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl IncidentStore for DynamoStores {
+    async fn create_incident(&self, incident: &Incident) -> Result<bool, StoreError> {
+        let mut stored = incident.clone();
+        stored.version = 1;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.incidents)
+            .set_item(Some(incident_item(&stored)?))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", "id")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_incident(
+        &self,
+        tenant_id: &str,
+        incident_id: &str,
+    ) -> Result<Option<Incident>, StoreError> {
+        let key = HashMap::from([
+            ("tenant_id".into(), s(tenant_id)),
+            ("id".into(), s(incident_id)),
+        ]);
+        self.get_doc(&self.tables.incidents, key)
+            .await?
+            .map(|item| from_item("incident", &item))
+            .transpose()
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<Incident, StoreError> {
+        let mut stored = incident.clone();
+        stored.version = incident.version + 1;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.incidents)
+            .set_item(Some(incident_item(&stored)?))
+            .condition_expression("#v = :expected")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":expected", n(incident.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(stored),
+            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict {
+                what: format!("incident '{}'", incident.id),
+            }),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn list_incidents(
+        &self,
+        tenant_id: &str,
+        status: Option<IncidentStatus>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let filter = status.map(|status| {
+            (
+                "incident_status = :status",
+                HashMap::from([(":status".to_string(), s(enum_label(&status)))]),
+            )
+        });
+        let items = self
+            .query_all(
+                &self.tables.incidents,
+                Some(INCIDENTS_BY_CREATED),
+                ("tenant_id", s(tenant_id)),
+                None,
+                filter,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| from_item("incident", item))
+            .collect()
+    }
+}
+
+fn incident_item(incident: &Incident) -> Result<Item, StoreError> {
+    Ok(HashMap::from([
+        ("tenant_id".into(), s(&incident.tenant_id)),
+        ("id".into(), s(&incident.id)),
+        (
+            "created_key".into(),
+            s(time_key(incident.created_at, &incident.id)),
+        ),
+        ("incident_status".into(), s(enum_label(&incident.status))),
+        ("version".into(), n(incident.version)),
+        ("doc".into(), to_doc(incident)?),
+    ]))
+}

@@ -1,0 +1,171 @@
+//! A back end: one implementation of every port, AWS or embedded.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::embedded::{Database, DeadLetterPolicy, EmbeddedQueue, FileSecretStore, OutboxMailer};
+use crate::ports::{
+    ActivityStore, CheckpointStore, Clock, DedupStore, Email, IncidentStore, IntegrationStore,
+    MailError, Mailer, Queue, SecretStore, StoreError, Stores, SystemClock,
+};
+
+/// Every port the pipeline needs.
+#[derive(Clone)]
+pub struct Backend {
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub checkpoints: Arc<dyn CheckpointStore>,
+    pub dedup: Arc<dyn DedupStore>,
+    pub activities: Arc<dyn ActivityStore>,
+    pub incidents: Arc<dyn IncidentStore>,
+    /// Activities for the inspector.
+    pub activity_queue: Arc<dyn Queue>,
+    /// Response actions for the remediator.
+    pub action_queue: Arc<dyn Queue>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Queue names in the embedded back end (the SAM template names the SQS queues likewise).
+pub const ACTIVITY_QUEUE: &str = "activities";
+pub const ACTION_QUEUE: &str = "actions";
+/// Receives before a message is dead-lettered (template.yaml's `maxReceiveCount`).
+pub const MAX_RECEIVES: u32 = 5;
+
+impl Backend {
+    /// A back end whose stores all live in one implementation.
+    pub fn with_stores<S: Stores + 'static>(
+        stores: Arc<S>,
+        activity_queue: Arc<dyn Queue>,
+        action_queue: Arc<dyn Queue>,
+        secrets: Arc<dyn SecretStore>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Backend {
+            integrations: stores.clone(),
+            checkpoints: stores.clone(),
+            dedup: stores.clone(),
+            activities: stores.clone(),
+            incidents: stores,
+            activity_queue,
+            action_queue,
+            secrets,
+            mailer,
+            clock,
+        }
+    }
+}
+
+/// The embedded back end and handles that only it has (dead-letter queues, the outbox).
+#[derive(Clone)]
+pub struct EmbeddedBackend {
+    pub backend: Backend,
+    pub database: Database,
+    pub outbox: OutboxMailer,
+    pub activity_dead_letters: EmbeddedQueue,
+    pub action_dead_letters: EmbeddedQueue,
+    pub data_dir: PathBuf,
+}
+
+impl EmbeddedBackend {
+    /// Opens (creating if needed) `data_dir/casb.db` and `data_dir/secrets.json`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let database = Database::open(&data_dir.join("casb.db"))?;
+        Ok(Self::on(database, data_dir, Arc::new(SystemClock)))
+    }
+
+    pub fn on(database: Database, data_dir: &Path, clock: Arc<dyn Clock>) -> Self {
+        let queue = |name: &str| {
+            let dead_letter = DeadLetterPolicy {
+                queue: format!("{name}-dlq"),
+                max_receives: MAX_RECEIVES,
+            };
+            EmbeddedQueue::new(database.clone(), name, Some(dead_letter), clock.clone())
+        };
+        let dead_letters = |name: &str| {
+            EmbeddedQueue::new(
+                database.clone(),
+                &format!("{name}-dlq"),
+                None,
+                clock.clone(),
+            )
+        };
+        let outbox = OutboxMailer::new(database.clone());
+        let backend = Backend::with_stores(
+            Arc::new(database.clone()),
+            Arc::new(queue(ACTIVITY_QUEUE)),
+            Arc::new(queue(ACTION_QUEUE)),
+            Arc::new(FileSecretStore::new(&data_dir.join("secrets.json"))),
+            Arc::new(outbox.clone()),
+            clock.clone(),
+        );
+        EmbeddedBackend {
+            backend,
+            activity_dead_letters: dead_letters(ACTIVITY_QUEUE),
+            action_dead_letters: dead_letters(ACTION_QUEUE),
+            outbox,
+            database,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+}
+
+/// Logs notifications instead of sending them, when no mail service is configured.
+pub struct LogOnlyMailer;
+
+#[async_trait]
+impl Mailer for LogOnlyMailer {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        if email.to.is_empty() {
+            return Err(MailError::NoRecipients);
+        }
+        tracing::warn!(to = ?email.to, subject = %email.subject,
+            "notification logged only: set CASB_MAIL_FROM to send it through SES");
+        Ok(())
+    }
+}
+
+#[cfg(feature = "aws")]
+impl Backend {
+    /// The AWS back end described by `settings`.
+    pub async fn aws(settings: &crate::config::AwsSettings) -> Self {
+        let sdk = crate::aws::sdk_config(settings.endpoint_url.as_deref()).await;
+        Self::aws_from_sdk(&sdk, settings)
+    }
+
+    /// The AWS back end on an already loaded SDK configuration.
+    pub fn aws_from_sdk(
+        sdk: &aws_config::SdkConfig,
+        settings: &crate::config::AwsSettings,
+    ) -> Self {
+        let stores = Arc::new(crate::aws::DynamoStores::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            settings.tables.clone(),
+        ));
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let mailer: Arc<dyn Mailer> = match &settings.mail_from {
+            Some(from) => Arc::new(crate::aws::SesMailer::new(
+                aws_sdk_sesv2::Client::new(sdk),
+                from,
+            )),
+            None => Arc::new(LogOnlyMailer),
+        };
+        Backend::with_stores(
+            stores,
+            Arc::new(crate::aws::SqsQueue::new(
+                sqs.clone(),
+                &settings.activity_queue_url,
+            )),
+            Arc::new(crate::aws::SqsQueue::new(sqs, &settings.action_queue_url)),
+            Arc::new(crate::aws::SecretsManagerStore::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                &settings.secret_prefix,
+            )),
+            mailer,
+            Arc::new(SystemClock),
+        )
+    }
+}

@@ -1,0 +1,114 @@
+//! A policy violation, what was done about it, and where it stands.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{ActionKind, Provider};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Open,
+    InProgress,
+    Resolved,
+    FalsePositive,
+}
+
+/// The object an incident is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentObject {
+    pub provider: Provider,
+    pub object_id: Option<String>,
+    pub object_type: Option<String>,
+    pub object_name: Option<String>,
+    pub object_path: Option<String>,
+}
+
+/// What matched, summarised: never the matched values themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchSummary {
+    /// A detector id (e.g. `credit_card`) or a collaboration condition (e.g. `public_link`).
+    pub rule: String,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Queued for the remediator, not yet carried out.
+    Pending,
+    Succeeded,
+    /// Tried and failed; the message is retried and, failing again, dead-lettered.
+    Failed,
+    /// The provider has no API for this action, or no connector is configured.
+    Unsupported,
+}
+
+impl ActionStatus {
+    /// Whether the remediator is done with this action (a redelivery must not redo it).
+    pub fn is_final(self) -> bool {
+        matches!(self, ActionStatus::Succeeded | ActionStatus::Unsupported)
+    }
+}
+
+/// One response action on an incident and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub action_id: String,
+    pub kind: ActionKind,
+    pub status: ActionStatus,
+    /// What happened, in words an analyst can act on.
+    pub detail: Option<String>,
+    pub attempts: u32,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub tenant_id: String,
+    pub integration_id: String,
+    pub policy_id: String,
+    pub policy_name: String,
+    pub severity: Severity,
+    pub object: IncidentObject,
+    /// The activity that triggered it.
+    pub activity_id: String,
+    pub actor_email: Option<String>,
+    pub matches: Vec<MatchSummary>,
+    pub status: IncidentStatus,
+    pub actions: Vec<ActionRecord>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version; the store bumps it on every write.
+    pub version: u64,
+}
+
+impl Incident {
+    pub fn action(&self, action_id: &str) -> Option<&ActionRecord> {
+        self.actions.iter().find(|a| a.action_id == action_id)
+    }
+
+    pub fn action_mut(&mut self, action_id: &str) -> Option<&mut ActionRecord> {
+        self.actions.iter_mut().find(|a| a.action_id == action_id)
+    }
+}
+
+/// One incident per (policy, activity): redelivering the activity finds the same incident.
+pub fn incident_id(policy_id: &str, activity_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(policy_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(activity_id.as_bytes());
+    format!("inc-{}", hex::encode(&hasher.finalize()[..12]))
+}

@@ -1,0 +1,546 @@
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::{enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration};
+use crate::ports::{
+    ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore, IntegrationStore,
+    StoreError,
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS integrations (
+    tenant_id TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    stream     TEXT PRIMARY KEY,
+    cursor     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dedup_keys (
+    key        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activities (
+    tenant_id      TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    integration_id TEXT NOT NULL,
+    actor_email    TEXT,
+    event_time     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    doc            TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX IF NOT EXISTS activities_by_time ON activities (tenant_id, event_time);
+CREATE INDEX IF NOT EXISTS activities_by_integration ON activities (tenant_id, integration_id, event_time);
+CREATE INDEX IF NOT EXISTS activities_by_actor ON activities (tenant_id, actor_email, event_time);
+CREATE TABLE IF NOT EXISTS incidents (
+    tenant_id  TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX IF NOT EXISTS incidents_by_time ON incidents (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS queue_messages (
+    message_id     TEXT PRIMARY KEY,
+    queue          TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    sent_at        INTEGER NOT NULL,
+    visible_at     INTEGER NOT NULL,
+    receive_count  INTEGER NOT NULL DEFAULT 0,
+    receipt_handle TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt_handle);
+CREATE TABLE IF NOT EXISTS outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    sent_at    INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+"#;
+
+/// One SQLite database holding every store. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Database {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let connection = Connection::open(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot open database {}: {e}", path.display()))
+        })?;
+        Self::prepare(connection)
+    }
+
+    /// An in-memory database, for unit tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::prepare(Connection::open_in_memory().map_err(sqlite_error)?)
+    }
+
+    fn prepare(connection: Connection) -> Result<Self, StoreError> {
+        // WAL survives a process crash with every committed transaction intact and lets readers
+        // run beside the writer; the busy timeout covers a second process on the same file.
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(sqlite_error)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite_error)?;
+        connection.execute_batch(SCHEMA).map_err(sqlite_error)?;
+        Ok(Database {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Runs `work` on the connection off the async executor.
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+            // back), so a poisoned lock is safe to reuse.
+            let mut guard = connection.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Deletes activities and dedup keys past their expiry (DynamoDB's TTL sweeper, locally).
+    pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let now = millis(now);
+        self.run(move |c| {
+            let a = c
+                .execute("DELETE FROM activities WHERE expires_at <= ?1", [now])
+                .map_err(sqlite_error)?;
+            let d = c
+                .execute("DELETE FROM dedup_keys WHERE expires_at <= ?1", [now])
+                .map_err(sqlite_error)?;
+            Ok(a + d)
+        })
+        .await
+    }
+}
+
+pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn to_doc<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        what: "record".into(),
+        message: e.to_string(),
+    })
+}
+
+fn from_doc<T: DeserializeOwned>(what: &str, doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn docs<T: DeserializeOwned>(what: &str, rows: Vec<String>) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(|doc| from_doc(what, doc)).collect()
+}
+
+#[async_trait]
+impl IntegrationStore for Database {
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        let (tenant, id, doc) = (
+            integration.tenant_id.clone(),
+            integration.id.clone(),
+            to_doc(integration)?,
+        );
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO integrations (tenant_id, id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant_id, id) DO UPDATE SET doc = excluded.doc",
+                params![tenant, id, doc],
+            )
+            .map_err(sqlite_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_integration(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Option<Integration>, StoreError> {
+        let (tenant, id) = (tenant_id.to_string(), integration_id.to_string());
+        let doc: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT doc FROM integrations WHERE tenant_id = ?1 AND id = ?2",
+                    params![tenant, id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)
+            })
+            .await?;
+        doc.map(|d| from_doc("integration", &d)).transpose()
+    }
+
+    async fn list_integrations(&self, tenant_id: &str) -> Result<Vec<Integration>, StoreError> {
+        let tenant = tenant_id.to_string();
+        let rows = self
+            .run(move |c| {
+                collect_strings(
+                    c,
+                    "SELECT doc FROM integrations WHERE tenant_id = ?1 ORDER BY id",
+                    params![tenant],
+                )
+            })
+            .await?;
+        docs("integration", rows)
+    }
+
+    async fn list_all_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        let rows = self
+            .run(|c| {
+                collect_strings(
+                    c,
+                    "SELECT doc FROM integrations ORDER BY tenant_id, id",
+                    params![],
+                )
+            })
+            .await?;
+        docs("integration", rows)
+    }
+}
+
+fn collect_strings(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<String>, StoreError> {
+    let mut statement = c.prepare(sql).map_err(sqlite_error)?;
+    let rows = statement
+        .query_map(params, |row| row.get::<_, String>(0))
+        .map_err(sqlite_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
+}
+
+#[async_trait]
+impl CheckpointStore for Database {
+    async fn get_checkpoint(&self, stream: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let stream = stream.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT stream, cursor, version, updated_at FROM checkpoints WHERE stream = ?1",
+                [&stream],
+                |row| {
+                    Ok(Checkpoint {
+                        stream: row.get(0)?,
+                        cursor: row.get(1)?,
+                        version: row.get::<_, i64>(2)? as u64,
+                        updated_at: from_millis(row.get(3)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(sqlite_error)
+        })
+        .await
+    }
+
+    async fn put_checkpoint(
+        &self,
+        stream: &str,
+        cursor: &str,
+        expected_version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Checkpoint, StoreError> {
+        let (stream, cursor) = (stream.to_string(), cursor.to_string());
+        let new_version = expected_version.unwrap_or(0) + 1;
+        self.run(move |c| {
+            let written = match expected_version {
+                None => c.execute(
+                    "INSERT INTO checkpoints (stream, cursor, version, updated_at) VALUES (?1, ?2, 1, ?3)
+                     ON CONFLICT (stream) DO NOTHING",
+                    params![stream, cursor, millis(now)],
+                ),
+                Some(expected) => c.execute(
+                    "UPDATE checkpoints SET cursor = ?2, version = ?3, updated_at = ?4
+                     WHERE stream = ?1 AND version = ?5",
+                    params![stream, cursor, new_version as i64, millis(now), expected as i64],
+                ),
+            }
+            .map_err(sqlite_error)?;
+            if written == 0 {
+                return Err(StoreError::Conflict { what: format!("checkpoint '{stream}'") });
+            }
+            Ok(Checkpoint { stream, cursor, version: new_version, updated_at: now })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl DedupStore for Database {
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        self.run(move |c| {
+            let written = c
+                .execute(
+                    "INSERT INTO dedup_keys (key, expires_at) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                     WHERE dedup_keys.expires_at <= ?3",
+                    params![key, millis(expires_at), millis(now)],
+                )
+                .map_err(sqlite_error)?;
+            Ok(written == 1)
+        })
+        .await
+    }
+
+    async fn contains(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT 1 FROM dedup_keys WHERE key = ?1 AND expires_at > ?2",
+                params![key, millis(now)],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(sqlite_error)
+        })
+        .await
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.run(move |c| {
+            c.execute("DELETE FROM dedup_keys WHERE key = ?1", [key])
+                .map_err(sqlite_error)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ActivityStore for Database {
+    async fn put_activity(
+        &self,
+        activity: &Activity,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let doc = to_doc(activity)?;
+        let row = (
+            activity.tenant_id.clone(),
+            activity.id(),
+            activity.integration_id.clone(),
+            activity.actor_email.clone(),
+            millis(activity.event_timestamp),
+        );
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO activities (tenant_id, id, integration_id, actor_email, event_time, expires_at, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (tenant_id, id) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at",
+                params![row.0, row.1, row.2, row.3, row.4, millis(expires_at), doc],
+            )
+            .map_err(sqlite_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_activity(
+        &self,
+        tenant_id: &str,
+        activity_id: &str,
+    ) -> Result<Option<Activity>, StoreError> {
+        let (tenant, id) = (tenant_id.to_string(), activity_id.to_string());
+        let doc: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT doc FROM activities WHERE tenant_id = ?1 AND id = ?2",
+                    params![tenant, id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)
+            })
+            .await?;
+        doc.map(|d| from_doc("activity", &d)).transpose()
+    }
+
+    async fn query_activities(&self, query: &ActivityQuery) -> Result<Vec<Activity>, StoreError> {
+        let query = query.clone();
+        let rows = self
+            .run(move |c| {
+                collect_strings(
+                    c,
+                    "SELECT doc FROM activities
+                     WHERE tenant_id = ?1
+                       AND (?2 IS NULL OR integration_id = ?2)
+                       AND (?3 IS NULL OR actor_email = ?3)
+                       AND (?4 IS NULL OR event_time >= ?4)
+                       AND (?5 IS NULL OR event_time <= ?5)
+                     ORDER BY event_time DESC, id DESC
+                     LIMIT ?6",
+                    params![
+                        query.tenant_id,
+                        query.integration_id,
+                        query.actor_email,
+                        query.from.map(millis),
+                        query.to.map(millis),
+                        query.limit as i64
+                    ],
+                )
+            })
+            .await?;
+        docs("activity", rows)
+    }
+}
+
+#[async_trait]
+impl IncidentStore for Database {
+    async fn create_incident(&self, incident: &Incident) -> Result<bool, StoreError> {
+        let mut stored = incident.clone();
+        stored.version = 1;
+        let doc = to_doc(&stored)?;
+        let row = (
+            stored.tenant_id.clone(),
+            stored.id.clone(),
+            enum_label(&stored.status),
+            millis(stored.created_at),
+        );
+        self.run(move |c| {
+            let written = c
+                .execute(
+                    "INSERT INTO incidents (tenant_id, id, status, created_at, version, doc)
+                     VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (tenant_id, id) DO NOTHING",
+                    params![row.0, row.1, row.2, row.3, doc],
+                )
+                .map_err(sqlite_error)?;
+            Ok(written == 1)
+        })
+        .await
+    }
+
+    async fn get_incident(
+        &self,
+        tenant_id: &str,
+        incident_id: &str,
+    ) -> Result<Option<Incident>, StoreError> {
+        let (tenant, id) = (tenant_id.to_string(), incident_id.to_string());
+        let doc: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT doc FROM incidents WHERE tenant_id = ?1 AND id = ?2",
+                    params![tenant, id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)
+            })
+            .await?;
+        doc.map(|d| from_doc("incident", &d)).transpose()
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<Incident, StoreError> {
+        let expected = incident.version;
+        let mut stored = incident.clone();
+        stored.version = expected + 1;
+        let doc = to_doc(&stored)?;
+        let (tenant, id, status) = (
+            stored.tenant_id.clone(),
+            stored.id.clone(),
+            enum_label(&stored.status),
+        );
+        self.run(move |c| {
+            let written = c
+                .execute(
+                    "UPDATE incidents SET doc = ?3, status = ?4, version = ?5
+                     WHERE tenant_id = ?1 AND id = ?2 AND version = ?6",
+                    params![
+                        tenant,
+                        id,
+                        doc,
+                        status,
+                        (expected + 1) as i64,
+                        expected as i64
+                    ],
+                )
+                .map_err(sqlite_error)?;
+            if written == 0 {
+                return Err(StoreError::Conflict {
+                    what: format!("incident '{id}'"),
+                });
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(stored)
+    }
+
+    async fn list_incidents(
+        &self,
+        tenant_id: &str,
+        status: Option<IncidentStatus>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let tenant = tenant_id.to_string();
+        let status = status.map(|s| enum_label(&s));
+        let rows = self
+            .run(move |c| {
+                collect_strings(
+                    c,
+                    "SELECT doc FROM incidents WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2)
+                     ORDER BY created_at DESC, id DESC LIMIT ?3",
+                    params![tenant, status, limit as i64],
+                )
+            })
+            .await?;
+        docs("incident", rows)
+    }
+}

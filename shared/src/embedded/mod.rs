@@ -1,0 +1,14 @@
+//! The embedded back end: one SQLite database (bundled, WAL) holding every store and a durable
+//! queue table with SQS's semantics, an owner-only secrets file, and a mailer that keeps an
+//! outbox. `casb serve` runs the whole product on it; a crash loses nothing because every step
+//! is a committed transaction.
+
+mod database;
+mod mailer;
+mod queue;
+mod secrets;
+
+pub use database::Database;
+pub use mailer::OutboxMailer;
+pub use queue::{DeadLetterPolicy, EmbeddedQueue};
+pub use secrets::FileSecretStore;

@@ -1,0 +1,18 @@
+//! The external REST API function.
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::core::Core;
+
+/// Routes owned by the api function (everything outside `/oauth` and `/webhooks`).
+pub fn routes(core: Core) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { super::health("api") }))
+        .with_state(core)
+}
+
+/// The api function's router as deployed alone.
+pub fn router(core: Core) -> Router {
+    routes(core).fallback(super::not_found)
+}

@@ -1,0 +1,27 @@
+//! The CASB's core library: the domain, the ports with their AWS and embedded back ends, the
+//! connectors, the policies, the pipeline stages and the HTTP routers. Every Lambda function and
+//! the `casb` command are thin wrappers around this crate.
+
+pub mod backend;
+pub mod config;
+pub mod connector;
+pub mod core;
+pub mod domain;
+pub mod embedded;
+pub mod http;
+pub mod lambda;
+pub mod local;
+pub mod pipeline;
+pub mod policy;
+pub mod ports;
+pub mod telemetry;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+
+pub use crate::core::Core;
+
+/// The connectors this build offers, configured from the environment.
+pub fn connectors_from_env() -> connector::ConnectorRegistry {
+    connector::ConnectorRegistry::new()
+}

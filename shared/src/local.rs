@@ -1,0 +1,183 @@
+//! Every function in one process on the embedded back end: what `casb serve` runs.
+//!
+//! One HTTP listener serves the three HTTP functions' routers, queue workers stand in for the
+//! SQS event source mappings, and a timer stands in for the EventBridge schedule. The handlers
+//! are the very ones the Lambda functions run.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backend::EmbeddedBackend;
+use crate::config::Settings;
+use crate::connector::ConnectorRegistry;
+use crate::core::Core;
+use crate::pipeline::worker::{run_until, WorkerOptions};
+use crate::pipeline::{inspector, poller, remediator};
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub poll_interval: Duration,
+    pub worker: WorkerOptions,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            data_dir: PathBuf::from(".casb"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            poll_interval: Duration::from_secs(60),
+            worker: WorkerOptions::default(),
+        }
+    }
+}
+
+/// A running local instance.
+pub struct LocalInstance {
+    pub core: Core,
+    pub embedded: EmbeddedBackend,
+    /// The address actually bound (useful with port 0).
+    pub address: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl LocalInstance {
+    /// Opens the data directory, binds the listener and starts the server, the workers and the
+    /// poll timer.
+    pub async fn start(
+        options: ServeOptions,
+        settings: Settings,
+        connectors: ConnectorRegistry,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let embedded = EmbeddedBackend::open(&options.data_dir)?;
+        let core = Core::new(embedded.backend.clone(), settings, connectors);
+        let listener = TcpListener::bind(options.listen).await.map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (choose another address with --listen)",
+                options.listen
+            )
+        })?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = move |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+
+        let mut tasks = Vec::new();
+        let router = crate::http::combined_router(core.clone());
+        let shutdown = until_stopped(stopped.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%error, "HTTP server stopped");
+            }
+        }));
+
+        let inspector_core = core.clone();
+        tasks.push(tokio::spawn(run_until(
+            core.backend.activity_queue.clone(),
+            options.worker.clone(),
+            move |body| {
+                let core = inspector_core.clone();
+                async move { inspector::handle_message(&core, &body).await.map(|_| ()) }
+            },
+            until_stopped(stopped.clone()),
+        )));
+        let remediator_core = core.clone();
+        tasks.push(tokio::spawn(run_until(
+            core.backend.action_queue.clone(),
+            options.worker.clone(),
+            move |body| {
+                let core = remediator_core.clone();
+                async move { remediator::handle_message(&core, &body).await.map(|_| ()) }
+            },
+            until_stopped(stopped.clone()),
+        )));
+        let poller_core = core.clone();
+        let poll_stop = until_stopped(stopped.clone());
+        let interval = options.poll_interval;
+        tasks.push(tokio::spawn(async move {
+            tokio::pin!(poll_stop);
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = &mut poll_stop => return,
+                    _ = ticks.tick() => {
+                        if let Err(error) = poller::poll_all(&poller_core).await {
+                            tracing::error!(%error, "poll run failed");
+                        }
+                    }
+                }
+            }
+        }));
+        let purge_database = embedded.database.clone();
+        let purge_stop = until_stopped(stopped.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::pin!(purge_stop);
+            let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = &mut purge_stop => return,
+                    _ = ticks.tick() => {
+                        if let Err(error) = purge_database.purge_expired(chrono::Utc::now()).await {
+                            tracing::warn!(%error, "purging expired records failed");
+                        }
+                    }
+                }
+            }
+        }));
+
+        Ok(LocalInstance {
+            core,
+            embedded,
+            address,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Lines that tell an operator where everything is.
+    pub fn describe(&self) -> Vec<String> {
+        let base = format!("http://{}", self.address);
+        vec![
+            format!(
+                "data directory: {}",
+                std::fs::canonicalize(&self.embedded.data_dir)
+                    .unwrap_or(self.embedded.data_dir.clone())
+                    .display()
+            ),
+            format!("  database: casb.db (SQLite; stores and the activities/actions queues)"),
+            format!("  secrets:  secrets.json (owner-only)"),
+            format!("api:            {base}/healthz"),
+            format!("oauth-callback: {base}/oauth/..."),
+            format!("webhook-intake: {base}/webhooks/..."),
+            "workers: inspector (activities queue), remediator (actions queue), poller (timer)"
+                .to_string(),
+        ]
+    }
+
+    /// Stops accepting work, lets in-flight requests finish and waits for every task.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until `signal` resolves, then shuts down.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}

@@ -1,0 +1,123 @@
+//! The inspector: stores each activity, runs the policies on it, writes incidents and queues
+//! their response actions.
+//!
+//! Idempotent end to end: the activity is stored under its stable id, an incident's id derives
+//! from (policy, activity) and is created only if absent, and actions are (re-)queued while they
+//! are still pending on the incident; the remediator skips actions already done. So a
+//! redelivered activity, or a crash at any step, gives the same incidents and actions, once.
+
+use chrono::Duration;
+
+use super::PipelineError;
+use crate::core::Core;
+use crate::domain::{
+    incident_id, ActionRecord, ActionStatus, Activity, Envelope, Incident, IncidentObject,
+    IncidentStatus, ResponseAction,
+};
+use crate::policy::evaluate;
+use crate::ports::OutgoingMessage;
+
+/// What inspecting one activity did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    pub incidents_created: usize,
+    pub actions_queued: usize,
+}
+
+/// Handles one message from the activities queue.
+pub async fn handle_message(core: &Core, body: &str) -> Result<Inspection, PipelineError> {
+    let envelope = Envelope::<Activity>::parse(body)?;
+    inspect(core, &envelope.payload).await
+}
+
+pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, PipelineError> {
+    let backend = &core.backend;
+    let now = backend.clock.now();
+    let retention =
+        Duration::from_std(core.settings.activity_retention).unwrap_or(Duration::days(90));
+    backend
+        .activities
+        .put_activity(activity, now + retention)
+        .await?;
+
+    let mut inspection = Inspection::default();
+    let mut actions = Vec::new();
+    for hit in evaluate(&core.policies, activity) {
+        let id = incident_id(&hit.policy.id, &activity.id());
+        let candidate = Incident {
+            id: id.clone(),
+            tenant_id: activity.tenant_id.clone(),
+            integration_id: activity.integration_id.clone(),
+            policy_id: hit.policy.id.clone(),
+            policy_name: hit.policy.name.clone(),
+            severity: hit.policy.severity,
+            object: IncidentObject {
+                provider: activity.provider,
+                object_id: activity.object_id.clone(),
+                object_type: activity.object_type.clone(),
+                object_name: activity.object_name.clone(),
+                object_path: activity.object_path.clone(),
+            },
+            activity_id: activity.id(),
+            actor_email: activity.actor_email.clone(),
+            matches: hit.matches,
+            status: IncidentStatus::Open,
+            actions: hit
+                .policy
+                .actions
+                .iter()
+                .map(|kind| ActionRecord {
+                    action_id: ResponseAction::id_for(&id, *kind),
+                    kind: *kind,
+                    status: ActionStatus::Pending,
+                    detail: None,
+                    attempts: 0,
+                    updated_at: now,
+                })
+                .collect(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let incident = if backend.incidents.create_incident(&candidate).await? {
+            inspection.incidents_created += 1;
+            tracing::info!(incident = %id, policy = %candidate.policy_id, severity = ?candidate.severity,
+                object = ?candidate.object.object_name, "incident opened");
+            candidate
+        } else {
+            // Seen before (a redelivery, or the same event by the other ingest path): queue
+            // whatever is still pending on the incident as stored.
+            backend
+                .incidents
+                .get_incident(&activity.tenant_id, &id)
+                .await?
+                .ok_or_else(|| {
+                    PipelineError::Inconsistent(format!("incident {id} exists but cannot be read"))
+                })?
+        };
+        for record in incident
+            .actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::Pending)
+        {
+            let action = ResponseAction {
+                id: record.action_id.clone(),
+                incident_id: incident.id.clone(),
+                tenant_id: incident.tenant_id.clone(),
+                integration_id: incident.integration_id.clone(),
+                provider: incident.object.provider,
+                kind: record.kind,
+                object_id: incident.object.object_id.clone(),
+                object_type: incident.object.object_type.clone(),
+            };
+            let envelope = Envelope::wrap(action, now);
+            actions.push(OutgoingMessage {
+                id: envelope.id.clone(),
+                body: envelope.to_json(),
+            });
+        }
+    }
+    inspection.actions_queued = actions.len();
+    backend.action_queue.send_batch(actions).await?;
+    Ok(inspection)
+}

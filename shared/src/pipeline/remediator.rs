@@ -1,0 +1,179 @@
+//! The remediator: carries out response actions and records each outcome on its incident.
+//!
+//! An action already recorded as done is skipped, so a redelivered message does nothing twice.
+//! Provider actions are idempotent at the provider too (removing a removed link is success), so
+//! a crash between doing an action and recording it repeats it harmlessly.
+
+use super::PipelineError;
+use crate::connector::{ActionOutcome, ConnectorError};
+use crate::core::Core;
+use crate::domain::{ActionKind, ActionStatus, Envelope, Incident, ResponseAction};
+use crate::ports::Email;
+
+/// Handles one message from the actions queue.
+pub async fn handle_message(core: &Core, body: &str) -> Result<ActionStatus, PipelineError> {
+    let envelope = Envelope::<ResponseAction>::parse(body)?;
+    carry_out(core, &envelope.payload).await
+}
+
+pub async fn carry_out(
+    core: &Core,
+    action: &ResponseAction,
+) -> Result<ActionStatus, PipelineError> {
+    let incidents = &core.backend.incidents;
+    let incident = incidents
+        .get_incident(&action.tenant_id, &action.incident_id)
+        .await?
+        .ok_or_else(|| {
+            PipelineError::Inconsistent(format!(
+                "response action {} names incident {} which does not exist",
+                action.id, action.incident_id
+            ))
+        })?;
+    let record = incident.action(&action.id).ok_or_else(|| {
+        PipelineError::Inconsistent(format!(
+            "incident {} has no action {}",
+            incident.id, action.id
+        ))
+    })?;
+    if record.status.is_final() {
+        tracing::info!(action = %action.id, status = ?record.status, "action already done; skipping redelivery");
+        return Ok(record.status);
+    }
+
+    let result = match action.kind {
+        ActionKind::Notify => notify(core, &incident).await,
+        _ => act_at_provider(core, action).await,
+    };
+    let (status, detail, error) = match result {
+        Ok(ActionOutcome::Succeeded { detail }) => (ActionStatus::Succeeded, detail, None),
+        Ok(ActionOutcome::Unsupported { reason }) => (ActionStatus::Unsupported, reason, None),
+        Err(error) => (ActionStatus::Failed, error.to_string(), Some(error)),
+    };
+    record_outcome(core, action, status, &detail).await?;
+    tracing::info!(action = %action.id, kind = ?action.kind, ?status, %detail, "response action recorded");
+    match error {
+        // Failing the message retries the action; after the queue's receive limit it is
+        // dead-lettered and the incident keeps the last error for the analyst.
+        Some(error) => Err(error),
+        None => Ok(status),
+    }
+}
+
+async fn notify(core: &Core, incident: &Incident) -> Result<ActionOutcome, PipelineError> {
+    let recipients = core.settings.notify_emails.clone();
+    if recipients.is_empty() {
+        return Ok(ActionOutcome::Unsupported {
+            reason: "no recipients configured: set CASB_NOTIFY_EMAILS".into(),
+        });
+    }
+    let object = incident
+        .object
+        .object_path
+        .as_deref()
+        .or(incident.object.object_name.as_deref())
+        .unwrap_or("an object");
+    let email = Email {
+        to: recipients.clone(),
+        subject: format!("[CASB] {:?} incident: {} ({object})", incident.severity, incident.policy_name),
+        body: format!(
+            "Policy: {}\nSeverity: {:?}\nProvider: {}\nObject: {object}\nActor: {}\nMatches: {}\nIncident: {}\n",
+            incident.policy_name,
+            incident.severity,
+            incident.object.provider,
+            incident.actor_email.as_deref().unwrap_or("unknown"),
+            incident.matches.iter().map(|m| format!("{} x{}", m.rule, m.count)).collect::<Vec<_>>().join(", "),
+            incident.id,
+        ),
+    };
+    core.backend.mailer.send(&email).await?;
+    Ok(ActionOutcome::Succeeded {
+        detail: format!("notified {}", recipients.join(", ")),
+    })
+}
+
+async fn act_at_provider(
+    core: &Core,
+    action: &ResponseAction,
+) -> Result<ActionOutcome, PipelineError> {
+    let Some(connector) = core.connectors.get(action.provider) else {
+        return Ok(ActionOutcome::Unsupported {
+            reason: format!(
+                "no {} connector is configured in this deployment",
+                action.provider
+            ),
+        });
+    };
+    if !connector
+        .capabilities()
+        .response_actions
+        .contains(&action.kind)
+    {
+        return Ok(ActionOutcome::Unsupported {
+            reason: format!(
+                "{} offers no API for {}",
+                action.provider,
+                action.kind.as_str()
+            ),
+        });
+    }
+    let integration = core
+        .backend
+        .integrations
+        .get_integration(&action.tenant_id, &action.integration_id)
+        .await?
+        .ok_or_else(|| {
+            PipelineError::Inconsistent(format!(
+                "integration {} no longer exists",
+                action.integration_id
+            ))
+        })?;
+    match connector.execute(&integration, action).await {
+        Ok(outcome) => Ok(outcome),
+        Err(ConnectorError::Unsupported(reason)) => Ok(ActionOutcome::Unsupported { reason }),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Writes the outcome onto the incident, re-reading and retrying if another action's outcome
+/// was written concurrently.
+async fn record_outcome(
+    core: &Core,
+    action: &ResponseAction,
+    status: ActionStatus,
+    detail: &str,
+) -> Result<(), PipelineError> {
+    let incidents = &core.backend.incidents;
+    for _ in 0..10 {
+        let mut incident = incidents
+            .get_incident(&action.tenant_id, &action.incident_id)
+            .await?
+            .ok_or_else(|| {
+                PipelineError::Inconsistent(format!("incident {} disappeared", action.incident_id))
+            })?;
+        let now = core.backend.clock.now();
+        let Some(record) = incident.action_mut(&action.id) else {
+            return Err(PipelineError::Inconsistent(format!(
+                "incident has no action {}",
+                action.id
+            )));
+        };
+        if record.status.is_final() {
+            return Ok(());
+        }
+        record.status = status;
+        record.detail = Some(detail.to_string());
+        record.attempts += 1;
+        record.updated_at = now;
+        incident.updated_at = now;
+        match incidents.update_incident(&incident).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(PipelineError::Inconsistent(format!(
+        "incident {} kept changing while recording action {}; will retry",
+        action.incident_id, action.id
+    )))
+}

@@ -1,0 +1,56 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// A message to send. `id` is unique within one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub id: String,
+    pub body: String,
+}
+
+/// A message received and now invisible to other consumers until its visibility timeout ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    /// Names this receipt; deleting needs it, and it changes on every receive.
+    pub receipt_handle: String,
+    pub body: String,
+    /// How many times the message has been received, this receive included.
+    pub receive_count: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue '{queue}' could not be reached: {message}")]
+    Unavailable { queue: String, message: String },
+    #[error("queue '{queue}' refused {failed} of {total} messages: {message}")]
+    Rejected {
+        queue: String,
+        failed: usize,
+        total: usize,
+        message: String,
+    },
+}
+
+/// SQS semantics: at-least-once delivery, a visibility timeout, a receive count, and a
+/// dead-letter queue that takes a message after too many receives.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    fn name(&self) -> &str;
+    /// Sends every message or returns an error; on error some messages may have been sent, which
+    /// at-least-once consumers tolerate.
+    async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> Result<(), QueueError>;
+    /// Receives up to `max` messages, waiting up to `wait` for the first one.
+    async fn receive(
+        &self,
+        max: usize,
+        visibility_timeout: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError>;
+    /// Deletes a received message. A stale receipt handle (the message was redelivered since)
+    /// is not an error: the newer receiver owns it now.
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
+    /// Messages waiting or in flight (approximate on SQS).
+    async fn approximate_depth(&self) -> Result<u64, QueueError>;
+}

@@ -1,0 +1,1 @@
+//! Test-only package; the suite lives in tests/suite.

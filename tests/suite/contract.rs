@@ -1,0 +1,502 @@
+//! One contract suite, two back ends: every port behaves the same on SQLite and on AWS (moto).
+
+use std::time::Duration;
+
+use casb_shared::domain::*;
+use casb_shared::ports::{ActivityQuery, OutgoingMessage, StoreError};
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::support::{integration, public_share, Fixture};
+
+crate::on_both_back_ends!(
+    stale_checkpoint_writer_is_rejected,
+    dedup_inserts_only_if_absent_and_honours_expiry,
+    queue_redelivers_after_the_visibility_timeout,
+    queue_dead_letters_after_max_receives,
+    integrations_are_scoped_by_tenant,
+    activities_are_idempotent_and_queryable,
+    incidents_are_created_once_and_updated_optimistically,
+    secrets_are_versioned,
+);
+
+async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
+    let store = &f.backend.checkpoints;
+    let now = Utc::now();
+    assert_eq!(
+        store.get_checkpoint("int-1#events").await.unwrap(),
+        None,
+        "{}",
+        f.name
+    );
+
+    let first = store
+        .put_checkpoint("int-1#events", "100", None, now)
+        .await
+        .unwrap();
+    assert_eq!(first.version, 1);
+    // A second "first writer" lost the race.
+    let err = store
+        .put_checkpoint("int-1#events", "999", None, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "{}: {err}",
+        f.name
+    );
+
+    // Two pollers read version 1; the first to write wins, the second is stale.
+    let second = store
+        .put_checkpoint("int-1#events", "200", Some(1), now)
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+    let stale = store
+        .put_checkpoint("int-1#events", "150", Some(1), now)
+        .await
+        .unwrap_err();
+    assert!(stale.is_conflict(), "{}: {stale}", f.name);
+
+    let stored = store.get_checkpoint("int-1#events").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.cursor.as_str(), stored.version),
+        ("200", 2),
+        "{}",
+        f.name
+    );
+}
+
+async fn dedup_inserts_only_if_absent_and_honours_expiry(f: Fixture) {
+    let dedup = &f.backend.dedup;
+    let now = Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    assert!(
+        dedup.insert_if_absent("box#e-1", later, now).await.unwrap(),
+        "{}",
+        f.name
+    );
+    assert!(
+        !dedup.insert_if_absent("box#e-1", later, now).await.unwrap(),
+        "{}: second insert must lose",
+        f.name
+    );
+    assert!(dedup.contains("box#e-1", now).await.unwrap());
+    assert!(!dedup.contains("box#e-2", now).await.unwrap());
+
+    // Past its expiry the key counts as absent even if no sweeper has deleted it yet.
+    let after_expiry = later + chrono::Duration::seconds(1);
+    assert!(
+        !dedup.contains("box#e-1", after_expiry).await.unwrap(),
+        "{}",
+        f.name
+    );
+    assert!(dedup
+        .insert_if_absent(
+            "box#e-1",
+            after_expiry + chrono::Duration::hours(1),
+            after_expiry
+        )
+        .await
+        .unwrap());
+
+    dedup.remove("box#e-1").await.unwrap();
+    assert!(
+        dedup.insert_if_absent("box#e-1", later, now).await.unwrap(),
+        "{}: removed key is absent",
+        f.name
+    );
+    dedup.remove("never-inserted").await.unwrap();
+}
+
+fn message(id: &str, body: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        id: id.into(),
+        body: body.into(),
+    }
+}
+
+async fn queue_redelivers_after_the_visibility_timeout(f: Fixture) {
+    let queue = &f.backend.activity_queue;
+    queue
+        .send_batch(vec![message("a", "first"), message("b", "second")])
+        .await
+        .unwrap();
+
+    let received = queue
+        .receive(10, Duration::from_secs(2), Duration::from_secs(1))
+        .await
+        .unwrap();
+    let mut bodies: Vec<_> = received.iter().map(|m| m.body.as_str()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["first", "second"], "{}", f.name);
+    assert!(received.iter().all(|m| m.receive_count == 1));
+
+    // Delete one; leave the other undeleted, as a crashed consumer would.
+    let done = received.iter().find(|m| m.body == "first").unwrap();
+    queue.delete(&done.receipt_handle).await.unwrap();
+    let crashed = received.iter().find(|m| m.body == "second").unwrap();
+
+    let during = queue
+        .receive(10, Duration::from_secs(2), Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(
+        during.is_empty(),
+        "{}: invisible during the timeout, got {during:?}",
+        f.name
+    );
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let again = queue
+        .receive(10, Duration::from_secs(30), Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "{}", f.name);
+    assert_eq!(again[0].body, "second");
+    assert_eq!(again[0].message_id, crashed.message_id);
+    assert_eq!(again[0].receive_count, 2, "{}", f.name);
+
+    // The first receipt is stale now; deleting with it must not fail the consumer.
+    queue.delete(&crashed.receipt_handle).await.unwrap();
+    queue.delete(&again[0].receipt_handle).await.unwrap();
+    assert_eq!(queue.approximate_depth().await.unwrap(), 0, "{}", f.name);
+}
+
+async fn queue_dead_letters_after_max_receives(f: Fixture) {
+    let queue = &f.backend.activity_queue;
+    queue
+        .send_batch(vec![message("p", "poison")])
+        .await
+        .unwrap();
+    let max = casb_shared::backend::MAX_RECEIVES;
+    for attempt in 1..=max {
+        // A zero visibility timeout makes the message visible again at once, like a consumer
+        // that keeps failing it.
+        let got = queue
+            .receive(1, Duration::ZERO, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1, "{}: receive {attempt} of {max}", f.name);
+        assert_eq!(got[0].receive_count, attempt);
+    }
+    let after = queue
+        .receive(1, Duration::ZERO, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(
+        after.is_empty(),
+        "{}: past max receives it must not be delivered again",
+        f.name
+    );
+
+    let dead = f
+        .activity_dead_letters
+        .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        dead.len(),
+        1,
+        "{}: the message is in the dead-letter queue",
+        f.name
+    );
+    assert_eq!(dead[0].body, "poison");
+}
+
+async fn integrations_are_scoped_by_tenant(f: Fixture) {
+    let store = &f.backend.integrations;
+    let a1 = integration("tenant-a", "int-1");
+    let mut a2 = integration("tenant-a", "int-2");
+    a2.mode = IngestMode::Push;
+    let b1 = integration("tenant-b", "int-3");
+    for i in [&a1, &a2, &b1] {
+        store.put_integration(i).await.unwrap();
+    }
+    let ids: Vec<_> = store
+        .list_integrations("tenant-a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, ["int-1", "int-2"], "{}", f.name);
+    assert_eq!(
+        store.get_integration("tenant-b", "int-1").await.unwrap(),
+        None,
+        "{}: cross-tenant read",
+        f.name
+    );
+    assert_eq!(
+        store
+            .get_integration("tenant-a", "int-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .mode,
+        IngestMode::Push
+    );
+
+    let mut paused = a1.clone();
+    paused.status = IntegrationStatus::Paused;
+    store.put_integration(&paused).await.unwrap();
+    let all = store.list_all_integrations().await.unwrap();
+    assert_eq!(all.len(), 3, "{}", f.name);
+    assert_eq!(
+        all.iter().find(|i| i.id == "int-1").unwrap().status,
+        IntegrationStatus::Paused
+    );
+}
+
+async fn activities_are_idempotent_and_queryable(f: Fixture) {
+    let store = &f.backend.activities;
+    let int1 = integration("tenant-a", "int-1");
+    let int2 = integration("tenant-a", "int-2");
+    let expires = Utc::now() + chrono::Duration::days(1);
+    let mut stored = Vec::new();
+    for (n, integration) in [(1, &int1), (2, &int1), (3, &int2)] {
+        let mut activity = public_share(integration, &format!("e-{n}"));
+        activity.event_timestamp = format!("2026-11-24T10:0{n}:00Z").parse().unwrap();
+        if n == 3 {
+            activity.actor_email = Some("bob@example.com".into());
+        }
+        store.put_activity(&activity, expires).await.unwrap();
+        stored.push(activity);
+    }
+    // Redelivery stores the same activity again: still one.
+    store.put_activity(&stored[0], expires).await.unwrap();
+    let other_tenant = public_share(&integration("tenant-b", "int-9"), "e-1");
+    store.put_activity(&other_tenant, expires).await.unwrap();
+
+    let query = |q: ActivityQuery| async move { store.query_activities(&q).await.unwrap() };
+    let base = ActivityQuery {
+        tenant_id: "tenant-a".into(),
+        limit: 100,
+        ..Default::default()
+    };
+
+    let all: Vec<_> = query(base.clone())
+        .await
+        .into_iter()
+        .map(|a| a.event_id)
+        .collect();
+    assert_eq!(
+        all,
+        ["e-3", "e-2", "e-1"],
+        "{}: newest first, once each, own tenant only",
+        f.name
+    );
+
+    let by_integration: Vec<_> = query(ActivityQuery {
+        integration_id: Some("int-1".into()),
+        ..base.clone()
+    })
+    .await
+    .into_iter()
+    .map(|a| a.event_id)
+    .collect();
+    assert_eq!(by_integration, ["e-2", "e-1"], "{}", f.name);
+
+    let by_actor: Vec<_> = query(ActivityQuery {
+        actor_email: Some("bob@example.com".into()),
+        ..base.clone()
+    })
+    .await
+    .into_iter()
+    .map(|a| a.event_id)
+    .collect();
+    assert_eq!(by_actor, ["e-3"], "{}", f.name);
+
+    let window: Vec<_> = query(ActivityQuery {
+        from: Some("2026-11-24T10:01:30Z".parse().unwrap()),
+        to: Some("2026-11-24T10:02:30Z".parse().unwrap()),
+        ..base.clone()
+    })
+    .await
+    .into_iter()
+    .map(|a| a.event_id)
+    .collect();
+    assert_eq!(window, ["e-2"], "{}", f.name);
+
+    let limited = query(ActivityQuery {
+        limit: 2,
+        ..base.clone()
+    })
+    .await;
+    assert_eq!(limited.len(), 2);
+
+    let fetched = store
+        .get_activity("tenant-a", &stored[1].id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        fetched, stored[1],
+        "{}: every attribute round-trips",
+        f.name
+    );
+    assert_eq!(
+        store
+            .get_activity("tenant-b", &stored[1].id())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn incident(tenant: &str, id: &str, created_at: &str) -> Incident {
+    let at = created_at.parse().unwrap();
+    Incident {
+        id: id.into(),
+        tenant_id: tenant.into(),
+        integration_id: "int-1".into(),
+        policy_id: "builtin.public-file-link".into(),
+        policy_name: "File shared by public link".into(),
+        severity: Severity::Medium,
+        object: IncidentObject {
+            provider: Provider::Box,
+            object_id: Some("f-1".into()),
+            object_type: Some("file".into()),
+            object_name: Some("cards.csv".into()),
+            object_path: None,
+        },
+        activity_id: "a-1".into(),
+        actor_email: Some("ann@example.com".into()),
+        matches: vec![MatchSummary {
+            rule: "public_link".into(),
+            count: 1,
+        }],
+        status: IncidentStatus::Open,
+        actions: vec![],
+        created_at: at,
+        updated_at: at,
+        version: 0,
+    }
+}
+
+async fn incidents_are_created_once_and_updated_optimistically(f: Fixture) {
+    let store = &f.backend.incidents;
+    let first = incident("tenant-a", "inc-1", "2026-11-24T10:00:00Z");
+    assert!(store.create_incident(&first).await.unwrap(), "{}", f.name);
+    let mut duplicate = first.clone();
+    duplicate.severity = Severity::Critical;
+    assert!(
+        !store.create_incident(&duplicate).await.unwrap(),
+        "{}: created twice",
+        f.name
+    );
+    store
+        .create_incident(&incident("tenant-a", "inc-2", "2026-11-24T11:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .create_incident(&incident("tenant-b", "inc-3", "2026-11-24T12:00:00Z"))
+        .await
+        .unwrap();
+
+    let read = store
+        .get_incident("tenant-a", "inc-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.severity, read.version),
+        (Severity::Medium, 1),
+        "{}: first write kept",
+        f.name
+    );
+
+    let mut resolved = read.clone();
+    resolved.status = IncidentStatus::Resolved;
+    let written = store.update_incident(&resolved).await.unwrap();
+    assert_eq!(written.version, 2);
+    // A writer still holding version 1 is stale.
+    let mut stale = read.clone();
+    stale.status = IncidentStatus::FalsePositive;
+    assert!(
+        store
+            .update_incident(&stale)
+            .await
+            .unwrap_err()
+            .is_conflict(),
+        "{}",
+        f.name
+    );
+
+    let listed: Vec<_> = store
+        .list_incidents("tenant-a", None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(
+        listed,
+        ["inc-2", "inc-1"],
+        "{}: newest first, own tenant only",
+        f.name
+    );
+    let open: Vec<_> = store
+        .list_incidents("tenant-a", Some(IncidentStatus::Open), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open, ["inc-2"], "{}", f.name);
+    assert_eq!(
+        store
+            .get_incident("tenant-a", "inc-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        IncidentStatus::Resolved
+    );
+}
+
+async fn secrets_are_versioned(f: Fixture) {
+    let secrets = &f.backend.secrets;
+    assert!(
+        secrets
+            .get_secret("integrations/int-1/tokens")
+            .await
+            .unwrap()
+            .is_none(),
+        "{}",
+        f.name
+    );
+    let v1 = secrets
+        .put_secret("integrations/int-1/tokens", &SecretString::from("one"))
+        .await
+        .unwrap();
+    let v2 = secrets
+        .put_secret("integrations/int-1/tokens", &SecretString::from("two"))
+        .await
+        .unwrap();
+    assert_ne!(v1, v2, "{}: each put is a new version", f.name);
+    let current = secrets
+        .get_secret("integrations/int-1/tokens")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.value.expose_secret(), "two");
+    assert_eq!(current.version, v2);
+    secrets
+        .delete_secret("integrations/int-1/tokens")
+        .await
+        .unwrap();
+    assert!(
+        secrets
+            .get_secret("integrations/int-1/tokens")
+            .await
+            .unwrap()
+            .is_none(),
+        "{}",
+        f.name
+    );
+    secrets
+        .delete_secret("integrations/int-1/tokens")
+        .await
+        .unwrap();
+}

@@ -1,0 +1,292 @@
+//! The deployment artefacts: the SAM template keeps the reliability rules, and every sample event
+//! in events/ is accepted by the handler it is for.
+
+use std::collections::BTreeSet;
+
+use casb_shared::config::Settings;
+use casb_shared::connector::ConnectorRegistry;
+use casb_shared::domain::{incident_id, ActionStatus, Activity, Envelope};
+use casb_shared::Core;
+use serde_yaml::Value;
+use tower::ServiceExt;
+
+use crate::support::{embedded, in_ci, repo_file};
+
+fn template() -> Value {
+    let text =
+        std::fs::read_to_string(repo_file("template.yaml")).expect("template.yaml is readable");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn resources(template: &Value, kind: &str) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources is a mapping")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(name, r)| (name.as_str().unwrap().to_string(), r.clone()))
+        .collect()
+}
+
+/// The logical name inside `!GetAtt Name.Arn` (serde_yaml keeps the tag).
+fn get_att_target(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "!GetAtt" => tagged
+            .value
+            .as_str()
+            .and_then(|s| s.split('.').next())
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_function_crate_is_deployed_as_an_arm64_cargo_lambda_function() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(globals["Handler"].as_str(), Some("bootstrap"));
+
+    let deployed: BTreeSet<String> = resources(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(name, function)| {
+            assert_eq!(
+                function["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda"),
+                "{name}"
+            );
+            function["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .expect("Binary is set")
+                .to_string()
+        })
+        .collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(repo_file("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(deployed, crates);
+    assert_eq!(crates.len(), 6);
+}
+
+#[test]
+fn queues_dead_letter_and_consumers_report_partial_failures() {
+    let template = template();
+    let queues: std::collections::HashMap<String, Value> = resources(&template, "AWS::SQS::Queue")
+        .into_iter()
+        .collect();
+    let default_timeout = template["Globals"]["Function"]["Timeout"].as_i64().unwrap();
+    let mut consumers = 0;
+    for (name, function) in resources(&template, "AWS::Serverless::Function") {
+        let timeout = function["Properties"]["Timeout"]
+            .as_i64()
+            .unwrap_or(default_timeout);
+        for (_, event) in function["Properties"]["Events"].as_mapping().unwrap() {
+            if event["Type"].as_str() != Some("SQS") {
+                continue;
+            }
+            consumers += 1;
+            let properties = &event["Properties"];
+            let failure_types: Vec<_> = properties["FunctionResponseTypes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(failure_types, ["ReportBatchItemFailures"], "{name}");
+            assert!(
+                properties["ScalingConfig"]["MaximumConcurrency"]
+                    .as_i64()
+                    .is_some(),
+                "{name}"
+            );
+            let queue_name = get_att_target(&properties["Queue"]).expect("Queue: !GetAtt X.Arn");
+            let queue = &queues[&queue_name]["Properties"];
+            let visibility = queue["VisibilityTimeout"].as_i64().unwrap();
+            assert!(
+                visibility >= 6 * timeout,
+                "{queue_name}: visibility {visibility}s < 6 x {timeout}s"
+            );
+            let redrive = &queue["RedrivePolicy"];
+            let max_receives = redrive["maxReceiveCount"].as_i64().unwrap();
+            assert!((3..=5).contains(&max_receives), "{queue_name}");
+            assert_eq!(
+                max_receives,
+                casb_shared::backend::MAX_RECEIVES as i64,
+                "same as the embedded queue"
+            );
+            let dead_letter = get_att_target(&redrive["deadLetterTargetArn"]).unwrap();
+            assert!(
+                queues.contains_key(&dead_letter),
+                "{queue_name} -> {dead_letter}"
+            );
+        }
+    }
+    assert_eq!(consumers, 2, "inspector and remediator");
+    for (name, queue) in &queues {
+        assert_eq!(
+            queue["Properties"]["SqsManagedSseEnabled"].as_bool(),
+            Some(true),
+            "{name} encrypted"
+        );
+    }
+}
+
+#[test]
+fn tables_are_on_demand_with_point_in_time_recovery() {
+    let template = template();
+    let tables = resources(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 5);
+    for (name, table) in tables {
+        let p = &table["Properties"];
+        assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{name}");
+        assert_eq!(
+            p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+            Some(true),
+            "{name}"
+        );
+        if name == "DedupTable" || name == "ActivitiesTable" {
+            assert_eq!(
+                p["TimeToLiveSpecification"]["AttributeName"].as_str(),
+                Some("expires_at"),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn template_passes_cfn_lint() {
+    let Some(cfn_lint) = std::env::var_os("CASB_TEST_CFN_LINT") else {
+        assert!(
+            !in_ci(),
+            "CASB_TEST_CFN_LINT is not set: run the suite with scripts/test.sh"
+        );
+        eprintln!("skipping cfn-lint: CASB_TEST_CFN_LINT is not set (scripts/test.sh sets it)");
+        return;
+    };
+    let output = std::process::Command::new(cfn_lint)
+        .arg(repo_file("template.yaml"))
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn event(name: &str) -> String {
+    std::fs::read_to_string(repo_file(&format!("events/{name}")))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_sqs_events_are_accepted_by_inspector_and_remediator() {
+    let f = embedded();
+    let settings = Settings {
+        notify_emails: vec!["secops@example.com".into()],
+        ..Settings::default()
+    };
+    let core = Core::new(f.backend.clone(), settings, ConnectorRegistry::new());
+    let context = lambda_runtime::Context::default();
+
+    let activities: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&event("inspector-sqs.json")).unwrap();
+    let body = activities.records[0].body.clone().unwrap();
+    let activity = Envelope::<Activity>::parse(&body).unwrap().payload;
+    let response = casb_shared::lambda::inspector_handler(
+        &core,
+        lambda_runtime::LambdaEvent::new(activities, context.clone()),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let expected_incident = incident_id("builtin.public-file-link", &activity.id());
+
+    // The remediator sample names the incident the inspector sample opens.
+    let actions: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&event("remediator-sqs.json")).unwrap();
+    let response = casb_shared::lambda::remediator_handler(
+        &core,
+        lambda_runtime::LambdaEvent::new(actions, context),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let incident = core
+        .backend
+        .incidents
+        .get_incident(&activity.tenant_id, &expected_incident)
+        .await
+        .unwrap()
+        .unwrap();
+    let notify = incident
+        .actions
+        .iter()
+        .find(|a| a.action_id.ends_with("#notify"))
+        .unwrap();
+    assert_eq!(notify.status, ActionStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn sample_schedule_event_runs_the_poller() {
+    let f = embedded();
+    let core = Core::new(
+        f.backend.clone(),
+        Settings::default(),
+        ConnectorRegistry::new(),
+    );
+    let payload: serde_json::Value = serde_json::from_str(&event("poller-schedule.json")).unwrap();
+    let summary = casb_shared::lambda::poller_handler(
+        &core,
+        lambda_runtime::LambdaEvent::new(payload, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.integrations, 0);
+    assert!(summary.failed.is_empty());
+}
+
+#[tokio::test]
+async fn sample_http_events_reach_each_function_router() {
+    let f = embedded();
+    let core = Core::new(
+        f.backend.clone(),
+        Settings::default(),
+        ConnectorRegistry::new(),
+    );
+    let cases: [(&str, axum::Router, &str); 3] = [
+        (
+            "api-healthz.json",
+            casb_shared::http::api::router(core.clone()),
+            "api",
+        ),
+        (
+            "oauth-callback-healthz.json",
+            casb_shared::http::oauth_callback::router(core.clone()),
+            "oauth-callback",
+        ),
+        (
+            "webhook-intake-healthz.json",
+            casb_shared::http::webhook_intake::router(core.clone()),
+            "webhook-intake",
+        ),
+    ];
+    for (file, router, function) in cases {
+        let request: lambda_http::request::LambdaRequest =
+            serde_json::from_str(&event(file)).unwrap();
+        let request: lambda_http::Request = request.into();
+        let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["function"], function, "{file}");
+    }
+}

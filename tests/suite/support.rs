@@ -1,0 +1,251 @@
+//! Shared test fixtures: both back ends, built fresh and isolated for each test.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use casb_shared::aws::{
+    provision, DynamoStores, SecretsManagerStore, SesMailer, SqsQueue, TableNames,
+};
+use casb_shared::backend::{Backend, EmbeddedBackend, MAX_RECEIVES};
+use casb_shared::connector::{ActionOutcome, Capabilities, Connector, ConnectorError, PollPage};
+use casb_shared::domain::*;
+use casb_shared::embedded::OutboxMailer;
+use casb_shared::ports::{Mailer, Queue, SystemClock};
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// moto's endpoint, or `None` (skip) outside CI when the suite was not started by the script.
+pub fn moto_endpoint() -> Option<String> {
+    match std::env::var("CASB_TEST_MOTO_ENDPOINT") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if in_ci() => panic!(
+            "CASB_TEST_MOTO_ENDPOINT is not set: run the suite with scripts/test.sh, which starts moto_server"
+        ),
+        _ => {
+            eprintln!("skipping the AWS back end: CASB_TEST_MOTO_ENDPOINT is not set (scripts/test.sh sets it)");
+            None
+        }
+    }
+}
+
+pub fn repo_file(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
+}
+
+/// A back end under test, with what only tests need to look at.
+pub struct Fixture {
+    pub name: &'static str,
+    pub backend: Backend,
+    pub activity_dead_letters: Arc<dyn Queue>,
+    /// The embedded back end's outbox; SES keeps none we can read (the AWS mailer has its own
+    /// test).
+    pub outbox: Option<OutboxMailer>,
+    _keep: Option<tempfile::TempDir>,
+}
+
+pub fn embedded() -> Fixture {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let embedded = EmbeddedBackend::open(dir.path()).expect("embedded back end opens");
+    Fixture {
+        name: "embedded",
+        backend: embedded.backend.clone(),
+        activity_dead_letters: Arc::new(embedded.activity_dead_letters.clone()),
+        outbox: Some(embedded.outbox.clone()),
+        _keep: Some(dir),
+    }
+}
+
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+/// A fresh, isolated set of tables, queues and secrets in moto (names carry a random prefix).
+pub async fn aws() -> Option<Fixture> {
+    let endpoint = moto_endpoint()?;
+    let sdk = sdk_config(&endpoint).await;
+    let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let tables = TableNames::with_prefix(&prefix);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    provision::create_tables(&dynamodb, &tables)
+        .await
+        .expect("tables created in moto");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let activities =
+        provision::create_queue_pair(&sqs, &format!("{prefix}-activities"), MAX_RECEIVES, 30)
+            .await
+            .expect("activities queue created in moto");
+    let actions =
+        provision::create_queue_pair(&sqs, &format!("{prefix}-actions"), MAX_RECEIVES, 30)
+            .await
+            .expect("actions queue created in moto");
+    let sesv2 = aws_sdk_sesv2::Client::new(&sdk);
+    let sender = format!("casb@{prefix}.example.com");
+    sesv2
+        .create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .expect("sender identity created in moto");
+    let mailer: Arc<dyn Mailer> = Arc::new(SesMailer::new(sesv2, &sender));
+    let backend = Backend::with_stores(
+        Arc::new(DynamoStores::new(dynamodb, tables)),
+        Arc::new(SqsQueue::new(sqs.clone(), &activities.url)),
+        Arc::new(SqsQueue::new(sqs.clone(), &actions.url)),
+        Arc::new(SecretsManagerStore::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+            &format!("casb-test/{prefix}"),
+        )),
+        mailer,
+        Arc::new(SystemClock),
+    );
+    Some(Fixture {
+        name: "aws",
+        backend,
+        activity_dead_letters: Arc::new(SqsQueue::new(sqs, &activities.dead_letter_url)),
+        outbox: None,
+        _keep: None,
+    })
+}
+
+/// Runs a contract test body on each back end (the AWS one only when moto is up).
+#[macro_export]
+macro_rules! on_both_back_ends {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(crate::support::embedded()).await;
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(fixture) = crate::support::aws().await {
+                        super::$test(fixture).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A file shared by public link: the built-in public-link policy's case.
+pub fn public_share(integration: &Integration, event_id: &str) -> Activity {
+    Activity {
+        tenant_id: integration.tenant_id.clone(),
+        event_id: event_id.into(),
+        event_name: "SHARE".into(),
+        event_timestamp: "2026-11-24T10:00:00Z".parse().unwrap(),
+        log_timestamp: Some("2026-11-24T10:00:02Z".parse().unwrap()),
+        event_type: EventType::DataSharing,
+        actor_id: Some("11".into()),
+        actor_name: Some("Ann Example".into()),
+        actor_email: Some("ann@example.com".into()),
+        actor_type: UserType::Internal,
+        actor_role: Some("user".into()),
+        actor_ip: Some("192.0.2.10".into()),
+        object_id: Some(format!("file-{event_id}")),
+        file_download_url: None,
+        object_type: Some("file".into()),
+        object_name: Some("cards.csv".into()),
+        object_path: Some("/Finance/cards.csv".into()),
+        from_email: None,
+        target_user_email: None,
+        target_user_id: None,
+        target_user_type: None,
+        role_granted: None,
+        shared_link: Some("https://app.box.com/s/abc".into()),
+        link_visibility: Some(LinkVisibility::Public),
+        provider: Provider::Box,
+        integration_id: integration.id.clone(),
+        ingest_path: IngestPath::Pull,
+        raw: serde_json::json!({"event_id": event_id, "event_type": "SHARE"}),
+        enrichments: Enrichments::default(),
+    }
+}
+
+pub fn integration(tenant: &str, id: &str) -> Integration {
+    let now = chrono::Utc::now();
+    Integration {
+        id: id.into(),
+        tenant_id: tenant.into(),
+        provider: Provider::Box,
+        external_tenant_id: Some("enterprise-1".into()),
+        display_name: "Example Box".into(),
+        mode: IngestMode::Pull,
+        status: IntegrationStatus::Connected,
+        webhook_ids: vec![],
+        settings: serde_json::json!({}),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A Box-like connector that serves scripted pages and records the actions it is asked to do.
+/// It stands in for the provider so the tests can count what reached it.
+#[derive(Default)]
+pub struct RecordingConnector {
+    pub pages: Mutex<Vec<(Option<String>, PollPage)>>,
+    pub polled_cursors: Mutex<Vec<Option<String>>>,
+    pub executed: Mutex<Vec<(ActionKind, Option<String>)>>,
+}
+
+#[async_trait]
+impl Connector for RecordingConnector {
+    fn provider(&self) -> Provider {
+        Provider::Box
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            polling: true,
+            response_actions: vec![ActionKind::RemoveSharedLink, ActionKind::Quarantine],
+            ..Capabilities::default()
+        }
+    }
+
+    async fn poll(
+        &self,
+        _integration: &Integration,
+        cursor: Option<&str>,
+    ) -> Result<PollPage, ConnectorError> {
+        self.polled_cursors
+            .lock()
+            .unwrap()
+            .push(cursor.map(str::to_string));
+        let pages = self.pages.lock().unwrap();
+        pages
+            .iter()
+            .find(|(from, _)| from.as_deref() == cursor)
+            .map(|(_, page)| page.clone())
+            .ok_or_else(|| ConnectorError::Permanent(format!("no scripted page after {cursor:?}")))
+    }
+
+    async fn execute(
+        &self,
+        _integration: &Integration,
+        action: &ResponseAction,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        self.executed
+            .lock()
+            .unwrap()
+            .push((action.kind, action.object_id.clone()));
+        Ok(ActionOutcome::Succeeded {
+            detail: format!("{} done", action.kind.as_str()),
+        })
+    }
+}
