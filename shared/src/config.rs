@@ -17,6 +17,8 @@ pub struct Settings {
     pub poll_lease: Duration,
     /// At most this many pages per integration per poll run (`CASB_POLL_MAX_PAGES`).
     pub poll_max_pages: usize,
+    /// Larger files are not downloaded for inspection (`CASB_MAX_DOWNLOAD_MB`, default 50).
+    pub max_download_bytes: u64,
 }
 
 impl Default for Settings {
@@ -27,6 +29,7 @@ impl Default for Settings {
             dedup_ttl: Duration::from_secs(14 * 24 * 3600),
             poll_lease: Duration::from_secs(300),
             poll_max_pages: 50,
+            max_download_bytes: 50 * 1024 * 1024,
         }
     }
 }
@@ -97,6 +100,12 @@ impl Settings {
                 defaults.poll_max_pages as u64,
                 "a whole number",
             )? as usize,
+            max_download_bytes: number_env(
+                "CASB_MAX_DOWNLOAD_MB",
+                50,
+                "a whole number of megabytes",
+            )? * 1024
+                * 1024,
         })
     }
 }

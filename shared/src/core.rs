@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::backend::Backend;
 use crate::config::Settings;
+use crate::connector::tokens::TokenManager;
 use crate::connector::ConnectorRegistry;
+use crate::content::{BasicScanner, ContentScanner};
 use crate::policy::{builtin_policies, Policy};
 
 #[derive(Clone)]
@@ -14,11 +16,17 @@ pub struct Core {
     pub settings: Arc<Settings>,
     pub connectors: Arc<ConnectorRegistry>,
     pub policies: Arc<Vec<Policy>>,
+    /// Access tokens for connector calls, refreshed safely.
+    pub tokens: TokenManager,
+    /// The DLP engine the inspector runs on downloaded files.
+    pub scanner: Arc<dyn ContentScanner>,
 }
 
 impl Core {
     pub fn new(backend: Backend, settings: Settings, connectors: ConnectorRegistry) -> Self {
         Core {
+            tokens: TokenManager::new(backend.clone()),
+            scanner: Arc::new(BasicScanner),
             backend,
             settings: Arc::new(settings),
             connectors: Arc::new(connectors),
@@ -32,6 +40,7 @@ impl Core {
         let settings = Settings::from_env()?;
         let aws = crate::config::AwsSettings::from_env()?;
         let backend = Backend::aws(&aws).await;
-        Ok(Core::new(backend, settings, crate::connectors_from_env()))
+        let connectors = crate::connectors_from_env(&backend);
+        Ok(Core::new(backend, settings, connectors))
     }
 }

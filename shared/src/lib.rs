@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod config;
 pub mod connector;
+pub mod content;
 pub mod core;
 pub mod domain;
 pub mod embedded;
@@ -21,7 +22,13 @@ pub mod aws;
 
 pub use crate::core::Core;
 
-/// The connectors this build offers, configured from the environment.
-pub fn connectors_from_env() -> connector::ConnectorRegistry {
-    connector::ConnectorRegistry::new()
+/// The connectors this build offers, configured from the environment. Their app credentials are
+/// read from the back end's secret store when first needed.
+pub fn connectors_from_env(backend: &backend::Backend) -> connector::ConnectorRegistry {
+    let mut registry = connector::ConnectorRegistry::new();
+    registry.register(std::sync::Arc::new(connector::boxcom::BoxConnector::new(
+        connector::boxcom::BoxConfig::from_env(),
+        backend.secrets.clone(),
+    )));
+    registry
 }

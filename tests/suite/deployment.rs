@@ -204,7 +204,15 @@ async fn sample_sqs_events_are_accepted_by_inspector_and_remediator() {
     .await
     .unwrap();
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    let expected_incident = incident_id("builtin.public-file-link", &activity.id());
+    let policy = casb_shared::policy::builtin_policies()
+        .into_iter()
+        .find(|p| p.id == "builtin.public-file-link")
+        .unwrap();
+    let expected_incident = incident_id(
+        &policy.id,
+        &activity.integration_id,
+        &policy.condition.subject(&activity),
+    );
 
     // The remediator sample names the incident the inspector sample opens.
     let actions: aws_lambda_events::event::sqs::SqsEvent =

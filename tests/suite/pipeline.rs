@@ -14,7 +14,7 @@ use casb_shared::pipeline::{inspector, poller, remediator, PipelineError};
 use casb_shared::ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage};
 use casb_shared::Core;
 
-use crate::support::{integration, public_share, Fixture, RecordingConnector};
+use crate::support::{connect, integration, public_share, Fixture, RecordingConnector};
 
 crate::on_both_back_ends!(
     queued_activity_travels_inspector_incident_remediator_once,
@@ -84,11 +84,7 @@ async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) 
     let connector = Arc::new(RecordingConnector::default());
     let core = core_with(&f, connector.clone());
     let box_tenant = integration("tenant-a", "int-1");
-    core.backend
-        .integrations
-        .put_integration(&box_tenant)
-        .await
-        .unwrap();
+    connect(&core, &box_tenant).await;
     let activity = public_share(&box_tenant, "e-1");
 
     core.backend
@@ -255,11 +251,7 @@ async fn poller_queues_new_events_then_advances_the_checkpoint(f: Fixture) {
         (Some("c2".into()), page(&[], &box_tenant, "c2", false)),
     ];
     let core = core_with(&f, connector.clone());
-    core.backend
-        .integrations
-        .put_integration(&box_tenant)
-        .await
-        .unwrap();
+    connect(&core, &box_tenant).await;
 
     let stats = poller::poll_integration(&core, &box_tenant).await.unwrap();
     assert_eq!(
@@ -353,6 +345,7 @@ async fn poller_keeps_the_checkpoint_when_queueing_fails(f: Fixture) {
     let connector = Arc::new(RecordingConnector::default());
     *connector.pages.lock().unwrap() = vec![(None, page(&["e-1"], &box_tenant, "c1", false))];
     let mut broken = core_with(&f, connector.clone());
+    connect(&broken, &box_tenant).await;
     broken.backend.activity_queue = Arc::new(UnreachableQueue);
 
     let error = poller::poll_integration(&broken, &box_tenant)

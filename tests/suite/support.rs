@@ -221,6 +221,7 @@ impl Connector for RecordingConnector {
     async fn poll(
         &self,
         _integration: &Integration,
+        _token: &secrecy::SecretString,
         cursor: Option<&str>,
     ) -> Result<PollPage, ConnectorError> {
         self.polled_cursors
@@ -238,6 +239,7 @@ impl Connector for RecordingConnector {
     async fn execute(
         &self,
         _integration: &Integration,
+        _token: &secrecy::SecretString,
         action: &ResponseAction,
     ) -> Result<ActionOutcome, ConnectorError> {
         self.executed
@@ -248,4 +250,19 @@ impl Connector for RecordingConnector {
             detail: format!("{} done", action.kind.as_str()),
         })
     }
+}
+
+/// Records the integration with a long-lived token, as a completed connect flow would.
+pub async fn connect(core: &casb_shared::Core, integration: &Integration) {
+    core.backend
+        .integrations
+        .put_integration(integration)
+        .await
+        .unwrap();
+    let tokens = casb_shared::connector::TokenSet {
+        access_token: "test-access".into(),
+        refresh_token: Some("test-refresh".into()),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    core.tokens.store(integration, &tokens).await.unwrap();
 }

@@ -67,11 +67,29 @@ pub struct GeoEnrichment {
     pub asn_name: Option<String>,
 }
 
+/// Who can reach the object now, as the connector found it at the provider.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Exposure {
+    pub public_link: bool,
+    /// Emails of collaborators outside the organization.
+    pub external_collaborators: Vec<String>,
+    /// The provider's content hash, when it gives one.
+    pub content_sha1: Option<String>,
+}
+
+impl Exposure {
+    pub fn is_exposed(&self) -> bool {
+        self.public_link || !self.external_collaborators.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Enrichments {
     pub geo: Option<GeoEnrichment>,
     pub user_agent: Option<String>,
     pub device: Option<String>,
+    #[serde(default)]
+    pub exposure: Option<Exposure>,
 }
 
 /// One user activity in a SaaS tenant, normalized.

@@ -104,11 +104,16 @@ impl Incident {
     }
 }
 
-/// One incident per (policy, activity): redelivering the activity finds the same incident.
-pub fn incident_id(policy_id: &str, activity_id: &str) -> String {
+/// One incident per (policy, integration, subject), where the subject is what the violation is
+/// about (a file and its link, a file and its content): redelivering an activity, or seeing the
+/// same exposure through the other ingest path, finds the same incident.
+pub fn incident_id(policy_id: &str, integration_id: &str, subject: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(policy_id.as_bytes());
-    hasher.update([0]);
-    hasher.update(activity_id.as_bytes());
+    for (i, part) in [policy_id, integration_id, subject].iter().enumerate() {
+        if i > 0 {
+            hasher.update([0]);
+        }
+        hasher.update(part.as_bytes());
+    }
     format!("inc-{}", hex::encode(&hasher.finalize()[..12]))
 }

@@ -52,6 +52,53 @@ pub(crate) async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
 }
 
+/// Checks `Authorization: Bearer <CASB_ADMIN_TOKEN>` in constant time. Without a configured
+/// token the check passes (local use; `casb serve` warns at startup).
+pub(crate) fn admin_authorized(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = crate::config::optional_env("CASB_ADMIN_TOKEN") else {
+        return Ok(());
+    };
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    use sha2::{Digest, Sha256};
+    // Comparing digests keeps the comparison constant-time whatever the lengths.
+    let same = Sha256::digest(presented.as_bytes())
+        .iter()
+        .zip(Sha256::digest(expected.as_bytes()).iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "an admin bearer token (CASB_ADMIN_TOKEN) is required",
+        ))
+    }
+}
+
+/// The public base URL of this deployment: `CASB_PUBLIC_URL`, or the scheme and host the request
+/// came in on (API Gateway sets `x-forwarded-proto`).
+pub(crate) fn public_base_url(headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = crate::config::optional_env("CASB_PUBLIC_URL") {
+        return url.trim_end_matches('/').to_string();
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .unwrap_or_else(|| "localhost".into());
+    let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
+    format!("{scheme}://{host}")
+}
+
 /// The three HTTP functions in one router, as `casb serve` runs them.
 pub fn combined_router(core: crate::core::Core) -> axum::Router {
     axum::Router::new()

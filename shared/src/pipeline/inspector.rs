@@ -9,6 +9,8 @@
 use chrono::Duration;
 
 use super::PipelineError;
+use crate::connector::ConnectorError;
+use crate::content::ContentFindings;
 use crate::core::Core;
 use crate::domain::{
     incident_id, ActionRecord, ActionStatus, Activity, Envelope, Incident, IncidentObject,
@@ -20,6 +22,7 @@ use crate::ports::OutgoingMessage;
 /// What inspecting one activity did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Inspection {
+    pub content_scanned: bool,
     pub incidents_created: usize,
     pub actions_queued: usize,
 }
@@ -40,10 +43,18 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
         .put_activity(activity, now + retention)
         .await?;
 
-    let mut inspection = Inspection::default();
+    let content = inspect_content(core, activity).await?;
+    let mut inspection = Inspection {
+        content_scanned: content.is_some(),
+        ..Inspection::default()
+    };
     let mut actions = Vec::new();
-    for hit in evaluate(&core.policies, activity) {
-        let id = incident_id(&hit.policy.id, &activity.id());
+    for hit in evaluate(&core.policies, activity, content.as_ref()) {
+        let id = incident_id(
+            &hit.policy.id,
+            &activity.integration_id,
+            &hit.policy.condition.subject(activity),
+        );
         let candidate = Incident {
             id: id.clone(),
             tenant_id: activity.tenant_id.clone(),
@@ -120,4 +131,74 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
     inspection.actions_queued = actions.len();
     backend.action_queue.send_batch(actions).await?;
     Ok(inspection)
+}
+
+/// Downloads and scans the file when a content policy could fire: the activity is about a file
+/// that is exposed (public link or external collaborator) and its provider can serve content.
+async fn inspect_content(
+    core: &Core,
+    activity: &Activity,
+) -> Result<Option<ContentFindings>, PipelineError> {
+    let exposed = activity
+        .enrichments
+        .exposure
+        .as_ref()
+        .is_some_and(|e| e.is_exposed());
+    let wanted = core.policies.iter().any(|p| p.condition.needs_content());
+    let (Some(file_id), true, true, true) = (
+        activity.object_id.as_deref(),
+        activity.is_about_file(),
+        exposed,
+        wanted,
+    ) else {
+        return Ok(None);
+    };
+    let Some(connector) = core
+        .connectors
+        .get(activity.provider)
+        .filter(|c| c.capabilities().content_download)
+    else {
+        return Ok(None);
+    };
+    let Some(integration) = core
+        .backend
+        .integrations
+        .get_integration(&activity.tenant_id, &activity.integration_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let connector = connector.as_ref();
+    let integration = &integration;
+    let max = core.settings.max_download_bytes;
+    let downloaded = core
+        .tokens
+        .with_token(connector, integration, |token| async move {
+            connector.download(integration, &token, file_id, max).await
+        })
+        .await;
+    let bytes = match downloaded {
+        Ok(bytes) => bytes,
+        // Not ready yet (Box answers 202 right after an upload), throttled, or a passing fault:
+        // fail the message so it is retried after the visibility timeout.
+        Err(
+            e @ (ConnectorError::RateLimited { .. }
+            | ConnectorError::Transient(_)
+            | ConnectorError::Unauthorized),
+        ) => return Err(e.into()),
+        Err(other) => {
+            tracing::warn!(activity = %activity.id(), error = %other, "content not inspected");
+            return Ok(Some(ContentFindings {
+                matches: vec![],
+                skipped: Some(other.to_string()),
+            }));
+        }
+    };
+    let name = activity.object_name.clone().unwrap_or_default();
+    let scanner = core.scanner.clone();
+    let findings = tokio::task::spawn_blocking(move || scanner.scan(&name, &bytes))
+        .await
+        .map_err(|e| PipelineError::Inconsistent(format!("content scan failed: {e}")))?;
+    tracing::info!(activity = %activity.id(), matches = ?findings.matches, "content inspected");
+    Ok(Some(findings))
 }

@@ -106,10 +106,14 @@ async fn poll_pages(
     let stream = checkpoint_stream(integration);
     for _ in 0..core.settings.poll_max_pages.max(1) {
         let checkpoint = backend.checkpoints.get_checkpoint(&stream).await?;
-        let page = match connector
-            .poll(integration, checkpoint.as_ref().map(|c| c.cursor.as_str()))
-            .await
-        {
+        let cursor = checkpoint.as_ref().map(|c| c.cursor.as_str());
+        let polled = core
+            .tokens
+            .with_token(connector, integration, |token| async move {
+                connector.poll(integration, &token, cursor).await
+            })
+            .await;
+        let page = match polled {
             Ok(page) => page,
             Err(ConnectorError::RateLimited { retry_after }) => {
                 let now = backend.clock.now();

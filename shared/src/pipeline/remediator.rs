@@ -128,7 +128,15 @@ async fn act_at_provider(
                 action.integration_id
             ))
         })?;
-    match connector.execute(&integration, action).await {
+    let connector = connector.as_ref();
+    let integration = &integration;
+    let executed = core
+        .tokens
+        .with_token(connector, integration, |token| async move {
+            connector.execute(integration, &token, action).await
+        })
+        .await;
+    match executed {
         Ok(outcome) => Ok(outcome),
         Err(ConnectorError::Unsupported(reason)) => Ok(ActionOutcome::Unsupported { reason }),
         Err(error) => Err(error.into()),

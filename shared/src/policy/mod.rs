@@ -3,6 +3,7 @@
 //! The built-in collaboration policies below need no content inspection; DLP-based policies
 //! (sensitive content combined with collaboration state) build on the same shape.
 
+use crate::content::ContentFindings;
 use crate::domain::{
     ActionKind, Activity, EventType, LinkVisibility, MatchSummary, Severity, UserType,
 };
@@ -14,23 +15,66 @@ pub enum Condition {
     FileSharedPublicly,
     /// A file or folder was shared with someone outside the organization.
     SharedWithExternalUser,
+    /// A file whose content the DLP engine finds sensitive can be reached by the public (link)
+    /// or by someone outside the organization (collaborator).
+    SensitiveFileExposed,
 }
 
 impl Condition {
-    /// The matches the condition finds in the activity; empty when it does not hold.
-    pub fn matches(self, activity: &Activity) -> Vec<MatchSummary> {
-        let holds = match self {
-            Condition::FileSharedPublicly => {
-                activity.is_about_file() && activity.link_visibility == Some(LinkVisibility::Public)
-            }
-            Condition::SharedWithExternalUser => {
-                activity.event_type == EventType::DataSharing
-                    && activity.target_user_type == Some(UserType::External)
-            }
+    /// Whether evaluating the condition needs the file's content.
+    pub fn needs_content(self) -> bool {
+        matches!(self, Condition::SensitiveFileExposed)
+    }
+
+    /// What the incident is about: the same subject seen through either ingest path (or in a
+    /// later event) is the same incident.
+    pub fn subject(self, activity: &Activity) -> String {
+        let object = activity.object_id.as_deref().unwrap_or("");
+        let detail = match self {
+            Condition::FileSharedPublicly => activity.shared_link.clone(),
+            Condition::SharedWithExternalUser => activity.target_user_email.clone(),
+            Condition::SensitiveFileExposed => activity
+                .enrichments
+                .exposure
+                .as_ref()
+                .and_then(|e| e.content_sha1.clone()),
         };
-        let rule = match self {
-            Condition::FileSharedPublicly => "public_link",
-            Condition::SharedWithExternalUser => "external_collaborator",
+        match (object, detail) {
+            ("", _) | (_, None) => format!("activity#{}", activity.id()),
+            (object, Some(detail)) => format!("{object}#{detail}"),
+        }
+    }
+
+    /// The matches the condition finds in the activity (and its content, when scanned); empty
+    /// when it does not hold.
+    pub fn matches(
+        self,
+        activity: &Activity,
+        content: Option<&ContentFindings>,
+    ) -> Vec<MatchSummary> {
+        if self == Condition::SensitiveFileExposed {
+            let exposed = activity
+                .enrichments
+                .exposure
+                .as_ref()
+                .is_some_and(|e| e.is_exposed());
+            return match content {
+                Some(findings) if exposed && activity.is_about_file() => findings.matches.clone(),
+                _ => Vec::new(),
+            };
+        }
+        let (holds, rule) = match self {
+            Condition::FileSharedPublicly => (
+                activity.is_about_file()
+                    && activity.link_visibility == Some(LinkVisibility::Public),
+                "public_link",
+            ),
+            Condition::SharedWithExternalUser => (
+                activity.event_type == EventType::DataSharing
+                    && activity.target_user_type == Some(UserType::External),
+                "external_collaborator",
+            ),
+            Condition::SensitiveFileExposed => (false, "sensitive_content"),
         };
         if holds {
             vec![MatchSummary {
@@ -65,6 +109,18 @@ pub struct PolicyHit<'a> {
 pub fn builtin_policies() -> Vec<Policy> {
     vec![
         Policy {
+            id: "builtin.sensitive-file-exposed".into(),
+            name: "Sensitive file shared publicly or externally".into(),
+            severity: Severity::High,
+            condition: Condition::SensitiveFileExposed,
+            actions: vec![
+                ActionKind::Quarantine,
+                ActionKind::RemoveSharedLink,
+                ActionKind::RemoveExternalCollaborators,
+                ActionKind::Notify,
+            ],
+        },
+        Policy {
             id: "builtin.public-file-link".into(),
             name: "File shared by public link".into(),
             severity: Severity::Medium,
@@ -82,11 +138,15 @@ pub fn builtin_policies() -> Vec<Policy> {
 }
 
 /// Every policy the activity violates.
-pub fn evaluate<'a>(policies: &'a [Policy], activity: &Activity) -> Vec<PolicyHit<'a>> {
+pub fn evaluate<'a>(
+    policies: &'a [Policy],
+    activity: &Activity,
+    content: Option<&ContentFindings>,
+) -> Vec<PolicyHit<'a>> {
     policies
         .iter()
         .filter_map(|policy| {
-            let matches = policy.condition.matches(activity);
+            let matches = policy.condition.matches(activity, content);
             (!matches.is_empty()).then_some(PolicyHit { policy, matches })
         })
         .collect()
@@ -100,7 +160,7 @@ mod tests {
     #[test]
     fn a_public_link_on_a_file_violates_the_public_link_policy_only() {
         let policies = builtin_policies();
-        let hits = evaluate(&policies, &fixtures::public_share("e-1"));
+        let hits = evaluate(&policies, &fixtures::public_share("e-1"), None);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].policy.id, "builtin.public-file-link");
         assert_eq!(
@@ -117,11 +177,11 @@ mod tests {
         let policies = builtin_policies();
         let mut org_link = fixtures::public_share("e-1");
         org_link.link_visibility = Some(LinkVisibility::Organization);
-        assert!(evaluate(&policies, &org_link).is_empty());
+        assert!(evaluate(&policies, &org_link, None).is_empty());
 
         let mut folder = fixtures::public_share("e-2");
         folder.object_type = Some("folder".into());
-        assert!(evaluate(&policies, &folder).is_empty());
+        assert!(evaluate(&policies, &folder, None).is_empty());
     }
 
     #[test]
@@ -130,11 +190,68 @@ mod tests {
         let mut invite = fixtures::public_share("e-1");
         invite.link_visibility = None;
         invite.target_user_type = Some(UserType::External);
-        let hits = evaluate(&policies, &invite);
+        let hits = evaluate(&policies, &invite, None);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].policy.id, "builtin.external-collaborator");
 
         invite.target_user_type = Some(UserType::Internal);
-        assert!(evaluate(&policies, &invite).is_empty());
+        assert!(evaluate(&policies, &invite, None).is_empty());
+    }
+
+    fn card_findings() -> ContentFindings {
+        ContentFindings {
+            matches: vec![MatchSummary {
+                rule: "credit_card".into(),
+                count: 3,
+            }],
+            skipped: None,
+        }
+    }
+
+    #[test]
+    fn sensitive_content_is_an_incident_only_when_the_file_is_exposed() {
+        let policies = builtin_policies();
+        let mut shared = fixtures::public_share("e-1");
+        shared.enrichments.exposure = Some(crate::domain::Exposure {
+            public_link: true,
+            external_collaborators: vec![],
+            content_sha1: Some("abc".into()),
+        });
+        let ids = |hits: Vec<PolicyHit>| {
+            hits.into_iter()
+                .map(|h| h.policy.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(evaluate(&policies, &shared, Some(&card_findings()))),
+            ["builtin.sensitive-file-exposed", "builtin.public-file-link"]
+        );
+        // Clean content: only the collaboration policy.
+        assert_eq!(
+            ids(evaluate(
+                &policies,
+                &shared,
+                Some(&ContentFindings::default())
+            )),
+            ["builtin.public-file-link"]
+        );
+
+        let mut private = shared.clone();
+        private.link_visibility = None;
+        private.enrichments.exposure = Some(crate::domain::Exposure::default());
+        assert!(evaluate(&policies, &private, Some(&card_findings())).is_empty());
+    }
+
+    #[test]
+    fn the_same_exposure_seen_twice_is_the_same_subject() {
+        let pulled = fixtures::public_share("event-from-stream");
+        let mut pushed = fixtures::public_share("webhook-delivery-id");
+        pushed.ingest_path = crate::domain::IngestPath::Push;
+        assert_ne!(pulled.id(), pushed.id());
+        let condition = Condition::FileSharedPublicly;
+        assert_eq!(condition.subject(&pulled), condition.subject(&pushed));
+        let mut relinked = pulled.clone();
+        relinked.shared_link = Some("https://app.box.com/s/new".into());
+        assert_ne!(condition.subject(&pulled), condition.subject(&relinked));
     }
 }

@@ -1,0 +1,940 @@
+//! The simulator's control surface for tests and demos: Rust methods on [`BoxSimulator`] and
+//! the same operations over HTTP under `/_sim/`. Control actions act as a named user (default
+//! the item's owner or the admin) and append the same Box events as the API would.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::config::RateLimit;
+use crate::error::BoxError;
+use crate::faults::HttpFault;
+use crate::files::{FileAccess, SharedLinkRequest};
+use crate::oauth::{OAuthStats, TokenPair};
+use crate::server::Shared;
+use crate::state::{now, ItemKind, ItemRef, SimState, User};
+use crate::webhooks::{DeliveryTamper, WebhookDelivery};
+use crate::BoxSimulator;
+
+/// A file as the simulator holds it, for assertions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSnapshot {
+    pub id: String,
+    pub name: String,
+    pub parent_id: String,
+    pub owner_id: String,
+    pub size: u64,
+    pub sha1: String,
+    pub etag: String,
+    pub trashed: bool,
+    pub shared_link: Option<SharedLinkSnapshot>,
+    pub collaborations: Vec<CollaborationSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedLinkSnapshot {
+    pub url: String,
+    pub access: String,
+    pub is_password_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollaborationSnapshot {
+    pub id: String,
+    pub user_id: String,
+    pub login: String,
+    pub role: String,
+    pub status: String,
+}
+
+impl SimState {
+    fn file_snapshot(&self, file_id: &str) -> Option<FileSnapshot> {
+        let file = self.files.get(file_id)?;
+        let collaborations = self
+            .collaborations
+            .values()
+            .filter(|c| c.item.kind == ItemKind::File && c.item.id == file_id)
+            .map(|c| CollaborationSnapshot {
+                id: c.id.clone(),
+                user_id: c.user_id.clone(),
+                login: self
+                    .users
+                    .get(&c.user_id)
+                    .map(|u| u.login.clone())
+                    .unwrap_or_default(),
+                role: c.role.clone(),
+                status: c.status.clone(),
+            })
+            .collect();
+        Some(FileSnapshot {
+            id: file.id.clone(),
+            name: file.name.clone(),
+            parent_id: file.parent_id.clone(),
+            owner_id: file.owner_id.clone(),
+            size: file.size,
+            sha1: file.sha1.clone(),
+            etag: file.etag.to_string(),
+            trashed: file.trashed_at.is_some(),
+            shared_link: file.shared_link.as_ref().map(|l| SharedLinkSnapshot {
+                url: format!("https://app.box.com/s/{}", l.token),
+                access: l.access.clone(),
+                is_password_enabled: l.password_enabled,
+            }),
+            collaborations,
+        })
+    }
+
+    fn file_owner(&self, file_id: &str) -> Result<String, BoxError> {
+        Ok(self.live_file(file_id)?.owner_id.clone())
+    }
+
+    fn create_user_checked(
+        &mut self,
+        name: &str,
+        login: &str,
+        role: &str,
+    ) -> Result<User, BoxError> {
+        if self.user_by_login(login).is_some() {
+            return Err(BoxError::conflict(
+                "user_login_already_used",
+                format!("A user with login {login} already exists"),
+            ));
+        }
+        if !["user", "admin", "coadmin"].contains(&role) {
+            return Err(BoxError::bad_request("role must be user, coadmin or admin"));
+        }
+        let is_member = login.to_lowercase().ends_with(&format!(
+            "@{}",
+            self.config.enterprise_domain.to_lowercase()
+        ));
+        let id = self.insert_user(name, login, role, is_member);
+        self.user(&id).cloned()
+    }
+
+    fn inject_late_event(
+        &mut self,
+        actor_id: &str,
+        item: &ItemRef,
+        event_type: &str,
+        age: Duration,
+    ) -> Result<String, BoxError> {
+        self.user(actor_id)?;
+        self.live_item(item)?;
+        let source = self.event_source(item);
+        let created_at = crate::state::ago(age);
+        Ok(self.append_event(event_type, actor_id, source, json!({}), created_at))
+    }
+
+    fn record_login(&mut self, user_id: &str, success: bool) -> Result<String, BoxError> {
+        self.user(user_id)?;
+        let source = self.user_mini(user_id);
+        Ok(self.append_event(
+            if success { "LOGIN" } else { "FAILED_LOGIN" },
+            user_id,
+            source,
+            json!({}),
+            now(),
+        ))
+    }
+}
+
+/// Control methods. They lock the world briefly and never block on the network; webhook
+/// deliveries they cause are spawned on the simulator's runtime.
+impl BoxSimulator {
+    fn with_state<R>(&self, operation: impl FnOnce(&mut SimState) -> R) -> R {
+        self.shared().with_state(operation)
+    }
+
+    /// The seeded enterprise admin (the user the authorize page consents as by default).
+    pub fn admin_user_id(&self) -> String {
+        self.with_state(|s| s.admin_user_id.clone())
+    }
+
+    pub fn user_id_by_login(&self, login: &str) -> Option<String> {
+        self.with_state(|s| s.user_by_login(login).map(|u| u.id.clone()))
+    }
+
+    pub fn users(&self) -> Vec<User> {
+        self.with_state(|s| {
+            s.users
+                .values()
+                .filter(|u| u.id != crate::state::ANONYMOUS_USER_ID)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Creates a user; a login on the enterprise domain makes a managed user, any other an
+    /// external one. `role`: `user`, `coadmin` or `admin`.
+    pub fn create_user(&self, name: &str, login: &str, role: &str) -> Result<User, BoxError> {
+        self.with_state(|s| s.create_user_checked(name, login, role))
+    }
+
+    /// Issues a token pair for a user without the OAuth dance (counts as issued, not refreshed).
+    pub fn issue_tokens(&self, user_id: &str) -> Result<TokenPair, BoxError> {
+        self.with_state(|s| {
+            s.user(user_id)?;
+            Ok(s.issue_token_pair(user_id))
+        })
+    }
+
+    pub fn create_folder(
+        &self,
+        owner_id: &str,
+        parent_id: &str,
+        name: &str,
+    ) -> Result<String, BoxError> {
+        self.with_state(|s| s.create_folder(owner_id, parent_id, name))
+    }
+
+    /// Uploads a file as `owner_id` (UPLOAD event, FILE.UPLOADED webhooks).
+    pub fn upload_file(
+        &self,
+        owner_id: &str,
+        parent_id: &str,
+        name: &str,
+        content: impl Into<Vec<u8>>,
+    ) -> Result<String, BoxError> {
+        let content = content.into();
+        self.with_state(|s| s.upload_file(owner_id, parent_id, name, content))
+    }
+
+    /// New content for a file (EDIT event). `user_id` `None` = the owner.
+    pub fn edit_file(
+        &self,
+        user_id: Option<&str>,
+        file_id: &str,
+        content: impl Into<Vec<u8>>,
+    ) -> Result<(), BoxError> {
+        let content = content.into();
+        self.with_state(|s| {
+            let actor = match user_id {
+                Some(id) => id.to_string(),
+                None => s.file_owner(file_id)?,
+            };
+            s.edit_file_content(&actor, file_id, content)
+        })
+    }
+
+    /// Creates or changes the file's shared link (SHARE / ITEM_SHARED_UPDATE events).
+    pub fn share_file(
+        &self,
+        user_id: Option<&str>,
+        file_id: &str,
+        access: &str,
+    ) -> Result<(), BoxError> {
+        self.with_state(|s| {
+            let actor = match user_id {
+                Some(id) => id.to_string(),
+                None => s.file_owner(file_id)?,
+            };
+            s.set_file_shared_link(
+                &actor,
+                file_id,
+                Some(SharedLinkRequest::with_access(access)),
+            )
+        })
+    }
+
+    pub fn unshare_file(&self, user_id: Option<&str>, file_id: &str) -> Result<(), BoxError> {
+        self.with_state(|s| {
+            let actor = match user_id {
+                Some(id) => id.to_string(),
+                None => s.file_owner(file_id)?,
+            };
+            s.set_file_shared_link(&actor, file_id, None)
+        })
+    }
+
+    /// Invites `email` (or a user id) to a file or folder (COLLABORATION_INVITE); returns the
+    /// collaboration id. `user_id` `None` = the admin.
+    pub fn add_collaborator(
+        &self,
+        user_id: Option<&str>,
+        item: ItemRef,
+        email: &str,
+        role: &str,
+    ) -> Result<String, BoxError> {
+        self.with_state(|s| {
+            let actor = user_id
+                .map(str::to_string)
+                .unwrap_or_else(|| s.admin_user_id.clone());
+            s.add_collaboration(&actor, &item, email, role)
+        })
+    }
+
+    /// A user downloads or previews a file (DOWNLOAD / PREVIEW events).
+    pub fn access_file(
+        &self,
+        user_id: &str,
+        file_id: &str,
+        access: FileAccess,
+    ) -> Result<(), BoxError> {
+        self.with_state(|s| s.record_file_access(user_id, file_id, access))
+    }
+
+    pub fn move_file(
+        &self,
+        user_id: Option<&str>,
+        file_id: &str,
+        new_parent_id: &str,
+    ) -> Result<(), BoxError> {
+        self.with_state(|s| {
+            let actor = match user_id {
+                Some(id) => id.to_string(),
+                None => s.file_owner(file_id)?,
+            };
+            s.move_file(&actor, file_id, new_parent_id)
+        })
+    }
+
+    /// Seeds the demo world (departments, sensitive files, open links, external
+    /// collaborators); every step appends its Box event and fires matching webhooks.
+    pub fn seed_demo_scenario(&self) -> Result<crate::DemoScenario, BoxError> {
+        self.with_state(|s| s.seed_demo_scenario())
+    }
+
+    /// An anonymous download through the file's open shared link (DOWNLOAD by user "2").
+    pub fn download_via_shared_link(&self, file_id: &str) -> Result<(), BoxError> {
+        self.with_state(|s| s.download_via_shared_link(file_id))
+    }
+
+    /// LOGIN or FAILED_LOGIN event for a user.
+    pub fn record_login(&self, user_id: &str, success: bool) -> Result<String, BoxError> {
+        self.with_state(|s| s.record_login(user_id, success))
+    }
+
+    // ---- inspection --------------------------------------------------------------------
+
+    pub fn file(&self, file_id: &str) -> Option<FileSnapshot> {
+        self.with_state(|s| s.file_snapshot(file_id))
+    }
+
+    /// The file as `GET /2.0/files/{id}` would render it (also for trashed files).
+    pub fn file_json(&self, file_id: &str) -> Option<Value> {
+        self.with_state(|s| s.files.get(file_id).map(|f| s.file_json(f, None)))
+    }
+
+    pub fn file_content(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.with_state(|s| s.files.get(file_id).map(|f| f.content.clone()))
+    }
+
+    /// Every entry of the enterprise stream in serve order (injected duplicates included).
+    pub fn events(&self) -> Vec<Value> {
+        self.with_state(|s| s.stream.iter().map(|e| e.event.clone()).collect())
+    }
+
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.with_state(|s| s.deliveries.clone())
+    }
+
+    /// Waits (polling, bounded by `timeout`) until `done` holds for the delivery log, and
+    /// returns the log as it then is (or as it is at the deadline).
+    pub async fn wait_for_deliveries(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[WebhookDelivery]) -> bool,
+    ) -> Vec<WebhookDelivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let deliveries = self.webhook_deliveries();
+            if done(&deliveries) || tokio::time::Instant::now() >= deadline {
+                return deliveries;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Registered webhooks, rendered as `GET /2.0/webhooks/{id}` would.
+    pub fn webhooks(&self) -> Vec<Value> {
+        self.with_state(|s| {
+            s.webhooks
+                .values()
+                .map(|hook| s.webhook_json(hook))
+                .collect()
+        })
+    }
+
+    /// The id of the live folder called `name` directly inside `parent_id` (e.g. to find the
+    /// quarantine folder the code under test created).
+    pub fn find_folder(&self, parent_id: &str, name: &str) -> Option<String> {
+        self.with_state(|s| {
+            s.folders
+                .values()
+                .find(|f| {
+                    f.trashed_at.is_none()
+                        && f.parent_id.as_deref() == Some(parent_id)
+                        && f.name == name
+                })
+                .map(|f| f.id.clone())
+        })
+    }
+
+    pub fn oauth_stats(&self) -> OAuthStats {
+        self.with_state(|s| s.oauth.stats.clone())
+    }
+
+    // ---- fault injection ---------------------------------------------------------------
+
+    /// The next `fault.count` matching requests get the fault's status (429 with
+    /// `retry-after`, 500, 503...).
+    pub fn inject_http_fault(&self, fault: HttpFault) {
+        self.with_state(|s| s.faults.http.push(fault));
+    }
+
+    /// Every access token issued so far expires now (refresh tokens stay valid).
+    pub fn expire_access_tokens(&self) {
+        self.with_state(|s| s.expire_all_access_tokens());
+    }
+
+    pub fn expire_download_urls(&self) {
+        self.with_state(|s| s.expire_download_urls());
+    }
+
+    /// Each of the next `count` events is served again (same `event_id`) on a later page of
+    /// `admin_logs_streaming`, as Box's streaming feed may duplicate.
+    pub fn duplicate_next_events(&self, count: u32) {
+        self.with_state(|s| s.faults.duplicate_next_events += count);
+    }
+
+    /// Appends an event about `item` whose `created_at` is `age` in the past: it arrives after
+    /// newer events have been served (Box's streaming feed is out of order).
+    pub fn inject_late_event(
+        &self,
+        user_id: &str,
+        item: ItemRef,
+        event_type: &str,
+        age: Duration,
+    ) -> Result<String, BoxError> {
+        self.with_state(|s| s.inject_late_event(user_id, &item, event_type, age))
+    }
+
+    /// Sends a webhook body again (same body `id`, new delivery id and timestamp), optionally
+    /// with a bad signature or an old timestamp.
+    pub fn replay_webhook_event(
+        &self,
+        webhook_event_id: &str,
+        tamper: DeliveryTamper,
+    ) -> Result<(), BoxError> {
+        self.with_state(|s| s.replay_webhook_event(webhook_event_id, tamper))
+    }
+
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.with_state(|s| {
+            s.config.rate_limit = limit;
+            s.rate_windows.clear();
+        });
+    }
+}
+
+// ---- HTTP control API under /_sim ------------------------------------------------------
+
+#[derive(Deserialize)]
+struct CreateUserRequest {
+    name: String,
+    login: String,
+    #[serde(default = "default_role")]
+    role: String,
+}
+
+fn default_role() -> String {
+    "user".to_string()
+}
+
+#[derive(Deserialize)]
+struct CreateFolderRequest {
+    name: String,
+    #[serde(default)]
+    parent_id: Option<String>,
+    #[serde(default)]
+    owner_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ContentRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    parent_id: Option<String>,
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    content_text: Option<String>,
+    #[serde(default)]
+    content_base64: Option<String>,
+}
+
+impl ContentRequest {
+    fn content(&self) -> Result<Vec<u8>, BoxError> {
+        match (&self.content_text, &self.content_base64) {
+            (Some(text), _) => Ok(text.clone().into_bytes()),
+            (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| BoxError::bad_request("content_base64 is not valid base64")),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ActorRequest {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    access: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    success: Option<bool>,
+    #[serde(default)]
+    parent_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CountRequest {
+    count: u32,
+}
+
+#[derive(Deserialize)]
+struct LateEventRequest {
+    file_id: String,
+    event_type: String,
+    #[serde(default = "default_age")]
+    age_secs: u64,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+fn default_age() -> u64 {
+    600
+}
+
+#[derive(Deserialize)]
+struct ReplayRequest {
+    webhook_event_id: String,
+    #[serde(default)]
+    tamper: DeliveryTamper,
+}
+
+#[derive(Deserialize)]
+struct RateLimitRequest {
+    max_requests: u32,
+    window_secs: u64,
+}
+
+fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, BoxError> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| BoxError::bad_request(format!("Invalid JSON body: {e}")))
+}
+
+fn parse_required<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, BoxError> {
+    serde_json::from_slice(body)
+        .map_err(|e| BoxError::bad_request(format!("Invalid JSON body: {e}")))
+}
+
+fn reply<T: Serialize>(result: Result<T, BoxError>) -> Response {
+    match result {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+type SharedState = State<Arc<Shared>>;
+
+async fn sim_config(State(shared): SharedState) -> Response {
+    let urls = shared.urls.clone();
+    reply(shared.with_state(|s| {
+        Ok(json!({
+            "client_id": s.config.client_id,
+            "client_secret": s.config.client_secret,
+            "webhook_primary_key": s.config.webhook_primary_key,
+            "webhook_secondary_key": s.config.webhook_secondary_key,
+            "access_token_lifetime_secs": s.config.access_token_lifetime.as_secs(),
+            "enterprise_domain": s.config.enterprise_domain,
+            "admin_user_id": s.admin_user_id,
+            "api_base": format!("{}/2.0", urls.origin),
+            "authorize_url": format!("{}/api/oauth2/authorize", urls.origin),
+            "token_url": format!("{}/oauth2/token", urls.origin),
+            "revoke_url": format!("{}/oauth2/revoke", urls.origin),
+            "download_base": urls.download_base,
+        }))
+    }))
+}
+
+async fn list_users(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| {
+        Ok(s.users
+            .values()
+            .filter(|u| u.id != crate::state::ANONYMOUS_USER_ID)
+            .cloned()
+            .collect::<Vec<_>>())
+    }))
+}
+
+async fn create_user(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: CreateUserRequest = parse_required(&body)?;
+        s.create_user_checked(&request.name, &request.login, &request.role)
+    }))
+}
+
+async fn issue_tokens(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ActorRequest = parse(&body)?;
+        let user = request.user_id.unwrap_or_else(|| s.admin_user_id.clone());
+        s.user(&user)?;
+        Ok(s.issue_token_pair(&user))
+    }))
+}
+
+async fn user_login(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ActorRequest = parse(&body)?;
+        s.record_login(&id, request.success.unwrap_or(true))
+            .map(|event_id| json!({"event_id": event_id}))
+    }))
+}
+
+async fn create_folder(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: CreateFolderRequest = parse_required(&body)?;
+        let owner = request.owner_id.unwrap_or_else(|| s.admin_user_id.clone());
+        let id = s.create_folder(
+            &owner,
+            request.parent_id.as_deref().unwrap_or("0"),
+            &request.name,
+        )?;
+        Ok(json!({"id": id}))
+    }))
+}
+
+async fn upload_file(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ContentRequest = parse(&body)?;
+        let name = request
+            .name
+            .clone()
+            .ok_or_else(|| BoxError::bad_request("name is required"))?;
+        let owner = request
+            .owner_id
+            .clone()
+            .or(request.user_id.clone())
+            .unwrap_or_else(|| s.admin_user_id.clone());
+        let id = s.upload_file(
+            &owner,
+            request.parent_id.as_deref().unwrap_or("0"),
+            &name,
+            request.content()?,
+        )?;
+        s.file_snapshot(&id)
+            .ok_or_else(|| BoxError::not_found("file vanished"))
+    }))
+}
+
+async fn inspect_file(State(shared): SharedState, Path(id): Path<String>) -> Response {
+    reply(shared.with_state(|s| {
+        s.file_snapshot(&id)
+            .ok_or_else(|| BoxError::not_found(format!("File {id} not found")))
+    }))
+}
+
+fn actor_for_file(
+    s: &SimState,
+    file_id: &str,
+    user_id: Option<String>,
+) -> Result<String, BoxError> {
+    match user_id {
+        Some(id) => Ok(id),
+        None => s.file_owner(file_id),
+    }
+}
+
+async fn edit_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ContentRequest = parse(&body)?;
+        let actor = actor_for_file(s, &id, request.user_id.clone())?;
+        s.edit_file_content(&actor, &id, request.content()?)?;
+        s.file_snapshot(&id)
+            .ok_or_else(|| BoxError::not_found("file vanished"))
+    }))
+}
+
+async fn share_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ActorRequest = parse(&body)?;
+        let actor = actor_for_file(s, &id, request.user_id)?;
+        s.set_file_shared_link(
+            &actor,
+            &id,
+            Some(SharedLinkRequest {
+                access: request.access,
+                ..Default::default()
+            }),
+        )?;
+        s.file_snapshot(&id)
+            .ok_or_else(|| BoxError::not_found("file vanished"))
+    }))
+}
+
+async fn unshare_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ActorRequest = parse(&body)?;
+        let actor = actor_for_file(s, &id, request.user_id)?;
+        s.set_file_shared_link(&actor, &id, None)?;
+        s.file_snapshot(&id)
+            .ok_or_else(|| BoxError::not_found("file vanished"))
+    }))
+}
+
+async fn move_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ActorRequest = parse(&body)?;
+        let actor = actor_for_file(s, &id, request.user_id)?;
+        let parent = request
+            .parent_id
+            .ok_or_else(|| BoxError::bad_request("parent_id is required"))?;
+        s.move_file(&actor, &id, &parent)?;
+        s.file_snapshot(&id)
+            .ok_or_else(|| BoxError::not_found("file vanished"))
+    }))
+}
+
+async fn add_collaborator(shared: Arc<Shared>, item: ItemRef, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ActorRequest = parse(&body)?;
+        let actor = request.user_id.unwrap_or_else(|| s.admin_user_id.clone());
+        let email = request
+            .email
+            .ok_or_else(|| BoxError::bad_request("email is required"))?;
+        let id = s.add_collaboration(
+            &actor,
+            &item,
+            &email,
+            request.role.as_deref().unwrap_or("editor"),
+        )?;
+        let collaboration = s
+            .collaborations
+            .get(&id)
+            .ok_or_else(|| BoxError::not_found("collaboration vanished"))?;
+        Ok(s.collaboration_json(collaboration))
+    }))
+}
+
+async fn add_file_collaborator(
+    State(shared): SharedState,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    add_collaborator(
+        shared,
+        ItemRef {
+            kind: ItemKind::File,
+            id,
+        },
+        body,
+    )
+    .await
+}
+
+async fn add_folder_collaborator(
+    State(shared): SharedState,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    add_collaborator(
+        shared,
+        ItemRef {
+            kind: ItemKind::Folder,
+            id,
+        },
+        body,
+    )
+    .await
+}
+
+async fn access(shared: Arc<Shared>, id: String, body: Bytes, access: FileAccess) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ActorRequest = parse(&body)?;
+        let actor = actor_for_file(s, &id, request.user_id)?;
+        s.record_file_access(&actor, &id, access)
+            .map(|()| json!({"ok": true}))
+    }))
+}
+
+async fn download_file(
+    State(shared): SharedState,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    access(shared, id, body, FileAccess::Download).await
+}
+
+async fn preview_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
+    access(shared, id, body, FileAccess::Preview).await
+}
+
+async fn seed_demo(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| s.seed_demo_scenario()))
+}
+
+async fn anonymous_download(State(shared): SharedState, Path(id): Path<String>) -> Response {
+    reply(shared.with_state(|s| {
+        s.download_via_shared_link(&id)
+            .map(|()| json!({"ok": true}))
+    }))
+}
+
+async fn list_events(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| Ok(s.stream.iter().map(|e| e.event.clone()).collect::<Vec<_>>())))
+}
+
+async fn list_deliveries(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| Ok(s.deliveries.clone())))
+}
+
+async fn list_webhooks(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| {
+        Ok(s.webhooks
+            .values()
+            .map(|hook| s.webhook_json(hook))
+            .collect::<Vec<_>>())
+    }))
+}
+
+async fn oauth_stats(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| Ok(s.oauth.stats.clone())))
+}
+
+async fn fault_http(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let fault: HttpFault = parse_required(&body)?;
+        s.faults.http.push(fault);
+        Ok(json!({"ok": true}))
+    }))
+}
+
+async fn fault_expire_tokens(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| {
+        s.expire_all_access_tokens();
+        Ok(json!({"ok": true}))
+    }))
+}
+
+async fn fault_expire_download_urls(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| {
+        s.expire_download_urls();
+        Ok(json!({"ok": true}))
+    }))
+}
+
+async fn fault_duplicate_events(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: CountRequest = parse_required(&body)?;
+        s.faults.duplicate_next_events += request.count;
+        Ok(json!({"ok": true}))
+    }))
+}
+
+async fn fault_late_event(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: LateEventRequest = parse_required(&body)?;
+        let actor = actor_for_file(s, &request.file_id, request.user_id)?;
+        let item = ItemRef {
+            kind: ItemKind::File,
+            id: request.file_id,
+        };
+        s.inject_late_event(
+            &actor,
+            &item,
+            &request.event_type,
+            Duration::from_secs(request.age_secs),
+        )
+        .map(|event_id| json!({"event_id": event_id}))
+    }))
+}
+
+async fn fault_rate_limit(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: Option<RateLimitRequest> = if body.is_empty() {
+            None
+        } else {
+            parse_required(&body)?
+        };
+        s.config.rate_limit = request.map(|r| RateLimit {
+            max_requests: r.max_requests,
+            window: Duration::from_secs(r.window_secs),
+        });
+        s.rate_windows.clear();
+        Ok(json!({"ok": true}))
+    }))
+}
+
+async fn replay_webhook(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: ReplayRequest = parse_required(&body)?;
+        s.replay_webhook_event(&request.webhook_event_id, request.tamper)
+            .map(|()| json!({"ok": true}))
+    }))
+}
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_sim/config", get(sim_config))
+        .route("/_sim/users", get(list_users).post(create_user))
+        .route("/_sim/users/{id}/login", post(user_login))
+        .route("/_sim/tokens", post(issue_tokens))
+        .route("/_sim/folders", post(create_folder))
+        .route(
+            "/_sim/folders/{id}/collaborators",
+            post(add_folder_collaborator),
+        )
+        .route("/_sim/files", post(upload_file))
+        .route("/_sim/files/{id}", get(inspect_file))
+        .route("/_sim/files/{id}/content", put(edit_file))
+        .route("/_sim/files/{id}/share", post(share_file))
+        .route("/_sim/files/{id}/unshare", post(unshare_file))
+        .route("/_sim/files/{id}/move", post(move_file))
+        .route(
+            "/_sim/files/{id}/collaborators",
+            post(add_file_collaborator),
+        )
+        .route("/_sim/files/{id}/download", post(download_file))
+        .route("/_sim/files/{id}/preview", post(preview_file))
+        .route(
+            "/_sim/files/{id}/shared-link-download",
+            post(anonymous_download),
+        )
+        .route("/_sim/scenario/demo", post(seed_demo))
+        .route("/_sim/events", get(list_events))
+        .route("/_sim/webhook-deliveries", get(list_deliveries))
+        .route("/_sim/webhooks", get(list_webhooks))
+        .route("/_sim/oauth/stats", get(oauth_stats))
+        .route("/_sim/faults/http", post(fault_http))
+        .route("/_sim/faults/expire-tokens", post(fault_expire_tokens))
+        .route(
+            "/_sim/faults/expire-download-urls",
+            post(fault_expire_download_urls),
+        )
+        .route(
+            "/_sim/faults/duplicate-events",
+            post(fault_duplicate_events),
+        )
+        .route("/_sim/faults/late-event", post(fault_late_event))
+        .route("/_sim/faults/rate-limit", post(fault_rate_limit))
+        .route("/_sim/webhooks/replay", post(replay_webhook))
+}

@@ -1,0 +1,435 @@
+//! OAuth 2.0 authorization-code flow as Box runs it (saas-apis.md §1.1):
+//! authorize (auto-consent, since the simulator has no human), token exchange, single-use
+//! refresh tokens, revocation, and bearer-token checks on `/2.0`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::error::{BoxError, OAuthError};
+use crate::faults::charge_rate_limit;
+use crate::server::Shared;
+use crate::state::{from_now, now, random_token, SimState};
+
+/// Refresh tokens live 60 days at Box.
+const REFRESH_TOKEN_LIFETIME_DAYS: i64 = 60;
+
+#[derive(Debug, Clone)]
+pub(crate) struct AuthorizationCode {
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub expires_at: DateTime<Utc>,
+    pub code_challenge: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AccessGrant {
+    pub user_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshGrant {
+    pub user_id: String,
+    pub access_token: String,
+    pub expires_at: DateTime<Utc>,
+    /// Box refresh tokens are single use: a used one is dead.
+    pub used: bool,
+    pub revoked: bool,
+}
+
+/// Counters a test can assert on, e.g. "the client refreshed exactly once".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OAuthStats {
+    pub authorization_codes_issued: u64,
+    pub code_exchanges: u64,
+    pub refreshes: u64,
+    pub revocations: u64,
+    pub access_tokens_issued: u64,
+    pub rejected_token_requests: u64,
+    /// API calls refused with 401 (expired, revoked or unknown bearer token).
+    pub unauthorized_api_calls: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct OAuthState {
+    pub codes: HashMap<String, AuthorizationCode>,
+    pub access_tokens: HashMap<String, AccessGrant>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
+    pub stats: OAuthStats,
+}
+
+/// A pair of tokens as `/oauth2/token` returns them (the `AccessToken` schema).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+pub(crate) fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+pub(crate) fn parse_form(body: &[u8]) -> Option<HashMap<String, String>> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()
+        .map(|pairs| pairs.into_iter().collect())
+}
+
+impl SimState {
+    pub fn issue_token_pair(&mut self, user_id: &str) -> TokenPair {
+        let access_token = random_token(32);
+        let refresh_token = random_token(64);
+        let lifetime = self.config.access_token_lifetime;
+        let expires_at = from_now(lifetime);
+        self.oauth.access_tokens.insert(
+            access_token.clone(),
+            AccessGrant {
+                user_id: user_id.to_string(),
+                expires_at,
+                revoked: false,
+            },
+        );
+        self.oauth.refresh_tokens.insert(
+            refresh_token.clone(),
+            RefreshGrant {
+                user_id: user_id.to_string(),
+                access_token: access_token.clone(),
+                expires_at: now() + ChronoDuration::days(REFRESH_TOKEN_LIFETIME_DAYS),
+                used: false,
+                revoked: false,
+            },
+        );
+        self.oauth.stats.access_tokens_issued += 1;
+        TokenPair {
+            access_token,
+            refresh_token,
+            expires_in: lifetime.as_secs(),
+        }
+    }
+
+    /// Resolves a bearer token to its user, charging the rate limit.
+    pub fn authenticate(&mut self, headers: &HeaderMap) -> Result<String, BoxError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(|token| token.trim().to_string());
+        let user_id = token
+            .as_ref()
+            .and_then(|token| self.oauth.access_tokens.get(token))
+            .filter(|grant| !grant.revoked && grant.expires_at > now())
+            .map(|grant| grant.user_id.clone());
+        match (token, user_id) {
+            (Some(token), Some(user_id)) => {
+                charge_rate_limit(self, &token)?;
+                self.acting_user(headers, user_id)
+            }
+            _ => {
+                self.oauth.stats.unauthorized_api_calls += 1;
+                Err(BoxError::unauthorized())
+            }
+        }
+    }
+
+    /// Honours the `as-user: <user_id>` header, which needs an admin or co-admin token
+    /// [box-dev:authentication/oauth2/as-user].
+    fn acting_user(&self, headers: &HeaderMap, token_user: String) -> Result<String, BoxError> {
+        let Some(as_user) = headers
+            .get("as-user")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+        else {
+            return Ok(token_user);
+        };
+        let role = self.user(&token_user)?.role.as_str();
+        if role != "admin" && role != "coadmin" {
+            return Err(BoxError::forbidden(
+                "access_denied_insufficient_permissions",
+                "as-user needs an admin or co-admin token",
+            ));
+        }
+        let user = self
+            .users
+            .get(as_user)
+            .filter(|u| u.id != crate::state::ANONYMOUS_USER_ID)
+            .ok_or_else(|| BoxError::bad_request(format!("as-user: unknown user {as_user}")))?;
+        Ok(user.id.clone())
+    }
+
+    pub fn expire_all_access_tokens(&mut self) {
+        let past = now() - ChronoDuration::seconds(1);
+        for grant in self.oauth.access_tokens.values_mut() {
+            grant.expires_at = past;
+        }
+    }
+
+    fn check_client(&mut self, form: &HashMap<String, String>) -> Result<(), OAuthError> {
+        let id_ok = form
+            .get("client_id")
+            .is_some_and(|id| *id == self.config.client_id);
+        let secret_ok = form
+            .get("client_secret")
+            .is_some_and(|secret| *secret == self.config.client_secret);
+        if id_ok && secret_ok {
+            Ok(())
+        } else {
+            self.oauth.stats.rejected_token_requests += 1;
+            Err(OAuthError::new(
+                "invalid_client",
+                "The client credentials are invalid",
+            ))
+        }
+    }
+
+    pub fn exchange_token(
+        &mut self,
+        form: &HashMap<String, String>,
+    ) -> Result<TokenPair, OAuthError> {
+        self.check_client(form)?;
+        let result = match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => self.exchange_code(form),
+            Some("refresh_token") => self.refresh(form),
+            Some(other) => Err(OAuthError::new(
+                "unsupported_grant_type",
+                format!("Grant type {other} is not supported by the simulator"),
+            )),
+            None => Err(OAuthError::new(
+                "invalid_request",
+                "The grant_type parameter is missing",
+            )),
+        };
+        if result.is_err() {
+            self.oauth.stats.rejected_token_requests += 1;
+        }
+        result
+    }
+
+    fn exchange_code(&mut self, form: &HashMap<String, String>) -> Result<TokenPair, OAuthError> {
+        let code = form
+            .get("code")
+            .ok_or_else(|| OAuthError::new("invalid_request", "The code parameter is missing"))?;
+        // Single use: the code is removed whether or not the exchange succeeds.
+        let grant = self.oauth.codes.remove(code).ok_or_else(|| {
+            OAuthError::new(
+                "invalid_grant",
+                "Auth code doesn't exist or is invalid for the client",
+            )
+        })?;
+        if grant.expires_at <= now() {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "The authorization code has expired",
+            ));
+        }
+        if let Some(redirect_uri) = form.get("redirect_uri") {
+            if *redirect_uri != grant.redirect_uri {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "The redirect_uri does not match the one of the authorization request",
+                ));
+            }
+        }
+        if let Some(challenge) = &grant.code_challenge {
+            // PKCE (RFC 7636, S256). Box's spec does not document PKCE; the simulator checks
+            // it when the authorize request carried a challenge.
+            let verifier = form.get("code_verifier").ok_or_else(|| {
+                OAuthError::new("invalid_grant", "The code_verifier parameter is missing")
+            })?;
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(verifier.as_bytes()));
+            if computed != *challenge {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "The code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        self.oauth.stats.code_exchanges += 1;
+        Ok(self.issue_token_pair(&grant.user_id))
+    }
+
+    fn refresh(&mut self, form: &HashMap<String, String>) -> Result<TokenPair, OAuthError> {
+        let token = form.get("refresh_token").ok_or_else(|| {
+            OAuthError::new("invalid_request", "The refresh_token parameter is missing")
+        })?;
+        let grant = self
+            .oauth
+            .refresh_tokens
+            .get_mut(token)
+            .ok_or_else(|| OAuthError::new("invalid_grant", "Invalid refresh token"))?;
+        if grant.used || grant.revoked || grant.expires_at <= now() {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "Refresh token has expired",
+            ));
+        }
+        // Box refresh tokens are single use: using one kills it and returns a new pair.
+        grant.used = true;
+        let user_id = grant.user_id.clone();
+        self.oauth.stats.refreshes += 1;
+        Ok(self.issue_token_pair(&user_id))
+    }
+
+    pub fn revoke(&mut self, form: &HashMap<String, String>) -> Result<(), OAuthError> {
+        self.check_client(form)?;
+        let token = form
+            .get("token")
+            .ok_or_else(|| OAuthError::new("invalid_request", "The token parameter is missing"))?;
+        // Revoking either token of a pair kills both, as Box does.
+        if let Some(grant) = self.oauth.access_tokens.get_mut(token) {
+            grant.revoked = true;
+            let access = token.clone();
+            for refresh in self
+                .oauth
+                .refresh_tokens
+                .values_mut()
+                .filter(|r| r.access_token == access)
+            {
+                refresh.revoked = true;
+            }
+        } else if let Some(refresh) = self.oauth.refresh_tokens.get_mut(token) {
+            refresh.revoked = true;
+            let access = refresh.access_token.clone();
+            if let Some(grant) = self.oauth.access_tokens.get_mut(&access) {
+                grant.revoked = true;
+            }
+        }
+        self.oauth.stats.revocations += 1;
+        Ok(())
+    }
+}
+
+/// `GET /api/oauth2/authorize`: no human here, so the simulator consents at once as the
+/// user named by the non-standard `login_hint` (a login or user id; default the admin) and
+/// redirects to `redirect_uri?code=..&state=..`.
+pub(crate) async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = parse_query(raw.as_deref());
+    let result = shared.with_state(|state| -> Result<String, (StatusCode, String)> {
+        let bad = |message: &str| (StatusCode::BAD_REQUEST, message.to_string());
+        if query.get("response_type").map(String::as_str) != Some("code") {
+            return Err(bad(
+                "unsupported_response_type: response_type must be 'code'",
+            ));
+        }
+        if query.get("client_id") != Some(&state.config.client_id) {
+            return Err(bad("invalid_client: unknown client_id"));
+        }
+        let redirect_uri = query
+            .get("redirect_uri")
+            .cloned()
+            .or_else(|| state.config.redirect_uris.first().cloned())
+            .ok_or_else(|| bad("redirect_uri_missing"))?;
+        // Box wants HTTPS; the simulator also takes http:// (local callbacks). Either way the
+        // URI must be usable in a Location header.
+        let usable = (redirect_uri.starts_with("https://") || redirect_uri.starts_with("http://"))
+            && !redirect_uri.chars().any(|c| c.is_control() || c == ' ');
+        if !usable {
+            return Err(bad("invalid_request: redirect_uri must be an http(s) URL"));
+        }
+        if !state.config.redirect_uris.is_empty()
+            && !state.config.redirect_uris.contains(&redirect_uri)
+        {
+            return Err(bad(
+                "redirect_uri_mismatch: redirect_uri is not registered for this app",
+            ));
+        }
+        let code_challenge = match (
+            query.get("code_challenge"),
+            query.get("code_challenge_method").map(String::as_str),
+        ) {
+            (Some(challenge), Some("S256")) => Some(challenge.clone()),
+            (Some(_), _) => {
+                return Err(bad(
+                    "invalid_request: only code_challenge_method=S256 is supported",
+                ))
+            }
+            (None, _) => None,
+        };
+        let user_id = match query.get("login_hint") {
+            Some(hint) => state
+                .user_by_login(hint)
+                .map(|u| u.id.clone())
+                .or_else(|| state.users.get(hint).map(|u| u.id.clone()))
+                .ok_or_else(|| bad("unknown login_hint user"))?,
+            None => state.admin_user_id.clone(),
+        };
+        let code = random_token(32);
+        state.oauth.codes.insert(
+            code.clone(),
+            AuthorizationCode {
+                user_id: user_id.clone(),
+                redirect_uri: redirect_uri.clone(),
+                expires_at: from_now(state.config.authorization_code_lifetime),
+                code_challenge,
+            },
+        );
+        state.oauth.stats.authorization_codes_issued += 1;
+        let source = state.user_mini(&user_id);
+        state.append_event("LOGIN", &user_id, source, json!({}), now());
+        let mut params = vec![("code", code)];
+        if let Some(st) = query.get("state") {
+            params.push(("state", st.clone()));
+        }
+        let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
+        let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+        Ok(format!("{redirect_uri}{separator}{encoded}"))
+    });
+    match result {
+        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        Err((status, message)) => (status, message).into_response(),
+    }
+}
+
+/// `POST /oauth2/token` (form).
+pub(crate) async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(form) = parse_form(&body) else {
+        return OAuthError::new("invalid_request", "The request body is not a valid form")
+            .into_response();
+    };
+    match shared.with_state(|state| state.exchange_token(&form)) {
+        Ok(pair) => axum::Json(json!({
+            "access_token": pair.access_token,
+            "expires_in": pair.expires_in,
+            "token_type": "bearer",
+            "restricted_to": [],
+            "refresh_token": pair.refresh_token,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        }))
+        .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /oauth2/revoke` (form) → 200 with an empty body.
+pub(crate) async fn revoke(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(form) = parse_form(&body) else {
+        return OAuthError::new("invalid_request", "The request body is not a valid form")
+            .into_response();
+    };
+    match shared.with_state(|state| state.revoke(&form)) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => error.into_response(),
+    }
+}

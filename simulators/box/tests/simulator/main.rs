@@ -1,0 +1,9 @@
+//! Integration tests of the Box API simulator over real HTTP on loopback.
+//! One test binary (several modules) keeps link time down.
+
+mod common;
+mod events;
+mod oauth;
+mod remediation;
+mod spec_conformance;
+mod webhooks;
