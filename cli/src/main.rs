@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let settings = Settings::from_env().context("reading configuration")?;
             let instance =
-                LocalInstance::start(options, settings, casb_shared::connectors_from_env())
+                LocalInstance::start(options, settings, casb_shared::connectors_from_env)
                     .await
                     .map_err(|e| anyhow::anyhow!(e))
                     .context("starting casb serve")?;

@@ -51,13 +51,16 @@ pub struct LocalInstance {
 impl LocalInstance {
     /// Opens the data directory, binds the listener and starts the server, the workers and the
     /// poll timer.
+    /// `connectors` builds the registry on the opened back end (connectors read their app
+    /// credentials from its secret store).
     pub async fn start(
         options: ServeOptions,
         settings: Settings,
-        connectors: ConnectorRegistry,
+        connectors: impl FnOnce(&crate::backend::Backend) -> ConnectorRegistry,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let embedded = EmbeddedBackend::open(&options.data_dir)?;
-        let core = Core::new(embedded.backend.clone(), settings, connectors);
+        let registry = connectors(&embedded.backend);
+        let core = Core::new(embedded.backend.clone(), settings, registry);
         let listener = TcpListener::bind(options.listen).await.map_err(|e| {
             format!(
                 "cannot listen on {}: {e} (choose another address with --listen)",
@@ -166,6 +169,14 @@ impl LocalInstance {
         ]
     }
 
+    /// Stops everything at once, mid-work, as a crash or `kill -9` would (tests use it to check
+    /// that a restart loses nothing and doubles nothing).
+    pub fn kill(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
     /// Stops accepting work, lets in-flight requests finish and waits for every task.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -180,4 +191,76 @@ impl LocalInstance {
         tracing::info!("shutting down");
         self.shutdown().await;
     }
+}
+
+/// Walks the OAuth connect flow as a browser would: open `/oauth/{provider}/connect` on the
+/// local instance, follow the redirect to the provider's consent page, follow its redirect back
+/// to our callback with the binding cookie, and return the callback's JSON answer. `casb demo`
+/// connects the simulated tenant this way; against a real provider, a person clicks instead.
+pub async fn connect_like_a_browser(
+    base_url: &str,
+    provider: &str,
+    query: &[(&str, &str)],
+    admin_token: Option<&str>,
+) -> Result<serde_json::Value, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut request = client
+        .get(format!("{base_url}/oauth/{provider}/connect"))
+        .query(query);
+    if let Some(token) = admin_token {
+        request = request.bearer_auth(token);
+    }
+    let started = request.send().await.map_err(|e| format!("connect: {e}"))?;
+    if !started.status().is_redirection() {
+        let status = started.status();
+        return Err(format!(
+            "connect answered {status}: {}",
+            started.text().await.unwrap_or_default()
+        ));
+    }
+    let cookie = started
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or("connect set no binding cookie")?
+        .to_string();
+    let consent = location(&started)?;
+    let consented = client
+        .get(&consent)
+        .send()
+        .await
+        .map_err(|e| format!("consent page: {e}"))?;
+    if !consented.status().is_redirection() {
+        return Err(format!("the consent page answered {}", consented.status()));
+    }
+    let callback = location(&consented)?;
+    let finished = client
+        .get(&callback)
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .map_err(|e| format!("callback: {e}"))?;
+    let status = finished.status();
+    let body: serde_json::Value = finished
+        .json()
+        .await
+        .map_err(|e| format!("callback answer: {e}"))?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("callback answered {status}: {body}"))
+    }
+}
+
+fn location(response: &reqwest::Response) -> Result<String, String> {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| "redirect without a Location".to_string())
 }

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod box_end_to_end;
 mod contract;
 mod deployment;
 mod pipeline;

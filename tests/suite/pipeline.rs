@@ -448,7 +448,7 @@ async fn casb_serve_answers_health_and_runs_the_pipeline_in_one_process() {
         ..Settings::default()
     };
     let instance =
-        casb_shared::local::LocalInstance::start(options, settings, ConnectorRegistry::new())
+        casb_shared::local::LocalInstance::start(options, settings, |_| ConnectorRegistry::new())
             .await
             .unwrap();
     let base = format!("http://{}", instance.address);

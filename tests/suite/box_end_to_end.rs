@@ -1,0 +1,690 @@
+//! Box end to end: the product against the Box simulator (which follows Box's OpenAPI spec),
+//! over real HTTP, on the embedded back end: connect through the OAuth redirect flow, ingest by
+//! webhook and by poll, find sensitive files, remediate at "Box", and survive replays, faults and
+//! a crash.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use box_simulator::{BoxSimulator, DeliveryTamper, HttpFault, ItemKind, ItemRef, SimConfig};
+use casb_shared::config::Settings;
+use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector, BOX_APP_SECRET};
+use casb_shared::connector::ConnectorRegistry;
+use casb_shared::domain::{ActionKind, ActionStatus, Incident, Integration};
+use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
+use casb_shared::pipeline::worker::WorkerOptions;
+use secrecy::SecretString;
+
+const CARDS: &str = "name,card\nann,4111 1111 1111 1111\nbob,5555555555554444\n";
+const HARMLESS: &str = "quarterly plan: grow revenue, hire two engineers\n";
+const TENANT: &str = "tenant-acme";
+
+struct World {
+    sim: BoxSimulator,
+    casb: Option<LocalInstance>,
+    data_dir: tempfile::TempDir,
+    base: String,
+}
+
+fn box_config(sim: &BoxSimulator) -> BoxConfig {
+    let mut config = BoxConfig::for_base(&sim.origin(), &sim.origin());
+    config.download_hosts = config.download_hosts.with_url_host(&sim.download_base());
+    config.retry.base_backoff = Duration::from_millis(50);
+    config
+}
+
+async fn start_casb(sim: &BoxSimulator, data_dir: &std::path::Path) -> LocalInstance {
+    let options = ServeOptions {
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        poll_interval: Duration::from_millis(500),
+        worker: WorkerOptions {
+            visibility_timeout: Duration::from_secs(2),
+            wait: Duration::from_millis(200),
+            ..WorkerOptions::default()
+        },
+    };
+    let settings = Settings {
+        notify_emails: vec!["secops@example.com".into()],
+        ..Settings::default()
+    };
+    let config = box_config(sim);
+    LocalInstance::start(options, settings, move |backend| {
+        let mut registry = ConnectorRegistry::new();
+        registry.register(Arc::new(BoxConnector::new(config, backend.secrets.clone())));
+        registry
+    })
+    .await
+    .unwrap()
+}
+
+impl World {
+    async fn start() -> World {
+        let sim = BoxSimulator::start(SimConfig {
+            record_api_downloads: false,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let casb = start_casb(&sim, data_dir.path()).await;
+        let credentials = BoxAppCredentials {
+            client_id: sim.config().client_id.clone(),
+            client_secret: sim.config().client_secret.clone(),
+            webhook_primary_key: Some(sim.config().webhook_primary_key.clone()),
+            webhook_secondary_key: Some(sim.config().webhook_secondary_key.clone()),
+        };
+        casb.core
+            .backend
+            .secrets
+            .put_secret(
+                BOX_APP_SECRET,
+                &SecretString::from(serde_json::to_string(&credentials).unwrap()),
+            )
+            .await
+            .unwrap();
+        let base = format!("http://{}", casb.address);
+        World {
+            sim,
+            casb: Some(casb),
+            data_dir,
+            base,
+        }
+    }
+
+    fn casb(&self) -> &LocalInstance {
+        self.casb.as_ref().unwrap()
+    }
+
+    async fn connect(&self, mode: &str, watch_folders: &str) -> Integration {
+        let answer = connect_like_a_browser(
+            &self.base,
+            "box",
+            &[
+                ("tenant_id", TENANT),
+                ("mode", mode),
+                ("watch_folders", watch_folders),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        let id = answer["integration_id"].as_str().unwrap();
+        assert!(
+            answer["warnings"].as_array().unwrap().is_empty(),
+            "{answer}"
+        );
+        self.casb()
+            .core
+            .backend
+            .integrations
+            .get_integration(TENANT, id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn incidents(&self) -> Vec<Incident> {
+        self.casb()
+            .core
+            .backend
+            .incidents
+            .list_incidents(TENANT, None, 100)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `count` incidents exist and all their actions have a final outcome.
+    async fn settled_incidents(&self, count: usize) -> Vec<Incident> {
+        for _ in 0..600 {
+            let incidents = self.incidents().await;
+            if incidents.len() >= count
+                && incidents
+                    .iter()
+                    .all(|i| i.actions.iter().all(|a| a.status.is_final()))
+            {
+                return incidents;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("incidents did not settle: {:#?}", self.incidents().await);
+    }
+}
+
+fn outcome(incident: &Incident, kind: ActionKind) -> (ActionStatus, String) {
+    let record = incident
+        .actions
+        .iter()
+        .find(|a| a.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} in {incident:?}"));
+    (record.status, record.detail.clone().unwrap_or_default())
+}
+
+/// Asserts the remediation happened at "Box": quarantined, link gone, no external collaborator.
+fn assert_remediated(world: &World, file_id: &str) {
+    let quarantine = world
+        .sim
+        .find_folder("0", "CASB Quarantine")
+        .expect("the quarantine folder was created");
+    let file = world.sim.file(file_id).unwrap();
+    assert_eq!(file.parent_id, quarantine, "file moved to quarantine");
+    assert!(
+        file.shared_link.is_none(),
+        "shared link removed: {:?}",
+        file.shared_link
+    );
+    let domain = &world.sim.config().enterprise_domain;
+    let external: Vec<_> = file
+        .collaborations
+        .iter()
+        .filter(|c| !format!("{c:?}").contains(domain.as_str()))
+        .collect();
+    assert!(
+        external.is_empty(),
+        "external collaborators removed: {external:?}"
+    );
+}
+
+fn sensitive_policy(incidents: &[Incident]) -> Vec<&Incident> {
+    incidents
+        .iter()
+        .filter(|i| i.policy_id == "builtin.sensitive-file-exposed")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_path_finds_a_sensitive_public_file_and_remediates_it_once() {
+    let world = World::start().await;
+    let integration = world.connect("pull", "").await;
+    assert!(integration.webhook_ids.is_empty());
+    let admin = world.sim.admin_user_id();
+    let finance = world.sim.create_folder(&admin, "0", "Finance").unwrap();
+    let cards = world
+        .sim
+        .upload_file(&admin, &finance, "cards.csv", CARDS)
+        .unwrap();
+    let plan = world
+        .sim
+        .upload_file(&admin, &finance, "plan.txt", HARMLESS)
+        .unwrap();
+    // Box's streaming feed may return events twice: the duplicate must not double anything.
+    world.sim.duplicate_next_events(2);
+    world.sim.share_file(None, &cards, "open").unwrap();
+    world.sim.share_file(None, &plan, "open").unwrap();
+
+    let incidents = world.settled_incidents(3).await;
+    let sensitive = sensitive_policy(&incidents);
+    assert_eq!(sensitive.len(), 1, "{incidents:#?}");
+    let incident = sensitive[0];
+    assert_eq!(incident.object.object_id.as_deref(), Some(cards.as_str()));
+    assert_eq!(
+        incident.object.object_path.as_deref(),
+        Some("/Finance/cards.csv")
+    );
+    assert!(
+        incident
+            .matches
+            .iter()
+            .any(|m| m.rule == "credit_card" && m.count == 2),
+        "{:?}",
+        incident.matches
+    );
+    assert_eq!(
+        outcome(incident, ActionKind::Quarantine).0,
+        ActionStatus::Succeeded
+    );
+    assert!(outcome(incident, ActionKind::Quarantine)
+        .1
+        .contains(&format!("original_parent={finance}")));
+    assert_eq!(
+        outcome(incident, ActionKind::RemoveSharedLink).0,
+        ActionStatus::Succeeded
+    );
+    assert_eq!(
+        outcome(incident, ActionKind::Notify).0,
+        ActionStatus::Succeeded
+    );
+    assert!(
+        incident.actions.iter().all(|a| a.attempts == 1),
+        "each action done once: {incident:?}"
+    );
+    assert_remediated(&world, &cards);
+
+    // The harmless public file is only a public-link incident; its content was clean.
+    let plan_incidents: Vec<_> = incidents
+        .iter()
+        .filter(|i| i.object.object_id.as_deref() == Some(plan.as_str()))
+        .collect();
+    assert_eq!(plan_incidents.len(), 1);
+    assert_eq!(plan_incidents[0].policy_id, "builtin.public-file-link");
+    assert!(
+        world.sim.file(&plan).unwrap().shared_link.is_none(),
+        "public links are removed by the built-in policy"
+    );
+    assert_ne!(
+        world.sim.file(&plan).unwrap().parent_id,
+        world.sim.find_folder("0", "CASB Quarantine").unwrap()
+    );
+
+    // Nothing more happens on later polls.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(world.incidents().await.len(), incidents.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_path_remediates_an_external_share_and_a_replayed_webhook_changes_nothing() {
+    let world = World::start().await;
+    let admin = world.sim.admin_user_id();
+    let legal = world.sim.create_folder(&admin, "0", "Legal").unwrap();
+    let integration = world.connect("push", &legal).await;
+    assert_eq!(
+        integration.webhook_ids.len(),
+        1,
+        "one webhook on the watched folder"
+    );
+
+    let contract = world
+        .sim
+        .upload_file(
+            &admin,
+            &legal,
+            "contract.txt",
+            format!("{CARDS}ssn 123-45-6789\n"),
+        )
+        .unwrap();
+    world
+        .sim
+        .add_collaborator(
+            None,
+            ItemRef {
+                kind: ItemKind::File,
+                id: contract.clone(),
+            },
+            "partner@outside.example",
+            "editor",
+        )
+        .unwrap();
+
+    let incidents = world.settled_incidents(1).await;
+    let sensitive = sensitive_policy(&incidents);
+    assert_eq!(sensitive.len(), 1, "{incidents:#?}");
+    let incident = sensitive[0];
+    assert_eq!(
+        outcome(incident, ActionKind::RemoveExternalCollaborators).0,
+        ActionStatus::Succeeded
+    );
+    assert!(outcome(incident, ActionKind::RemoveExternalCollaborators)
+        .1
+        .contains("partner@outside.example"));
+    assert_remediated(&world, &contract);
+    let pulled = world
+        .casb()
+        .core
+        .backend
+        .checkpoints
+        .get_checkpoint(&format!("{}#events", integration.id))
+        .await
+        .unwrap();
+    assert!(pulled.is_none(), "a push-only integration is not polled");
+
+    // Box redelivers a webhook body (same id, new delivery id and timestamp): acknowledged, dropped.
+    let before = world.incidents().await.len();
+    let delivered = world.sim.webhook_deliveries();
+    let body_id = delivered
+        .iter()
+        .find(|d| d.trigger == "COLLABORATION.CREATED")
+        .unwrap()
+        .webhook_event_id
+        .clone();
+    world
+        .sim
+        .replay_webhook_event(&body_id, DeliveryTamper::None)
+        .unwrap();
+    let log = world
+        .sim
+        .wait_for_deliveries(Duration::from_secs(10), |d| {
+            d.iter().filter(|x| x.webhook_event_id == body_id).count() >= 2
+        })
+        .await;
+    let replay = log
+        .iter()
+        .filter(|d| d.webhook_event_id == body_id)
+        .last()
+        .unwrap();
+    assert_eq!(replay.status, Some(200), "{replay:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(world.incidents().await.len(), before);
+    let incident = world
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| i.id == incident.id)
+        .unwrap();
+    assert!(
+        incident.actions.iter().all(|a| a.attempts == 1),
+        "{incident:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_or_an_old_timestamp_gets_401_and_queues_nothing() {
+    let world = World::start().await;
+    let admin = world.sim.admin_user_id();
+    let folder = world.sim.create_folder(&admin, "0", "Shared").unwrap();
+    world.connect("push", &folder).await;
+    world
+        .sim
+        .upload_file(&admin, &folder, "a.txt", HARMLESS)
+        .unwrap();
+    let log = world
+        .sim
+        .wait_for_deliveries(Duration::from_secs(10), |d| {
+            d.iter().any(|x| x.status == Some(200))
+        })
+        .await;
+    let body_id = log[0].webhook_event_id.clone();
+    let depth_before = world
+        .casb()
+        .core
+        .backend
+        .activity_queue
+        .approximate_depth()
+        .await
+        .unwrap();
+
+    for tamper in [
+        DeliveryTamper::BadSignature,
+        DeliveryTamper::OldTimestamp { age_secs: 3600 },
+    ] {
+        let count = |d: &[box_simulator::WebhookDelivery]| {
+            d.iter().filter(|x| x.webhook_event_id == body_id).count()
+        };
+        let seen = count(&world.sim.webhook_deliveries());
+        world
+            .sim
+            .replay_webhook_event(&body_id, tamper.clone())
+            .unwrap();
+        let log = world
+            .sim
+            .wait_for_deliveries(Duration::from_secs(10), |d| count(d) > seen)
+            .await;
+        let tampered = log
+            .iter()
+            .filter(|d| d.webhook_event_id == body_id)
+            .nth(seen)
+            .unwrap();
+        assert_eq!(tampered.status, Some(401), "{tamper:?}: {tampered:?}");
+    }
+    // And one that is not from Box at all.
+    let forged = reqwest::Client::new()
+        .post(world.sim.webhooks()[0]["address"].as_str().unwrap())
+        .header("box-delivery-timestamp", chrono::Utc::now().to_rfc3339())
+        .header("box-signature-primary", "bm90IGEgc2lnbmF0dXJl")
+        .body(r#"{"type":"webhook_event","id":"forged","trigger":"FILE.UPLOADED"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let depth_after = world
+        .casb()
+        .core
+        .backend
+        .activity_queue
+        .approximate_depth()
+        .await
+        .unwrap();
+    assert!(
+        depth_after <= depth_before,
+        "nothing queued: {depth_before} -> {depth_after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_or_reused_state_gets_400_and_stores_no_token() {
+    let world = World::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = client
+        .get(format!("{}/oauth/box/connect", world.base))
+        .query(&[("tenant_id", TENANT), ("mode", "pull")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303, "redirect to Box's consent page");
+    let cookie = started.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let consent = started.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        consent.starts_with(&world.sim.oauth_authorize_url()),
+        "{consent}"
+    );
+    assert!(consent.contains("code_challenge_method=S256"));
+    let callback = client.get(&consent).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    let call = |url: String, cookie: Option<String>| {
+        let client = client.clone();
+        async move {
+            let mut request = client.get(url);
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", cookie);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let exchanges_before = world.sim.oauth_stats().code_exchanges;
+    // Forged: the state's payload altered (another tenant), signature kept.
+    let url = reqwest::Url::parse(&callback).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .to_string();
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    let (payload, signature) = state.split_once('.').unwrap();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&engine.decode(payload).unwrap()).unwrap();
+    claims["tenant_id"] = "tenant-evil".into();
+    let forged_state = format!(
+        "{}.{signature}",
+        engine.encode(serde_json::to_vec(&claims).unwrap())
+    );
+    let forged = format!(
+        "{}/oauth/box/callback?code={code}&state={forged_state}",
+        world.base
+    );
+    assert_eq!(call(forged, Some(cookie.clone())).await.status(), 400);
+    // Right state, but not from the browser that started the flow.
+    assert_eq!(call(callback.clone(), None).await.status(), 400);
+    assert_eq!(
+        world.sim.oauth_stats().code_exchanges,
+        exchanges_before,
+        "no code was exchanged"
+    );
+
+    // The genuine callback works once; replaying it is refused.
+    assert_eq!(
+        call(callback.clone(), Some(cookie.clone())).await.status(),
+        200
+    );
+    let replay = call(callback, Some(cookie)).await;
+    assert_eq!(replay.status(), 400);
+    let body: serde_json::Value = replay.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("already used"),
+        "{body}"
+    );
+
+    let integrations = world
+        .casb()
+        .core
+        .backend
+        .integrations
+        .list_all_integrations()
+        .await
+        .unwrap();
+    assert_eq!(integrations.len(), 1, "only the genuine callback connected");
+    assert_eq!(integrations[0].tenant_id, TENANT);
+    assert_eq!(world.sim.oauth_stats().code_exchanges, exchanges_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_access_token_is_refreshed_once_under_concurrent_use() {
+    let world = World::start().await;
+    let integration = world.connect("pull", "").await;
+    let core = world.casb().core.clone();
+    let connector = core
+        .connectors
+        .get(casb_shared::domain::Provider::Box)
+        .unwrap()
+        .clone();
+    world.sim.expire_access_tokens();
+    let refreshes_before = world.sim.oauth_stats().refreshes;
+
+    let calls = (0..8).map(|_| {
+        let (core, connector, integration) = (core.clone(), connector.clone(), integration.clone());
+        tokio::spawn(async move {
+            let connector = connector.as_ref();
+            let integration = &integration;
+            core.tokens
+                .with_token(connector, integration, |token| async move {
+                    connector.grant_info(&token).await
+                })
+                .await
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        call.unwrap()
+            .expect("every concurrent call succeeds with the refreshed token");
+    }
+    assert_eq!(
+        world.sim.oauth_stats().refreshes,
+        refreshes_before + 1,
+        "{:?}",
+        world.sim.oauth_stats()
+    );
+    // The rotated refresh token was stored: a later refresh still works.
+    world.sim.expire_access_tokens();
+    let connector = connector.as_ref();
+    let integration_ref = &integration;
+    core.tokens
+        .with_token(connector, integration_ref, |token| async move {
+            connector.grant_info(&token).await
+        })
+        .await
+        .unwrap();
+    assert_eq!(world.sim.oauth_stats().refreshes, refreshes_before + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_retried_after_retry_after() {
+    let world = World::start().await;
+    let integration = world.connect("pull", "").await;
+    let admin = world.sim.admin_user_id();
+    world
+        .sim
+        .upload_file(&admin, "0", "after-throttle.txt", HARMLESS)
+        .unwrap();
+    let core = world.casb().core.clone();
+    let connector = core
+        .connectors
+        .get(casb_shared::domain::Provider::Box)
+        .unwrap()
+        .clone();
+    let cursor = core
+        .backend
+        .checkpoints
+        .get_checkpoint(&format!("{}#events", integration.id))
+        .await
+        .unwrap()
+        .unwrap()
+        .cursor;
+    world
+        .sim
+        .inject_http_fault(HttpFault::rate_limited(1, 1).on_path("/2.0/events"));
+    let started = std::time::Instant::now();
+    let token = core
+        .tokens
+        .access_token(connector.as_ref(), &integration)
+        .await
+        .unwrap();
+    let page = connector
+        .poll(&integration, &token, Some(&cursor))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited out Retry-After: 1"
+    );
+    assert!(
+        page.activities
+            .iter()
+            .any(|a| a.object_name.as_deref() == Some("after-throttle.txt")),
+        "{page:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_casb_serve_mid_run_loses_no_activity_and_doubles_no_action() {
+    let mut world = World::start().await;
+    world.connect("pull", "").await;
+    let admin = world.sim.admin_user_id();
+    let folder = world.sim.create_folder(&admin, "0", "Exports").unwrap();
+    let mut files = Vec::new();
+    for n in 0..6 {
+        let file = world
+            .sim
+            .upload_file(&admin, &folder, &format!("export-{n}.csv"), CARDS)
+            .unwrap();
+        world.sim.share_file(None, &file, "open").unwrap();
+        files.push(file);
+    }
+    // Let it get going, then kill it mid-run.
+    for _ in 0..100 {
+        if !world.incidents().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    world.casb.take().unwrap().kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let restarted = start_casb(&world.sim, world.data_dir.path()).await;
+    world.casb = Some(restarted);
+    let incidents = world.settled_incidents(12).await;
+    assert_eq!(
+        sensitive_policy(&incidents).len(),
+        files.len(),
+        "one sensitive-file incident per file: {incidents:#?}"
+    );
+    for file in &files {
+        assert_remediated(&world, file);
+    }
+    // Each file was moved exactly once (a doubled quarantine would show a second MOVE).
+    let moves = world
+        .sim
+        .events()
+        .into_iter()
+        .filter(|e| e["event_type"] == "MOVE")
+        .count();
+    assert_eq!(moves, files.len(), "one MOVE per file");
+    let sent = world.casb().embedded.outbox.sent().await.unwrap();
+    assert!(sent.len() >= incidents.len(), "every incident notified");
+}
