@@ -1,5 +1,8 @@
 //! The `casb` command: the whole product on one machine, on the embedded back end.
 
+mod box_tools;
+mod demo;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +38,45 @@ enum Command {
         #[arg(long, default_value_t = 60, env = "CASB_POLL_INTERVAL_SECONDS")]
         poll_interval: u64,
     },
+    /// Play a scenario against a simulated Box tenant and print what the CASB did.
+    Demo {
+        /// Keep the demo's data here (an empty directory) instead of a temporary one.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Pull events from a Box-compatible API and print them normalized, as JSON Lines.
+    Poll {
+        #[arg(long, default_value = "box")]
+        provider: String,
+        /// e.g. https://api.box.com/2.0
+        #[arg(long)]
+        api_base: String,
+        #[arg(long, env = "CASB_ACCESS_TOKEN", hide_env_values = true)]
+        access_token: String,
+        /// Where to start in the event stream (`0`: everything retained, `now`: nothing).
+        #[arg(long, default_value = "0")]
+        stream_position: String,
+        /// Only one page.
+        #[arg(long)]
+        once: bool,
+        /// Email domains of the organization, to tell external users apart.
+        #[arg(long = "internal-domain")]
+        internal_domains: Vec<String>,
+    },
+    /// Run one response action on a file directly.
+    Act {
+        #[arg(long, default_value = "box")]
+        provider: String,
+        #[arg(long)]
+        api_base: String,
+        #[arg(long, env = "CASB_ACCESS_TOKEN", hide_env_values = true)]
+        access_token: String,
+        #[arg(long = "internal-domain")]
+        internal_domains: Vec<String>,
+        /// quarantine, delete, remove-link or remove-external-collaborators
+        action: String,
+        file_id: String,
+    },
 }
 
 #[tokio::main]
@@ -62,7 +104,52 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!("{line}");
             }
             tracing::info!("ready; press Ctrl-C to stop");
+            if std::env::var("CASB_ADMIN_TOKEN").is_err() {
+                tracing::warn!("CASB_ADMIN_TOKEN is not set: anyone who can reach the listener can connect integrations");
+            }
             instance.run_until(shutdown_signal()).await;
+            Ok(())
+        }
+        Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Poll {
+            provider,
+            api_base,
+            access_token,
+            stream_position,
+            once,
+            internal_domains,
+        } => {
+            box_tools::poll(
+                &provider,
+                &api_base,
+                &access_token,
+                &stream_position,
+                once,
+                &internal_domains,
+            )
+            .await
+        }
+        Command::Act {
+            provider,
+            api_base,
+            access_token,
+            internal_domains,
+            action,
+            file_id,
+        } => {
+            let kind = box_tools::action_kind(&action)?;
+            let succeeded = box_tools::act(
+                &provider,
+                &api_base,
+                &access_token,
+                kind,
+                &file_id,
+                &internal_domains,
+            )
+            .await?;
+            if !succeeded {
+                std::process::exit(1);
+            }
             Ok(())
         }
     }

@@ -266,9 +266,13 @@ async fn pull_path_finds_a_sensitive_public_file_and_remediates_it_once() {
         world.sim.find_folder("0", "CASB Quarantine").unwrap()
     );
 
-    // Nothing more happens on later polls.
+    // Nothing more happens on later polls, and every incident was notified exactly once.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(world.incidents().await.len(), incidents.len());
+    assert_eq!(
+        world.casb().embedded.outbox.sent().await.unwrap().len(),
+        incidents.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,9 @@ use crate::core::Core;
 use crate::domain::{ActionKind, ActionStatus, Envelope, Incident, ResponseAction};
 use crate::ports::Email;
 
+/// How long one worker may hold an action before another may try it.
+const ACTION_LEASE: chrono::Duration = chrono::Duration::minutes(5);
+
 /// Handles one message from the actions queue.
 pub async fn handle_message(core: &Core, body: &str) -> Result<ActionStatus, PipelineError> {
     let envelope = Envelope::<ResponseAction>::parse(body)?;
@@ -40,6 +43,22 @@ pub async fn carry_out(
         tracing::info!(action = %action.id, status = ?record.status, "action already done; skipping redelivery");
         return Ok(record.status);
     }
+    // The same action can be queued twice (the same exposure seen by push and by pull) and two
+    // workers can hold copies at once: a lease lets only one of them act. The other fails its
+    // copy, which comes back after the visibility timeout and then finds the action done.
+    let now = core.backend.clock.now();
+    let lease = format!("action-lease#{}", action.id);
+    if !core
+        .backend
+        .dedup
+        .insert_if_absent(&lease, now + ACTION_LEASE, now)
+        .await?
+    {
+        return Err(PipelineError::Inconsistent(format!(
+            "action {} is being carried out by another worker; will check again",
+            action.id
+        )));
+    }
 
     let result = match action.kind {
         ActionKind::Notify => notify(core, &incident).await,
@@ -50,7 +69,12 @@ pub async fn carry_out(
         Ok(ActionOutcome::Unsupported { reason }) => (ActionStatus::Unsupported, reason, None),
         Err(error) => (ActionStatus::Failed, error.to_string(), Some(error)),
     };
-    record_outcome(core, action, status, &detail).await?;
+    let recorded = record_outcome(core, action, status, &detail).await;
+    if error.is_some() || recorded.is_err() {
+        // Let the retry act again.
+        let _ = core.backend.dedup.remove(&lease).await;
+    }
+    recorded?;
     tracing::info!(action = %action.id, kind = ?action.kind, ?status, %detail, "response action recorded");
     match error {
         // Failing the message retries the action; after the queue's receive limit it is
