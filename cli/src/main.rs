@@ -38,6 +38,13 @@ enum Command {
         #[arg(long, default_value_t = 60, env = "CASB_POLL_INTERVAL_SECONDS")]
         poll_interval: u64,
     },
+    /// Store a secret in the local secret store (value read from standard input), e.g. the Box
+    /// app's credentials under `providers/box/app`.
+    SecretPut {
+        #[arg(long, default_value = ".casb", env = "CASB_DATA_DIR")]
+        data_dir: PathBuf,
+        name: String,
+    },
     /// Play a scenario against a simulated Box tenant and print what the CASB did.
     Demo {
         /// Keep the demo's data here (an empty directory) instead of a temporary one.
@@ -111,6 +118,24 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::SecretPut { data_dir, name } => {
+            use casb_shared::ports::SecretStore;
+            let mut value = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut value)
+                .context("reading the secret from standard input")?;
+            let store = casb_shared::embedded::FileSecretStore::new(&data_dir.join("secrets.json"));
+            let version = store
+                .put_secret(
+                    &name,
+                    &secrecy::SecretString::from(value.trim_end().to_string()),
+                )
+                .await?;
+            eprintln!(
+                "stored '{name}' (version {version}) in {}",
+                data_dir.join("secrets.json").display()
+            );
+            Ok(())
+        }
         Command::Poll {
             provider,
             api_base,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use box_simulator::{BoxSimulator, DeliveryTamper, HttpFault, ItemKind, ItemRef, SimConfig};
 use casb_shared::config::Settings;
 use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector, BOX_APP_SECRET};
-use casb_shared::connector::ConnectorRegistry;
+use casb_shared::connector::{Connector as _, ConnectorRegistry};
 use casb_shared::domain::{ActionKind, ActionStatus, Incident, Integration};
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
 use casb_shared::pipeline::worker::WorkerOptions;
@@ -691,4 +691,161 @@ async fn killing_casb_serve_mid_run_loses_no_activity_and_doubles_no_action() {
     assert_eq!(moves, files.len(), "one MOVE per file");
     let sent = world.casb().embedded.outbox.sent().await.unwrap();
     assert!(sent.len() >= incidents.len(), "every incident notified");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_removes_webhooks_revokes_tokens_and_stops_polling() {
+    let world = World::start().await;
+    let admin = world.sim.admin_user_id();
+    let folder = world.sim.create_folder(&admin, "0", "Watched").unwrap();
+    let integration = world.connect("both", &folder).await;
+    assert_eq!(world.sim.webhooks().len(), 1);
+    let revocations = world.sim.oauth_stats().revocations;
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth/box/disconnect", world.base))
+        .json(&serde_json::json!({"tenant_id": TENANT, "integration_id": integration.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["warnings"].as_array().unwrap().is_empty(), "{body}");
+    assert!(world.sim.webhooks().is_empty(), "webhook deregistered");
+    assert!(
+        world.sim.oauth_stats().revocations > revocations,
+        "tokens revoked"
+    );
+    let stored = world
+        .casb()
+        .core
+        .backend
+        .integrations
+        .get_integration(TENANT, &integration.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        casb_shared::domain::IntegrationStatus::Disconnected
+    );
+    assert!(
+        world.casb().core.tokens.load(&stored).await.is_err(),
+        "no tokens kept"
+    );
+
+    // Nothing is polled any more.
+    world
+        .sim
+        .upload_file(&admin, &folder, "after.txt", HARMLESS)
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = world
+        .casb()
+        .core
+        .backend
+        .activities
+        .query_activities(&casb_shared::ports::ActivityQuery {
+            tenant_id: TENANT.into(),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        seen.iter()
+            .all(|a| a.object_name.as_deref() != Some("after.txt")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_token_marks_the_integration_needs_reauth() {
+    let world = World::start().await;
+    let integration = world.connect("pull", "").await;
+    let core = world.casb().core.clone();
+    // The grant is revoked at Box (an admin removed the app): the refresh token dies too.
+    let (tokens, _) = core.tokens.load(&integration).await.unwrap();
+    let connector = core
+        .connectors
+        .get(casb_shared::domain::Provider::Box)
+        .unwrap()
+        .clone();
+    connector
+        .revoke(&SecretString::from(tokens.refresh_token.unwrap()))
+        .await
+        .unwrap();
+    world.sim.expire_access_tokens();
+
+    for _ in 0..100 {
+        let current = core
+            .backend
+            .integrations
+            .get_integration(TENANT, &integration.id)
+            .await
+            .unwrap()
+            .unwrap();
+        if current.status == casb_shared::domain::IntegrationStatus::NeedsReauth {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the poller's refresh hit invalid_grant but the integration was not marked needs-reauth"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_follow_redirects_only_to_box_hosts() {
+    let sim = BoxSimulator::start(SimConfig::default()).await.unwrap();
+    let admin = sim.admin_user_id();
+    let token = SecretString::from(sim.issue_tokens(&admin).unwrap().access_token);
+    let file = sim.upload_file(&admin, "0", "cards.csv", CARDS).unwrap();
+    let integration = casb_shared::domain::Integration {
+        id: "int-x".into(),
+        tenant_id: TENANT.into(),
+        provider: casb_shared::domain::Provider::Box,
+        external_tenant_id: None,
+        display_name: "x".into(),
+        mode: casb_shared::domain::IngestMode::Pull,
+        status: casb_shared::domain::IntegrationStatus::Connected,
+        webhook_ids: vec![],
+        settings: serde_json::json!({}),
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let secrets = Arc::new(casb_shared::embedded::FileSecretStore::new(
+        &scratch.path().join("s.json"),
+    ));
+    let allowed = BoxConnector::new(box_config(&sim), secrets.clone());
+    let bytes = allowed
+        .download(&integration, &token, &file, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes,
+        CARDS.as_bytes(),
+        "followed the 302 to the download host"
+    );
+    assert!(
+        allowed
+            .download(&integration, &token, &file, 10)
+            .await
+            .is_err(),
+        "size cap enforced"
+    );
+
+    // The download host is not one of "Box's" hosts for this connector: refused.
+    let strict = BoxConnector::new(BoxConfig::for_base(&sim.origin(), &sim.origin()), secrets);
+    let refused = strict
+        .download(&integration, &token, &file, 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not one of the provider's hosts"),
+        "{refused}"
+    );
 }
