@@ -12,13 +12,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use box_simulator::{BoxSimulator, FileAccess, ItemKind, ItemRef, SimConfig};
 use casb_shared::config::Settings;
-use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector, BOX_APP_SECRET};
+use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::connector::ConnectorRegistry;
 use casb_shared::domain::IngestPath;
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
 use casb_shared::pipeline::worker::WorkerOptions;
 use casb_shared::ports::ActivityQuery;
-use secrecy::SecretString;
 
 const TENANT: &str = "demo-tenant";
 
@@ -38,8 +37,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
             data_dir.display()
         ));
     }
-    let mut config = BoxConfig::for_base(&sim.origin(), &sim.origin());
-    config.download_hosts = config.download_hosts.with_url_host(&sim.download_base());
+    let config = BoxConfig::for_local(&sim.origin(), &sim.download_base());
     let options = ServeOptions {
         data_dir: data_dir.clone(),
         listen: "127.0.0.1:0".parse()?,
@@ -68,19 +66,8 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
         data_dir.display()
     );
 
-    let credentials = BoxAppCredentials {
-        client_id: sim.config().client_id.clone(),
-        client_secret: sim.config().client_secret.clone(),
-        webhook_primary_key: Some(sim.config().webhook_primary_key.clone()),
-        webhook_secondary_key: Some(sim.config().webhook_secondary_key.clone()),
-    };
-    casb.core
-        .backend
-        .secrets
-        .put_secret(
-            BOX_APP_SECRET,
-            &SecretString::from(serde_json::to_string(&credentials)?),
-        )
+    sim_credentials(&sim)
+        .store(casb.core.backend.secrets.as_ref())
         .await?;
 
     // Departments; Finance and Sales are watched by webhooks, Engineering only by the event stream.
@@ -365,5 +352,16 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     line(widths.iter().map(|w| "-".repeat(*w)).collect());
     for row in rows {
         line(row);
+    }
+}
+
+/// The simulator's app credentials, as an admin would copy them from Box's Developer Console.
+fn sim_credentials(sim: &BoxSimulator) -> BoxAppCredentials {
+    let config = sim.config();
+    BoxAppCredentials {
+        client_id: config.client_id.clone(),
+        client_secret: config.client_secret.clone(),
+        webhook_primary_key: Some(config.webhook_primary_key.clone()),
+        webhook_secondary_key: Some(config.webhook_secondary_key.clone()),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use box_simulator::{BoxSimulator, DeliveryTamper, HttpFault, ItemKind, ItemRef, SimConfig};
 use casb_shared::config::Settings;
-use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector, BOX_APP_SECRET};
+use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::connector::{Connector as _, ConnectorRegistry};
 use casb_shared::domain::{ActionKind, ActionStatus, Incident, Integration};
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
@@ -27,8 +27,7 @@ struct World {
 }
 
 fn box_config(sim: &BoxSimulator) -> BoxConfig {
-    let mut config = BoxConfig::for_base(&sim.origin(), &sim.origin());
-    config.download_hosts = config.download_hosts.with_url_host(&sim.download_base());
+    let mut config = BoxConfig::for_local(&sim.origin(), &sim.download_base());
     config.retry.base_backoff = Duration::from_millis(50);
     config
 }
@@ -68,19 +67,8 @@ impl World {
         .unwrap();
         let data_dir = tempfile::tempdir().unwrap();
         let casb = start_casb(&sim, data_dir.path()).await;
-        let credentials = BoxAppCredentials {
-            client_id: sim.config().client_id.clone(),
-            client_secret: sim.config().client_secret.clone(),
-            webhook_primary_key: Some(sim.config().webhook_primary_key.clone()),
-            webhook_secondary_key: Some(sim.config().webhook_secondary_key.clone()),
-        };
-        casb.core
-            .backend
-            .secrets
-            .put_secret(
-                BOX_APP_SECRET,
-                &SecretString::from(serde_json::to_string(&credentials).unwrap()),
-            )
+        sim_credentials(&sim)
+            .store(casb.core.backend.secrets.as_ref())
             .await
             .unwrap();
         let base = format!("http://{}", casb.address);
@@ -848,4 +836,15 @@ async fn downloads_follow_redirects_only_to_box_hosts() {
             .contains("not one of the provider's hosts"),
         "{refused}"
     );
+}
+
+/// The simulator's app credentials, as an admin would copy them from Box's Developer Console.
+fn sim_credentials(sim: &BoxSimulator) -> BoxAppCredentials {
+    let config = sim.config();
+    BoxAppCredentials {
+        client_id: config.client_id.clone(),
+        client_secret: config.client_secret.clone(),
+        webhook_primary_key: Some(config.webhook_primary_key.clone()),
+        webhook_secondary_key: Some(config.webhook_secondary_key.clone()),
+    }
 }

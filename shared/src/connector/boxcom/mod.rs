@@ -99,6 +99,13 @@ impl BoxConfig {
         }
     }
 
+    /// Box's layout on one local origin (a simulator) whose download host is elsewhere.
+    pub fn for_local(origin: &str, download_base: &str) -> Self {
+        let mut config = BoxConfig::for_base(origin, origin);
+        config.download_hosts = config.download_hosts.with_url_host(download_base);
+        config
+    }
+
     /// From `CASB_BOX_API_ORIGIN` / `CASB_BOX_ACCOUNT_ORIGIN` (defaults: Box itself) and
     /// `CASB_BOX_DOWNLOAD_HOSTS` (extra allowed hosts, comma-separated).
     pub fn from_env() -> Self {
@@ -124,6 +131,18 @@ pub struct BoxAppCredentials {
     /// Webhook signature keys from the Developer Console (primary, secondary for rotation).
     pub webhook_primary_key: Option<String>,
     pub webhook_secondary_key: Option<String>,
+}
+
+impl BoxAppCredentials {
+    /// Stores the credentials where the connector reads them ([`BOX_APP_SECRET`]).
+    pub async fn store(&self, secrets: &dyn SecretStore) -> Result<(), crate::ports::SecretError> {
+        let json = serde_json::to_string(self)
+            .map_err(|e| crate::ports::SecretError::Rejected(e.to_string()))?;
+        secrets
+            .put_secret(BOX_APP_SECRET, &SecretString::from(json))
+            .await
+            .map(|_| ())
+    }
 }
 
 /// Secret-store name of the Box app's credentials.
