@@ -6,13 +6,14 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::error::BoxError;
 use crate::oauth::parse_query;
+use crate::params::{marker_page, page_limit, required_item_kind, required_str};
 use crate::server::{parse_json_body, Shared};
-use crate::state::{now, Collaboration, ItemChange, ItemKind, ItemRef, SimState};
+use crate::state::{now, Collaboration, ItemChange, ItemRef, SimState};
 
 /// Roles `POST /collaborations` accepts (`owner` is not grantable).
 pub const COLLABORATION_ROLES: &[&str] = &[
@@ -46,10 +47,7 @@ impl SimState {
             (user.id.clone(), "accepted", None)
         } else if login.contains('@') {
             let local = login.split('@').next().unwrap_or(login).to_string();
-            let is_member = login.to_lowercase().ends_with(&format!(
-                "@{}",
-                self.config.enterprise_domain.to_lowercase()
-            ));
+            let is_member = self.is_enterprise_login(login);
             let id = self.insert_user(&local, login, "user", is_member);
             (id, "pending", Some(login.to_string()))
         } else {
@@ -179,20 +177,9 @@ impl SimState {
             .values()
             .filter(|c| c.item == *item)
             .collect();
-        let entries: Vec<Value> = all
-            .iter()
-            .skip(start)
-            .take(limit)
-            .map(|c| self.collaboration_json(c))
-            .collect();
-        let next_marker = if start + limit < all.len() {
-            json!((start + limit).to_string())
-        } else {
-            Value::Null
-        };
-        Ok(
-            json!({"limit": limit, "next_marker": next_marker, "prev_marker": null, "entries": entries}),
-        )
+        Ok(marker_page(&all, start, limit, |c| {
+            self.collaboration_json(c)
+        }))
     }
 }
 
@@ -202,48 +189,32 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let actor = state.authenticate(&headers)?;
-            let body = parse_json_body(&body)?;
-            let kind = body
-                .pointer("/item/type")
-                .and_then(Value::as_str)
-                .and_then(ItemKind::parse)
-                .ok_or_else(|| BoxError::bad_request("item.type must be file or folder"))?;
-            let item_id = body
-                .pointer("/item/id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("Missing parameter item.id"))?;
-            if body.pointer("/accessible_by/type").and_then(Value::as_str) != Some("user") {
-                return Err(BoxError::bad_request(
-                    "The simulator supports accessible_by.type=user only",
-                ));
-            }
-            let login = body
-                .pointer("/accessible_by/id")
-                .and_then(Value::as_str)
-                .or_else(|| body.pointer("/accessible_by/login").and_then(Value::as_str))
-                .ok_or_else(|| BoxError::bad_request("accessible_by needs an id or a login"))?;
-            let role = body
-                .get("role")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("Missing parameter role"))?;
-            let item = ItemRef {
-                kind,
-                id: item_id.to_string(),
-            };
-            let id = state.add_collaboration(&actor, &item, login, role)?;
-            let collaboration = state
-                .collaborations
-                .get(&id)
-                .ok_or_else(|| BoxError::not_found("collaboration vanished"))?;
-            Ok((
-                StatusCode::CREATED,
-                axum::Json(state.collaboration_json(collaboration)),
-            ))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, actor| {
+        let body = parse_json_body(&body)?;
+        let kind = required_item_kind(&body, "item.type")?;
+        let item_id = required_str(&body, "item.id")?;
+        if body.pointer("/accessible_by/type").and_then(Value::as_str) != Some("user") {
+            return Err(BoxError::bad_request(
+                "The simulator supports accessible_by.type=user only",
+            ));
+        }
+        let login = body
+            .pointer("/accessible_by/id")
+            .and_then(Value::as_str)
+            .or_else(|| body.pointer("/accessible_by/login").and_then(Value::as_str))
+            .ok_or_else(|| BoxError::bad_request("accessible_by needs an id or a login"))?;
+        let role = required_str(&body, "role")?;
+        let item = ItemRef {
+            kind,
+            id: item_id.to_string(),
+        };
+        let id = state.add_collaboration(&actor, &item, login, role)?;
+        let collaboration = state.collaboration(&id)?;
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(state.collaboration_json(collaboration)),
+        ))
+    })
 }
 
 pub(crate) async fn get_one(
@@ -251,19 +222,12 @@ pub(crate) async fn get_one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            state.authenticate(&headers)?;
-            let collaboration = state
-                .collaborations
-                .get(&id)
-                .ok_or_else(|| BoxError::not_found(format!("Collaboration {id} not found")))?;
-            Ok::<_, BoxError>(axum::Json(state.collaboration_json(collaboration)))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, _| {
+        let collaboration = state.collaboration(&id)?;
+        Ok(axum::Json(state.collaboration_json(collaboration)))
+    })
 }
 
-/// `DELETE /collaborations/{id}` → 204; a second delete → 404.
 /// `PUT /collaborations/{id}` with `{"role": ..}`.
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
@@ -271,36 +235,25 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let actor = state.authenticate(&headers)?;
-            let body = parse_json_body(&body)?;
-            let role = body
-                .get("role")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("Missing parameter role"))?;
-            state.change_collaboration_role(&actor, &id, role)?;
-            let collaboration = state
-                .collaborations
-                .get(&id)
-                .ok_or_else(|| BoxError::not_found("collaboration vanished"))?;
-            Ok::<_, BoxError>(axum::Json(state.collaboration_json(collaboration)))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, actor| {
+        let body = parse_json_body(&body)?;
+        let role = required_str(&body, "role")?;
+        state.change_collaboration_role(&actor, &id, role)?;
+        let collaboration = state.collaboration(&id)?;
+        Ok(axum::Json(state.collaboration_json(collaboration)))
+    })
 }
 
+/// `DELETE /collaborations/{id}` → 204; a second delete → 404.
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let actor = state.authenticate(&headers)?;
-            state.remove_collaboration(&actor, &id)?;
-            Ok::<_, BoxError>(StatusCode::NO_CONTENT)
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, actor| {
+        state.remove_collaboration(&actor, &id)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
 }
 
 async fn list_for(
@@ -310,19 +263,15 @@ async fn list_for(
     raw: Option<String>,
 ) -> Response {
     let query = parse_query(raw.as_deref());
-    shared
-        .with_state(|state| {
-            state.authenticate(&headers)?;
-            let limit = query
-                .get("limit")
-                .and_then(|l| l.parse::<usize>().ok())
-                .unwrap_or(100)
-                .clamp(1, 1000);
-            state
-                .list_collaborations(&item, query.get("marker").map(String::as_str), limit)
-                .map(axum::Json)
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, _| {
+        state
+            .list_collaborations(
+                &item,
+                query.get("marker").map(String::as_str),
+                page_limit(&query),
+            )
+            .map(axum::Json)
+    })
 }
 
 pub(crate) async fn list_for_file(
@@ -331,16 +280,7 @@ pub(crate) async fn list_for_file(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    list_for(
-        shared,
-        headers,
-        ItemRef {
-            kind: ItemKind::File,
-            id,
-        },
-        raw,
-    )
-    .await
+    list_for(shared, headers, ItemRef::file(id), raw).await
 }
 
 pub(crate) async fn list_for_folder(
@@ -349,14 +289,5 @@ pub(crate) async fn list_for_folder(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    list_for(
-        shared,
-        headers,
-        ItemRef {
-            kind: ItemKind::Folder,
-            id,
-        },
-        raw,
-    )
-    .await
+    list_for(shared, headers, ItemRef::folder(id), raw).await
 }

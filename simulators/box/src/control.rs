@@ -92,8 +92,22 @@ impl SimState {
         })
     }
 
-    fn file_owner(&self, file_id: &str) -> Result<String, BoxError> {
-        Ok(self.live_file(file_id)?.owner_id.clone())
+    /// Control actions on a file act as the named user, or else as the file's owner.
+    fn actor_or_file_owner(
+        &self,
+        user_id: Option<&str>,
+        file_id: &str,
+    ) -> Result<String, BoxError> {
+        match user_id {
+            Some(id) => Ok(id.to_string()),
+            None => Ok(self.live_file(file_id)?.owner_id.clone()),
+        }
+    }
+
+    /// The snapshot a control request answers with after changing the file.
+    fn changed_file_snapshot(&self, file_id: &str) -> Result<FileSnapshot, BoxError> {
+        self.file_snapshot(file_id)
+            .ok_or_else(|| BoxError::not_found("file vanished"))
     }
 
     fn create_user_checked(
@@ -111,10 +125,7 @@ impl SimState {
         if !["user", "admin", "coadmin"].contains(&role) {
             return Err(BoxError::bad_request("role must be user, coadmin or admin"));
         }
-        let is_member = login.to_lowercase().ends_with(&format!(
-            "@{}",
-            self.config.enterprise_domain.to_lowercase()
-        ));
+        let is_member = self.is_enterprise_login(login);
         let id = self.insert_user(name, login, role, is_member);
         self.user(&id).cloned()
     }
@@ -131,6 +142,37 @@ impl SimState {
         let source = self.event_source(item);
         let created_at = crate::state::ago(age);
         Ok(self.append_event(event_type, actor_id, source, json!({}), created_at))
+    }
+
+    /// The users the control surface shows: everyone but Box's anonymous user.
+    fn listed_users(&self) -> Vec<User> {
+        self.users
+            .values()
+            .filter(|u| u.id != crate::state::ANONYMOUS_USER_ID)
+            .cloned()
+            .collect()
+    }
+
+    fn event_log(&self) -> Vec<Value> {
+        self.stream.iter().map(|e| e.event.clone()).collect()
+    }
+
+    fn webhooks_json(&self) -> Vec<Value> {
+        self.webhooks
+            .values()
+            .map(|hook| self.webhook_json(hook))
+            .collect()
+    }
+
+    fn issue_tokens_for(&mut self, user_id: &str) -> Result<TokenPair, BoxError> {
+        self.user(user_id)?;
+        Ok(self.issue_token_pair(user_id))
+    }
+
+    /// A new limit starts every token's window afresh.
+    fn set_rate_limit(&mut self, limit: Option<RateLimit>) {
+        self.config.rate_limit = limit;
+        self.rate_windows.clear();
     }
 
     fn record_login(&mut self, user_id: &str, success: bool) -> Result<String, BoxError> {
@@ -163,13 +205,7 @@ impl BoxSimulator {
     }
 
     pub fn users(&self) -> Vec<User> {
-        self.with_state(|s| {
-            s.users
-                .values()
-                .filter(|u| u.id != crate::state::ANONYMOUS_USER_ID)
-                .cloned()
-                .collect()
-        })
+        self.with_state(|s| s.listed_users())
     }
 
     /// Creates a user; a login on the enterprise domain makes a managed user, any other an
@@ -180,10 +216,7 @@ impl BoxSimulator {
 
     /// Issues a token pair for a user without the OAuth dance (counts as issued, not refreshed).
     pub fn issue_tokens(&self, user_id: &str) -> Result<TokenPair, BoxError> {
-        self.with_state(|s| {
-            s.user(user_id)?;
-            Ok(s.issue_token_pair(user_id))
-        })
+        self.with_state(|s| s.issue_tokens_for(user_id))
     }
 
     pub fn create_folder(
@@ -216,10 +249,7 @@ impl BoxSimulator {
     ) -> Result<(), BoxError> {
         let content = content.into();
         self.with_state(|s| {
-            let actor = match user_id {
-                Some(id) => id.to_string(),
-                None => s.file_owner(file_id)?,
-            };
+            let actor = s.actor_or_file_owner(user_id, file_id)?;
             s.edit_file_content(&actor, file_id, content)
         })
     }
@@ -232,10 +262,7 @@ impl BoxSimulator {
         access: &str,
     ) -> Result<(), BoxError> {
         self.with_state(|s| {
-            let actor = match user_id {
-                Some(id) => id.to_string(),
-                None => s.file_owner(file_id)?,
-            };
+            let actor = s.actor_or_file_owner(user_id, file_id)?;
             s.set_file_shared_link(
                 &actor,
                 file_id,
@@ -246,10 +273,7 @@ impl BoxSimulator {
 
     pub fn unshare_file(&self, user_id: Option<&str>, file_id: &str) -> Result<(), BoxError> {
         self.with_state(|s| {
-            let actor = match user_id {
-                Some(id) => id.to_string(),
-                None => s.file_owner(file_id)?,
-            };
+            let actor = s.actor_or_file_owner(user_id, file_id)?;
             s.set_file_shared_link(&actor, file_id, None)
         })
     }
@@ -288,10 +312,7 @@ impl BoxSimulator {
         new_parent_id: &str,
     ) -> Result<(), BoxError> {
         self.with_state(|s| {
-            let actor = match user_id {
-                Some(id) => id.to_string(),
-                None => s.file_owner(file_id)?,
-            };
+            let actor = s.actor_or_file_owner(user_id, file_id)?;
             s.move_file(&actor, file_id, new_parent_id)
         })
     }
@@ -329,7 +350,7 @@ impl BoxSimulator {
 
     /// Every entry of the enterprise stream in serve order (injected duplicates included).
     pub fn events(&self) -> Vec<Value> {
-        self.with_state(|s| s.stream.iter().map(|e| e.event.clone()).collect())
+        self.with_state(|s| s.event_log())
     }
 
     pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
@@ -355,12 +376,7 @@ impl BoxSimulator {
 
     /// Registered webhooks, rendered as `GET /2.0/webhooks/{id}` would.
     pub fn webhooks(&self) -> Vec<Value> {
-        self.with_state(|s| {
-            s.webhooks
-                .values()
-                .map(|hook| s.webhook_json(hook))
-                .collect()
-        })
+        self.with_state(|s| s.webhooks_json())
     }
 
     /// The id of the live folder called `name` directly inside `parent_id` (e.g. to find the
@@ -428,10 +444,7 @@ impl BoxSimulator {
     }
 
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
-        self.with_state(|s| {
-            s.config.rate_limit = limit;
-            s.rate_windows.clear();
-        });
+        self.with_state(|s| s.set_rate_limit(limit));
     }
 }
 
@@ -534,12 +547,12 @@ struct RateLimitRequest {
     window_secs: u64,
 }
 
+/// Like [`parse_required`], but an empty body means the request's defaults.
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, BoxError> {
     if body.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| BoxError::bad_request(format!("Invalid JSON body: {e}")))
+    parse_required(body)
 }
 
 fn parse_required<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, BoxError> {
@@ -577,13 +590,7 @@ async fn sim_config(State(shared): SharedState) -> Response {
 }
 
 async fn list_users(State(shared): SharedState) -> Response {
-    reply(shared.with_state(|s| {
-        Ok(s.users
-            .values()
-            .filter(|u| u.id != crate::state::ANONYMOUS_USER_ID)
-            .cloned()
-            .collect::<Vec<_>>())
-    }))
+    reply(shared.with_state(|s| Ok(s.listed_users())))
 }
 
 async fn create_user(State(shared): SharedState, body: Bytes) -> Response {
@@ -597,8 +604,7 @@ async fn issue_tokens(State(shared): SharedState, body: Bytes) -> Response {
     reply(shared.with_state(|s| {
         let request: ActorRequest = parse(&body)?;
         let user = request.user_id.unwrap_or_else(|| s.admin_user_id.clone());
-        s.user(&user)?;
-        Ok(s.issue_token_pair(&user))
+        s.issue_tokens_for(&user)
     }))
 }
 
@@ -641,8 +647,7 @@ async fn upload_file(State(shared): SharedState, body: Bytes) -> Response {
             &name,
             request.content()?,
         )?;
-        s.file_snapshot(&id)
-            .ok_or_else(|| BoxError::not_found("file vanished"))
+        s.changed_file_snapshot(&id)
     }))
 }
 
@@ -653,31 +658,19 @@ async fn inspect_file(State(shared): SharedState, Path(id): Path<String>) -> Res
     }))
 }
 
-fn actor_for_file(
-    s: &SimState,
-    file_id: &str,
-    user_id: Option<String>,
-) -> Result<String, BoxError> {
-    match user_id {
-        Some(id) => Ok(id),
-        None => s.file_owner(file_id),
-    }
-}
-
 async fn edit_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
     reply(shared.with_state(|s| {
         let request: ContentRequest = parse(&body)?;
-        let actor = actor_for_file(s, &id, request.user_id.clone())?;
+        let actor = s.actor_or_file_owner(request.user_id.as_deref(), &id)?;
         s.edit_file_content(&actor, &id, request.content()?)?;
-        s.file_snapshot(&id)
-            .ok_or_else(|| BoxError::not_found("file vanished"))
+        s.changed_file_snapshot(&id)
     }))
 }
 
 async fn share_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
     reply(shared.with_state(|s| {
         let request: ActorRequest = parse(&body)?;
-        let actor = actor_for_file(s, &id, request.user_id)?;
+        let actor = s.actor_or_file_owner(request.user_id.as_deref(), &id)?;
         s.set_file_shared_link(
             &actor,
             &id,
@@ -686,31 +679,28 @@ async fn share_file(State(shared): SharedState, Path(id): Path<String>, body: By
                 ..Default::default()
             }),
         )?;
-        s.file_snapshot(&id)
-            .ok_or_else(|| BoxError::not_found("file vanished"))
+        s.changed_file_snapshot(&id)
     }))
 }
 
 async fn unshare_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
     reply(shared.with_state(|s| {
         let request: ActorRequest = parse(&body)?;
-        let actor = actor_for_file(s, &id, request.user_id)?;
+        let actor = s.actor_or_file_owner(request.user_id.as_deref(), &id)?;
         s.set_file_shared_link(&actor, &id, None)?;
-        s.file_snapshot(&id)
-            .ok_or_else(|| BoxError::not_found("file vanished"))
+        s.changed_file_snapshot(&id)
     }))
 }
 
 async fn move_file(State(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
     reply(shared.with_state(|s| {
         let request: ActorRequest = parse(&body)?;
-        let actor = actor_for_file(s, &id, request.user_id)?;
+        let actor = s.actor_or_file_owner(request.user_id.as_deref(), &id)?;
         let parent = request
             .parent_id
             .ok_or_else(|| BoxError::bad_request("parent_id is required"))?;
         s.move_file(&actor, &id, &parent)?;
-        s.file_snapshot(&id)
-            .ok_or_else(|| BoxError::not_found("file vanished"))
+        s.changed_file_snapshot(&id)
     }))
 }
 
@@ -727,11 +717,7 @@ async fn add_collaborator(shared: Arc<Shared>, item: ItemRef, body: Bytes) -> Re
             &email,
             request.role.as_deref().unwrap_or("editor"),
         )?;
-        let collaboration = s
-            .collaborations
-            .get(&id)
-            .ok_or_else(|| BoxError::not_found("collaboration vanished"))?;
-        Ok(s.collaboration_json(collaboration))
+        Ok(s.collaboration_json(s.collaboration(&id)?))
     }))
 }
 
@@ -740,15 +726,7 @@ async fn add_file_collaborator(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    add_collaborator(
-        shared,
-        ItemRef {
-            kind: ItemKind::File,
-            id,
-        },
-        body,
-    )
-    .await
+    add_collaborator(shared, ItemRef::file(id), body).await
 }
 
 async fn add_folder_collaborator(
@@ -756,21 +734,13 @@ async fn add_folder_collaborator(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    add_collaborator(
-        shared,
-        ItemRef {
-            kind: ItemKind::Folder,
-            id,
-        },
-        body,
-    )
-    .await
+    add_collaborator(shared, ItemRef::folder(id), body).await
 }
 
 async fn access(shared: Arc<Shared>, id: String, body: Bytes, access: FileAccess) -> Response {
     reply(shared.with_state(|s| {
         let request: ActorRequest = parse(&body)?;
-        let actor = actor_for_file(s, &id, request.user_id)?;
+        let actor = s.actor_or_file_owner(request.user_id.as_deref(), &id)?;
         s.record_file_access(&actor, &id, access)
             .map(|()| json!({"ok": true}))
     }))
@@ -800,7 +770,7 @@ async fn anonymous_download(State(shared): SharedState, Path(id): Path<String>) 
 }
 
 async fn list_events(State(shared): SharedState) -> Response {
-    reply(shared.with_state(|s| Ok(s.stream.iter().map(|e| e.event.clone()).collect::<Vec<_>>())))
+    reply(shared.with_state(|s| Ok(s.event_log())))
 }
 
 async fn list_deliveries(State(shared): SharedState) -> Response {
@@ -808,12 +778,7 @@ async fn list_deliveries(State(shared): SharedState) -> Response {
 }
 
 async fn list_webhooks(State(shared): SharedState) -> Response {
-    reply(shared.with_state(|s| {
-        Ok(s.webhooks
-            .values()
-            .map(|hook| s.webhook_json(hook))
-            .collect::<Vec<_>>())
-    }))
+    reply(shared.with_state(|s| Ok(s.webhooks_json())))
 }
 
 async fn oauth_stats(State(shared): SharedState) -> Response {
@@ -853,11 +818,8 @@ async fn fault_duplicate_events(State(shared): SharedState, body: Bytes) -> Resp
 async fn fault_late_event(State(shared): SharedState, body: Bytes) -> Response {
     reply(shared.with_state(|s| {
         let request: LateEventRequest = parse_required(&body)?;
-        let actor = actor_for_file(s, &request.file_id, request.user_id)?;
-        let item = ItemRef {
-            kind: ItemKind::File,
-            id: request.file_id,
-        };
+        let actor = s.actor_or_file_owner(request.user_id.as_deref(), &request.file_id)?;
+        let item = ItemRef::file(request.file_id);
         s.inject_late_event(
             &actor,
             &item,
@@ -875,11 +837,10 @@ async fn fault_rate_limit(State(shared): SharedState, body: Bytes) -> Response {
         } else {
             parse_required(&body)?
         };
-        s.config.rate_limit = request.map(|r| RateLimit {
+        s.set_rate_limit(request.map(|r| RateLimit {
             max_requests: r.max_requests,
             window: Duration::from_secs(r.window_secs),
-        });
-        s.rate_windows.clear();
+        }));
         Ok(json!({"ok": true}))
     }))
 }

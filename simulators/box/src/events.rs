@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -53,13 +53,7 @@ impl SimState {
             other => return Err(BoxError::bad_request(format!("The simulator serves only the enterprise streams (admin_logs, admin_logs_streaming), not stream_type={other}"))),
         };
         // Admin streams need an admin (or co-admin with reporting rights).
-        let role = self.user(user_id)?.role.clone();
-        if role != "admin" && role != "coadmin" {
-            return Err(BoxError::forbidden(
-                "access_denied_insufficient_permissions",
-                "Enterprise events require an admin",
-            ));
-        }
+        self.require_admin(user_id, "Enterprise events require an admin")?;
         let limit = match query.get("limit") {
             None => DEFAULT_LIMIT,
             Some(text) => text
@@ -151,10 +145,7 @@ pub(crate) async fn list(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = parse_query(raw.as_deref());
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            state.read_events(&user, &query).map(axum::Json)
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        state.read_events(&user, &query).map(axum::Json)
+    })
 }

@@ -1,7 +1,6 @@
 //! Files: read, update (move, rename, shared link), trash, download via the download host,
 //! and the world-changing operations behind them (saas-apis.md §1.4).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -14,10 +13,11 @@ use serde_json::{json, Value};
 
 use crate::error::BoxError;
 use crate::oauth::parse_query;
+use crate::params::{new_parent_id, optional_str, shared_link_change};
 use crate::server::{parse_json_body, Shared};
 use crate::state::{
-    now, parse_fields, random_token, sha1_hex, DownloadGrant, FileItem, ItemChange, ItemKind,
-    ItemRef, SharedLink, SimState,
+    now, parse_fields, random_token, sha1_hex, trashed_as_not_found, DownloadGrant, FileItem,
+    ItemChange, ItemKind, ItemRef, SharedLink, SimState,
 };
 
 /// Shared link access levels Box accepts.
@@ -83,13 +83,6 @@ pub enum FileAccess {
     Preview,
 }
 
-fn file_ref(id: &str) -> ItemRef {
-    ItemRef {
-        kind: ItemKind::File,
-        id: id.to_string(),
-    }
-}
-
 /// Box's `if-match` precondition: a stale etag answers 412.
 pub(crate) fn check_if_match(headers: &HeaderMap, etag: u64) -> Result<(), BoxError> {
     match headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
@@ -136,7 +129,7 @@ impl SimState {
         self.files.insert(id.clone(), file);
         self.record_item_change(
             actor_id,
-            &file_ref(&id),
+            &ItemRef::file(&id),
             ItemChange::new("UPLOAD", "FILE.UPLOADED"),
         );
         Ok(id)
@@ -161,7 +154,7 @@ impl SimState {
         file.modified_by = actor_id.to_string();
         self.record_item_change(
             actor_id,
-            &file_ref(file_id),
+            &ItemRef::file(file_id),
             ItemChange::new("EDIT", "FILE.UPLOADED"),
         );
         Ok(())
@@ -188,7 +181,7 @@ impl SimState {
         file.modified_at = now();
         self.record_item_change(
             actor_id,
-            &file_ref(file_id),
+            &ItemRef::file(file_id),
             ItemChange::new("MOVE", "FILE.MOVED")
                 .details(json!({"previous_parent": previous_parent}))
                 .left_folders(&old_chain),
@@ -214,7 +207,7 @@ impl SimState {
         file.modified_at = now();
         self.record_item_change(
             actor_id,
-            &file_ref(file_id),
+            &ItemRef::file(file_id),
             ItemChange::new("RENAME", "FILE.RENAMED").details(json!({"old_name": old_name})),
         );
         Ok(())
@@ -228,7 +221,7 @@ impl SimState {
         file_id: &str,
         request: Option<SharedLinkRequest>,
     ) -> Result<(), BoxError> {
-        self.set_shared_link(actor_id, &file_ref(file_id), request)
+        self.set_shared_link(actor_id, &ItemRef::file(file_id), request)
     }
 
     fn shared_link_of(&self, item: &ItemRef) -> Result<Option<SharedLink>, BoxError> {
@@ -332,7 +325,7 @@ impl SimState {
         file.etag += 1;
         self.record_item_change(
             actor_id,
-            &file_ref(file_id),
+            &ItemRef::file(file_id),
             ItemChange::new("DELETE", "FILE.TRASHED"),
         );
         Ok(())
@@ -349,7 +342,7 @@ impl SimState {
                 )))
             }
         }
-        let item = file_ref(file_id);
+        let item = ItemRef::file(file_id);
         let source = self.item_full(&item);
         let ancestors = self.ancestors_of(&item);
         self.queue_webhooks("FILE.DELETED", actor_id, &item, source, &ancestors);
@@ -373,7 +366,7 @@ impl SimState {
         }
         self.record_item_change(
             crate::state::ANONYMOUS_USER_ID,
-            &file_ref(file_id),
+            &ItemRef::file(file_id),
             ItemChange::new("DOWNLOAD", "FILE.DOWNLOADED")
                 .details(json!({"via_shared_link": true})),
         );
@@ -394,7 +387,7 @@ impl SimState {
         };
         self.record_item_change(
             actor_id,
-            &file_ref(file_id),
+            &ItemRef::file(file_id),
             ItemChange::new(event_type, trigger),
         );
         Ok(())
@@ -411,37 +404,18 @@ impl SimState {
             return Err(BoxError::bad_request("The body must be a JSON object"));
         };
         self.live_file(file_id)?;
-        if let Some(parent) = body.get("parent") {
-            let parent_id = parent
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("parent.id must be a string"))?;
+        if let Some(parent_id) = new_parent_id(body)? {
             self.move_file(actor_id, file_id, parent_id)?;
         }
-        if let Some(name) = body.get("name") {
-            let name = name
-                .as_str()
-                .ok_or_else(|| BoxError::bad_request("name must be a string"))?;
+        if let Some(name) = optional_str(body, "name")? {
             self.rename_file(actor_id, file_id, name)?;
         }
-        if let Some(description) = body.get("description") {
-            let description = description
-                .as_str()
-                .ok_or_else(|| BoxError::bad_request("description must be a string"))?;
+        if let Some(description) = optional_str(body, "description")? {
             let file = self.live_file_mut(file_id)?;
             file.description = description.to_string();
             file.etag += 1;
         }
-        if let Some(link) = body.get("shared_link") {
-            let request = match link {
-                Value::Null => None,
-                Value::Object(_) => Some(SharedLinkRequest::from_json(link)?),
-                _ => {
-                    return Err(BoxError::bad_request(
-                        "shared_link must be an object or null",
-                    ))
-                }
-            };
+        if let Some(request) = shared_link_change(body)? {
             self.set_file_shared_link(actor_id, file_id, request)?;
         }
         Ok(())
@@ -470,24 +444,17 @@ impl SimState {
     }
 }
 
-fn file_query(raw: Option<&str>) -> HashMap<String, String> {
-    parse_query(raw)
-}
-
 pub(crate) async fn get_file(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fields = parse_fields(&file_query(raw.as_deref()));
-    shared
-        .with_state(|state| {
-            state.authenticate(&headers)?;
-            let file = state.live_file(&id)?;
-            Ok::<_, BoxError>(axum::Json(state.file_json(file, fields.as_deref())))
-        })
-        .into_response()
+    let fields = parse_fields(&parse_query(raw.as_deref()));
+    shared.serve_as_caller(&headers, |state, _| {
+        let file = state.live_file(&id)?;
+        Ok(axum::Json(state.file_json(file, fields.as_deref())))
+    })
 }
 
 pub(crate) async fn update_file(
@@ -497,17 +464,14 @@ pub(crate) async fn update_file(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    let fields = parse_fields(&file_query(raw.as_deref()));
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let body = parse_json_body(&body)?;
-            check_if_match(&headers, state.live_file(&id)?.etag)?;
-            state.update_file(&user, &id, &body)?;
-            let file = state.live_file(&id)?;
-            Ok::<_, BoxError>(axum::Json(state.file_json(file, fields.as_deref())))
-        })
-        .into_response()
+    let fields = parse_fields(&parse_query(raw.as_deref()));
+    shared.serve_as_caller(&headers, |state, user| {
+        let body = parse_json_body(&body)?;
+        check_if_match(&headers, state.live_file(&id)?.etag)?;
+        state.update_file(&user, &id, &body)?;
+        let file = state.live_file(&id)?;
+        Ok(axum::Json(state.file_json(file, fields.as_deref())))
+    })
 }
 
 pub(crate) async fn delete_file(
@@ -515,24 +479,15 @@ pub(crate) async fn delete_file(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            // A file already in the trash answers 404, like an unknown one.
-            let etag = match state.live_file(&id) {
-                Ok(file) => file.etag,
-                Err(error) if error.code == "trashed" => {
-                    return Err(BoxError::not_found(format!(
-                        "Could not find the specified resource (file {id})"
-                    )))
-                }
-                Err(error) => return Err(error),
-            };
-            check_if_match(&headers, etag)?;
-            state.trash_file(&user, &id)?;
-            Ok::<_, BoxError>(StatusCode::NO_CONTENT)
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let etag = state
+            .live_file(&id)
+            .map_err(|error| trashed_as_not_found(error, ItemKind::File, &id))?
+            .etag;
+        check_if_match(&headers, etag)?;
+        state.trash_file(&user, &id)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
 }
 
 /// `DELETE /files/{id}/trash` → 204; the file is gone for good.
@@ -541,13 +496,10 @@ pub(crate) async fn purge_file(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            state.purge_file(&user, &id)?;
-            Ok::<_, BoxError>(StatusCode::NO_CONTENT)
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        state.purge_file(&user, &id)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
 }
 
 /// `GET /files/{id}/content` → 302 to the download host with a short-lived URL.
@@ -557,14 +509,11 @@ pub(crate) async fn download_file(
     Path(id): Path<String>,
 ) -> Response {
     let download_base = shared.urls.download_base.clone();
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let token = state.grant_download(&user, &id)?;
-            let location = format!("{download_base}/d/1/{token}/download");
-            Ok::<_, BoxError>((StatusCode::FOUND, [(header::LOCATION, location)]))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let token = state.grant_download(&user, &id)?;
+        let location = format!("{download_base}/d/1/{token}/download");
+        Ok((StatusCode::FOUND, [(header::LOCATION, location)]))
+    })
 }
 
 /// The download host (stand-in for dl.boxcloud.com) serving the bytes, with `Range` support.

@@ -5,23 +5,20 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::error::BoxError;
-use crate::files::{check_if_match, SharedLinkRequest};
+use crate::files::check_if_match;
 use crate::oauth::parse_query;
+use crate::params::{
+    new_parent_id, optional_str, page_limit, page_offset, required_str, shared_link_change,
+};
 use crate::server::{parse_json_body, Shared};
 use crate::state::{
-    now, parse_fields, Folder, ItemChange, ItemKind, ItemRef, SimState, ROOT_FOLDER_ID,
+    now, parse_fields, trashed_as_not_found, Folder, ItemChange, ItemKind, ItemRef, SimState,
+    ROOT_FOLDER_ID,
 };
-
-fn folder_ref(id: &str) -> ItemRef {
-    ItemRef {
-        kind: ItemKind::Folder,
-        id: id.to_string(),
-    }
-}
 
 impl SimState {
     pub fn create_folder(
@@ -51,11 +48,11 @@ impl SimState {
             },
         );
         // Box's enterprise log records a new folder as UPLOAD with item_type folder.
-        let item = ItemRef {
-            kind: ItemKind::Folder,
-            id: id.clone(),
-        };
-        self.record_item_change(actor_id, &item, ItemChange::new("UPLOAD", "FOLDER.CREATED"));
+        self.record_item_change(
+            actor_id,
+            &ItemRef::folder(&id),
+            ItemChange::new("UPLOAD", "FOLDER.CREATED"),
+        );
         Ok(id)
     }
 }
@@ -78,48 +75,42 @@ impl SimState {
             return Err(BoxError::bad_request("The body must be a JSON object"));
         };
         self.live_folder(folder_id)?;
-        if let Some(parent) = body.get("parent") {
-            let parent_id = parent
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("parent.id must be a string"))?;
+        if let Some(parent_id) = new_parent_id(body)? {
             self.move_folder(actor_id, folder_id, parent_id)?;
         }
-        if let Some(name) = body.get("name") {
-            let name = name
-                .as_str()
-                .ok_or_else(|| BoxError::bad_request("name must be a string"))?;
-            let folder = self.live_folder(folder_id)?;
-            if folder.name != name {
-                let (parent, old_name) = (
-                    folder.parent_id.clone().unwrap_or_default(),
-                    folder.name.clone(),
-                );
-                self.ensure_name_free(&parent, name, folder_id)?;
-                let folder = self.live_folder_mut(folder_id)?;
-                folder.name = name.to_string();
-                folder.etag += 1;
-                folder.modified_at = now();
-                self.record_item_change(
-                    actor_id,
-                    &folder_ref(folder_id),
-                    ItemChange::new("RENAME", "FOLDER.RENAMED")
-                        .details(json!({"old_name": old_name})),
-                );
-            }
+        if let Some(name) = optional_str(body, "name")? {
+            self.rename_folder(actor_id, folder_id, name)?;
         }
-        if let Some(link) = body.get("shared_link") {
-            let request = match link {
-                Value::Null => None,
-                Value::Object(_) => Some(SharedLinkRequest::from_json(link)?),
-                _ => {
-                    return Err(BoxError::bad_request(
-                        "shared_link must be an object or null",
-                    ))
-                }
-            };
-            self.set_shared_link(actor_id, &folder_ref(folder_id), request)?;
+        if let Some(request) = shared_link_change(body)? {
+            self.set_shared_link(actor_id, &ItemRef::folder(folder_id), request)?;
         }
+        Ok(())
+    }
+
+    pub fn rename_folder(
+        &mut self,
+        actor_id: &str,
+        folder_id: &str,
+        new_name: &str,
+    ) -> Result<(), BoxError> {
+        let folder = self.live_folder(folder_id)?;
+        if folder.name == new_name {
+            return Ok(());
+        }
+        let (parent, old_name) = (
+            folder.parent_id.clone().unwrap_or_default(),
+            folder.name.clone(),
+        );
+        self.ensure_name_free(&parent, new_name, folder_id)?;
+        let folder = self.live_folder_mut(folder_id)?;
+        folder.name = new_name.to_string();
+        folder.etag += 1;
+        folder.modified_at = now();
+        self.record_item_change(
+            actor_id,
+            &ItemRef::folder(folder_id),
+            ItemChange::new("RENAME", "FOLDER.RENAMED").details(json!({"old_name": old_name})),
+        );
         Ok(())
     }
 
@@ -155,7 +146,7 @@ impl SimState {
         folder.etag += 1;
         self.record_item_change(
             actor_id,
-            &folder_ref(folder_id),
+            &ItemRef::folder(folder_id),
             ItemChange::new("MOVE", "FOLDER.MOVED")
                 .details(json!({"previous_parent": previous_parent}))
                 .left_folders(&old_chain),
@@ -184,7 +175,7 @@ impl SimState {
         // Log and notify before trashing, so webhooks on this folder still match.
         self.record_item_change(
             actor_id,
-            &folder_ref(folder_id),
+            &ItemRef::folder(folder_id),
             ItemChange::new("DELETE", "FOLDER.TRASHED"),
         );
         let trashed_at = now();
@@ -219,16 +210,13 @@ pub(crate) async fn update_folder(
     body: Bytes,
 ) -> Response {
     let fields = parse_fields(&parse_query(raw.as_deref()));
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let body = parse_json_body(&body)?;
-            check_if_match(&headers, state.live_folder(&id)?.etag)?;
-            state.update_folder(&user, &id, &body)?;
-            let folder = state.live_folder(&id)?;
-            Ok::<_, BoxError>(axum::Json(state.folder_json(folder, fields.as_deref())))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let body = parse_json_body(&body)?;
+        check_if_match(&headers, state.live_folder(&id)?.etag)?;
+        state.update_folder(&user, &id, &body)?;
+        let folder = state.live_folder(&id)?;
+        Ok(axum::Json(state.folder_json(folder, fields.as_deref())))
+    })
 }
 
 /// `DELETE /folders/{id}[?recursive=true]` → 204; a trashed or unknown folder → 404.
@@ -241,23 +229,15 @@ pub(crate) async fn delete_folder(
     let recursive = parse_query(raw.as_deref())
         .get("recursive")
         .is_some_and(|v| v == "true");
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let etag = match state.live_folder(&id) {
-                Ok(folder) => folder.etag,
-                Err(error) if error.code == "trashed" => {
-                    return Err(BoxError::not_found(format!(
-                        "Could not find the specified resource (folder {id})"
-                    )))
-                }
-                Err(error) => return Err(error),
-            };
-            check_if_match(&headers, etag)?;
-            state.trash_folder(&user, &id, recursive)?;
-            Ok::<_, BoxError>(StatusCode::NO_CONTENT)
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let etag = state
+            .live_folder(&id)
+            .map_err(|error| trashed_as_not_found(error, ItemKind::Folder, &id))?
+            .etag;
+        check_if_match(&headers, etag)?;
+        state.trash_folder(&user, &id, recursive)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
 }
 
 pub(crate) async fn get_folder(
@@ -267,13 +247,10 @@ pub(crate) async fn get_folder(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let fields = parse_fields(&parse_query(raw.as_deref()));
-    shared
-        .with_state(|state| {
-            state.authenticate(&headers)?;
-            let folder = state.live_folder(&id)?;
-            Ok::<_, BoxError>(axum::Json(state.folder_json(folder, fields.as_deref())))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, _| {
+        let folder = state.live_folder(&id)?;
+        Ok(axum::Json(state.folder_json(folder, fields.as_deref())))
+    })
 }
 
 pub(crate) async fn list_items(
@@ -283,22 +260,14 @@ pub(crate) async fn list_items(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = parse_query(raw.as_deref());
-    shared
-        .with_state(|state| {
-            state.authenticate(&headers)?;
-            state.live_folder(&id)?;
-            let limit = query
-                .get("limit")
-                .and_then(|l| l.parse::<usize>().ok())
-                .unwrap_or(100)
-                .clamp(1, 1000);
-            let offset = query
-                .get("offset")
-                .and_then(|o| o.parse::<usize>().ok())
-                .unwrap_or(0);
-            Ok::<_, BoxError>(axum::Json(state.folder_items_page(&id, offset, limit)))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, _| {
+        state.live_folder(&id)?;
+        Ok(axum::Json(state.folder_items_page(
+            &id,
+            page_offset(&query),
+            page_limit(&query),
+        )))
+    })
 }
 
 /// `POST /folders` with `{"name":..,"parent":{"id":..}}` → 201 Folder; 409 `item_name_in_use`.
@@ -307,24 +276,15 @@ pub(crate) async fn create_folder(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let body = parse_json_body(&body)?;
-            let name = body
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("Missing parameter name"))?;
-            let parent_id = body
-                .pointer("/parent/id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("Missing parameter parent.id"))?;
-            let id = state.create_folder(&user, parent_id, name)?;
-            let folder = state.live_folder(&id)?;
-            Ok::<_, BoxError>((
-                StatusCode::CREATED,
-                axum::Json(state.folder_json(folder, None)),
-            ))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let body = parse_json_body(&body)?;
+        let name = required_str(&body, "name")?;
+        let parent_id = required_str(&body, "parent.id")?;
+        let id = state.create_folder(&user, parent_id, name)?;
+        let folder = state.live_folder(&id)?;
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(state.folder_json(folder, None)),
+        ))
+    })
 }

@@ -26,6 +26,7 @@ mod faults;
 mod files;
 mod folders;
 mod oauth;
+mod params;
 mod scenario;
 mod server;
 mod state;

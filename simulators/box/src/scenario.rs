@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BoxError;
 use crate::files::SharedLinkRequest;
-use crate::state::{ItemKind, ItemRef, SimState};
+use crate::state::{ItemRef, SimState};
 
 /// Ids of what [`crate::BoxSimulator::seed_demo_scenario`] created, by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -68,10 +68,8 @@ impl SimState {
             )?;
             scenario.files.insert(name.to_string(), id);
         }
-        let file = |name: &str| ItemRef {
-            kind: ItemKind::File,
-            id: scenario.files.get(name).cloned().unwrap_or_default(),
-        };
+        let file =
+            |name: &str| ItemRef::file(scenario.files.get(name).cloned().unwrap_or_default());
 
         // Risky sharing: sensitive files exposed by open links and external collaborators.
         self.set_shared_link(
@@ -98,10 +96,7 @@ impl SimState {
         scenario
             .collaborations
             .insert("deploy-notes.md:contractor@gmail.com".to_string(), external);
-        let finance = ItemRef {
-            kind: ItemKind::Folder,
-            id: folder("Finance"),
-        };
+        let finance = ItemRef::folder(folder("Finance"));
         let partner =
             self.add_collaboration(&alice, &finance, "auditor@partner-audit.com", "viewer")?;
         scenario

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use axum::http::HeaderMap;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -54,6 +55,20 @@ impl Shared {
                 .spawn(webhooks::deliver(Arc::clone(self), pending));
         }
         result
+    }
+
+    /// Serves a `/2.0` request: authenticates the bearer token, runs `operation` as that user,
+    /// and answers with its result or with Box's error body.
+    pub fn serve_as_caller<T: IntoResponse>(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        operation: impl FnOnce(&mut SimState, String) -> Result<T, BoxError>,
+    ) -> Response {
+        self.with_state(|state| {
+            let user = state.authenticate(headers)?;
+            operation(state, user)
+        })
+        .into_response()
     }
 }
 

@@ -49,6 +49,39 @@ pub struct ItemRef {
     pub id: String,
 }
 
+impl ItemRef {
+    pub fn file(id: impl Into<String>) -> Self {
+        ItemRef {
+            kind: ItemKind::File,
+            id: id.into(),
+        }
+    }
+    pub fn folder(id: impl Into<String>) -> Self {
+        ItemRef {
+            kind: ItemKind::Folder,
+            id: id.into(),
+        }
+    }
+}
+
+/// Box's 404 for an item id it does not know.
+pub(crate) fn item_not_found(kind: ItemKind, id: &str) -> BoxError {
+    BoxError::not_found(format!(
+        "Could not find the specified resource ({} {id})",
+        kind.as_str()
+    ))
+}
+
+/// The delete endpoints answer 404 for an item already in the trash, like an unknown one,
+/// where the other endpoints answer `trashed`.
+pub(crate) fn trashed_as_not_found(error: BoxError, kind: ItemKind, id: &str) -> BoxError {
+    if error.code == "trashed" {
+        item_not_found(kind, id)
+    } else {
+        error
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
     pub id: String,
@@ -343,13 +376,38 @@ impl SimState {
             .ok_or_else(|| BoxError::not_found(format!("User {id} not found")))
     }
 
+    /// Enterprise-wide reads (admin events, the user list) need an admin or co-admin;
+    /// `denied` says what was refused.
+    pub fn require_admin(&self, user_id: &str, denied: &str) -> Result<(), BoxError> {
+        let role = self.user(user_id)?.role.as_str();
+        if role != "admin" && role != "coadmin" {
+            return Err(BoxError::forbidden(
+                "access_denied_insufficient_permissions",
+                denied,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a login is on the enterprise's domain (a managed user, not an external one).
+    pub fn is_enterprise_login(&self, login: &str) -> bool {
+        login.to_lowercase().ends_with(&format!(
+            "@{}",
+            self.config.enterprise_domain.to_lowercase()
+        ))
+    }
+
+    pub fn collaboration(&self, id: &str) -> Result<&Collaboration, BoxError> {
+        self.collaborations
+            .get(id)
+            .ok_or_else(|| BoxError::not_found(format!("Collaboration {id} not found")))
+    }
+
     // ---- lookups that honour the trash -------------------------------------------------
 
     pub fn live_file(&self, id: &str) -> Result<&FileItem, BoxError> {
         match self.files.get(id) {
-            None => Err(BoxError::not_found(format!(
-                "Could not find the specified resource (file {id})"
-            ))),
+            None => Err(item_not_found(ItemKind::File, id)),
             Some(file) if file.trashed_at.is_some() => Err(BoxError::trashed()),
             Some(file) => Ok(file),
         }
@@ -364,9 +422,7 @@ impl SimState {
 
     pub fn live_folder(&self, id: &str) -> Result<&Folder, BoxError> {
         match self.folders.get(id) {
-            None => Err(BoxError::not_found(format!(
-                "Could not find the specified resource (folder {id})"
-            ))),
+            None => Err(item_not_found(ItemKind::Folder, id)),
             Some(folder) if folder.trashed_at.is_some() => Err(BoxError::trashed()),
             Some(folder) => Ok(folder),
         }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::error::BoxError;
 use crate::server::Shared;
+use crate::state::SimState;
 
 struct Part {
     name: String,
@@ -86,39 +87,48 @@ fn attributes(parts: &[Part]) -> Result<Value, BoxError> {
     }
 }
 
+fn file_part(parts: &[Part]) -> Result<&Part, BoxError> {
+    parts
+        .iter()
+        .find(|p| p.name == "file")
+        .ok_or_else(|| BoxError::bad_request("Missing the file part"))
+}
+
+/// Both upload endpoints answer 201 with a `Files` collection holding the uploaded file.
+fn uploaded_file_reply(
+    state: &SimState,
+    file_id: &str,
+) -> Result<(StatusCode, axum::Json<Value>), BoxError> {
+    let file = state.live_file(file_id)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"total_count": 1, "entries": [state.file_json(file, None)]})),
+    ))
+}
+
 /// `POST /api/2.0/files/content` (upload a new file).
 pub(crate) async fn upload_new(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let parts = parse_multipart(&headers, &body)?;
-            let attributes = attributes(&parts)?;
-            let file_part = parts
-                .iter()
-                .find(|p| p.name == "file")
-                .ok_or_else(|| BoxError::bad_request("Missing the file part"))?;
-            let name = attributes
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| file_part.filename.clone())
-                .ok_or_else(|| BoxError::bad_request("Missing attributes.name"))?;
-            let parent = attributes
-                .pointer("/parent/id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| BoxError::bad_request("Missing attributes.parent.id"))?;
-            let id = state.upload_file(&user, parent, &name, file_part.body.clone())?;
-            let file = state.live_file(&id)?;
-            Ok::<_, BoxError>((
-                StatusCode::CREATED,
-                axum::Json(json!({"total_count": 1, "entries": [state.file_json(file, None)]})),
-            ))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let parts = parse_multipart(&headers, &body)?;
+        let attributes = attributes(&parts)?;
+        let file_part = file_part(&parts)?;
+        let name = attributes
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| file_part.filename.clone())
+            .ok_or_else(|| BoxError::bad_request("Missing attributes.name"))?;
+        let parent = attributes
+            .pointer("/parent/id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| BoxError::bad_request("Missing attributes.parent.id"))?;
+        let id = state.upload_file(&user, parent, &name, file_part.body.clone())?;
+        uploaded_file_reply(state, &id)
+    })
 }
 
 /// `POST /api/2.0/files/{id}/content` (upload a new version).
@@ -128,21 +138,11 @@ pub(crate) async fn upload_version(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let parts = parse_multipart(&headers, &body)?;
-            let file_part = parts
-                .iter()
-                .find(|p| p.name == "file")
-                .ok_or_else(|| BoxError::bad_request("Missing the file part"))?;
-            crate::files::check_if_match(&headers, state.live_file(&id)?.etag)?;
-            state.edit_file_content(&user, &id, file_part.body.clone())?;
-            let file = state.live_file(&id)?;
-            Ok::<_, BoxError>((
-                StatusCode::CREATED,
-                axum::Json(json!({"total_count": 1, "entries": [state.file_json(file, None)]})),
-            ))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let parts = parse_multipart(&headers, &body)?;
+        let file_part = file_part(&parts)?;
+        crate::files::check_if_match(&headers, state.live_file(&id)?.etag)?;
+        state.edit_file_content(&user, &id, file_part.body.clone())?;
+        uploaded_file_reply(state, &id)
+    })
 }

@@ -1,13 +1,12 @@
 //! Webhooks v2 (saas-apis.md §1.3): CRUD on `/2.0/webhooks`, and signed, retried deliveries
 //! of `webhook_event` bodies to the webhook's address.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,7 @@ use sha2::Sha256;
 
 use crate::error::BoxError;
 use crate::oauth::parse_query;
+use crate::params::{marker_page, page_limit, required_item_kind, required_str};
 use crate::server::{parse_json_body, Shared};
 use crate::state::{box_time, now, ItemKind, ItemRef, SimState, ROOT_FOLDER_ID};
 
@@ -228,6 +228,15 @@ fn address_allowed(address: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]") || host.starts_with("127.")
 }
 
+/// The webhook as `GET /2.0/webhooks` lists it.
+fn webhook_mini(hook: &Webhook) -> Value {
+    json!({
+        "id": hook.id,
+        "type": "webhook",
+        "target": {"id": hook.target.id, "type": hook.target.kind.as_str()},
+    })
+}
+
 impl SimState {
     pub fn webhook_json(&self, hook: &Webhook) -> Value {
         json!({
@@ -242,22 +251,12 @@ impl SimState {
     }
 
     pub fn create_webhook(&mut self, actor_id: &str, body: &Value) -> Result<Value, BoxError> {
-        let target = body
-            .get("target")
-            .ok_or_else(|| BoxError::bad_request("Missing parameter target"))?;
-        let target_id = target
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| BoxError::bad_request("Missing parameter target.id"))?;
-        let kind = target
-            .get("type")
-            .and_then(Value::as_str)
-            .and_then(ItemKind::parse)
-            .ok_or_else(|| BoxError::bad_request("target.type must be file or folder"))?;
-        let address = body
-            .get("address")
-            .and_then(Value::as_str)
-            .ok_or_else(|| BoxError::bad_request("Missing parameter address"))?;
+        if body.get("target").is_none() {
+            return Err(BoxError::bad_request("Missing parameter target"));
+        }
+        let target_id = required_str(body, "target.id")?;
+        let kind = required_item_kind(body, "target.type")?;
+        let address = required_str(body, "address")?;
         let triggers: Vec<String> = body
             .get("triggers")
             .and_then(Value::as_array)
@@ -341,14 +340,11 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let body = parse_json_body(&body)?;
-            state.create_webhook(&user, &body)
-        })
-        .map(|json| (StatusCode::CREATED, axum::Json(json)))
-        .into_response()
+    shared.serve_as_caller(&headers, |state, user| {
+        let body = parse_json_body(&body)?;
+        let json = state.create_webhook(&user, &body)?;
+        Ok((StatusCode::CREATED, axum::Json(json)))
+    })
 }
 
 pub(crate) async fn list(
@@ -356,18 +352,25 @@ pub(crate) async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let query: HashMap<String, String> = parse_query(raw.as_deref());
-    shared
-        .with_state(|state| {
-            let user = state.authenticate(&headers)?;
-            let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
-            let start = query.get("marker").and_then(|m| m.parse::<usize>().ok()).unwrap_or(0);
-            let mine: Vec<&Webhook> = state.webhooks.values().filter(|hook| hook.created_by == user).collect();
-            let entries: Vec<Value> = mine.iter().skip(start).take(limit).map(|hook| json!({"id": hook.id, "type": "webhook", "target": {"id": hook.target.id, "type": hook.target.kind.as_str()}})).collect();
-            let next_marker = if start + limit < mine.len() { json!((start + limit).to_string()) } else { Value::Null };
-            Ok::<_, BoxError>(axum::Json(json!({"limit": limit, "next_marker": next_marker, "prev_marker": null, "entries": entries})))
-        })
-        .into_response()
+    let query = parse_query(raw.as_deref());
+    shared.serve_as_caller(&headers, |state, user| {
+        // Unlike collaborations, an unreadable marker here starts from the beginning.
+        let start = query
+            .get("marker")
+            .and_then(|m| m.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mine: Vec<&Webhook> = state
+            .webhooks
+            .values()
+            .filter(|hook| hook.created_by == user)
+            .collect();
+        Ok(axum::Json(marker_page(
+            &mine,
+            start,
+            page_limit(&query),
+            |hook| webhook_mini(hook),
+        )))
+    })
 }
 
 pub(crate) async fn get_one(
@@ -375,16 +378,13 @@ pub(crate) async fn get_one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            state.authenticate(&headers)?;
-            let hook = state
-                .webhooks
-                .get(&id)
-                .ok_or_else(|| BoxError::not_found(format!("Webhook {id} not found")))?;
-            Ok::<_, BoxError>(axum::Json(state.webhook_json(hook)))
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, _| {
+        let hook = state
+            .webhooks
+            .get(&id)
+            .ok_or_else(|| BoxError::not_found(format!("Webhook {id} not found")))?;
+        Ok(axum::Json(state.webhook_json(hook)))
+    })
 }
 
 pub(crate) async fn delete(
@@ -392,16 +392,13 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    shared
-        .with_state(|state| {
-            state.authenticate(&headers)?;
-            state
-                .webhooks
-                .remove(&id)
-                .ok_or_else(|| BoxError::not_found(format!("Webhook {id} not found")))?;
-            Ok::<_, BoxError>(StatusCode::NO_CONTENT)
-        })
-        .into_response()
+    shared.serve_as_caller(&headers, |state, _| {
+        state
+            .webhooks
+            .remove(&id)
+            .ok_or_else(|| BoxError::not_found(format!("Webhook {id} not found")))?;
+        Ok(StatusCode::NO_CONTENT)
+    })
 }
 
 #[cfg(test)]

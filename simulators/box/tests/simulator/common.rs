@@ -37,6 +37,11 @@ pub fn client() -> reqwest::Client {
         .expect("http client")
 }
 
+/// Sends a request built by hand (extra headers, raw bodies, other hosts) and reads the reply.
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    read(request.send().await.expect("request sent")).await
+}
+
 pub async fn read(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -86,11 +91,27 @@ impl Harness {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        read(request.send().await.expect("request sent")).await
+        send(request).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
         self.call(Method::GET, path, None).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Reply {
+        self.call_as(token, Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
     }
 
     /// An admin-events page.

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use box_simulator::{FileAccess, ItemKind, ItemRef};
-use reqwest::Method;
+use box_simulator::{FileAccess, ItemRef};
 use serde_json::Value;
 
 use crate::common::Harness;
@@ -130,15 +129,7 @@ async fn every_kind_of_change_is_logged() {
     h.sim.unshare_file(None, &file).unwrap();
     let collab = h
         .sim
-        .add_collaborator(
-            None,
-            ItemRef {
-                kind: ItemKind::File,
-                id: file.clone(),
-            },
-            "eve@partner.org",
-            "editor",
-        )
+        .add_collaborator(None, ItemRef::file(&file), "eve@partner.org", "editor")
         .unwrap();
     let alice = h.sim.user_id_by_login("alice@example.com").unwrap();
     h.sim
@@ -149,9 +140,7 @@ async fn every_kind_of_change_is_logged() {
         .unwrap();
     h.sim.record_login(&alice, false).unwrap();
     assert_eq!(
-        h.call(Method::DELETE, &format!("/collaborations/{collab}"), None)
-            .await
-            .status,
+        h.delete(&format!("/collaborations/{collab}")).await.status,
         204
     );
 
@@ -243,10 +232,7 @@ async fn late_events_arrive_after_newer_ones_with_an_older_created_at() {
         .sim
         .inject_late_event(
             &h.admin,
-            ItemRef {
-                kind: ItemKind::File,
-                id: file,
-            },
+            ItemRef::file(file),
             "DOWNLOAD",
             Duration::from_secs(3600),
         )
@@ -283,18 +269,11 @@ async fn event_filters_and_permissions() {
     let alice = h.sim.user_id_by_login("alice@example.com").unwrap();
     let alice_token = h.sim.issue_tokens(&alice).unwrap().access_token;
     let denied = h
-        .call_as(
-            &alice_token,
-            Method::GET,
-            "/events?stream_type=admin_logs",
-            None,
-        )
+        .get_as(&alice_token, "/events?stream_type=admin_logs")
         .await;
     assert_eq!(denied.status, 403);
     assert_eq!(denied.json["type"], "error");
-    let anonymous = h
-        .call_as("bogus", Method::GET, "/events?stream_type=admin_logs", None)
-        .await;
+    let anonymous = h.get_as("bogus", "/events?stream_type=admin_logs").await;
     assert_eq!(anonymous.status, 401);
 }
 
@@ -327,10 +306,7 @@ async fn created_after_and_before_filter_admin_logs_only() {
     h.sim
         .inject_late_event(
             &h.admin,
-            ItemRef {
-                kind: ItemKind::File,
-                id: file,
-            },
+            ItemRef::file(file),
             "PREVIEW",
             Duration::from_secs(7200),
         )

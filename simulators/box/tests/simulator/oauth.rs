@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use reqwest::Method;
 use sha2::{Digest, Sha256};
 
-use crate::common::{read, Harness, Reply};
+use crate::common::{send, Harness, Reply};
 
 const REDIRECT: &str = "https://casb.example.net/oauth/box/callback";
 
@@ -19,15 +18,7 @@ async fn authorize(h: &Harness, extra: &[(&str, &str)]) -> Reply {
         ("state", "xyz-state"),
     ];
     params.extend_from_slice(extra);
-    read(
-        h.http
-            .get(h.sim.oauth_authorize_url())
-            .query(&params)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    send(h.http.get(h.sim.oauth_authorize_url()).query(&params)).await
 }
 
 fn location_params(reply: &Reply) -> HashMap<String, String> {
@@ -44,15 +35,7 @@ fn location_params(reply: &Reply) -> HashMap<String, String> {
 }
 
 async fn token_request(h: &Harness, form: &[(&str, &str)]) -> Reply {
-    read(
-        h.http
-            .post(h.sim.token_url())
-            .form(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    send(h.http.post(h.sim.token_url()).form(form)).await
 }
 
 async fn exchange_code(h: &Harness, code: &str) -> Reply {
@@ -64,6 +47,33 @@ async fn exchange_code(h: &Harness, code: &str) -> Reply {
             ("code", code),
             ("client_id", &config.client_id),
             ("client_secret", &config.client_secret),
+        ],
+    )
+    .await
+}
+
+/// Authorizes with a PKCE `challenge` and exchanges the fresh code with `verifier`.
+async fn exchange_with_pkce(h: &Harness, challenge: &str, verifier: &str) -> Reply {
+    let code = location_params(
+        &authorize(
+            h,
+            &[
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await,
+    )["code"]
+        .clone();
+    let config = h.sim.config();
+    token_request(
+        h,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &config.client_id),
+            ("client_secret", &config.client_secret),
+            ("code_verifier", verifier),
         ],
     )
     .await
@@ -98,18 +108,11 @@ async fn authorize_redirects_with_code_and_the_same_state() {
 #[tokio::test]
 async fn authorize_rejects_unknown_client_id() {
     let h = Harness::start().await;
-    let reply = read(
-        h.http
-            .get(h.sim.oauth_authorize_url())
-            .query(&[
-                ("response_type", "code"),
-                ("client_id", "nope"),
-                ("redirect_uri", REDIRECT),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
+    let reply = send(h.http.get(h.sim.oauth_authorize_url()).query(&[
+        ("response_type", "code"),
+        ("client_id", "nope"),
+        ("redirect_uri", REDIRECT),
+    ]))
     .await;
     assert_eq!(reply.status, 400);
 }
@@ -130,7 +133,7 @@ async fn authorization_code_is_single_use() {
         .as_array()
         .is_some_and(|a| a.is_empty()));
     let access = first.json["access_token"].as_str().unwrap().to_string();
-    let me = h.call_as(&access, Method::GET, "/users/me", None).await;
+    let me = h.get_as(&access, "/users/me").await;
     assert_eq!(me.status, 200);
     assert_eq!(me.json["id"], h.admin.as_str());
 
@@ -154,12 +157,7 @@ async fn refresh_token_is_single_use_and_rotates() {
         .to_string();
     assert_ne!(new_refresh, old_refresh);
     let new_access = refreshed.json["access_token"].as_str().unwrap().to_string();
-    assert_eq!(
-        h.call_as(&new_access, Method::GET, "/users/me", None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.get_as(&new_access, "/users/me").await.status, 200);
 
     let reused = refresh(&h, &old_refresh).await;
     assert_eq!(reused.status, 400);
@@ -177,24 +175,15 @@ async fn revoke_kills_the_token_pair() {
     let h = Harness::start().await;
     let pair = h.sim.issue_tokens(&h.admin).unwrap();
     let config = h.sim.config().clone();
-    let reply = read(
-        h.http
-            .post(h.sim.revoke_url())
-            .form(&[
-                ("client_id", config.client_id.as_str()),
-                ("client_secret", config.client_secret.as_str()),
-                ("token", pair.access_token.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
+    let reply = send(h.http.post(h.sim.revoke_url()).form(&[
+        ("client_id", config.client_id.as_str()),
+        ("client_secret", config.client_secret.as_str()),
+        ("token", pair.access_token.as_str()),
+    ]))
     .await;
     assert_eq!(reply.status, 200);
     assert!(reply.text.is_empty());
-    let me = h
-        .call_as(&pair.access_token, Method::GET, "/users/me", None)
-        .await;
+    let me = h.get_as(&pair.access_token, "/users/me").await;
     assert_eq!(me.status, 401);
     assert!(me.header("www-authenticate").is_some());
     assert_eq!(
@@ -220,18 +209,11 @@ async fn bad_client_credentials_are_invalid_client() {
     .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json["error"], "invalid_client");
-    let revoke = read(
-        h.http
-            .post(h.sim.revoke_url())
-            .form(&[
-                ("client_id", "x"),
-                ("client_secret", "y"),
-                ("token", pair.access_token.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
+    let revoke = send(h.http.post(h.sim.revoke_url()).form(&[
+        ("client_id", "x"),
+        ("client_secret", "y"),
+        ("token", pair.access_token.as_str()),
+    ]))
     .await;
     assert_eq!(revoke.status, 400);
     assert_eq!(revoke.json["error"], "invalid_client");
@@ -245,57 +227,15 @@ async fn pkce_verifier_is_checked_when_a_challenge_was_sent() {
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
-    let config = h.sim.config().clone();
 
-    let code = location_params(
-        &authorize(
-            &h,
-            &[
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-            ],
-        )
-        .await,
-    )["code"]
-        .clone();
-    let wrong = token_request(
+    let wrong = exchange_with_pkce(
         &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("client_id", &config.client_id),
-            ("client_secret", &config.client_secret),
-            (
-                "code_verifier",
-                "not-the-verifier-not-the-verifier-not-the-verifier",
-            ),
-        ],
+        &challenge,
+        "not-the-verifier-not-the-verifier-not-the-verifier",
     )
     .await;
     assert_eq!(wrong.json["error"], "invalid_grant");
-
-    let code = location_params(
-        &authorize(
-            &h,
-            &[
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-            ],
-        )
-        .await,
-    )["code"]
-        .clone();
-    let right = token_request(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("client_id", &config.client_id),
-            ("client_secret", &config.client_secret),
-            ("code_verifier", verifier),
-        ],
-    )
-    .await;
+    let right = exchange_with_pkce(&h, &challenge, verifier).await;
     assert_eq!(right.status, 200, "{}", right.text);
 }
 
@@ -303,31 +243,14 @@ async fn pkce_verifier_is_checked_when_a_challenge_was_sent() {
 async fn expired_access_tokens_get_401_and_refresh_recovers() {
     let h = Harness::start().await;
     let pair = h.sim.issue_tokens(&h.admin).unwrap();
-    assert_eq!(
-        h.call_as(&pair.access_token, Method::GET, "/users/me", None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.get_as(&pair.access_token, "/users/me").await.status, 200);
     h.sim.expire_access_tokens();
-    let expired = h
-        .call_as(&pair.access_token, Method::GET, "/users/me", None)
-        .await;
+    let expired = h.get_as(&pair.access_token, "/users/me").await;
     assert_eq!(expired.status, 401);
-    assert_eq!(
-        h.call_as("unknown-token", Method::GET, "/users/me", None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(h.get_as("unknown-token", "/users/me").await.status, 401);
     let refreshed = refresh(&h, &pair.refresh_token).await;
     let access = refreshed.json["access_token"].as_str().unwrap();
-    assert_eq!(
-        h.call_as(access, Method::GET, "/users/me", None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.get_as(access, "/users/me").await.status, 200);
     assert_eq!(h.sim.oauth_stats().unauthorized_api_calls, 2);
 }
 
@@ -345,12 +268,7 @@ async fn enterprise_users_are_listed_for_admins() {
     assert!(logins.contains(&"admin@example.com") && logins.contains(&"alice@example.com"));
     let alice = h.sim.user_id_by_login("alice@example.com").unwrap();
     let alice_token = h.sim.issue_tokens(&alice).unwrap().access_token;
-    assert_eq!(
-        h.call_as(&alice_token, Method::GET, "/users", None)
-            .await
-            .status,
-        403
-    );
+    assert_eq!(h.get_as(&alice_token, "/users").await.status, 403);
     let one = h.get(&format!("/users/{alice}")).await;
     assert_eq!(one.json["login"], "alice@example.com");
 }

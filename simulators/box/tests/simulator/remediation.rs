@@ -1,11 +1,10 @@
 //! Remediation endpoints and the idempotency answers Box gives: move, shared link removal,
 //! trash, collaboration removal, download, plus error bodies, faults and rate limits.
 
-use box_simulator::{HttpFault, ItemKind, ItemRef, RateLimit, SimConfig};
-use reqwest::Method;
-use serde_json::json;
+use box_simulator::{HttpFault, ItemRef, RateLimit, SimConfig};
+use serde_json::{json, Value};
 
-use crate::common::{read, Harness};
+use crate::common::{send, Harness, Reply};
 
 #[tokio::test]
 async fn quarantine_move_into_a_created_folder() {
@@ -15,10 +14,9 @@ async fn quarantine_move_into_a_created_folder() {
         .upload_file(&h.admin, "0", "leak.csv", "ssn,123-45-6789")
         .unwrap();
     let created = h
-        .call(
-            Method::POST,
+        .post(
             "/folders",
-            Some(json!({"name": "CASB Quarantine", "parent": {"id": "0"}})),
+            json!({"name": "CASB Quarantine", "parent": {"id": "0"}}),
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
@@ -30,10 +28,9 @@ async fn quarantine_move_into_a_created_folder() {
     assert_eq!(created.json["type"], "folder");
     assert_eq!(created.json["path_collection"]["entries"][0]["id"], "0");
     let again = h
-        .call(
-            Method::POST,
+        .post(
             "/folders",
-            Some(json!({"name": "CASB Quarantine", "parent": {"id": "0"}})),
+            json!({"name": "CASB Quarantine", "parent": {"id": "0"}}),
         )
         .await;
     assert_eq!(again.status, 409);
@@ -44,10 +41,9 @@ async fn quarantine_move_into_a_created_folder() {
     );
 
     let moved = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/files/{file}"),
-            Some(json!({"parent": {"id": quarantine}})),
+            json!({"parent": {"id": quarantine}}),
         )
         .await;
     assert_eq!(moved.status, 200, "{}", moved.text);
@@ -56,20 +52,18 @@ async fn quarantine_move_into_a_created_folder() {
     assert_eq!(h.sim.file(&file).unwrap().parent_id, quarantine);
     // Moving again to the same folder is a no-op 200.
     assert_eq!(
-        h.call(
-            Method::PUT,
+        h.put(
             &format!("/files/{file}"),
-            Some(json!({"parent": {"id": quarantine}}))
+            json!({"parent": {"id": quarantine}})
         )
         .await
         .status,
         200
     );
     let missing = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/files/{file}"),
-            Some(json!({"parent": {"id": "999999999"}})),
+            json!({"parent": {"id": "999999999"}}),
         )
         .await;
     assert_eq!(missing.status, 404);
@@ -110,10 +104,9 @@ async fn remove_and_restrict_shared_links() {
         .starts_with("https://app.box.com/s/"));
 
     let restricted = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/files/{file}?fields=shared_link"),
-            Some(json!({"shared_link": {"access": "collaborators"}})),
+            json!({"shared_link": {"access": "collaborators"}}),
         )
         .await;
     assert_eq!(restricted.status, 200);
@@ -123,19 +116,17 @@ async fn remove_and_restrict_shared_links() {
         "collaborators"
     );
     let invalid = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/files/{file}"),
-            Some(json!({"shared_link": {"access": "everyone"}})),
+            json!({"shared_link": {"access": "everyone"}}),
         )
         .await;
     assert_eq!(invalid.status, 400);
 
     let removed = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/files/{file}?fields=shared_link"),
-            Some(json!({"shared_link": null})),
+            json!({"shared_link": null}),
         )
         .await;
     assert_eq!(removed.status, 200);
@@ -155,10 +146,9 @@ async fn remove_and_restrict_shared_links() {
 
     // Removing again is an idempotent 200 and logs nothing new.
     let again = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/files/{file}?fields=shared_link"),
-            Some(json!({"shared_link": null})),
+            json!({"shared_link": null}),
         )
         .await;
     assert_eq!(again.status, 200);
@@ -175,15 +165,11 @@ async fn remove_and_restrict_shared_links() {
 async fn delete_moves_to_trash_and_a_second_delete_is_404() {
     let h = Harness::start().await;
     let file = h.sim.upload_file(&h.admin, "0", "old.zip", "zip").unwrap();
-    let first = h
-        .call(Method::DELETE, &format!("/files/{file}"), None)
-        .await;
+    let first = h.delete(&format!("/files/{file}")).await;
     assert_eq!(first.status, 204);
     assert!(first.text.is_empty());
     assert!(h.sim.file(&file).unwrap().trashed);
-    let second = h
-        .call(Method::DELETE, &format!("/files/{file}"), None)
-        .await;
+    let second = h.delete(&format!("/files/{file}")).await;
     assert_eq!(second.status, 404);
     let read_trashed = h.get(&format!("/files/{file}")).await;
     assert_eq!(read_trashed.status, 404);
@@ -209,7 +195,7 @@ async fn if_match_with_a_stale_etag_is_412() {
         .delete(h.url(&format!("/files/{file}")))
         .bearer_auth(&h.token)
         .header("if-match", "99");
-    let reply = read(request.send().await.unwrap()).await;
+    let reply = send(request).await;
     assert_eq!(reply.status, 412);
     assert_eq!(reply.json["code"], "precondition_failed");
     assert!(!h.sim.file(&file).unwrap().trashed);
@@ -224,7 +210,7 @@ async fn collaborations_invite_list_and_remove() {
         .upload_file(&h.admin, &folder, "deal.pdf", "pdf")
         .unwrap();
     let created = h
-        .call(Method::POST, "/collaborations", Some(json!({"item": {"type": "file", "id": file}, "accessible_by": {"type": "user", "login": "mallory@gmail.com"}, "role": "viewer"})))
+        .post("/collaborations", json!({"item": {"type": "file", "id": file}, "accessible_by": {"type": "user", "login": "mallory@gmail.com"}, "role": "viewer"}))
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.json["type"], "collaboration");
@@ -232,26 +218,12 @@ async fn collaborations_invite_list_and_remove() {
     assert_eq!(created.json["accessible_by"]["login"], "mallory@gmail.com");
     for login in ["alice@example.com", "bob@example.com"] {
         h.sim
-            .add_collaborator(
-                None,
-                ItemRef {
-                    kind: ItemKind::File,
-                    id: file.clone(),
-                },
-                login,
-                "editor",
-            )
+            .add_collaborator(None, ItemRef::file(&file), login, "editor")
             .unwrap();
     }
-    let duplicate = h.sim.add_collaborator(
-        None,
-        ItemRef {
-            kind: ItemKind::File,
-            id: file.clone(),
-        },
-        "alice@example.com",
-        "viewer",
-    );
+    let duplicate =
+        h.sim
+            .add_collaborator(None, ItemRef::file(&file), "alice@example.com", "viewer");
     assert_eq!(duplicate.unwrap_err().code, "user_already_collaborator");
 
     let page1 = h
@@ -279,15 +251,11 @@ async fn collaborations_invite_list_and_remove() {
         "viewer"
     );
     assert_eq!(
-        h.call(Method::DELETE, &format!("/collaborations/{collab}"), None)
-            .await
-            .status,
+        h.delete(&format!("/collaborations/{collab}")).await.status,
         204
     );
     assert_eq!(
-        h.call(Method::DELETE, &format!("/collaborations/{collab}"), None)
-            .await
-            .status,
+        h.delete(&format!("/collaborations/{collab}")).await.status,
         404
     );
     assert_eq!(
@@ -347,15 +315,12 @@ async fn download_redirects_to_the_download_host_with_an_expiring_url() {
 async fn malformed_json_is_a_400_with_box_error_body() {
     let h = Harness::start().await;
     let file = h.sim.upload_file(&h.admin, "0", "j.txt", "x").unwrap();
-    let reply = read(
+    let reply = send(
         h.http
             .put(h.url(&format!("/files/{file}")))
             .bearer_auth(&h.token)
             .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap(),
+            .body("{not json"),
     )
     .await;
     assert_eq!(reply.status, 400);
@@ -364,11 +329,7 @@ async fn malformed_json_is_a_400_with_box_error_body() {
     assert_eq!(reply.json["code"], "bad_request");
     assert!(reply.json["request_id"].is_string());
     let wrong_shape = h
-        .call(
-            Method::PUT,
-            &format!("/files/{file}"),
-            Some(json!({"parent": {"id": 5}})),
-        )
+        .put(&format!("/files/{file}"), json!({"parent": {"id": 5}}))
         .await;
     assert_eq!(wrong_shape.status, 400);
     assert_eq!(h.get("/no/such/endpoint").await.status, 404);
@@ -410,98 +371,56 @@ async fn per_token_rate_limit_answers_429_with_retry_after() {
     assert!((1..=60).contains(&retry_after));
     // Another token has its own budget.
     let other = h.sim.issue_tokens(&h.admin).unwrap().access_token;
-    assert_eq!(
-        h.call_as(&other, Method::GET, "/users/me", None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.get_as(&other, "/users/me").await.status, 200);
     h.sim.set_rate_limit(None);
     assert_eq!(h.get("/users/me").await.status, 200);
+}
+
+/// A request to the simulator's `/_sim` control API (no bearer token).
+async fn control_post(h: &Harness, path: &str, body: Value) -> Reply {
+    send(
+        h.http
+            .post(format!("{}{path}", h.sim.control_base()))
+            .json(&body),
+    )
+    .await
+}
+
+async fn control_get(h: &Harness, path: &str) -> Reply {
+    send(h.http.get(format!("{}{path}", h.sim.control_base()))).await
 }
 
 #[tokio::test]
 async fn control_api_over_http() {
     let h = Harness::start().await;
     let control = h.sim.control_base();
-    let uploaded = read(
-        h.http
-            .post(format!("{control}/files"))
-            .json(&json!({"name": "ctl.txt", "content_text": "hello"}))
-            .send()
-            .await
-            .unwrap(),
+    let uploaded = control_post(
+        &h,
+        "/files",
+        json!({"name": "ctl.txt", "content_text": "hello"}),
     )
     .await;
     assert_eq!(uploaded.status, 200, "{}", uploaded.text);
     let id = uploaded.json["id"].as_str().unwrap().to_string();
-    let shared = read(
-        h.http
-            .post(format!("{control}/files/{id}/share"))
-            .json(&json!({"access": "open"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let shared = control_post(&h, &format!("/files/{id}/share"), json!({"access": "open"})).await;
     assert_eq!(shared.json["shared_link"]["access"], "open");
-    let collab = read(
-        h.http
-            .post(format!("{control}/files/{id}/collaborators"))
-            .json(&json!({"email": "x@other.org", "role": "viewer"}))
-            .send()
-            .await
-            .unwrap(),
+    let collab = control_post(
+        &h,
+        &format!("/files/{id}/collaborators"),
+        json!({"email": "x@other.org", "role": "viewer"}),
     )
     .await;
     assert_eq!(collab.json["role"], "viewer");
-    let bad = read(
-        h.http
-            .post(format!("{control}/files"))
-            .body("nope")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let bad = send(h.http.post(format!("{control}/files")).body("nope")).await;
     assert_eq!(bad.status, 400);
-    let events = read(
-        h.http
-            .get(format!("{control}/events"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let events = control_get(&h, "/events").await;
     assert_eq!(events.json.as_array().unwrap().len(), 3);
-    let config = read(
-        h.http
-            .get(format!("{control}/config"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let config = control_get(&h, "/config").await;
     assert_eq!(config.json["client_id"], h.sim.config().client_id.as_str());
-    let fault = read(
-        h.http
-            .post(format!("{control}/faults/http"))
-            .json(&json!({"count": 1, "status": 500}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let fault = control_post(&h, "/faults/http", json!({"count": 1, "status": 500})).await;
     assert_eq!(fault.status, 200);
     assert_eq!(h.get("/users/me").await.status, 500);
-    let stats = read(
-        h.http
-            .get(format!("{control}/oauth/stats"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let stats = control_get(&h, "/oauth/stats").await;
     assert_eq!(stats.json["refreshes"], 0);
 }
 
@@ -513,72 +432,50 @@ async fn folder_shared_link_rename_move_and_recursive_trash() {
     let file = h.sim.upload_file(&h.admin, &inner, "f.txt", "x").unwrap();
 
     let shared = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/folders/{inner}?fields=shared_link"),
-            Some(json!({"shared_link": {"access": "open"}})),
+            json!({"shared_link": {"access": "open"}}),
         )
         .await;
     assert_eq!(shared.status, 200, "{}", shared.text);
     assert_eq!(shared.json["shared_link"]["access"], "open");
     assert!(shared.json["shared_link"]["download_url"].is_null());
     let removed = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/folders/{inner}?fields=shared_link"),
-            Some(json!({"shared_link": null})),
+            json!({"shared_link": null}),
         )
         .await;
     assert!(removed.json["shared_link"].is_null());
 
     let renamed = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/folders/{inner}"),
-            Some(json!({"name": "Renamed", "parent": {"id": "0"}})),
+            json!({"name": "Renamed", "parent": {"id": "0"}}),
         )
         .await;
     assert_eq!(renamed.status, 200, "{}", renamed.text);
     assert_eq!(renamed.json["name"], "Renamed");
     assert_eq!(renamed.json["parent"]["id"], "0");
     let cycle = h
-        .call(
-            Method::PUT,
-            &format!("/folders/{top}"),
-            Some(json!({"parent": {"id": top}})),
-        )
+        .put(&format!("/folders/{top}"), json!({"parent": {"id": top}}))
         .await;
     assert_eq!(cycle.status, 400);
-    assert_eq!(
-        h.call(Method::PUT, "/folders/0", Some(json!({"name": "x"})))
-            .await
-            .status,
-        403
-    );
+    assert_eq!(h.put("/folders/0", json!({"name": "x"})).await.status, 403);
 
-    let not_empty = h
-        .call(Method::DELETE, &format!("/folders/{inner}"), None)
-        .await;
+    let not_empty = h.delete(&format!("/folders/{inner}")).await;
     assert_eq!(not_empty.status, 400);
     assert_eq!(not_empty.json["code"], "folder_not_empty");
     assert_eq!(
-        h.call(
-            Method::DELETE,
-            &format!("/folders/{inner}?recursive=true"),
-            None
-        )
-        .await
-        .status,
+        h.delete(&format!("/folders/{inner}?recursive=true"))
+            .await
+            .status,
         204
     );
     assert_eq!(
-        h.call(
-            Method::DELETE,
-            &format!("/folders/{inner}?recursive=true"),
-            None
-        )
-        .await
-        .status,
+        h.delete(&format!("/folders/{inner}?recursive=true"))
+            .await
+            .status,
         404
     );
     assert!(h.sim.file(&file).unwrap().trashed);
@@ -589,39 +486,30 @@ async fn folder_shared_link_rename_move_and_recursive_trash() {
 async fn as_user_header_acts_as_another_user_for_admins_only() {
     let h = Harness::start().await;
     let alice = h.sim.user_id_by_login("alice@example.com").unwrap();
-    let me = read(
+    let me = send(
         h.http
             .get(h.url("/users/me"))
             .bearer_auth(&h.token)
-            .header("as-user", &alice)
-            .send()
-            .await
-            .unwrap(),
+            .header("as-user", &alice),
     )
     .await;
     assert_eq!(me.json["login"], "alice@example.com");
     let alice_token = h.sim.issue_tokens(&alice).unwrap().access_token;
-    let denied = read(
+    let denied = send(
         h.http
             .get(h.url("/users/me"))
             .bearer_auth(&alice_token)
-            .header("as-user", &h.admin)
-            .send()
-            .await
-            .unwrap(),
+            .header("as-user", &h.admin),
     )
     .await;
     assert_eq!(denied.status, 403);
     // An upload made as Alice is owned by, and logged as, Alice.
-    let created = read(
+    let created = send(
         h.http
             .post(h.url("/folders"))
             .bearer_auth(&h.token)
             .header("as-user", &alice)
-            .json(&json!({"name": "Alice's", "parent": {"id": "0"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "Alice's", "parent": {"id": "0"}})),
     )
     .await;
     assert_eq!(created.json["owned_by"]["id"], alice.as_str());
@@ -642,6 +530,25 @@ fn multipart(boundary: &str, attributes: Option<&str>, content: &[u8]) -> Vec<u8
     body
 }
 
+async fn post_multipart(
+    h: &Harness,
+    url: String,
+    boundary: &str,
+    body: impl Into<reqwest::Body>,
+) -> Reply {
+    send(
+        h.http
+            .post(url)
+            .bearer_auth(&h.token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn multipart_upload_and_new_version() {
     let h = Harness::start().await;
@@ -652,20 +559,7 @@ async fn multipart_upload_and_new_version() {
         Some(r#"{"name":"multi.bin","parent":{"id":"0"}}"#),
         content,
     );
-    let reply = read(
-        h.http
-            .post(h.sim.upload_url())
-            .bearer_auth(&h.token)
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = post_multipart(&h, h.sim.upload_url(), boundary, body).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(reply.json["total_count"], 1);
     let id = reply.json["entries"][0]["id"].as_str().unwrap().to_string();
@@ -674,20 +568,7 @@ async fn multipart_upload_and_new_version() {
 
     let version = multipart(boundary, None, b"v2");
     let url = format!("{}/api/2.0/files/{id}/content", h.sim.origin());
-    let reply = read(
-        h.http
-            .post(url)
-            .bearer_auth(&h.token)
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(version)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = post_multipart(&h, url, boundary, version).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(h.sim.file_content(&id).unwrap(), b"v2".to_vec());
     let kinds: Vec<String> = h
@@ -698,17 +579,7 @@ async fn multipart_upload_and_new_version() {
         .collect();
     assert_eq!(kinds, vec!["UPLOAD", "EDIT"]);
 
-    let garbage = read(
-        h.http
-            .post(h.sim.upload_url())
-            .bearer_auth(&h.token)
-            .header("content-type", "multipart/form-data; boundary=zzz")
-            .body("garbage")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let garbage = post_multipart(&h, h.sim.upload_url(), "zzz", "garbage").await;
     assert_eq!(garbage.status, 400);
 }
 
@@ -770,33 +641,20 @@ async fn collaboration_role_downgrade_and_trash_purge() {
     let file = h.sim.upload_file(&h.admin, "0", "p.txt", "x").unwrap();
     let collab = h
         .sim
-        .add_collaborator(
-            None,
-            ItemRef {
-                kind: ItemKind::File,
-                id: file.clone(),
-            },
-            "ext@other.org",
-            "editor",
-        )
+        .add_collaborator(None, ItemRef::file(&file), "ext@other.org", "editor")
         .unwrap();
     let changed = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/collaborations/{collab}"),
-            Some(json!({"role": "viewer"})),
+            json!({"role": "viewer"}),
         )
         .await;
     assert_eq!(changed.status, 200, "{}", changed.text);
     assert_eq!(changed.json["role"], "viewer");
     assert_eq!(
-        h.call(
-            Method::PUT,
-            &format!("/collaborations/{collab}"),
-            Some(json!({"role": "god"}))
-        )
-        .await
-        .status,
+        h.put(&format!("/collaborations/{collab}"), json!({"role": "god"}))
+            .await
+            .status,
         400
     );
     let change = h
@@ -808,24 +666,12 @@ async fn collaboration_role_downgrade_and_trash_purge() {
     assert_eq!(change["additional_details"]["previous_role"], "editor");
 
     assert_eq!(
-        h.call(Method::DELETE, &format!("/files/{file}/trash"), None)
-            .await
-            .status,
+        h.delete(&format!("/files/{file}/trash")).await.status,
         404,
         "only trashed files can be purged"
     );
-    assert_eq!(
-        h.call(Method::DELETE, &format!("/files/{file}"), None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        h.call(Method::DELETE, &format!("/files/{file}/trash"), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(h.delete(&format!("/files/{file}")).await.status, 204);
+    assert_eq!(h.delete(&format!("/files/{file}/trash")).await.status, 204);
     assert!(h.sim.file(&file).is_none());
     assert_eq!(
         h.get(&format!("/files/{file}")).await.json["code"],

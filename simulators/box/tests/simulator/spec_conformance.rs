@@ -16,11 +16,10 @@
 
 use std::path::PathBuf;
 
-use box_simulator::{FileAccess, ItemKind, ItemRef};
-use reqwest::Method;
+use box_simulator::{FileAccess, ItemRef};
 use serde_json::{json, Map, Value};
 
-use crate::common::{read, Harness};
+use crate::common::{send, Harness};
 
 fn spec_path() -> PathBuf {
     let shared = std::env::var("CASB_SHARED_DIR")
@@ -210,10 +209,9 @@ async fn responses_match_box_openapi_component_schemas() {
     let full_fields = h.get(&format!("/files/{file}?fields=name,size,sha1,shared_link,path_collection,parent,owned_by,permissions,has_collaborations,extension")).await;
     validator.check("File--Full", &full_fields.json, &mut failures);
     let unshared = h
-        .call(
-            Method::PUT,
+        .put(
             &format!("/files/{file}?fields=shared_link"),
-            Some(json!({"shared_link": null})),
+            json!({"shared_link": null}),
         )
         .await;
     validator.check("File--Full", &unshared.json, &mut failures);
@@ -237,19 +235,11 @@ async fn responses_match_box_openapi_component_schemas() {
     validator.check("User--Full", &h.get("/users/me").await.json, &mut failures);
 
     let collaboration = h
-        .call(Method::POST, "/collaborations", Some(json!({"item": {"type": "file", "id": file}, "accessible_by": {"type": "user", "login": "partner@other.org"}, "role": "editor"})))
+        .post("/collaborations", json!({"item": {"type": "file", "id": file}, "accessible_by": {"type": "user", "login": "partner@other.org"}, "role": "editor"}))
         .await;
     validator.check("Collaboration", &collaboration.json, &mut failures);
     h.sim
-        .add_collaborator(
-            None,
-            ItemRef {
-                kind: ItemKind::Folder,
-                id: folder.clone(),
-            },
-            "bob@example.com",
-            "viewer",
-        )
+        .add_collaborator(None, ItemRef::folder(&folder), "bob@example.com", "viewer")
         .unwrap();
     validator.check(
         "Collaborations",
@@ -265,17 +255,12 @@ async fn responses_match_box_openapi_component_schemas() {
     );
 
     let webhook = h
-        .call(Method::POST, "/webhooks", Some(json!({"target": {"id": folder, "type": "folder"}, "address": "https://hooks.example.com/box", "triggers": ["FILE.UPLOADED", "SHARED_LINK.CREATED"]})))
+        .post("/webhooks", json!({"target": {"id": folder, "type": "folder"}, "address": "https://hooks.example.com/box", "triggers": ["FILE.UPLOADED", "SHARED_LINK.CREATED"]}))
         .await;
     validator.check("Webhook", &webhook.json, &mut failures);
     validator.check("Webhooks", &h.get("/webhooks").await.json, &mut failures);
 
-    assert_eq!(
-        h.call(Method::DELETE, &format!("/files/{file}"), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(h.delete(&format!("/files/{file}")).await.status, 204);
     let events = h
         .events("stream_type=admin_logs_streaming&stream_position=0")
         .await
@@ -323,9 +308,7 @@ async fn responses_match_box_openapi_component_schemas() {
     );
     validator.check(
         "ClientError",
-        &h.call_as("expired-or-unknown", Method::GET, "/users/me", None)
-            .await
-            .json,
+        &h.get_as("expired-or-unknown", "/users/me").await.json,
         &mut failures,
     );
     // Box also answers codes the spec's ClientError enum omits (documented in Box's
@@ -333,10 +316,9 @@ async fn responses_match_box_openapi_component_schemas() {
     // access_denied_insufficient_permissions (403). The simulator sends those real codes, so
     // here only the body's shape is checked, with the enum lifted.
     let conflict = h
-        .call(
-            Method::POST,
+        .post(
             "/folders",
-            Some(json!({"name": "Conformance", "parent": {"id": "0"}})),
+            json!({"name": "Conformance", "parent": {"id": "0"}}),
         )
         .await
         .json;
@@ -353,25 +335,9 @@ async fn responses_match_box_openapi_component_schemas() {
         ("client_id", config.client_id.as_str()),
         ("client_secret", config.client_secret.as_str()),
     ];
-    let token = read(
-        h.http
-            .post(h.sim.token_url())
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let token = send(h.http.post(h.sim.token_url()).form(&form)).await;
     validator.check("AccessToken", &token.json, &mut failures);
-    let reused = read(
-        h.http
-            .post(h.sim.token_url())
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reused = send(h.http.post(h.sim.token_url()).form(&form)).await;
     validator.check("OAuth2Error", &reused.json, &mut failures);
 
     assert!(

@@ -13,7 +13,6 @@ use base64::Engine;
 use box_simulator::{DeliveryTamper, SimConfig};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::mpsc;
@@ -125,7 +124,7 @@ fn verify(
 
 async fn watched_folder(h: &Harness, address: &str, triggers: Value) -> (String, String) {
     let folder = h.sim.create_folder(&h.admin, "0", "Watched").unwrap();
-    let created = h.call(Method::POST, "/webhooks", Some(json!({"target": {"id": folder, "type": "folder"}, "address": address, "triggers": triggers}))).await;
+    let created = h.post("/webhooks", json!({"target": {"id": folder, "type": "folder"}, "address": address, "triggers": triggers})).await;
     assert_eq!(created.status, 201, "{}", created.text);
     (folder, created.json["id"].as_str().unwrap().to_string())
 }
@@ -148,47 +147,21 @@ async fn delivery_in_a_subfolder_is_signed_per_the_documented_algorithm() {
 
     let delivery = next(&mut inbox).await;
     let config = h.sim.config();
-    assert_eq!(
+    let verify_with = |primary_key: &str, secondary_key: &str| {
         verify(
             &delivery.headers,
             &delivery.body,
-            &config.webhook_primary_key,
-            &config.webhook_secondary_key,
-            Utc::now()
-        ),
-        Verdict::Valid
-    );
+            primary_key,
+            secondary_key,
+            Utc::now(),
+        )
+    };
+    let (primary, secondary) = (&config.webhook_primary_key, &config.webhook_secondary_key);
+    assert_eq!(verify_with(primary, secondary), Verdict::Valid);
     // Each key also verifies on its own.
-    assert_eq!(
-        verify(
-            &delivery.headers,
-            &delivery.body,
-            &config.webhook_primary_key,
-            "wrong",
-            Utc::now()
-        ),
-        Verdict::Valid
-    );
-    assert_eq!(
-        verify(
-            &delivery.headers,
-            &delivery.body,
-            "wrong",
-            &config.webhook_secondary_key,
-            Utc::now()
-        ),
-        Verdict::Valid
-    );
-    assert_eq!(
-        verify(
-            &delivery.headers,
-            &delivery.body,
-            "wrong",
-            "wrong",
-            Utc::now()
-        ),
-        Verdict::BadSignature
-    );
+    assert_eq!(verify_with(primary, "wrong"), Verdict::Valid);
+    assert_eq!(verify_with("wrong", secondary), Verdict::Valid);
+    assert_eq!(verify_with("wrong", "wrong"), Verdict::BadSignature);
     let header = |name: &str| {
         delivery
             .headers
@@ -339,44 +312,24 @@ async fn webhook_crud_and_box_rules() {
     let folder = h.sim.create_folder(&h.admin, "0", "Hooked").unwrap();
     let body = |target: &str| json!({"target": {"id": target, "type": "folder"}, "address": "https://hooks.example.com/box", "triggers": ["FILE.UPLOADED"]});
 
-    let root = h.call(Method::POST, "/webhooks", Some(body("0"))).await;
+    let root = h.post("/webhooks", body("0")).await;
     assert_eq!(root.status, 400, "webhooks cannot watch the root folder");
     assert_eq!(root.json["type"], "error");
 
-    let created = h.call(Method::POST, "/webhooks", Some(body(&folder))).await;
+    let created = h.post("/webhooks", body(&folder)).await;
     assert_eq!(created.status, 201);
     assert_eq!(created.json["type"], "webhook");
     assert_eq!(created.json["target"]["id"], folder.as_str());
     assert_eq!(created.json["triggers"], json!(["FILE.UPLOADED"]));
     let id = created.json["id"].as_str().unwrap().to_string();
 
-    assert_eq!(
-        h.call(Method::POST, "/webhooks", Some(body(&folder)))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(h.post("/webhooks", body(&folder)).await.status, 409);
     let plain_http = json!({"target": {"id": folder, "type": "folder"}, "address": "http://hooks.example.com/box", "triggers": ["FILE.UPLOADED"]});
-    assert_eq!(
-        h.call(Method::POST, "/webhooks", Some(plain_http))
-            .await
-            .status,
-        400
-    );
+    assert_eq!(h.post("/webhooks", plain_http).await.status, 400);
     let bad_trigger = json!({"target": {"id": folder, "type": "folder"}, "address": "https://x.example.com", "triggers": ["FILE.EXPLODED"]});
-    assert_eq!(
-        h.call(Method::POST, "/webhooks", Some(bad_trigger))
-            .await
-            .status,
-        400
-    );
+    assert_eq!(h.post("/webhooks", bad_trigger).await.status, 400);
     let missing = json!({"target": {"id": "987654321", "type": "folder"}, "address": "https://x.example.com", "triggers": ["FILE.UPLOADED"]});
-    assert_eq!(
-        h.call(Method::POST, "/webhooks", Some(missing))
-            .await
-            .status,
-        404
-    );
+    assert_eq!(h.post("/webhooks", missing).await.status, 404);
 
     assert_eq!(h.sim.webhooks().len(), 1);
     let list = h.get("/webhooks").await;
@@ -385,17 +338,7 @@ async fn webhook_crud_and_box_rules() {
         h.get(&format!("/webhooks/{id}")).await.json["address"],
         "https://hooks.example.com/box"
     );
-    assert_eq!(
-        h.call(Method::DELETE, &format!("/webhooks/{id}"), None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        h.call(Method::DELETE, &format!("/webhooks/{id}"), None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(h.delete(&format!("/webhooks/{id}")).await.status, 204);
+    assert_eq!(h.delete(&format!("/webhooks/{id}")).await.status, 404);
     assert_eq!(h.get(&format!("/webhooks/{id}")).await.status, 404);
 }
