@@ -2,6 +2,7 @@
 
 mod box_tools;
 mod demo;
+mod scan;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +71,20 @@ enum Command {
         #[arg(long = "internal-domain")]
         internal_domains: Vec<String>,
     },
+    /// Scan files and folders for sensitive data (exit code 0 clean, 1 findings, 2 usage error).
+    Scan(scan::ScanArgs),
+    /// List the built-in DLP detectors (id, category, validation) as a Markdown table.
+    Detectors,
+    /// Hash values read from standard input (one per line) for an exact-data rule's
+    /// `hashes_file`; the clear values never need to be kept next to the policy.
+    HashValues {
+        /// The rule's `salt` (keep it per tenant).
+        #[arg(long)]
+        salt: String,
+        /// Match case exactly (by default values are lower-cased before hashing).
+        #[arg(long)]
+        case_sensitive: bool,
+    },
     /// Run one response action on a file directly.
     Act {
         #[arg(long, default_value = "box")]
@@ -118,6 +133,21 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Scan(args) => {
+            // CPU-bound and synchronous; the exit code is the command's answer.
+            let code = tokio::task::spawn_blocking(move || scan::run(args))
+                .await
+                .context("the scan stopped unexpectedly")?;
+            std::process::exit(code)
+        }
+        Command::Detectors => {
+            scan::print_detectors();
+            Ok(())
+        }
+        Command::HashValues {
+            salt,
+            case_sensitive,
+        } => scan::hash_values(&salt, case_sensitive).context("hashing values from standard input"),
         Command::SecretPut { data_dir, name } => {
             use casb_shared::ports::SecretStore;
             let mut value = String::new();

@@ -1,4 +1,4 @@
-//! The `casb` command as a user runs it: the real binary, against the Box simulator.
+//! The `casb` command as a user runs it: the real binary, against the Box simulator and on files.
 
 use std::process::Command;
 
@@ -167,5 +167,136 @@ fn demo_runs_the_scenario_and_prints_the_summary() {
     assert!(
         !stdout.contains("Failed") && !stdout.contains("Pending"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn scan_reports_findings_as_json_lines_and_answers_with_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("clean.txt"),
+        "minutes of the meeting, v2.4.1",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("hr")).unwrap();
+    std::fs::write(
+        dir.path().join("hr/payroll.csv"),
+        "name,ssn\nann,536-22-1234\n",
+    )
+    .unwrap();
+
+    let clean = casb()
+        .arg("scan")
+        .arg(dir.path().join("clean.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(clean.stdout.is_empty());
+
+    let found = casb()
+        .args(["scan", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(found.status.code(), Some(1));
+    let stdout = String::from_utf8(found.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["detector"], "us_ssn");
+    assert!(lines[0]["path"].as_str().unwrap().ends_with("payroll.csv"));
+    assert!(
+        !stdout.contains("536-22-1234"),
+        "the value itself is never printed"
+    );
+
+    // Usage errors: no path, an unknown format.
+    assert_eq!(casb().arg("scan").output().unwrap().status.code(), Some(2));
+    let bad_format = casb()
+        .args(["scan", "--format", "xml"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad_format.status.code(), Some(2));
+}
+
+#[test]
+fn exact_data_rules_match_values_hashed_by_hash_values_without_storing_them() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut hasher = casb()
+        .args(["hash-values", "--salt", "tenant-7"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hasher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"E104233\ne998877\n")
+        .unwrap();
+    let hashed = hasher.wait_with_output().unwrap();
+    assert!(hashed.status.success());
+    let hashes = String::from_utf8(hashed.stdout).unwrap();
+    assert_eq!(hashes.lines().count(), 2);
+    assert!(!hashes.contains("104233"), "only digests are written");
+    std::fs::write(dir.path().join("employees.sha256"), &hashes).unwrap();
+    std::fs::write(
+        dir.path().join("policy.json"),
+        r#"{"only": [], "rules": [{"id": "employee_id", "type": "exact_data",
+            "pattern": "\\bE\\d{6}\\b", "salt": "tenant-7", "hashes_file": "employees.sha256"}]}"#,
+    )
+    .unwrap();
+    // A listed id (in another case: values are compared lower-cased) and one that is not listed.
+    std::fs::write(dir.path().join("roster.txt"), "ann E998877, bob E123456").unwrap();
+
+    let scan = casb()
+        .args(["scan", "--format", "json", "--policy"])
+        .arg(dir.path().join("policy.json"))
+        .arg(dir.path().join("roster.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        scan.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    let stdout = String::from_utf8(scan.stdout).unwrap();
+    let findings: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(findings.len(), 1, "{stdout}");
+    assert_eq!(findings[0]["detector"], "employee_id");
+    assert_eq!(findings[0]["start"], 4);
+}
+
+#[test]
+fn detectors_lists_the_whole_catalog() {
+    let out = casb().arg("detectors").output().unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<&str> = table
+        .lines()
+        .skip(2)
+        .filter_map(|row| row.split('`').nth(1))
+        .collect();
+    let catalog: Vec<&str> = casb_shared::dlp::catalog::builtin()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert!(catalog.len() >= 100, "{} detectors", catalog.len());
+    assert_eq!(
+        ids, catalog,
+        "every detector is listed, once, in catalog order"
     );
 }

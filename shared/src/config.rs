@@ -1,6 +1,7 @@
 //! Configuration from the environment. Every name, URL and limit is configurable; the defaults
 //! suit `casb serve` on one machine.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Settings the pipeline stages share, whichever back end runs them.
@@ -19,6 +20,9 @@ pub struct Settings {
     pub poll_max_pages: usize,
     /// Larger files are not downloaded for inspection (`CASB_MAX_DOWNLOAD_MB`, default 50).
     pub max_download_bytes: u64,
+    /// DLP policy file for the inspector (`CASB_DLP_POLICY`): custom rules, disabled detectors,
+    /// threshold, extraction limits. Without one, the built-in catalog minus contact details.
+    pub dlp_policy: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -30,6 +34,7 @@ impl Default for Settings {
             poll_lease: Duration::from_secs(300),
             poll_max_pages: 50,
             max_download_bytes: 50 * 1024 * 1024,
+            dlp_policy: None,
         }
     }
 }
@@ -47,6 +52,8 @@ pub enum ConfigError {
         value: String,
         hint: &'static str,
     },
+    #[error("DLP policy (CASB_DLP_POLICY) cannot be used: {0}")]
+    DlpPolicy(String),
 }
 
 pub(crate) fn optional_env(name: &str) -> Option<String> {
@@ -106,6 +113,7 @@ impl Settings {
                 "a whole number of megabytes",
             )? * 1024
                 * 1024,
+            dlp_policy: optional_env("CASB_DLP_POLICY").map(PathBuf::from),
         })
     }
 }

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use crate::backend::Backend;
+use crate::config::ConfigError;
 use crate::config::Settings;
 use crate::connector::tokens::TokenManager;
 use crate::connector::ConnectorRegistry;
-use crate::content::{BasicScanner, ContentScanner};
+use crate::content::{ContentScanner, DlpScanner};
 use crate::policy::{builtin_policies, Policy};
 
 #[derive(Clone)]
@@ -23,15 +24,24 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(backend: Backend, settings: Settings, connectors: ConnectorRegistry) -> Self {
-        Core {
+    /// Fails only when the DLP policy file named in the settings cannot be loaded.
+    pub fn new(
+        backend: Backend,
+        settings: Settings,
+        connectors: ConnectorRegistry,
+    ) -> Result<Self, ConfigError> {
+        let scanner = match &settings.dlp_policy {
+            Some(path) => DlpScanner::from_policy_file(path).map_err(ConfigError::DlpPolicy)?,
+            None => DlpScanner::for_incidents(),
+        };
+        Ok(Core {
             tokens: TokenManager::new(backend.clone()),
-            scanner: Arc::new(BasicScanner),
+            scanner: Arc::new(scanner),
             backend,
             settings: Arc::new(settings),
             connectors: Arc::new(connectors),
             policies: Arc::new(builtin_policies()),
-        }
+        })
     }
 
     /// The core a Lambda function runs on: the AWS back end from the environment.
@@ -41,6 +51,6 @@ impl Core {
         let aws = crate::config::AwsSettings::from_env()?;
         let backend = Backend::aws(&aws).await;
         let connectors = crate::connectors_from_env(&backend);
-        Ok(Core::new(backend, settings, connectors))
+        Core::new(backend, settings, connectors)
     }
 }

@@ -6,6 +6,8 @@ pub mod backend;
 pub mod config;
 pub mod connector;
 pub mod content;
+/// The DLP engine (detector catalog, extraction, `casb scan`), its own crate for build time.
+pub use casb_dlp as dlp;
 pub mod core;
 pub mod domain;
 pub mod embedded;

@@ -60,7 +60,7 @@ impl LocalInstance {
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let embedded = EmbeddedBackend::open(&options.data_dir)?;
         let registry = connectors(&embedded.backend);
-        let core = Core::new(embedded.backend.clone(), settings, registry);
+        let core = Core::new(embedded.backend.clone(), settings, registry)?;
         let listener = TcpListener::bind(options.listen).await.map_err(|e| {
             format!(
                 "cannot listen on {}: {e} (choose another address with --listen)",

@@ -190,7 +190,7 @@ async fn sample_sqs_events_are_accepted_by_inspector_and_remediator() {
         notify_emails: vec!["secops@example.com".into()],
         ..Settings::default()
     };
-    let core = Core::new(f.backend.clone(), settings, ConnectorRegistry::new());
+    let core = Core::new(f.backend.clone(), settings, ConnectorRegistry::new()).unwrap();
     let context = lambda_runtime::Context::default();
 
     let activities: aws_lambda_events::event::sqs::SqsEvent =
@@ -246,7 +246,8 @@ async fn sample_schedule_event_runs_the_poller() {
         f.backend.clone(),
         Settings::default(),
         ConnectorRegistry::new(),
-    );
+    )
+    .unwrap();
     let payload: serde_json::Value = serde_json::from_str(&event("poller-schedule.json")).unwrap();
     let summary = casb_shared::lambda::poller_handler(
         &core,
@@ -265,7 +266,8 @@ async fn sample_http_events_reach_each_function_router() {
         f.backend.clone(),
         Settings::default(),
         ConnectorRegistry::new(),
-    );
+    )
+    .unwrap();
     let cases: [(&str, axum::Router, &str); 3] = [
         (
             "api-healthz.json",

@@ -29,7 +29,7 @@ fn core_with(f: &Fixture, connector: Arc<RecordingConnector>) -> Core {
         notify_emails: vec!["secops@example.com".into()],
         ..Settings::default()
     };
-    Core::new(f.backend.clone(), settings, registry)
+    Core::new(f.backend.clone(), settings, registry).unwrap()
 }
 
 fn options() -> WorkerOptions {

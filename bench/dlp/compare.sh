@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: casb scan vs Presidio (pattern recognizers on a blank spaCy
+# pipeline, offline) vs detect-secrets, on a generated corpus. Run by hand, not by CI:
+#
+#   bench/dlp/compare.sh [--text-mb 8] [--rss-mb 1024]
+#
+# Installs what it needs: a virtualenv in bench/dlp/.venv-bench with presidio-analyzer
+# and detect-secrets from PyPI (spaCy comes with presidio; no model is downloaded), and a
+# release build of the casb-dlp scan example. Prints precision, recall, F1 and MB/s per
+# tool and writes the table to bench/dlp/results/latest.md.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+text_mb=8
+rss_mb=1024
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --text-mb) text_mb="$2"; shift 2 ;;
+    --rss-mb) rss_mb="$2"; shift 2 ;;
+    *) echo "usage: $0 [--text-mb N] [--rss-mb N]" >&2; exit 2 ;;
+  esac
+done
+
+venv="$here/.venv-bench"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+fi
+"$venv/bin/pip" install --quiet presidio-analyzer detect-secrets
+
+target="${CARGO_TARGET_DIR:-$repo/shared/dlp/target}"
+(cd "$repo/shared/dlp" && CARGO_TARGET_DIR="$target" cargo build --release --example scan -j 2)
+casb="$target/release/examples/scan"
+
+corpus="$here/corpus"
+if [ ! -f "$corpus/labels.jsonl" ]; then
+  python3 "$here/gen_corpus.py" "$corpus" --text-mb "$text_mb"
+fi
+mkdir -p "$here/results"
+"$venv/bin/python" "$here/compare.py" --corpus "$corpus" --casb "$casb" --rss-mb "$rss_mb" --markdown "$here/results/latest.md"

@@ -1,0 +1,1428 @@
+//! The scanning engine: one pass over the text finds every place where any detector can
+//! match, then each detector's regex and validator run only in small windows there.
+//!
+//! Pass 1 (prefilter), over the whole text once:
+//! - one Aho-Corasick DFA holds every literal trigger (`AKIA`, `ghp_`, `@`, `password`,
+//!   ...), cut to [`TRIGGER_PREFIX`] bytes to keep the automaton small enough for the cache;
+//! - a byte loop groups ASCII digits into clusters (digits at most [`CLUSTER_GAP`] apart),
+//!   and one multi-pattern lazy DFA over each cluster tells which digit-based detectors
+//!   can match there.
+//!
+//! Pass 2 (verification), only around candidates: the detector's regex over the merged
+//! windows, then the validator, placeholder/entropy checks, context keywords within
+//! [`CONTEXT_RADIUS`] bytes for the confidence, and overlap resolution between detectors.
+
+use crate::catalog::{self, Spec, Trigger, CONTEXT_RADIUS};
+use crate::model::{Category, Confidence, Finding};
+use crate::util::mask;
+use crate::validators;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::meta::Regex;
+use regex_automata::{util::syntax, Input};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::io::Read;
+
+/// Digits at most this many bytes apart belong to one candidate cluster
+/// (`GB82 WEST 1234` has a gap of 6).
+const CLUSTER_GAP: usize = 8;
+/// Clusters are cut at this size (with overlap) so that a file of digits stays linear.
+const MAX_CLUSTER: usize = 2048;
+/// Bytes after a digit cluster in which a digit-triggered value may end (`AB123456C`).
+const DIGIT_REACH_AFTER: usize = 16;
+/// Lazy-DFA cache of the digit-detector set, per thread.
+const DIGIT_SET_CACHE: usize = 48 << 20;
+/// Trigger literals are matched on at most this many leading bytes.
+const TRIGGER_PREFIX: usize = 6;
+/// Streaming: bytes per chunk, and bytes shared by consecutive chunks. The overlap is
+/// larger than the longest match (a PEM key, 8 KiB) plus the context radius.
+pub const STREAM_CHUNK: usize = 1 << 20;
+pub const STREAM_OVERLAP: usize = 16 << 10;
+
+/// Words that, right before a number and with no supporting keyword, mark it as
+/// something else: order or invoice numbers, versions, device serials.
+const NEGATIVE_CONTEXT: &[&[u8]] = &[
+    b"version",
+    b"ver.",
+    b"order",
+    b"invoice",
+    b"imei",
+    b"tracking",
+    b"isbn",
+    b"build",
+    b"serial",
+    b"sku",
+    b"ticket",
+    b"ref",
+    b"po #",
+    b"po#",
+    b"uuid",
+    b"sha",
+    b"md5",
+    b"commit",
+    b"release",
+    b"v.",
+];
+
+/// Compiles a detector pattern the way the engine runs it: bytes, ASCII classes.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(Regex::config().utf8_empty(false))
+        .build(pattern)
+        .map_err(|e| e.to_string())
+}
+
+fn build_keyword_automaton(words: &[String]) -> Result<Option<AhoCorasick>, String> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// A keyword counts only at the start of a word (`sin` must not fire inside `using`), and
+/// short keywords must also end one (`aba` inside `abandon`).
+fn at_word_boundary(text: &[u8], start: usize, end: usize, keyword_len: usize) -> bool {
+    let before_ok = start == 0 || !text.get(start - 1).is_some_and(u8::is_ascii_alphanumeric);
+    let after_ok = keyword_len > 4 || !text.get(end).is_some_and(u8::is_ascii_alphanumeric);
+    before_ok && after_ok
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TriggerKind {
+    Digits(u8),
+    Literal,
+    Everywhere,
+}
+
+/// Exact-data match: values are compared by salted SHA-256, never kept in clear.
+#[derive(Debug, Clone)]
+pub struct ExactData {
+    pub salt: String,
+    pub hashes: HashSet<[u8; 32]>,
+    pub case_sensitive: bool,
+}
+
+impl ExactData {
+    /// The digest a value is stored under: `sha256(salt || normalized value)`, where
+    /// normalisation trims and, unless case-sensitive, lower-cases ASCII.
+    pub fn digest(salt: &str, value: &[u8], case_sensitive: bool) -> [u8; 32] {
+        let trimmed = value.trim_ascii();
+        let mut hasher = Sha256::new();
+        hasher.update(salt.as_bytes());
+        if case_sensitive {
+            hasher.update(trimmed);
+        } else {
+            hasher.update(trimmed.to_ascii_lowercase());
+        }
+        hasher.finalize().into()
+    }
+
+    fn contains(&self, value: &[u8]) -> bool {
+        self.hashes
+            .contains(&Self::digest(&self.salt, value, self.case_sensitive))
+    }
+}
+
+/// A user-defined rule (from the policy file). See [`crate::policy_file`].
+#[derive(Debug, Clone)]
+pub struct CustomRule {
+    pub id: String,
+    pub category: Category,
+    pub kind: CustomKind,
+    /// Supporting words within [`CONTEXT_RADIUS`] bytes.
+    pub context: Vec<String>,
+    /// Confidence without context; `None` = only reported with a context word near.
+    pub base: Option<Confidence>,
+    pub boosted: Confidence,
+}
+
+#[derive(Debug, Clone)]
+pub enum CustomKind {
+    /// A regex; capture group 1 (if any) is the value. With `anchors`, only verified near
+    /// those words (fast); without, run over the whole text.
+    Regex {
+        pattern: String,
+        anchors: Vec<String>,
+    },
+    /// Keyword lists and dictionaries of exact terms, any size (one Aho-Corasick automaton).
+    Terms {
+        terms: Vec<String>,
+        case_sensitive: bool,
+        whole_word: bool,
+    },
+    /// Values of the given shape whose salted SHA-256 is in the list.
+    ExactData { pattern: String, data: ExactData },
+}
+
+struct Detector {
+    id: String,
+    category: Category,
+    regex: Regex,
+    /// The pattern is `\b(...)\b` with one group: the whole match is the value, so the
+    /// cheaper match-only search is enough (no capture resolution).
+    whole_match: bool,
+    validate: Option<fn(&[u8]) -> bool>,
+    refine: Option<fn(&[u8]) -> Option<usize>>,
+    context: Option<AhoCorasick>,
+    /// Context keyword hits come from the main pass (see the builder) instead of `context`.
+    context_in_main_pass: bool,
+    base: Option<Confidence>,
+    boosted: Confidence,
+    secret: bool,
+    min_entropy: f32,
+    reach: usize,
+    reach_back: usize,
+    bare_needs_context: bool,
+    trigger: TriggerKind,
+    exact_data: Option<ExactData>,
+}
+
+struct TermSet {
+    id: String,
+    category: Category,
+    automaton: AhoCorasick,
+    whole_word: bool,
+    context: Option<AhoCorasick>,
+    base: Option<Confidence>,
+    boosted: Confidence,
+}
+
+struct LiteralUse {
+    /// Set for case-sensitive literals: the automaton is case-insensitive, so the bytes
+    /// are compared again.
+    exact: Option<Vec<u8>>,
+    /// Length of the longest full literal behind this prefix (the window reaches past it).
+    full_len: usize,
+    uses: Vec<usize>,
+    /// Detectors for which this literal is a supporting (context) keyword.
+    context_of: Vec<usize>,
+}
+
+/// Builds an [`Engine`]: the built-in catalog (all or some detectors), custom rules, and
+/// the lowest confidence that is reported.
+#[derive(Default)]
+pub struct EngineBuilder {
+    disabled: HashSet<String>,
+    only: Option<HashSet<String>>,
+    custom: Vec<CustomRule>,
+    min_confidence: Option<Confidence>,
+}
+
+impl EngineBuilder {
+    /// Drops these built-in detectors.
+    pub fn disable<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.disabled.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Keeps only these built-in detectors.
+    pub fn only<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.only = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn custom_rules(mut self, rules: Vec<CustomRule>) -> Self {
+        self.custom.extend(rules);
+        self
+    }
+
+    pub fn min_confidence(mut self, c: Confidence) -> Self {
+        self.min_confidence = Some(c);
+        self
+    }
+
+    pub fn build(self) -> Result<Engine, String> {
+        let specs: Vec<Spec> = catalog::builtin()
+            .into_iter()
+            .filter(|s| !self.disabled.contains(s.id))
+            .filter(|s| self.only.as_ref().is_none_or(|o| o.contains(s.id)))
+            .collect();
+        let mut engine = Engine {
+            detectors: Vec::new(),
+            literal_automaton: None,
+            literals: Vec::new(),
+            digit_detectors: Vec::new(),
+            digit_set: None,
+            digit_reach_back: 0,
+            everywhere: Vec::new(),
+            term_sets: Vec::new(),
+            min_confidence: self.min_confidence.unwrap_or(Confidence::Low),
+        };
+        let mut literal_index: std::collections::HashMap<(Vec<u8>, bool), usize> =
+            Default::default();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut add_literal =
+            |literal: &str, case_sensitive: bool, det: usize, literals: &mut Vec<LiteralUse>| {
+                let full = if case_sensitive {
+                    literal.as_bytes().to_vec()
+                } else {
+                    literal.to_ascii_lowercase().into_bytes()
+                };
+                let bytes = full[..full.len().min(TRIGGER_PREFIX)].to_vec();
+                let key = (bytes.clone(), case_sensitive);
+                let idx = *literal_index.entry(key).or_insert_with(|| {
+                    patterns.push(bytes.clone());
+                    literals.push(LiteralUse {
+                        exact: case_sensitive.then(|| bytes.clone()),
+                        full_len: 0,
+                        uses: Vec::new(),
+                        context_of: Vec::new(),
+                    });
+                    literals.len() - 1
+                });
+                let lit = &mut literals[idx];
+                lit.full_len = lit.full_len.max(full.len());
+                if !lit.uses.contains(&det) {
+                    lit.uses.push(det);
+                }
+            };
+
+        // Context keywords go into the same automaton (whole words, not cut to a prefix),
+        // so one pass over the text finds triggers and supporting words together.
+        let mut context_index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        let mut context_words: Vec<(Vec<u8>, usize)> = Vec::new();
+
+        for spec in &specs {
+            let det = engine.detectors.len();
+            let regex = compile_pattern(spec.pattern).map_err(|e| format!("{}: {e}", spec.id))?;
+            let context: Vec<String> = spec.context.iter().map(|s| s.to_string()).collect();
+            // Only detectors that need a keyword to report at all take theirs from the main
+            // pass (their candidates are frequent, e.g. any 9-digit number); the others look
+            // around each match, which is rare, and keep common words out of the automaton.
+            let context_in_main_pass = spec.base.is_none() || spec.bare_needs_context;
+            if context_in_main_pass {
+                context_words.extend(
+                    context
+                        .iter()
+                        .map(|w| (w.to_ascii_lowercase().into_bytes(), det)),
+                );
+            }
+            let trigger = match spec.trigger {
+                Trigger::Digits(n) => TriggerKind::Digits(n),
+                Trigger::Prefixes(list) => {
+                    for p in list {
+                        add_literal(p, true, det, &mut engine.literals);
+                    }
+                    TriggerKind::Literal
+                }
+                Trigger::Keywords(list) => {
+                    for k in list {
+                        add_literal(k, false, det, &mut engine.literals);
+                    }
+                    TriggerKind::Literal
+                }
+            };
+            if let TriggerKind::Digits(_) = trigger {
+                engine.digit_detectors.push(det);
+            }
+            engine.detectors.push(Detector {
+                id: spec.id.to_string(),
+                category: spec.category,
+                whole_match: is_whole_match(spec.pattern, &regex),
+                regex,
+                validate: spec.validate,
+                refine: spec.refine,
+                context: build_keyword_automaton(&context)?,
+                context_in_main_pass: spec.base.is_none() || spec.bare_needs_context,
+                base: spec.base,
+                boosted: spec.boosted,
+                secret: spec.secret,
+                min_entropy: spec.min_entropy,
+                reach: usize::from(spec.reach),
+                reach_back: usize::from(spec.reach_back),
+                bare_needs_context: spec.bare_needs_context,
+                trigger,
+                exact_data: None,
+            });
+        }
+
+        for rule in self.custom {
+            let context = build_keyword_automaton(&rule.context)?;
+            if !matches!(rule.kind, CustomKind::Terms { .. }) {
+                let det = engine.detectors.len();
+                context_words.extend(
+                    rule.context
+                        .iter()
+                        .map(|w| (w.to_ascii_lowercase().into_bytes(), det)),
+                );
+            }
+            let (pattern, anchors, exact_data) = match rule.kind {
+                CustomKind::Terms {
+                    terms,
+                    case_sensitive,
+                    whole_word,
+                } => {
+                    let automaton = AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(!case_sensitive)
+                        .match_kind(MatchKind::LeftmostLongest)
+                        .build(terms.iter().filter(|t| !t.is_empty()))
+                        .map_err(|e| format!("{}: {e}", rule.id))?;
+                    engine.term_sets.push(TermSet {
+                        id: rule.id,
+                        category: rule.category,
+                        automaton,
+                        whole_word,
+                        context,
+                        base: rule.base,
+                        boosted: rule.boosted,
+                    });
+                    continue;
+                }
+                CustomKind::Regex { pattern, anchors } => (pattern, anchors, None),
+                CustomKind::ExactData { pattern, data } => (pattern, Vec::new(), Some(data)),
+            };
+            let det = engine.detectors.len();
+            let regex = compile_pattern(&pattern).map_err(|e| format!("{}: {e}", rule.id))?;
+            let trigger = if anchors.is_empty() {
+                engine.everywhere.push(det);
+                TriggerKind::Everywhere
+            } else {
+                for a in &anchors {
+                    add_literal(a, false, det, &mut engine.literals);
+                }
+                TriggerKind::Literal
+            };
+            engine.detectors.push(Detector {
+                id: rule.id,
+                category: rule.category,
+                whole_match: false,
+                regex,
+                validate: None,
+                refine: None,
+                context,
+                context_in_main_pass: true,
+                base: rule.base,
+                boosted: rule.boosted,
+                secret: false,
+                min_entropy: 0.0,
+                reach: 256,
+                reach_back: 256,
+                bare_needs_context: false,
+                trigger,
+                exact_data,
+            });
+        }
+
+        for (word, det) in context_words {
+            if word.is_empty() {
+                continue;
+            }
+            let idx = *context_index.entry(word.clone()).or_insert_with(|| {
+                patterns.push(word.clone());
+                engine.literals.push(LiteralUse {
+                    exact: None,
+                    full_len: word.len(),
+                    uses: Vec::new(),
+                    context_of: Vec::new(),
+                });
+                engine.literals.len() - 1
+            });
+            if !engine.literals[idx].context_of.contains(&det) {
+                engine.literals[idx].context_of.push(det);
+            }
+        }
+        if !engine.digit_detectors.is_empty() {
+            let digit_patterns: Vec<&str> = specs
+                .iter()
+                .filter(|s| matches!(s.trigger, Trigger::Digits(_)))
+                .map(|s| s.pattern)
+                .collect();
+            engine.digit_set = Some(
+                Regex::builder()
+                    .syntax(syntax::Config::new().unicode(false).utf8(false))
+                    // A big lazy-DFA cache: with ~60 patterns in overlapping mode the default
+                    // (2 MiB) is cleared so often that determinization dominates.
+                    .configure(
+                        Regex::config()
+                            .utf8_empty(false)
+                            .match_kind(regex_automata::MatchKind::All)
+                            .hybrid_cache_capacity(DIGIT_SET_CACHE),
+                    )
+                    .build_many(&digit_patterns)
+                    .map_err(|e| e.to_string())?,
+            );
+            // The set only has to see enough of a value to recognise it; values reaching
+            // further back (bitcoin addresses) are verified in their own wider window.
+            engine.digit_reach_back = engine
+                .digit_detectors
+                .iter()
+                .map(|&d| engine.detectors[d].reach_back)
+                .max()
+                .unwrap_or(0)
+                .min(32);
+        }
+        if !patterns.is_empty() {
+            engine.literal_automaton = Some(
+                aho_corasick::dfa::Builder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .start_kind(aho_corasick::StartKind::Unanchored)
+                    .prefilter(false)
+                    .build(&patterns)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(engine)
+    }
+}
+
+/// The DLP engine. Build it once ([`Engine::with_default_catalog`] or [`Engine::builder`])
+/// and share it: it is `Send + Sync` and scanning takes `&self`.
+pub struct Engine {
+    detectors: Vec<Detector>,
+    literal_automaton: Option<aho_corasick::dfa::DFA>,
+    literals: Vec<LiteralUse>,
+    digit_detectors: Vec<usize>,
+    /// All digit-triggered patterns in one automaton: one pass over a cluster tells
+    /// which detectors can match there at all (pattern i = `digit_detectors[i]`).
+    digit_set: Option<Regex>,
+    digit_reach_back: usize,
+    everywhere: Vec<usize>,
+    term_sets: Vec<TermSet>,
+    min_confidence: Confidence,
+}
+
+/// Metadata of a detector, for listings (`casb scan --list-detectors`) and docs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DetectorInfo {
+    pub id: String,
+    pub category: Category,
+}
+
+impl Engine {
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The whole built-in catalog, every confidence reported.
+    pub fn with_default_catalog() -> Engine {
+        // The catalog's patterns are compiled by a unit test, so this cannot fail.
+        Engine::builder()
+            .build()
+            .expect("built-in catalog compiles")
+    }
+
+    pub fn detectors(&self) -> Vec<DetectorInfo> {
+        self.detectors
+            .iter()
+            .map(|d| DetectorInfo {
+                id: d.id.clone(),
+                category: d.category,
+            })
+            .chain(self.term_sets.iter().map(|t| DetectorInfo {
+                id: t.id.clone(),
+                category: t.category,
+            }))
+            .collect()
+    }
+
+    pub fn min_confidence(&self) -> Confidence {
+        self.min_confidence
+    }
+
+    /// Scans text held in memory. Offsets in the findings are into `text`.
+    pub fn scan_text(&self, text: &[u8]) -> Vec<Finding> {
+        let len = text.len();
+        let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.detectors.len()];
+        let mut context_hits: Vec<Vec<usize>> = vec![Vec::new(); self.detectors.len()];
+
+        if let Some(dfa) = &self.literal_automaton {
+            for_each_literal(dfa, text, |pattern, start, end| {
+                let Some(lit) = self.literals.get(pattern) else {
+                    return;
+                };
+                if let Some(exact) = &lit.exact {
+                    if text.get(start..end) != Some(exact.as_slice()) {
+                        return;
+                    }
+                }
+                for &det in &lit.uses {
+                    let d = &self.detectors[det];
+                    windows[det].push((
+                        start.saturating_sub(d.reach_back),
+                        (start + lit.full_len + d.reach).min(len),
+                    ));
+                }
+                if !lit.context_of.is_empty() && at_word_boundary(text, start, end, end - start) {
+                    for &det in &lit.context_of {
+                        context_hits[det].push(start);
+                    }
+                }
+            });
+        }
+
+        if let Some(set) = &self.digit_set {
+            let mut which = regex_automata::PatternSet::new(set.pattern_len());
+            for_each_digit_cluster(text, |start, end, digit_count| {
+                if !worth_checking(text, start, end, digit_count) {
+                    return;
+                }
+                let window =
+                    start.saturating_sub(self.digit_reach_back)..(end + DIGIT_REACH_AFTER).min(len);
+                which.clear();
+                set.which_overlapping_matches(&Input::new(text).range(window), &mut which);
+                for pattern in which.iter() {
+                    let det = self.digit_detectors[pattern.as_usize()];
+                    let d = &self.detectors[det];
+                    if let TriggerKind::Digits(min) = d.trigger {
+                        if digit_count >= usize::from(min) {
+                            windows[det].push((
+                                start.saturating_sub(d.reach_back),
+                                (end + DIGIT_REACH_AFTER).min(len),
+                            ));
+                        }
+                    }
+                }
+            });
+        }
+        for &det in &self.everywhere {
+            windows[det].push((0, len));
+        }
+
+        let mut findings: Vec<Candidate> = Vec::new();
+        for (det, wins) in windows.into_iter().enumerate() {
+            if wins.is_empty() {
+                continue;
+            }
+            let hits = &mut context_hits[det];
+            hits.sort_unstable();
+            let context = ContextHits(hits);
+            for (s, e) in merge_windows(wins) {
+                self.verify_window(det, text, s, e, &context, &mut findings);
+            }
+        }
+
+        for (set_index, set) in self.term_sets.iter().enumerate() {
+            for m in set.automaton.find_iter(text) {
+                if set.whole_word && !is_isolated_word(text, m.start(), m.end()) {
+                    continue;
+                }
+                let keyword_distance = set
+                    .context
+                    .as_ref()
+                    .and_then(|ac| context_near(ac, text, m.start(), m.end()));
+                let has_ctx = keyword_distance.is_some();
+                let Some(conf) = (if has_ctx { Some(set.boosted) } else { set.base }) else {
+                    continue;
+                };
+                if conf < self.min_confidence {
+                    continue;
+                }
+                findings.push(Candidate {
+                    finding: Finding {
+                        detector_id: set.id.clone(),
+                        category: set.category,
+                        confidence: conf,
+                        start: m.start(),
+                        end: m.end(),
+                        snippet: mask(&text[m.start()..m.end()], false, &set.id),
+                        part: None,
+                    },
+                    keyword_distance: keyword_distance.unwrap_or(usize::MAX),
+                    priority: self.detectors.len() + set_index,
+                });
+            }
+        }
+
+        resolve_overlaps(findings)
+    }
+
+    fn verify_window(
+        &self,
+        det: usize,
+        text: &[u8],
+        ws: usize,
+        we: usize,
+        context: &ContextHits<'_>,
+        out: &mut Vec<Candidate>,
+    ) {
+        let d = &self.detectors[det];
+        if d.base.is_none() {
+            // Reported only with a keyword: look for one before running the regex.
+            if d.context.is_some() && d.context_in_main_pass && !context.near(ws, we) {
+                return;
+            }
+        }
+        let input = Input::new(text).range(ws..we);
+        let spans: Vec<regex_automata::Span> = if d.whole_match {
+            d.regex.find_iter(input).map(|m| m.span()).collect()
+        } else {
+            d.regex
+                .captures_iter(input)
+                .filter_map(|caps| caps.get_group(1).or_else(|| caps.get_group(0)))
+                .collect()
+        };
+        for span in spans {
+            let (start, mut end) = (span.start, span.end);
+            if let Some(refine) = d.refine {
+                match refine(&text[start..end]) {
+                    Some(l) => end = start + l,
+                    None => continue,
+                }
+            }
+            let value = &text[start..end];
+            if matches!(d.trigger, TriggerKind::Digits(_)) && !is_isolated_number(text, start, end)
+            {
+                continue;
+            }
+            if let Some(validate) = d.validate {
+                if !validate(value) {
+                    continue;
+                }
+            }
+            if d.secret {
+                if validators::is_placeholder(value) {
+                    continue;
+                }
+                if (validators::shannon_entropy(value) as f32) < d.min_entropy {
+                    continue;
+                }
+            }
+            if let Some(edm) = &d.exact_data {
+                if !edm.contains(value) {
+                    continue;
+                }
+            }
+            let keyword_distance = if d.context_in_main_pass {
+                context.nearest(start, end)
+            } else {
+                d.context
+                    .as_ref()
+                    .and_then(|ac| context_near(ac, text, start, end))
+            };
+            let has_ctx = keyword_distance.is_some();
+            // "build 123456789", "IMEI: 35...", "version 1.2.3.4": the word right before a
+            // number says what it is, whatever supporting words are further away.
+            if matches!(d.trigger, TriggerKind::Digits(_)) && negative_context_before(text, start) {
+                continue;
+            }
+            let bare = value.iter().all(u8::is_ascii_alphanumeric);
+            if d.bare_needs_context && bare && !has_ctx {
+                continue;
+            }
+            let Some(confidence) = (if has_ctx { Some(d.boosted) } else { d.base }) else {
+                continue;
+            };
+            if confidence < self.min_confidence {
+                continue;
+            }
+            out.push(Candidate {
+                finding: Finding {
+                    detector_id: d.id.clone(),
+                    category: d.category,
+                    confidence,
+                    start,
+                    end,
+                    snippet: mask(value, d.secret, &d.id),
+                    part: None,
+                },
+                keyword_distance: keyword_distance.unwrap_or(usize::MAX),
+                priority: det,
+            });
+        }
+    }
+
+    /// Scans a stream with bounded memory: chunks of [`STREAM_CHUNK`] bytes that overlap
+    /// by [`STREAM_OVERLAP`]. Offsets are into the whole stream. Returns the bytes read.
+    pub fn scan_reader<R: Read>(
+        &self,
+        mut reader: R,
+        mut on_finding: impl FnMut(Finding),
+    ) -> std::io::Result<u64> {
+        let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK + STREAM_OVERLAP);
+        let mut buf_offset: u64 = 0; // stream offset of buf[0]
+        let mut reported_until: u64 = 0; // findings starting before this were reported
+        let mut total: u64 = 0;
+        loop {
+            // Fill up to a full chunk.
+            let mut eof = false;
+            while buf.len() < STREAM_CHUNK + STREAM_OVERLAP {
+                let old = buf.len();
+                buf.resize(STREAM_CHUNK + STREAM_OVERLAP, 0);
+                match reader.read(&mut buf[old..]) {
+                    Ok(0) => {
+                        buf.truncate(old);
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        buf.truncate(old + n);
+                        total += n as u64;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(old),
+                    Err(e) => return Err(e),
+                }
+            }
+            let emit_limit = if eof {
+                buf_offset + buf.len() as u64
+            } else {
+                buf_offset + (buf.len() - STREAM_OVERLAP) as u64
+            };
+            for mut f in self.scan_text(&buf) {
+                let start = buf_offset + f.start as u64;
+                if start >= reported_until && start < emit_limit {
+                    f.start = start as usize;
+                    f.end = (buf_offset + f.end as u64) as usize;
+                    on_finding(f);
+                }
+            }
+            if eof {
+                return Ok(total);
+            }
+            reported_until = emit_limit;
+            let keep_from = buf.len() - STREAM_OVERLAP;
+            buf.drain(..keep_from);
+            buf_offset += keep_from as u64;
+        }
+    }
+}
+
+fn is_whole_match(pattern: &str, regex: &Regex) -> bool {
+    // Group 0 is the whole match; exactly one explicit group, opened right after the
+    // leading `\b` and closed right before the trailing one.
+    let groups = regex
+        .group_info()
+        .group_len(regex_automata::PatternID::ZERO);
+    if groups != 2 || !pattern.starts_with(r"\b(") || !pattern.ends_with(r")\b") {
+        return false;
+    }
+    let bytes = pattern.as_bytes();
+    let (mut depth, mut i, mut in_class) = (0usize, 2usize, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'(' if !in_class => depth += 1,
+            b')' if !in_class => {
+                depth -= 1;
+                if depth == 0 {
+                    return i == bytes.len() - 3;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Every (overlapping) literal match as `(pattern, start, end)`, in no particular order.
+///
+/// A DFA walk is bound by the latency of its table lookups, one after the other. Four
+/// walks over four slices of the text, advanced in lockstep, overlap those latencies and
+/// run several times faster on one core. Slice `k` reports the matches that *end* in it
+/// and starts `max_pattern_len - 1` bytes early, so no match is lost or reported twice.
+fn for_each_literal(
+    dfa: &aho_corasick::dfa::DFA,
+    text: &[u8],
+    mut on_match: impl FnMut(usize, usize, usize),
+) {
+    use aho_corasick::automaton::Automaton;
+    use aho_corasick::Anchored;
+    const LANES: usize = 4;
+    let Ok(start_state) = dfa.start_state(Anchored::No) else {
+        return;
+    };
+    let n = text.len();
+    let lead = dfa.max_pattern_len().saturating_sub(1);
+    let lanes = if n >= 4096 { LANES } else { 1 };
+    let seg = n / lanes;
+    let mut pos = [0usize; LANES];
+    let mut report_from = [0usize; LANES];
+    let mut stop = [0usize; LANES];
+    let mut state = [start_state; LANES];
+    for k in 0..lanes {
+        report_from[k] = k * seg;
+        pos[k] = report_from[k].saturating_sub(lead);
+        stop[k] = if k + 1 == lanes { n } else { (k + 1) * seg };
+    }
+    let report = |sid, end: usize, from: usize, on_match: &mut dyn FnMut(usize, usize, usize)| {
+        if end <= from && from != 0 {
+            return;
+        }
+        for i in 0..dfa.match_len(sid) {
+            let pid = dfa.match_pattern(sid, i);
+            let len = dfa.pattern_len(pid);
+            on_match(pid.as_usize(), end - len, end);
+        }
+    };
+    // Lockstep while every lane has bytes left; the longest lane is finished alone.
+    let common = (0..lanes).map(|k| stop[k] - pos[k]).min().unwrap_or(0);
+    if lanes == LANES {
+        let (t0, t1, t2, t3) = (
+            &text[pos[0]..pos[0] + common],
+            &text[pos[1]..pos[1] + common],
+            &text[pos[2]..pos[2] + common],
+            &text[pos[3]..pos[3] + common],
+        );
+        let (mut s0, mut s1, mut s2, mut s3) = (state[0], state[1], state[2], state[3]);
+        for i in 0..common {
+            s0 = dfa.next_state(Anchored::No, s0, t0[i]);
+            s1 = dfa.next_state(Anchored::No, s1, t1[i]);
+            s2 = dfa.next_state(Anchored::No, s2, t2[i]);
+            s3 = dfa.next_state(Anchored::No, s3, t3[i]);
+            if dfa.is_special(s0) | dfa.is_special(s1) | dfa.is_special(s2) | dfa.is_special(s3) {
+                for (k, sid) in [s0, s1, s2, s3].into_iter().enumerate() {
+                    if dfa.is_match(sid) {
+                        report(sid, pos[k] + i + 1, report_from[k], &mut on_match);
+                    }
+                }
+            }
+        }
+        state = [s0, s1, s2, s3];
+        for p in pos.iter_mut() {
+            *p += common;
+        }
+    }
+    for k in 0..lanes {
+        while pos[k] < stop[k] {
+            let sid = dfa.next_state(Anchored::No, state[k], text[pos[k]]);
+            state[k] = sid;
+            pos[k] += 1;
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                report(sid, pos[k], report_from[k], &mut on_match);
+            }
+        }
+    }
+}
+
+/// Position of the first ASCII digit, eight bytes at a time (SWAR): with the high bit
+/// cleared, a byte `b` is a digit when `b + 0x46` stays below 0x80 (b <= 0x39) and
+/// `b + 0x50` reaches it (b >= 0x30); bytes >= 0x80 are excluded. No lane can carry.
+fn find_digit(text: &[u8]) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = text.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let y = x & LOW7;
+        let le_9 = !(y + 0x4646_4646_4646_4646);
+        let ge_0 = y + 0x5050_5050_5050_5050;
+        let mask = le_9 & ge_0 & !x & HIGH;
+        if mask != 0 {
+            return Some(offset + (mask.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| offset + p)
+}
+
+/// Groups digits into clusters and calls `f(start, end, digit_count)` for each.
+fn for_each_digit_cluster(text: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+    let mut i = 0;
+    let len = text.len();
+    while i < len {
+        // Find the next digit (the hot loop on prose).
+        match find_digit(&text[i..]) {
+            Some(p) => i += p,
+            None => return,
+        }
+        let start = i;
+        let mut last_digit = i;
+        let mut count = 0usize;
+        while i < len && i - last_digit <= CLUSTER_GAP && i - start < MAX_CLUSTER {
+            if text[i].is_ascii_digit() {
+                last_digit = i;
+                count += 1;
+            }
+            i += 1;
+        }
+        f(start, last_digit + 1, count);
+        if i - start >= MAX_CLUSTER {
+            // Re-scan an overlap so a value spanning the cut is seen whole next time.
+            i = last_digit.saturating_sub(64).max(start + 1);
+        } else {
+            i = last_digit + 1;
+        }
+    }
+}
+
+/// Short digit runs (years, times, prices, "room 42") can only be part of a detected
+/// value when letters (IBAN, VIN, ICD-10, PAN, ...), dots (IPv4) or colons (MAC) are
+/// involved; skipping the rest keeps prose with many small numbers fast.
+fn worth_checking(text: &[u8], start: usize, end: usize, digit_count: usize) -> bool {
+    const SHORT: usize = 6;
+    if digit_count >= SHORT {
+        return true;
+    }
+    let cluster = &text[start..end];
+    let count = |c: u8| cluster.iter().filter(|&&b| b == c).count();
+    if count(b'.') >= 3 || count(b':') >= 2 {
+        return true;
+    }
+    let around = &text[start.saturating_sub(12)..(end + 12).min(text.len())];
+    around.iter().any(u8::is_ascii_uppercase)
+}
+
+fn merge_windows(mut wins: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    wins.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(wins.len());
+    for (s, e) in wins {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Where one detector's context keywords occur in the text (sorted start offsets).
+struct ContextHits<'a>(&'a [usize]);
+
+impl ContextHits<'_> {
+    /// A keyword within [`CONTEXT_RADIUS`] bytes of `start..end`.
+    fn near(&self, start: usize, end: usize) -> bool {
+        self.nearest(start, end).is_some()
+    }
+
+    /// Distance in bytes to the closest keyword within the radius.
+    fn nearest(&self, start: usize, end: usize) -> Option<usize> {
+        let lo = start.saturating_sub(CONTEXT_RADIUS);
+        let hi = end + CONTEXT_RADIUS;
+        let first = self.0.partition_point(|&h| h < lo);
+        self.0[first..]
+            .iter()
+            .take_while(|&&h| h < hi)
+            .map(|&h| distance(h, start, end))
+            .min()
+    }
+}
+
+fn distance(keyword_at: usize, start: usize, end: usize) -> usize {
+    if keyword_at < start {
+        start - keyword_at
+    } else {
+        keyword_at.saturating_sub(end)
+    }
+}
+
+/// Distance to the closest context keyword within [`CONTEXT_RADIUS`] bytes, if any.
+fn context_near(ac: &AhoCorasick, text: &[u8], start: usize, end: usize) -> Option<usize> {
+    let lo = start.saturating_sub(CONTEXT_RADIUS);
+    let hi = (end + CONTEXT_RADIUS).min(text.len());
+    // Non-overlapping search keeps the automaton's prefilter (memchr/Teddy) in play.
+    ac.find_iter(&text[lo..hi])
+        .filter(|m| at_word_boundary(text, lo + m.start(), lo + m.end(), m.end() - m.start()))
+        .map(|m| distance(lo + m.start(), start, end))
+        .min()
+}
+
+/// A finding before overlap resolution, with what ranks it against its rivals.
+struct Candidate {
+    finding: Finding,
+    /// Bytes to the closest supporting keyword (`usize::MAX` without one).
+    keyword_distance: usize,
+    /// Catalog position: earlier wins a full tie.
+    priority: usize,
+}
+
+fn negative_context_before(text: &[u8], start: usize) -> bool {
+    static WORDS: std::sync::LazyLock<AhoCorasick> = std::sync::LazyLock::new(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(NEGATIVE_CONTEXT)
+            .expect("static word list")
+    });
+    let lo = start.saturating_sub(24);
+    WORDS.find_overlapping_iter(&text[lo..start]).any(|m| {
+        let p = lo + m.start();
+        p == 0 || !text[p - 1].is_ascii_alphanumeric()
+    })
+}
+
+/// A number stands alone: not glued to letters, and not one piece of a longer dotted,
+/// dashed or slashed number (`1.2.3.4.5`, `123-45-6789-01`, a UUID segment).
+fn is_isolated_number(text: &[u8], start: usize, end: usize) -> bool {
+    let before = start.checked_sub(1).and_then(|i| text.get(i)).copied();
+    let before2 = start.checked_sub(2).and_then(|i| text.get(i)).copied();
+    let after = text.get(end).copied();
+    let after2 = text.get(end + 1).copied();
+    let glued = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let joiner = |c: Option<u8>| c.is_some_and(|c| matches!(c, b'-' | b'.' | b'/' | b':' | b'_'));
+    let digit_or_letter = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if glued(before) || glued(after) {
+        return false;
+    }
+    if joiner(before) && digit_or_letter(before2) {
+        return false;
+    }
+    if joiner(after) && digit_or_letter(after2) {
+        return false;
+    }
+    // A value written in space-separated groups does not stop in the middle of a longer
+    // run of such groups (`4692 6709 6564` inside `4692 6709 6564 8340`).
+    let spaced = text.get(start..end).is_some_and(|v| v.contains(&b' '));
+    let digit = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_digit());
+    if spaced
+        && ((before == Some(b' ') && digit(before2)) || (after == Some(b' ') && digit(after2)))
+    {
+        return false;
+    }
+    true
+}
+
+fn is_isolated_word(text: &[u8], start: usize, end: usize) -> bool {
+    let before = start.checked_sub(1).and_then(|i| text.get(i));
+    let after = text.get(end);
+    !before.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && !after.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Keeps one finding per overlapping group: highest confidence, then longest, then the
+/// detector listed first in the catalog.
+/// Keeps one finding per overlapping group: highest confidence, then the closest
+/// supporting keyword (a number next to "Passport No:" is a passport number even when
+/// "SSN" appears further away), then the longest, then the detector listed first.
+fn resolve_overlaps(mut candidates: Vec<Candidate>) -> Vec<Finding> {
+    candidates.sort_by(|a, b| {
+        a.finding
+            .start
+            .cmp(&b.finding.start)
+            .then(b.finding.end.cmp(&a.finding.end))
+    });
+    candidates.dedup_by(|a, b| {
+        a.finding.start == b.finding.start
+            && a.finding.end == b.finding.end
+            && a.priority == b.priority
+    });
+    let rank = |c: &Candidate| {
+        (
+            c.finding.confidence,
+            std::cmp::Reverse(c.keyword_distance),
+            c.finding.end - c.finding.start,
+            std::cmp::Reverse(c.priority),
+        )
+    };
+    let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        match kept.last_mut() {
+            Some(last) if c.finding.start < last.finding.end => {
+                if rank(&c) > rank(last) {
+                    *last = c;
+                }
+            }
+            _ => kept.push(c),
+        }
+    }
+    kept.into_iter().map(|c| c.finding).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(engine: &Engine, text: &str) -> Vec<String> {
+        engine
+            .scan_text(text.as_bytes())
+            .into_iter()
+            .map(|f| f.detector_id)
+            .collect()
+    }
+
+    #[test]
+    fn engine_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>(_: &T) {}
+        let engine = Engine::with_default_catalog();
+        assert_send_sync(&engine);
+        let found: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| engine.scan_text(b"SSN 536-22-1234").len()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(found, [1, 1]);
+    }
+
+    #[test]
+    fn digit_clusters_group_nearby_digits() {
+        let mut got = Vec::new();
+        for_each_digit_cluster(b"call 415 555 2671 now, year 2024", |s, e, n| {
+            got.push((s, e, n))
+        });
+        assert_eq!(got, vec![(5, 17, 10), (28, 32, 4)]);
+    }
+
+    #[test]
+    fn whole_match_detection() {
+        let check = |p: &str| is_whole_match(p, &compile_pattern(p).unwrap());
+        assert!(check(r"\b(\d{3}-\d{2}-\d{4}|\d{9})\b"));
+        assert!(!check(r"\b(a)x(?:y)\b"));
+        assert!(!check(r"\b(a)\b|\b(b)\b"));
+        assert!(!check(r"key=(\w+)"));
+        assert!(check(r"\b([A-Z][\)(]\d)\b"));
+    }
+
+    #[test]
+    fn swar_digit_search_matches_the_simple_one() {
+        let samples: [&[u8]; 6] = [
+            b"",
+            b"abc",
+            b"abcdefgh9",
+            b"\xff\xb9\x39",
+            b"/:0",
+            "éé€ 7".as_bytes(),
+        ];
+        for s in samples {
+            assert_eq!(
+                find_digit(s),
+                s.iter().position(u8::is_ascii_digit),
+                "{s:?}"
+            );
+        }
+        for b in 0..=255u8 {
+            let t = [b'x', b'x', b'x', b, b'x', b'x', b'x', b'x', b'x'];
+            assert_eq!(
+                find_digit(&t),
+                t.iter().position(u8::is_ascii_digit),
+                "byte {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn interleaved_literal_walk_equals_the_library_search() {
+        let patterns = [
+            "akia",
+            "ghp_",
+            "password",
+            "@",
+            "ssn",
+            "social security",
+            "://",
+        ];
+        let dfa = aho_corasick::dfa::Builder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+            .unwrap();
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(patterns)
+            .unwrap();
+        let mut text = Vec::new();
+        let mut i = 0u32;
+        while text.len() < 20_000 {
+            i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let piece: &[u8] = match (i >> 16) % 9 {
+                0 => b"AKIA",
+                1 => b"Social Security",
+                2 => b"pass",
+                3 => b"word",
+                4 => b"a@b",
+                5 => b"https://",
+                _ => b"lorem ",
+            };
+            text.extend_from_slice(piece);
+        }
+        let mut ours = Vec::new();
+        for_each_literal(&dfa, &text, |p, s, e| ours.push((p, s, e)));
+        ours.sort_unstable();
+        let mut theirs: Vec<_> = ac
+            .find_overlapping_iter(&text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .collect();
+        theirs.sort_unstable();
+        assert!(!theirs.is_empty());
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn isolated_numbers() {
+        let t = b"a 123-45-6789 b";
+        assert!(is_isolated_number(t, 2, 13));
+        let t = b"x 123-45-6789-01";
+        assert!(!is_isolated_number(t, 2, 13));
+        let t = b"v1234567";
+        assert!(!is_isolated_number(t, 1, 8));
+    }
+
+    #[test]
+    fn finds_each_required_kind() {
+        let e = Engine::with_default_catalog();
+        assert_eq!(ids(&e, "card 4111 1111 1111 1111 on file"), ["credit_card"]);
+        assert_eq!(ids(&e, "Mastercard 2223 0031 2200 3222"), ["credit_card"]);
+        assert_eq!(ids(&e, "SSN: 536-22-1234"), ["us_ssn"]);
+        assert_eq!(
+            ids(&e, "pay to GB82 WEST 1234 5698 7654 32 today"),
+            ["iban"]
+        );
+        assert_eq!(ids(&e, "ABA routing number 021000021"), ["us_bank_routing"]);
+        assert_eq!(ids(&e, "mail jane.doe@example.org please"), ["email"]);
+        assert_eq!(ids(&e, "phone: (415) 555-2671"), ["phone_number"]);
+        assert_eq!(ids(&e, "NI number AB 12 34 56 C"), ["uk_nino"]);
+        assert_eq!(ids(&e, "SIN 130 692 544"), ["ca_sin"]);
+        assert_eq!(ids(&e, "ITIN 912-70-1234"), ["us_itin"]);
+        assert_eq!(ids(&e, "passport no. 340020013"), ["us_passport"]);
+        assert_eq!(ids(&e, "key AKIAZ3MSJV4WWNKWW5FG"), ["aws_access_key_id"]);
+        assert_eq!(
+            ids(
+                &e,
+                "aws_secret_access_key = Zq8vN2xR4tY6uI8oP0aS2dF4gH6jK8lZ1xC3vB5n"
+            ),
+            ["aws_secret_access_key"]
+        );
+        assert_eq!(
+            ids(&e, "token ghp_Z3xY9wV8uT7sR6qP5oN4mL3kJ2iH1gF0eD9c"),
+            ["github_token"]
+        );
+        assert_eq!(
+            ids(
+                &e,
+                "xoxb-263594206564-2343594206574-FGqddMF8t08v8N7Oq4i57vs1"
+            ),
+            ["slack_token"]
+        );
+        assert_eq!(
+            ids(&e, "stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+            ["stripe_secret_key"]
+        );
+        assert_eq!(
+            ids(&e, "AIzaSyD8x2mQ7vR3tY9uI1oP5aS6dF7gH8jK9lZ"),
+            ["google_api_key"]
+        );
+        assert_eq!(
+            ids(&e, "t=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+            ["jwt"]
+        );
+    }
+
+    #[test]
+    fn look_alikes_do_not_fire() {
+        let e = Engine::with_default_catalog();
+        for text in [
+            "SSN 912-34-5678",                         // area 9xx never issued
+            "id 550e8400-e29b-41d4-a716-446655440000", // UUID
+            "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "version 10.4.1.2 released",        // version string
+            "order number 4111-1111-1111-1112", // fails Luhn
+            "IMEI 490154203237518",             // IMEI, not a card
+            "date 2024-03-15 and 15/03/2024",   // dates
+            "AKIAIOSFODNN7EXAMPLE",             // AWS documented example
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "card XXXX-XXXX-XXXX-1234", // masked
+            "number 021000021",         // no ABA context word
+        ] {
+            assert!(ids(&e, text).is_empty(), "{text}: {:?}", ids(&e, text));
+        }
+    }
+
+    #[test]
+    fn confidence_rises_with_context() {
+        let e = Engine::with_default_catalog();
+        let bare = e.scan_text(b"ref 4111 1111 1111 1111 x");
+        assert!(
+            bare.is_empty(),
+            "negative context `ref` suppresses an unsupported number"
+        );
+        let plain = e.scan_text(b"value 4111 1111 1111 1111 x");
+        assert_eq!(plain[0].confidence, Confidence::Medium);
+        let with_ctx = e.scan_text(b"Visa card number 4111 1111 1111 1111");
+        assert_eq!(with_ctx[0].confidence, Confidence::High);
+        assert_eq!(
+            &b"Visa card number 4111 1111 1111 1111"[with_ctx[0].start..with_ctx[0].end],
+            b"4111 1111 1111 1111"
+        );
+        // Bare 9 digits are only an SSN next to the word.
+        assert!(e.scan_text(b"number 536221234").is_empty());
+        assert_eq!(ids(&e, "ssn 536221234"), ["us_ssn"]);
+    }
+
+    #[test]
+    fn snippets_are_masked() {
+        let e = Engine::with_default_catalog();
+        let f = &e.scan_text(b"token ghp_Z3xY9wV8uT7sR6qP5oN4mL3kJ2iH1gF0eD9c")[0];
+        assert!(!f.snippet.contains("Z3xY9wV8uT7sR6qP5oN4mL3kJ2iH1gF0eD9c"));
+        assert!(f.snippet.starts_with("ghp_"));
+    }
+
+    #[test]
+    fn streaming_matches_in_memory_scan_across_chunk_edges() {
+        let e = Engine::with_default_catalog();
+        let mut text = Vec::new();
+        let filler = b"lorem ipsum dolor sit amet consectetur adipiscing elit ";
+        let mut planted = 0;
+        while text.len() < STREAM_CHUNK * 3 {
+            text.extend_from_slice(filler);
+            if text.len() % 7 == 0
+                || (text.len() > STREAM_CHUNK - 40 && text.len() < STREAM_CHUNK + 40)
+            {
+                text.extend_from_slice(b" card 4111 1111 1111 1111 ");
+                planted += 1;
+            }
+        }
+        let in_memory = e.scan_text(&text);
+        let mut streamed = Vec::new();
+        e.scan_reader(&text[..], |f| streamed.push(f)).unwrap();
+        assert_eq!(in_memory.len(), planted);
+        assert_eq!(streamed, in_memory);
+    }
+
+    #[test]
+    fn custom_rules_terms_regex_and_exact_data() {
+        let salt = "s3";
+        let mut hashes = HashSet::new();
+        hashes.insert(ExactData::digest(salt, b"E123456", false));
+        let engine = Engine::builder()
+            .only(Vec::<String>::new())
+            .custom_rules(vec![
+                CustomRule {
+                    id: "project_names".into(),
+                    category: Category::Custom,
+                    kind: CustomKind::Terms {
+                        terms: vec!["Blue Falcon".into(), "Nightjar".into()],
+                        case_sensitive: false,
+                        whole_word: true,
+                    },
+                    context: vec![],
+                    base: Some(Confidence::Medium),
+                    boosted: Confidence::High,
+                },
+                CustomRule {
+                    id: "ticket".into(),
+                    category: Category::Custom,
+                    kind: CustomKind::Regex {
+                        pattern: r"\bCASE-\d{5}\b".into(),
+                        anchors: vec!["case-".into()],
+                    },
+                    context: vec!["confidential".into()],
+                    base: None,
+                    boosted: Confidence::High,
+                },
+                CustomRule {
+                    id: "employee_id".into(),
+                    category: Category::Custom,
+                    kind: CustomKind::ExactData {
+                        pattern: r"\bE\d{6}\b".into(),
+                        data: ExactData {
+                            salt: salt.into(),
+                            hashes,
+                            case_sensitive: false,
+                        },
+                    },
+                    context: vec![],
+                    base: Some(Confidence::High),
+                    boosted: Confidence::High,
+                },
+            ])
+            .build()
+            .unwrap();
+        let found = ids(
+            &engine,
+            "project blue falcon, not nightjars; CASE-12345; E123456 and E654321",
+        );
+        assert_eq!(found, ["project_names", "employee_id"]);
+        let found = ids(&engine, "confidential: CASE-12345");
+        assert_eq!(found, ["ticket"]);
+    }
+}
