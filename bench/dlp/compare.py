@@ -2,7 +2,7 @@
 """Side-by-side accuracy and speed: casb scan vs Presidio (pattern recognizers, blank spaCy
 pipeline, offline) vs detect-secrets, on the corpus made by gen_corpus.py.
 
-    python compare.py --corpus DIR --casb PATH_TO_SCAN_BINARY [--tools casb,presidio,detect-secrets]
+    python compare.py --corpus DIR --casb PATH_TO_CASB_BINARY [--tools casb,presidio,detect-secrets]
                       [--rss-mb 1024] [--markdown OUT.md]
 
 Matching: a finding is a true positive when its span overlaps a planted value of the same
@@ -58,7 +58,7 @@ def text_files(corpus):
 
 def run_casb(corpus, binary, target):
     start = time.perf_counter()
-    proc = subprocess.run([binary, "--format", "json", os.path.join(corpus, target)], capture_output=True, text=True)
+    proc = subprocess.run([binary, "scan", "--format", "json", os.path.join(corpus, target)], capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         sys.exit(f"casb scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -68,6 +68,22 @@ def run_casb(corpus, binary, target):
         rel = os.path.relpath(v["path"], corpus)
         findings.append({"file": rel, "type": v["detector"], "start": v["start"], "end": v["end"], "part": v.get("part"), "strict": True})
     return findings, elapsed
+
+
+PRESIDIO_CHUNK = 8192
+
+
+def line_chunks(text, size):
+    """(offset, chunk) pairs of at most `size` characters, cut after a newline when there is one."""
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = text.rfind("\n", start, end)
+            if cut > start:
+                end = cut + 1
+        yield start, text[start:end]
+        start = end
 
 
 def run_presidio(corpus, files):
@@ -92,8 +108,11 @@ def run_presidio(corpus, files):
     for rel in files:
         with open(os.path.join(corpus, rel), encoding="utf-8") as f:
             text = f.read()
-        for r in analyzer.analyze(text, language="en"):
-            findings.append({"file": rel, "type": PRESIDIO_MAP.get(r.entity_type), "start": r.start, "end": r.end, "strict": False})
+        # Presidio's time grows with the square of the matches in one call (a 160 KB CSV
+        # takes minutes), so it gets the text in line-aligned chunks, as one would deploy it.
+        for base, chunk in line_chunks(text, PRESIDIO_CHUNK):
+            for r in analyzer.analyze(chunk, language="en"):
+                findings.append({"file": rel, "type": PRESIDIO_MAP.get(r.entity_type), "start": base + r.start, "end": base + r.end, "strict": False})
     return findings, time.perf_counter() - start
 
 
@@ -195,15 +214,27 @@ def supported_types(tool):
 
 
 def peak_rss_of(cmd):
+    """Peak RSS (MB) of `cmd` itself. ru_maxrss from wait4 would count the pages of this
+    Python process (with Presidio loaded) that the child had between fork and exec, so read
+    the kernel's high-water mark of the exec'd program instead, until it exits."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
+    peak_kb = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.05)
+    return peak_kb / 1024.0, proc.returncode
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
-    ap.add_argument("--casb", required=True, help="the casb scan binary (examples/scan of casb-dlp)")
+    ap.add_argument("--casb", required=True, help="the casb binary (release build)")
     ap.add_argument("--tools", default="casb,presidio,detect-secrets")
     ap.add_argument("--rss-mb", type=int, default=0, help="also measure casb peak RSS on a text file of this size")
     ap.add_argument("--markdown")
@@ -304,7 +335,7 @@ def main():
                         if written >= args.rss_mb * 1_000_000:
                             break
         start = time.perf_counter()
-        rss, code = peak_rss_of([args.casb, "--format", "json", big])
+        rss, code = peak_rss_of([args.casb, "scan", "--format", "json", big])
         elapsed = time.perf_counter() - start
         size = os.path.getsize(big)
         out.append(f"\ncasb scan of one {size / 1e6:.0f} MB text file: peak RSS {rss:.0f} MB, {size / 1e6 / elapsed:.0f} MB/s (exit {code})")

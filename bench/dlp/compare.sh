@@ -6,7 +6,7 @@
 #
 # Installs what it needs: a virtualenv in bench/dlp/.venv-bench with presidio-analyzer
 # and detect-secrets from PyPI (spaCy comes with presidio; no model is downloaded), and a
-# release build of the casb-dlp scan example. Prints precision, recall, F1 and MB/s per
+# release build of the casb command. Prints precision, recall, F1 and MB/s per
 # tool and writes the table to bench/dlp/results/latest.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -28,9 +28,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet presidio-analyzer detect-secrets
 
-target="${CARGO_TARGET_DIR:-$repo/shared/dlp/target}"
-(cd "$repo/shared/dlp" && CARGO_TARGET_DIR="$target" cargo build --release --example scan -j 2)
-casb="$target/release/examples/scan"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+(cd "$repo" && cargo build --release -p casb-cli)
+casb="$target/release/casb"
 
 corpus="$here/corpus"
 if [ ! -f "$corpus/labels.jsonl" ]; then

@@ -603,7 +603,9 @@ def main():
             name = f"formats/bundle{j:02d}.{ext}"
             with open(os.path.join(out, name), "wb") as f:
                 f.write(data)
-            formats.append({"file": name, "format": ext, "kinds": kinds})
+            # The message's From and To are e-mail addresses too.
+            planted = kinds + ["email", "email"] if ext == "eml" else kinds
+            formats.append({"file": name, "format": ext, "kinds": planted})
     with open(os.path.join(out, "formats.jsonl"), "w") as f:
         for fm in formats:
             f.write(json.dumps(fm) + "\n")

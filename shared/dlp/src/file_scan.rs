@@ -2,7 +2,7 @@
 
 use crate::engine::Engine;
 use crate::extract::{self, Format, Limits};
-use crate::model::ScanReport;
+use crate::model::{Finding, ScanReport};
 use std::io::Read;
 use std::path::Path;
 
@@ -38,9 +38,25 @@ impl Engine {
         report
     }
 
-    /// Scans a file on disk. Large plain-text files are streamed in bounded memory;
-    /// anything else is read whole if it fits `limits.max_total_bytes`.
+    /// Scans a file on disk, findings collected in the report. Large plain-text files are
+    /// streamed in bounded memory; anything else is read whole if it fits
+    /// `limits.max_total_bytes`.
     pub fn scan_file(&self, path: &Path, limits: &Limits) -> std::io::Result<ScanReport> {
+        let mut findings = Vec::new();
+        let mut report = self.scan_file_into(path, limits, &mut |f| findings.push(f))?;
+        report.findings = findings;
+        Ok(report)
+    }
+
+    /// Scans a file on disk, handing each finding to `on_finding` as soon as it is known
+    /// (the report's `findings` stay empty), so that neither a 1 GB file nor its millions of
+    /// findings are ever held in memory.
+    pub fn scan_file_into(
+        &self,
+        path: &Path,
+        limits: &Limits,
+        on_finding: &mut dyn FnMut(Finding),
+    ) -> std::io::Result<ScanReport> {
         let mut file = std::fs::File::open(path)?;
         let size = file.metadata()?.len();
         let name = path
@@ -51,11 +67,9 @@ impl Engine {
         file.read_exact(&mut head)?;
         let format = extract::sniff(&name, &head);
         if format == Format::PlainText && size > STREAM_ABOVE {
-            let mut findings = Vec::new();
             let reader = std::io::Cursor::new(head).chain(file);
-            let scanned_bytes = self.scan_reader(reader, |f| findings.push(f))?;
+            let scanned_bytes = self.scan_reader(reader, on_finding)?;
             return Ok(ScanReport {
-                findings,
                 scanned_bytes,
                 ..Default::default()
             });
@@ -71,6 +85,10 @@ impl Engine {
         }
         let mut bytes = head;
         file.read_to_end(&mut bytes)?;
-        Ok(self.scan_bytes_with_limits(&name, &bytes, limits))
+        let mut report = self.scan_bytes_with_limits(&name, &bytes, limits);
+        for finding in std::mem::take(&mut report.findings) {
+            on_finding(finding);
+        }
+        Ok(report)
     }
 }

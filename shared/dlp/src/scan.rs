@@ -134,13 +134,42 @@ pub fn run_with_stderr(
             draw_progress(stderr, i, files.len(), path);
         }
         let shown = path.display().to_string();
-        let report = match engine.scan_file(path, &limits) {
+        // Findings are written as they are found (JSON lines and text never hold a file's
+        // findings in memory); SARIF is one document, so its results are kept until the end.
+        let mut file_findings = 0usize;
+        let mut write_failed = false;
+        let mut on_finding = |f: crate::model::Finding| {
+            file_findings += 1;
+            if write_failed {
+                return;
+            }
+            let written = match options.format {
+                OutputFormat::Text => writeln!(stdout, "{}", text_line(&shown, &f)),
+                OutputFormat::Json => write_json_line(stdout, &shown, &f),
+                OutputFormat::Sarif => {
+                    used_rules.insert(f.detector_id.clone(), f.category);
+                    sarif_results.push(sarif_result(&shown, &f));
+                    Ok(())
+                }
+            };
+            write_failed = written.is_err();
+        };
+        let report = match engine.scan_file_into(path, &limits, &mut on_finding) {
             Ok(r) => r,
             Err(e) => ScanReport {
                 errors: vec![format!("cannot read: {e}")],
                 ..Default::default()
             },
         };
+        total_findings += file_findings;
+        if write_failed {
+            // stdout closed (e.g. piped into `head`): nothing more can be reported.
+            return if total_findings > 0 {
+                EXIT_FINDINGS
+            } else {
+                EXIT_CLEAN
+            };
+        }
         if progress && (!report.errors.is_empty() || report.skipped.is_some()) {
             let _ = write!(stderr, "\r\x1b[2K");
         }
@@ -155,26 +184,6 @@ pub fn run_with_stderr(
             sarif_notes.push(json!({"level": "note", "message": {"text": format!("{shown}: skipped: {reason}")}}));
         }
         total_bytes += report.scanned_bytes;
-        total_findings += report.findings.len();
-        for f in &report.findings {
-            let written = match options.format {
-                OutputFormat::Text => writeln!(stdout, "{}", text_line(&shown, f)),
-                OutputFormat::Json => writeln!(stdout, "{}", json_line(&shown, f)),
-                OutputFormat::Sarif => {
-                    used_rules.insert(f.detector_id.clone(), f.category);
-                    sarif_results.push(sarif_result(&shown, f));
-                    Ok(())
-                }
-            };
-            if written.is_err() {
-                // stdout closed (e.g. piped into `head`): nothing more can be reported.
-                return if total_findings > 0 {
-                    EXIT_FINDINGS
-                } else {
-                    EXIT_CLEAN
-                };
-            }
-        }
     }
     if progress {
         let _ = write!(stderr, "\r\x1b[2K");
@@ -235,18 +244,32 @@ fn text_line(path: &str, f: &Finding) -> String {
     )
 }
 
-fn json_line(path: &str, f: &Finding) -> String {
-    json!({
-        "path": path,
-        "part": f.part,
-        "detector": f.detector_id,
-        "category": f.category,
-        "confidence": f.confidence,
-        "start": f.start,
-        "end": f.end,
-        "snippet": f.snippet,
-    })
-    .to_string()
+/// One line of `--format json`, serialized straight from borrowed fields.
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    path: &'a str,
+    part: Option<&'a str>,
+    detector: &'a str,
+    category: crate::model::Category,
+    confidence: Confidence,
+    start: usize,
+    end: usize,
+    snippet: &'a str,
+}
+
+fn write_json_line(out: &mut dyn Write, path: &str, f: &Finding) -> std::io::Result<()> {
+    let line = JsonLine {
+        path,
+        part: f.part.as_deref(),
+        detector: &f.detector_id,
+        category: f.category,
+        confidence: f.confidence,
+        start: f.start,
+        end: f.end,
+        snippet: &f.snippet,
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")
 }
 
 fn sarif_result(path: &str, f: &Finding) -> serde_json::Value {

@@ -134,7 +134,9 @@ pub const SPECS: &[Spec] = &[
             "account no",
             "account #",
         ],
-        validate: Some(|raw| !v::is_trivial_digits(&v::digits(raw))),
+        // A number in a card issuer's range with a valid Luhn digit is a card, even when the
+        // word "account" is nearby (a CSV with both columns); the card detector reports it.
+        validate: Some(|raw| !v::is_trivial_digits(&v::digits(raw)) && !v::credit_card(raw)),
         ..fin(
             "us_bank_account",
             "US bank account number",
@@ -280,6 +282,20 @@ mod tests {
         let cut = iban_refine(raw).unwrap();
         assert_eq!(&raw[..cut], b"GB82 WEST 1234 5698 7654 32");
         assert_eq!(iban_refine(b"QQ12 3456"), None);
+    }
+
+    #[test]
+    fn a_card_number_near_the_word_account_is_still_a_card() {
+        let engine = crate::Engine::with_default_catalog();
+        let text = b"Bank account (IBAN) CH2947533983270938964 and CC: 5418555213504671 paid";
+        let ids: Vec<String> = engine
+            .scan_text(text)
+            .into_iter()
+            .map(|f| f.detector_id)
+            .collect();
+        assert_eq!(ids, ["iban", "credit_card"]);
+        let account = engine.scan_text(b"checking account number 000123456789");
+        assert_eq!(account[0].detector_id, "us_bank_account");
     }
 
     #[test]

@@ -305,6 +305,36 @@ fn nesting_depth_and_entry_count_limits() {
 }
 
 #[test]
+fn the_per_file_deadline_stops_extraction_with_a_message() {
+    let members: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("f{i}.txt"), SSN_LINE.as_bytes().to_vec()))
+        .collect();
+    let members: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let archive = zip_of(&members, zip::CompressionMethod::Deflated);
+    let e = Engine::with_default_catalog();
+    // Without a deadline every member is scanned; with one already past, extraction stops.
+    assert_eq!(e.scan_bytes("all.zip", &archive).findings.len(), 20);
+    let expired = Limits {
+        timeout: std::time::Duration::ZERO,
+        ..Limits::default()
+    };
+    let report = e.scan_bytes_with_limits("slow.zip", &archive, &expired);
+    assert!(
+        report.findings.len() < 20,
+        "{} findings",
+        report.findings.len()
+    );
+    assert!(
+        report.errors.iter().any(|m| m.contains("took longer than")),
+        "{:?}",
+        report.errors
+    );
+}
+
+#[test]
 fn broken_and_binary_inputs_do_not_panic() {
     let e = Engine::with_default_catalog();
     let report = e.scan_bytes("broken.zip", b"PK\x03\x04this is not really a zip");
