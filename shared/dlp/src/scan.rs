@@ -197,7 +197,7 @@ pub fn run_with_stderr(
             "version": "2.1.0",
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "runs": [{
-                "tool": {"driver": {"name": "casb-scan", "informationUri": "https://github.com/", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+                "tool": {"driver": {"name": "casb-scan", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
                 "results": sarif_results,
                 "invocations": [{"executionSuccessful": true, "toolExecutionNotifications": sarif_notes}],
             }]

@@ -199,6 +199,11 @@ async fn inspect_content(
     let findings = tokio::task::spawn_blocking(move || scanner.scan(&name, &bytes))
         .await
         .map_err(|e| PipelineError::Inconsistent(format!("content scan failed: {e}")))?;
+    if let Some(reason) = &findings.skipped {
+        // A hostile or unreadable file (zip bomb, nesting, timeout, unknown binary) that is
+        // exposed deserves a look by a person even when nothing was found in what was read.
+        tracing::warn!(activity = %activity.id(), file = %file_id, reason = %reason, "content only partly inspected");
+    }
     tracing::info!(activity = %activity.id(), matches = ?findings.matches, "content inspected");
     Ok(Some(findings))
 }

@@ -354,3 +354,114 @@ fn broken_and_binary_inputs_do_not_panic() {
         let _ = e.scan_bytes("junk", junk);
     }
 }
+
+/// Deterministic xorshift, so a failure names a reproducible seed.
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// Truncates, flips bytes, cuts a range or inserts noise: what a broken upload looks like.
+    fn mutate(&mut self, seed: &[u8]) -> Vec<u8> {
+        let mut data = seed.to_vec();
+        for _ in 0..=self.below(3) {
+            if data.len() < 2 {
+                break;
+            }
+            match self.below(4) {
+                0 => data.truncate(1 + self.below(data.len() - 1)),
+                1 => {
+                    for _ in 0..=self.below(32) {
+                        let at = self.below(data.len());
+                        data[at] = self.next() as u8;
+                    }
+                }
+                2 => {
+                    let at = self.below(data.len());
+                    let end = (at + 1 + self.below(256)).min(data.len());
+                    data.drain(at..end);
+                }
+                _ => {
+                    let at = self.below(data.len());
+                    let noise: Vec<u8> = (0..=self.below(64)).map(|_| self.next() as u8).collect();
+                    data.splice(at..at, noise);
+                }
+            }
+        }
+        data
+    }
+}
+
+#[test]
+fn damaged_documents_and_archives_never_panic() {
+    let docx = zip_of(
+        &[(
+            "word/document.xml",
+            format!("<w:document><w:t>{SSN_LINE}</w:t></w:document>").as_bytes(),
+        )],
+        zip::CompressionMethod::Deflated,
+    );
+    let nested = zip_of(&[("inner.docx", &docx)], zip::CompressionMethod::Stored);
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(SSN_LINE.len() as u64);
+    header.set_cksum();
+    tar.append_data(&mut header, "notes.txt", SSN_LINE.as_bytes())
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    let tgz = gz.finish().unwrap();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(format!("BT ({SSN_LINE}) Tj ET").as_bytes())
+        .unwrap();
+    let stream = z.finish().unwrap();
+    let mut pdf = format!(
+        "%PDF-1.4\n4 0 obj << /Length {} /Filter /FlateDecode >>\nstream\n",
+        stream.len()
+    )
+    .into_bytes();
+    pdf.extend_from_slice(&stream);
+    pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+    let eml = format!(
+        "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\n\
+         Content-Type: text/plain\r\n\r\n{SSN_LINE}\r\n--B\r\nContent-Disposition: attachment; filename=\"n.zip\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nUEsDBAoAAAAAAAAAIQAAAAAAAAAAAAAAAAAAAAAA\r\n--B--\r\n"
+    )
+    .into_bytes();
+    let rtf = format!(r"{{\rtf1\ansi{{\fonttbl{{\f0 Arial;}}}}\f0 {SSN_LINE}\par}}").into_bytes();
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(SSN_LINE.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    let seeds: [(&str, &[u8]); 7] = [
+        ("a.docx", &docx),
+        ("b.zip", &nested),
+        ("c.tar.gz", &tgz),
+        ("d.pdf", &pdf),
+        ("e.eml", &eml),
+        ("f.rtf", &rtf),
+        ("g.txt", &utf16),
+    ];
+    let engine = Engine::with_default_catalog();
+    let mut mutator = Mutator(0x9e37_79b9_7f4a_7c15);
+    for (name, seed) in seeds {
+        // The intact seed is found, so the damaged ones exercise the real extraction paths.
+        let found = detectors(&engine, name, seed);
+        assert!(found.iter().any(|d| d == "us_ssn"), "{name}: {found:?}");
+        for round in 0..150 {
+            let damaged = mutator.mutate(seed);
+            let report = std::panic::catch_unwind(|| engine.scan_bytes(name, &damaged))
+                .unwrap_or_else(|_| panic!("{name}, round {round}: the scan panicked"));
+            for f in &report.findings {
+                assert!(f.start < f.end, "{name}, round {round}: empty span {f:?}");
+            }
+        }
+    }
+}
