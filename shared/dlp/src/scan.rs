@@ -120,7 +120,7 @@ pub fn run_with_stderr(
             missing = true;
             continue;
         }
-        collect_files(p, options.include_hidden, &mut files, stderr);
+        collect_files(p, true, options.include_hidden, &mut files, stderr);
     }
 
     let mut total_findings = 0usize;
@@ -293,13 +293,22 @@ fn sarif_result(path: &str, f: &Finding) -> serde_json::Value {
 
 /// Files under `path`, sorted, symlinks not followed (no loops), hidden entries and
 /// `.git` skipped unless asked for. Unreadable folders are reported and skipped.
+/// Regular files under `path`. A path named on the command line is followed if it is a
+/// symlink (the user asked for it); links met while walking are not (no loops, no escaping
+/// the tree).
 fn collect_files(
     path: &Path,
+    named: bool,
     include_hidden: bool,
     out: &mut Vec<PathBuf>,
     stderr: &mut dyn Write,
 ) {
-    let meta = match std::fs::symlink_metadata(path) {
+    let meta = if named {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    };
+    let meta = match meta {
         Ok(m) => m,
         Err(e) => {
             let _ = writeln!(stderr, "{}: error: {e}", path.display());
@@ -311,6 +320,10 @@ fn collect_files(
         return;
     }
     if !meta.is_dir() {
+        if named {
+            // A FIFO or a device would block or never end.
+            let _ = writeln!(stderr, "{}: skipped: not a regular file", path.display());
+        }
         return;
     }
     let entries = match std::fs::read_dir(path) {
@@ -330,7 +343,7 @@ fn collect_files(
         if hidden && !include_hidden {
             continue;
         }
-        collect_files(&child, include_hidden, out, stderr);
+        collect_files(&child, false, include_hidden, out, stderr);
     }
 }
 

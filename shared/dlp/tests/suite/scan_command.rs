@@ -233,3 +233,25 @@ fn policy_file_rules_and_bad_policy() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bad pattern"), "{}", run.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_named_symlink_is_followed_but_links_inside_a_tree_are_not() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "SSN 536-22-1234").unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::write(tree.path().join("clean.txt"), "nothing here").unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        tree.path().join("link.txt"),
+    )
+    .unwrap();
+
+    // Walking the tree does not leave it through the link.
+    let walked = scan(&[tree.path().to_path_buf()], &opts(OutputFormat::Json));
+    assert_eq!(walked.code, 0, "{}", walked.stdout);
+    // Named on the command line, the link is what the user wants scanned.
+    let named = scan(&[tree.path().join("link.txt")], &opts(OutputFormat::Json));
+    assert_eq!(named.code, 1, "{}", named.stderr);
+    assert!(named.stdout.contains("us_ssn"));
+}
