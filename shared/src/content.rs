@@ -29,30 +29,38 @@ pub trait ContentScanner: Send + Sync {
 }
 
 /// Detectors that fire on nearly every business document (contact details, network
-/// addresses). Reported by `casb scan`, but without a policy file they do not make a shared
-/// file an incident: an e-mail signature is not a leak.
+/// addresses). Without a policy file a few of them do not make a shared file an incident (an
+/// e-mail signature is not a leak); [`CONTACT_LIST_MIN`] of one kind do (a customer list is).
 pub const CONTACT_DETAIL_DETECTORS: &[&str] =
     &["email", "phone_number", "ip_address", "mac_address"];
+
+/// From this many matches of one contact-detail detector, a file is a contact list.
+pub const CONTACT_LIST_MIN: u32 = 20;
 
 /// The DLP engine as the inspector uses it: extraction under limits, then the catalog (and any
 /// custom rules), summarised per detector.
 pub struct DlpScanner {
     engine: Engine,
     limits: Limits,
+    /// Detectors reported only from this many matches in one file.
+    bulk_only: Vec<(&'static str, u32)>,
 }
 
 impl DlpScanner {
-    /// Without a policy file: the whole catalog except [`CONTACT_DETAIL_DETECTORS`], findings of
-    /// medium confidence or more, default extraction limits.
+    /// Without a policy file: the whole catalog, findings of medium confidence or more, contact
+    /// details only in bulk ([`CONTACT_LIST_MIN`]), default extraction limits.
     pub fn for_incidents() -> Self {
         let engine = Engine::builder()
-            .disable(CONTACT_DETAIL_DETECTORS.iter().copied())
             .min_confidence(Confidence::Medium)
             .build()
             .unwrap_or_else(|_| Engine::with_default_catalog());
         DlpScanner {
             engine,
             limits: Limits::default(),
+            bulk_only: CONTACT_DETAIL_DETECTORS
+                .iter()
+                .map(|&id| (id, CONTACT_LIST_MIN))
+                .collect(),
         }
     }
 
@@ -66,6 +74,7 @@ impl DlpScanner {
         Ok(DlpScanner {
             engine,
             limits: policy.limits,
+            bulk_only: Vec::new(),
         })
     }
 }
@@ -79,6 +88,12 @@ impl ContentScanner for DlpScanner {
         for finding in report.findings {
             *counts.entry(finding.detector_id).or_default() += 1;
         }
+        counts.retain(|rule, count| {
+            self.bulk_only
+                .iter()
+                .find(|(id, _)| id == rule)
+                .is_none_or(|(_, min)| *count >= *min)
+        });
         // A limit hit (zip bomb, nesting, timeout) is worth seeing on the incident even when
         // the rest of the file was scanned.
         let skipped = report
@@ -126,8 +141,14 @@ mod tests {
     }
 
     #[test]
-    fn contact_details_alone_do_not_make_a_file_sensitive() {
+    fn a_few_contact_details_are_not_sensitive_but_a_contact_list_is() {
         assert!(rules("Regards, Jane Doe, jane.doe@example.org, call (415) 555-2671").is_empty());
+        let few: String = (0..CONTACT_LIST_MIN - 1)
+            .map(|i| format!("customer{i}@example.org\n"))
+            .collect();
+        assert!(rules(&few).is_empty());
+        let list = format!("{few}customer-last@example.org\n");
+        assert_eq!(rules(&list), vec![("email".into(), CONTACT_LIST_MIN)]);
     }
 
     #[test]
