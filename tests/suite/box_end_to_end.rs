@@ -338,11 +338,7 @@ async fn push_path_remediates_an_external_share_and_a_replayed_webhook_changes_n
             d.iter().filter(|x| x.webhook_event_id == body_id).count() >= 2
         })
         .await;
-    let replay = log
-        .iter()
-        .filter(|d| d.webhook_event_id == body_id)
-        .last()
-        .unwrap();
+    let replay = log.iter().rfind(|d| d.webhook_event_id == body_id).unwrap();
     assert_eq!(replay.status, Some(200), "{replay:?}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(world.incidents().await.len(), before);
@@ -392,10 +388,7 @@ async fn a_bad_signature_or_an_old_timestamp_gets_401_and_queues_nothing() {
             d.iter().filter(|x| x.webhook_event_id == body_id).count()
         };
         let seen = count(&world.sim.webhook_deliveries());
-        world
-            .sim
-            .replay_webhook_event(&body_id, tamper.clone())
-            .unwrap();
+        world.sim.replay_webhook_event(&body_id, tamper).unwrap();
         let log = world
             .sim
             .wait_for_deliveries(Duration::from_secs(10), |d| count(d) > seen)

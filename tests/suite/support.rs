@@ -126,7 +126,7 @@ macro_rules! on_both_back_ends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test(crate::support::embedded()).await;
+                    super::$test($crate::support::embedded()).await;
                 }
             )*
         }
@@ -134,7 +134,7 @@ macro_rules! on_both_back_ends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    if let Some(fixture) = crate::support::aws().await {
+                    if let Some(fixture) = $crate::support::aws().await {
                         super::$test(fixture).await;
                     }
                 }

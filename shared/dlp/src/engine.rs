@@ -167,7 +167,7 @@ struct Detector {
     /// cheaper match-only search is enough (no capture resolution).
     whole_match: bool,
     validate: Option<fn(&[u8]) -> bool>,
-    refine: Option<fn(&[u8]) -> Option<usize>>,
+    refine: Option<crate::catalog::Refine>,
     context: Option<AhoCorasick>,
     /// Context keyword hits come from the main pass (see the builder) instead of `context`.
     context_in_main_pass: bool,

@@ -349,11 +349,7 @@ fn collect_files(
 
 fn draw_progress(stderr: &mut dyn Write, done: usize, total: usize, current: &Path) {
     const WIDTH: usize = 30;
-    let filled = if total == 0 {
-        WIDTH
-    } else {
-        done * WIDTH / total
-    };
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
     let name: String = current
         .display()
         .to_string()

@@ -69,7 +69,7 @@ pub fn credit_card(raw: &[u8]) -> bool {
         return false;
     }
     let p = |n: usize| number(&ds[..n.min(len)]);
-    let brand_ok = match ds[0] {
+    match ds[0] {
         4 => matches!(len, 13 | 16 | 19),
         2 => (2221..=2720).contains(&p(4)) && len == 16,
         5 => {
@@ -94,8 +94,7 @@ pub fn credit_card(raw: &[u8]) -> bool {
             ok_range && (16..=19).contains(&len)
         }
         _ => false,
-    };
-    brand_ok
+    }
 }
 
 /// US Social Security Number. SSA rules, including the 2011 randomization: area 000,

@@ -54,8 +54,11 @@ pub struct Spec {
     /// A value written without any separator (`123456789`) needs a supporting keyword.
     pub bare_needs_context: bool,
     /// Shortens an over-long match to the value's true length (IBAN per country).
-    pub refine: Option<fn(&[u8]) -> Option<usize>>,
+    pub refine: Option<Refine>,
 }
+
+/// Given a raw match, the length of the value inside it (`None`: no valid value).
+pub type Refine = fn(&[u8]) -> Option<usize>;
 
 /// Defaults that the catalog entries override.
 pub const BASE: Spec = Spec {
@@ -84,6 +87,34 @@ pub fn builtin() -> Vec<Spec> {
     all.extend_from_slice(health::SPECS);
     all.extend_from_slice(pii::SPECS);
     all
+}
+
+/// The built-in catalog as a Markdown table (`casb detectors`; the README's list).
+pub fn markdown_table() -> String {
+    use std::fmt::Write;
+    let specs = builtin();
+    let mut table = String::from(
+        "| id | category | name | validation | reported without keyword |\n|---|---|---|---|---|\n",
+    );
+    for s in &specs {
+        let validation = if s.validate.is_some() {
+            "checksum/structure"
+        } else if s.secret {
+            "entropy + placeholder filter"
+        } else {
+            "pattern"
+        };
+        let base = match s.base {
+            Some(c) => c.as_str(),
+            None => "no (keyword required)",
+        };
+        let _ = writeln!(
+            table,
+            "| `{}` | {} | {} | {} | {} |",
+            s.id, s.category, s.name, validation, base
+        );
+    }
+    table
 }
 
 #[cfg(test)]
@@ -128,32 +159,4 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{}: {e}", spec.id));
         }
     }
-}
-
-/// The built-in catalog as a Markdown table (`casb detectors`; the README's list).
-pub fn markdown_table() -> String {
-    use std::fmt::Write;
-    let specs = builtin();
-    let mut table = String::from(
-        "| id | category | name | validation | reported without keyword |\n|---|---|---|---|---|\n",
-    );
-    for s in &specs {
-        let validation = if s.validate.is_some() {
-            "checksum/structure"
-        } else if s.secret {
-            "entropy + placeholder filter"
-        } else {
-            "pattern"
-        };
-        let base = match s.base {
-            Some(c) => c.as_str(),
-            None => "no (keyword required)",
-        };
-        let _ = writeln!(
-            table,
-            "| `{}` | {} | {} | {} | {} |",
-            s.id, s.category, s.name, validation, base
-        );
-    }
-    table
 }
