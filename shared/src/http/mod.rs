@@ -5,10 +5,16 @@ pub mod api;
 pub mod oauth_callback;
 pub mod webhook_intake;
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+
+use crate::connector::Connector;
+use crate::core::Core;
+use crate::domain::Provider;
 
 /// Every HTTP error body: `{"code": <status>, "message": "..."}`.
 #[derive(Debug, Serialize)]
@@ -46,6 +52,24 @@ pub(crate) fn health(function: &'static str) -> Json<Health> {
         function,
         version: env!("CARGO_PKG_VERSION"),
     })
+}
+
+/// The connector for a `{provider}` path segment: 404 for an unknown provider or one this
+/// deployment has no connector for.
+pub(crate) fn connector_for(
+    core: &Core,
+    provider: &str,
+) -> Result<(Provider, Arc<dyn Connector>), ApiError> {
+    let provider: Provider = provider
+        .parse()
+        .map_err(|e: String| ApiError::new(StatusCode::NOT_FOUND, e))?;
+    let connector = core.connectors.get(provider).cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no {provider} connector is configured in this deployment"),
+        )
+    })?;
+    Ok((provider, connector))
 }
 
 pub(crate) async fn not_found() -> ApiError {

@@ -15,13 +15,13 @@ use chrono::{Duration, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{admin_authorized, public_base_url, ApiError};
+use super::{admin_authorized, connector_for, public_base_url, ApiError};
 use crate::connector::oauth::{
     pkce_challenge, random_token, ConnectRequest, StateError, StateSigner,
 };
-use crate::connector::{Connector, ConnectorError};
+use crate::connector::ConnectorError;
 use crate::core::Core;
-use crate::domain::{IngestMode, Integration, IntegrationStatus, Provider};
+use crate::domain::{IngestMode, Integration, IntegrationStatus};
 use crate::pipeline::poller::checkpoint_stream;
 
 /// How long a connect flow may take from redirect to callback.
@@ -44,22 +44,6 @@ pub fn routes(core: Core) -> Router {
 
 pub fn router(core: Core) -> Router {
     routes(core).fallback(super::not_found)
-}
-
-fn connector_for(
-    core: &Core,
-    provider: &str,
-) -> Result<(Provider, std::sync::Arc<dyn Connector>), ApiError> {
-    let provider: Provider = provider
-        .parse()
-        .map_err(|e: String| ApiError::new(StatusCode::NOT_FOUND, e))?;
-    let connector = core.connectors.get(provider).cloned().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no {provider} connector is configured in this deployment"),
-        )
-    })?;
-    Ok((provider, connector))
 }
 
 /// The key that signs states, created on first use.

@@ -15,10 +15,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Duration;
 
-use super::ApiError;
+use super::{connector_for, ApiError};
 use crate::connector::WebhookDelivery;
 use crate::core::Core;
-use crate::domain::{IntegrationStatus, Provider};
+use crate::domain::IntegrationStatus;
 use crate::pipeline::poller::queue_unseen;
 
 /// Our own body limit, far below API Gateway's 10 MB: webhook payloads are small JSON.
@@ -48,15 +48,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let provider: Provider = provider
-        .parse()
-        .map_err(|e: String| ApiError::new(StatusCode::NOT_FOUND, e))?;
-    let connector = core.connectors.get(provider).cloned().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no {provider} connector is configured"),
-        )
-    })?;
+    let (provider, connector) = connector_for(&core, &provider)?;
     let lowered: HashMap<String, String> = headers
         .iter()
         .filter_map(|(name, value)| {
