@@ -205,10 +205,7 @@ fn scan_reports_findings_as_json_lines_and_answers_with_its_exit_code() {
         .unwrap();
     assert_eq!(found.status.code(), Some(1));
     let stdout = String::from_utf8(found.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&stdout);
     assert_eq!(lines.len(), 1, "{stdout}");
     assert_eq!(lines[0]["detector"], "us_ssn");
     assert!(lines[0]["path"].as_str().unwrap().ends_with("payroll.csv"));
@@ -271,10 +268,7 @@ fn exact_data_rules_match_values_hashed_by_hash_values_without_storing_them() {
         String::from_utf8_lossy(&scan.stderr)
     );
     let stdout = String::from_utf8(scan.stdout).unwrap();
-    let findings: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let findings = json_lines(&stdout);
     assert_eq!(findings.len(), 1, "{stdout}");
     assert_eq!(findings[0]["detector"], "employee_id");
     assert_eq!(findings[0]["start"], 4);
@@ -299,4 +293,12 @@ fn detectors_lists_the_whole_catalog() {
         ids, catalog,
         "every detector is listed, once, in catalog order"
     );
+}
+
+/// `--format json` output: one finding per line.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }

@@ -76,11 +76,7 @@ fn json_lines_recursive_with_masked_snippets_and_errors_on_stderr() {
     let dir = fixture();
     let run = scan(&[dir.path().to_path_buf()], &opts(OutputFormat::Json));
     assert_eq!(run.code, 1);
-    let lines: Vec<serde_json::Value> = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&run.stdout);
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     let mut detectors: Vec<&str> = lines
         .iter()
@@ -205,11 +201,7 @@ fn policy_file_rules_and_bad_policy() {
         &options,
     );
     assert_eq!(run.code, 1);
-    let lines: Vec<serde_json::Value> = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&run.stdout);
     assert_eq!(
         lines.len(),
         1,
@@ -254,4 +246,12 @@ fn a_named_symlink_is_followed_but_links_inside_a_tree_are_not() {
     let named = scan(&[tree.path().join("link.txt")], &opts(OutputFormat::Json));
     assert_eq!(named.code, 1, "{}", named.stderr);
     assert!(named.stdout.contains("us_ssn"));
+}
+
+/// `--format json` output: one finding per line.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
