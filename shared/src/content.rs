@@ -4,7 +4,6 @@
 //! detector catalog, document and archive extraction under limits) behind it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::dlp::extract::Limits;
 use crate::dlp::{Confidence, Engine};
@@ -64,16 +63,12 @@ impl DlpScanner {
         }
     }
 
-    /// From a policy file (`CASB_DLP_POLICY`): its custom rules, disabled detectors, threshold
-    /// and extraction limits. The error names the file and the rule at fault.
-    pub fn from_policy_file(path: &Path) -> Result<Self, String> {
-        let policy = crate::dlp::policy_file::load(path)?;
-        let engine = policy
-            .build_engine()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+    /// From a policy file (`CASB_DLP_POLICY`, loaded by [`crate::dlp::policy_file::load`]): its
+    /// custom rules, disabled detectors, threshold and extraction limits.
+    pub fn from_policy(policy: &crate::dlp::policy_file::Policy) -> Result<Self, String> {
         Ok(DlpScanner {
-            engine,
-            limits: policy.limits,
+            engine: policy.build_engine()?,
+            limits: policy.limits.clone(),
             bulk_only: Vec::new(),
         })
     }
@@ -176,12 +171,26 @@ mod tests {
     fn a_policy_file_adds_custom_rules_and_a_broken_one_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.json");
+        let core = || {
+            let backend = crate::backend::EmbeddedBackend::open(&dir.path().join("data"))
+                .unwrap()
+                .backend;
+            let settings = crate::config::Settings {
+                dlp_policy: Some(path.clone()),
+                ..Default::default()
+            };
+            crate::Core::new(
+                backend,
+                settings,
+                crate::connector::ConnectorRegistry::new(),
+            )
+        };
         std::fs::write(
             &path,
             r#"{"rules":[{"id":"project_codename","type":"dictionary","terms":["bluebird"],"confidence":"high"}]}"#,
         )
         .unwrap();
-        let scanner = DlpScanner::from_policy_file(&path).unwrap();
+        let scanner = core().unwrap().scanner().unwrap();
         let found = scanner.scan("plan.txt", b"Project Bluebird launches in May");
         assert_eq!(found.matches[0].rule, "project_codename");
 
@@ -190,7 +199,7 @@ mod tests {
             r#"{"rules":[{"id":"x","type":"regex","pattern":"("}]}"#,
         )
         .unwrap();
-        let error = DlpScanner::from_policy_file(&path).err().unwrap();
+        let error = core().err().unwrap().to_string();
         assert!(
             error.contains("policy.json") && error.contains('x'),
             "{error}"

@@ -61,6 +61,7 @@ impl LocalInstance {
         let embedded = EmbeddedBackend::open(&options.data_dir)?;
         let registry = connectors(&embedded.backend);
         let core = Core::new(embedded.backend.clone(), settings, registry)?;
+        core.scanner()?; // this process runs the inspector: build the DLP engine up front
         let listener = TcpListener::bind(options.listen).await.map_err(|e| {
             format!(
                 "cannot listen on {}: {e} (choose another address with --listen)",

@@ -6,6 +6,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     casb_shared::telemetry::init_for_lambda();
     let core = casb_shared::Core::from_lambda_env().await?;
+    // Build the DLP engine now: a cold start pays for it once, and a bad policy stops here.
+    core.scanner()?;
     let core = &core;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         casb_shared::lambda::inspector_handler(core, event).await

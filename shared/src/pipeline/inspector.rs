@@ -195,7 +195,9 @@ async fn inspect_content(
         }
     };
     let name = activity.object_name.clone().unwrap_or_default();
-    let scanner = core.scanner.clone();
+    let scanner = core
+        .scanner()
+        .map_err(|e| PipelineError::Inconsistent(e.to_string()))?;
     let findings = tokio::task::spawn_blocking(move || scanner.scan(&name, &bytes))
         .await
         .map_err(|e| PipelineError::Inconsistent(format!("content scan failed: {e}")))?;
