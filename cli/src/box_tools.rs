@@ -33,6 +33,7 @@ fn integration(internal_domains: &[String]) -> Integration {
         display_name: "casb command line".into(),
         mode: IngestMode::Pull,
         status: IntegrationStatus::Connected,
+        credential: Default::default(),
         webhook_ids: vec![],
         settings: serde_json::json!({"internal_domains": internal_domains}),
         created_at: now,
@@ -64,9 +65,13 @@ pub async fn poll(
     let token = SecretString::from(access_token.to_string());
     let mut position = stream_position.to_string();
     loop {
-        let page = connector
-            .poll(&integration, &token, Some(&position))
-            .await?;
+        let request = casb_shared::connector::PollRequest {
+            stream: "events",
+            cursor: Some(&position),
+            redeliver: false,
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(300),
+        };
+        let page = connector.poll(&integration, &token, &request).await?;
         for activity in &page.activities {
             println!("{}", serde_json::to_string(activity)?);
         }

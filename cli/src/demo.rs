@@ -187,19 +187,26 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
         })
         .await?;
     let incidents = backend.incidents.list_incidents(TENANT, None, 1000).await?;
-    println!("Activities ingested");
-    let push = activities
-        .iter()
-        .filter(|a| a.ingest_path == IngestPath::Push)
-        .count();
+    println!("Activities ingested (one per user action, whichever paths saw it)");
+    let seen_by = |path: IngestPath| {
+        activities
+            .iter()
+            .filter(|a| a.paths().contains(&path))
+            .count()
+    };
+    let both = activities.iter().filter(|a| a.paths().len() == 2).count();
     table(
-        &["path", "activities"],
+        &["seen by", "activities"],
         vec![
-            vec!["push (webhooks)".into(), push.to_string()],
+            vec![
+                "push (webhooks)".into(),
+                seen_by(IngestPath::Push).to_string(),
+            ],
             vec![
                 "pull (event stream)".into(),
-                (activities.len() - push).to_string(),
+                seen_by(IngestPath::Pull).to_string(),
             ],
+            vec!["both, stored once".into(), both.to_string()],
             vec!["total".into(), activities.len().to_string()],
         ],
     );

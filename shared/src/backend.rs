@@ -23,6 +23,8 @@ pub struct Backend {
     pub activity_queue: Arc<dyn Queue>,
     /// Response actions for the remediator.
     pub action_queue: Arc<dyn Queue>,
+    /// Poll jobs for the poller: one stream to poll, or one webhook notice to read.
+    pub poll_queue: Arc<dyn Queue>,
     pub secrets: Arc<dyn SecretStore>,
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
@@ -31,6 +33,7 @@ pub struct Backend {
 /// Queue names in the embedded back end (the SAM template names the SQS queues likewise).
 pub const ACTIVITY_QUEUE: &str = "activities";
 pub const ACTION_QUEUE: &str = "actions";
+pub const POLL_QUEUE: &str = "poll-jobs";
 /// Receives before a message is dead-lettered (template.yaml's `maxReceiveCount`).
 pub const MAX_RECEIVES: u32 = 5;
 
@@ -38,12 +41,16 @@ impl Backend {
     /// A back end whose stores all live in one implementation.
     pub fn with_stores<S: Stores + 'static>(
         stores: Arc<S>,
-        activity_queue: Arc<dyn Queue>,
-        action_queue: Arc<dyn Queue>,
+        queues: Queues,
         secrets: Arc<dyn SecretStore>,
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let Queues {
+            activities: activity_queue,
+            actions: action_queue,
+            poll_jobs: poll_queue,
+        } = queues;
         Backend {
             integrations: stores.clone(),
             checkpoints: stores.clone(),
@@ -52,11 +59,19 @@ impl Backend {
             incidents: stores,
             activity_queue,
             action_queue,
+            poll_queue,
             secrets,
             mailer,
             clock,
         }
     }
+}
+
+/// The three queues between the stages.
+pub struct Queues {
+    pub activities: Arc<dyn Queue>,
+    pub actions: Arc<dyn Queue>,
+    pub poll_jobs: Arc<dyn Queue>,
 }
 
 /// The embedded back end and handles that only it has (dead-letter queues, the outbox).
@@ -67,6 +82,7 @@ pub struct EmbeddedBackend {
     pub outbox: OutboxMailer,
     pub activity_dead_letters: EmbeddedQueue,
     pub action_dead_letters: EmbeddedQueue,
+    pub poll_dead_letters: EmbeddedQueue,
     pub data_dir: PathBuf,
 }
 
@@ -96,8 +112,11 @@ impl EmbeddedBackend {
         let outbox = OutboxMailer::new(database.clone());
         let backend = Backend::with_stores(
             Arc::new(database.clone()),
-            Arc::new(queue(ACTIVITY_QUEUE)),
-            Arc::new(queue(ACTION_QUEUE)),
+            Queues {
+                activities: Arc::new(queue(ACTIVITY_QUEUE)),
+                actions: Arc::new(queue(ACTION_QUEUE)),
+                poll_jobs: Arc::new(queue(POLL_QUEUE)),
+            },
             Arc::new(FileSecretStore::new(&data_dir.join("secrets.json"))),
             Arc::new(outbox.clone()),
             clock.clone(),
@@ -106,6 +125,7 @@ impl EmbeddedBackend {
             backend,
             activity_dead_letters: dead_letters(ACTIVITY_QUEUE),
             action_dead_letters: dead_letters(ACTION_QUEUE),
+            poll_dead_letters: dead_letters(POLL_QUEUE),
             outbox,
             database,
             data_dir: data_dir.to_path_buf(),
@@ -155,11 +175,17 @@ impl Backend {
         };
         Backend::with_stores(
             stores,
-            Arc::new(crate::aws::SqsQueue::new(
-                sqs.clone(),
-                &settings.activity_queue_url,
-            )),
-            Arc::new(crate::aws::SqsQueue::new(sqs, &settings.action_queue_url)),
+            Queues {
+                activities: Arc::new(crate::aws::SqsQueue::new(
+                    sqs.clone(),
+                    &settings.activity_queue_url,
+                )),
+                actions: Arc::new(crate::aws::SqsQueue::new(
+                    sqs.clone(),
+                    &settings.action_queue_url,
+                )),
+                poll_jobs: Arc::new(crate::aws::SqsQueue::new(sqs, &settings.poll_queue_url)),
+            },
             Arc::new(crate::aws::SecretsManagerStore::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
                 &settings.secret_prefix,

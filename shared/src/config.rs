@@ -14,10 +14,15 @@ pub struct Settings {
     /// How long an ingested event id is remembered for dedup (`CASB_DEDUP_TTL_HOURS`, default
     /// 336 = 14 days, the retention of Box's streaming event feed).
     pub dedup_ttl: Duration,
-    /// How long one poll of one integration may hold its lease (`CASB_POLL_LEASE_SECONDS`).
-    pub poll_lease: Duration,
-    /// At most this many pages per integration per poll run (`CASB_POLL_MAX_PAGES`).
+    /// How long one poll job may work one stream before it hands over to a continuation job
+    /// (`CASB_POLL_JOB_BUDGET_SECONDS`, default 120): well inside the poller's function timeout
+    /// (template.yaml: 300 s), so a job never dies mid-page.
+    pub poll_job_budget: Duration,
+    /// At most this many pages per poll job (`CASB_POLL_MAX_PAGES`).
     pub poll_max_pages: usize,
+    /// A stream is due again this long after it was last scheduled
+    /// (`CASB_POLL_INTERVAL_SECONDS`, default 60; the schedule's own rate bounds it from below).
+    pub poll_interval: Duration,
     /// Larger files are not downloaded for inspection (`CASB_MAX_DOWNLOAD_MB`, default 50).
     pub max_download_bytes: u64,
     /// DLP policy file for the inspector (`CASB_DLP_POLICY`): custom rules, disabled detectors,
@@ -31,8 +36,9 @@ impl Default for Settings {
             notify_emails: Vec::new(),
             activity_retention: Duration::from_secs(90 * 24 * 3600),
             dedup_ttl: Duration::from_secs(14 * 24 * 3600),
-            poll_lease: Duration::from_secs(300),
+            poll_job_budget: Duration::from_secs(120),
             poll_max_pages: 50,
+            poll_interval: Duration::from_secs(60),
             max_download_bytes: 50 * 1024 * 1024,
             dlp_policy: None,
         }
@@ -97,9 +103,14 @@ impl Settings {
             dedup_ttl: Duration::from_secs(
                 number_env("CASB_DEDUP_TTL_HOURS", 14 * 24, "a whole number of hours")? * 3600,
             ),
-            poll_lease: Duration::from_secs(number_env(
-                "CASB_POLL_LEASE_SECONDS",
-                defaults.poll_lease.as_secs(),
+            poll_job_budget: Duration::from_secs(number_env(
+                "CASB_POLL_JOB_BUDGET_SECONDS",
+                defaults.poll_job_budget.as_secs(),
+                "a whole number of seconds, well below the poller's timeout",
+            )?),
+            poll_interval: Duration::from_secs(number_env(
+                "CASB_POLL_INTERVAL_SECONDS",
+                defaults.poll_interval.as_secs(),
                 "a whole number of seconds",
             )?),
             poll_max_pages: number_env(
@@ -125,6 +136,7 @@ pub struct AwsSettings {
     pub tables: crate::aws::TableNames,
     pub activity_queue_url: String,
     pub action_queue_url: String,
+    pub poll_queue_url: String,
     /// Secrets Manager names start with this (`CASB_SECRET_PREFIX`, e.g. `casb/prod`).
     pub secret_prefix: String,
     /// The verified SES sender (`CASB_MAIL_FROM`); without it notifications are only logged.
@@ -153,6 +165,7 @@ impl AwsSettings {
                 "CASB_ACTION_QUEUE_URL",
                 "the response-actions SQS queue URL",
             )?,
+            poll_queue_url: required_env("CASB_POLL_QUEUE_URL", "the poll-jobs SQS queue URL")?,
             secret_prefix: optional_env("CASB_SECRET_PREFIX").unwrap_or_else(|| "casb".into()),
             mail_from: optional_env("CASB_MAIL_FROM"),
             endpoint_url: optional_env("AWS_ENDPOINT_URL"),

@@ -5,7 +5,7 @@ use lambda_runtime::LambdaEvent;
 
 use crate::core::Core;
 use crate::pipeline::batch::{process_batch, QueueRecord};
-use crate::pipeline::{inspector, poller, remediator, PipelineError};
+use crate::pipeline::{inspector, poller, remediator};
 
 fn records(event: SqsEvent) -> Vec<QueueRecord> {
     event
@@ -50,38 +50,23 @@ pub async fn remediator_handler(
     Ok(batch_response(failed))
 }
 
-/// What the poller returns to EventBridge (visible in the Lambda console and logs).
-#[derive(Debug, serde::Serialize)]
-pub struct PollSummary {
-    pub integrations: usize,
-    pub queued: usize,
-    pub failed: Vec<String>,
-}
-
-/// The poller's scheduled handler. The payload is ignored: EventBridge Scheduler may send its
-/// configured input or a scheduled-event document, and every run polls everything.
+/// The poller's handler. It has two event sources: the EventBridge schedule (any JSON that is
+/// not an SQS batch), on which it only enqueues one job per due stream, and the poll-jobs
+/// queue, whose jobs it works, reporting the failed ones for SQS to retry.
 pub async fn poller_handler(
     core: &Core,
-    _event: LambdaEvent<serde_json::Value>,
-) -> Result<PollSummary, lambda_runtime::Error> {
-    let results = poller::poll_all(core).await.map_err(Box::new)?;
-    Ok(summarize(results))
-}
-
-pub(crate) fn summarize(
-    results: Vec<(String, Result<poller::PollStats, PipelineError>)>,
-) -> PollSummary {
-    PollSummary {
-        integrations: results.len(),
-        queued: results
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().ok())
-            .map(|s| s.queued)
-            .sum(),
-        failed: results
-            .iter()
-            .filter(|(_, r)| r.is_err())
-            .map(|(id, _)| id.clone())
-            .collect(),
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let payload = event.payload;
+    if payload.get("Records").is_some_and(|r| r.is_array()) {
+        let sqs: SqsEvent = serde_json::from_value(payload)?;
+        let failed = process_batch(records(sqs), |body| {
+            let core = core.clone();
+            async move { poller::handle_message(&core, &body).await.map(|_| ()) }
+        })
+        .await;
+        return Ok(serde_json::to_value(batch_response(failed))?);
     }
+    let summary = poller::schedule_due(core).await.map_err(Box::new)?;
+    Ok(serde_json::to_value(summary)?)
 }

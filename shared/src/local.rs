@@ -107,18 +107,32 @@ impl LocalInstance {
             until_stopped(stopped.clone()),
         )));
         let poller_core = core.clone();
-        let poll_stop = until_stopped(stopped.clone());
+        tasks.push(tokio::spawn(run_until(
+            core.backend.poll_queue.clone(),
+            WorkerOptions {
+                // A job may work its stream for its whole budget: stay invisible past it.
+                visibility_timeout: core.settings.poll_job_budget * 2,
+                ..options.worker.clone()
+            },
+            move |body| {
+                let core = poller_core.clone();
+                async move { poller::handle_message(&core, &body).await.map(|_| ()) }
+            },
+            until_stopped(stopped.clone()),
+        )));
+        let scheduler_core = core.clone();
+        let schedule_stop = until_stopped(stopped.clone());
         let interval = options.poll_interval;
         tasks.push(tokio::spawn(async move {
-            tokio::pin!(poll_stop);
+            tokio::pin!(schedule_stop);
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = &mut poll_stop => return,
+                    _ = &mut schedule_stop => return,
                     _ = ticks.tick() => {
-                        if let Err(error) = poller::poll_all(&poller_core).await {
-                            tracing::error!(%error, "poll run failed");
+                        if let Err(error) = poller::schedule_due(&scheduler_core).await {
+                            tracing::error!(%error, "scheduling poll jobs failed");
                         }
                     }
                 }
@@ -160,12 +174,12 @@ impl LocalInstance {
                     .unwrap_or(self.embedded.data_dir.clone())
                     .display()
             ),
-            format!("  database: casb.db (SQLite; stores and the activities/actions queues)"),
+            format!("  database: casb.db (SQLite; stores and the poll-jobs/activities/actions queues)"),
             format!("  secrets:  secrets.json (owner-only)"),
             format!("api:            {base}/healthz"),
             format!("oauth-callback: {base}/oauth/..."),
             format!("webhook-intake: {base}/webhooks/..."),
-            "workers: inspector (activities queue), remediator (actions queue), poller (timer)"
+            "workers: poller (poll-jobs queue, fed by a timer and by webhooks), inspector (activities queue), remediator (actions queue)"
                 .to_string(),
         ]
     }

@@ -314,7 +314,7 @@ async fn push_path_remediates_an_external_share_and_a_replayed_webhook_changes_n
         .core
         .backend
         .checkpoints
-        .get_checkpoint(&format!("{}#events", integration.id))
+        .get_checkpoint(&integration.stream_key("events"))
         .await
         .unwrap();
     assert!(pulled.is_none(), "a push-only integration is not polled");
@@ -522,9 +522,10 @@ async fn a_forged_or_reused_state_gets_400_and_stores_no_token() {
         .core
         .backend
         .integrations
-        .list_all_integrations()
+        .list_integrations_page(None, 100)
         .await
-        .unwrap();
+        .unwrap()
+        .integrations;
     assert_eq!(integrations.len(), 1, "only the genuine callback connected");
     assert_eq!(integrations[0].tenant_id, TENANT);
     assert_eq!(world.sim.oauth_stats().code_exchanges, exchanges_before + 1);
@@ -596,7 +597,7 @@ async fn a_429_is_retried_after_retry_after() {
     let cursor = core
         .backend
         .checkpoints
-        .get_checkpoint(&format!("{}#events", integration.id))
+        .get_checkpoint(&integration.stream_key("events"))
         .await
         .unwrap()
         .unwrap()
@@ -610,8 +611,14 @@ async fn a_429_is_retried_after_retry_after() {
         .access_token(connector.as_ref(), &integration)
         .await
         .unwrap();
+    let request = casb_shared::connector::PollRequest {
+        stream: "events",
+        cursor: Some(&cursor),
+        redeliver: false,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+    };
     let page = connector
-        .poll(&integration, &token, Some(&cursor))
+        .poll(&integration, &token, &request)
         .await
         .unwrap();
     assert!(
@@ -790,6 +797,7 @@ async fn downloads_follow_redirects_only_to_box_hosts() {
         display_name: "x".into(),
         mode: casb_shared::domain::IngestMode::Pull,
         status: casb_shared::domain::IntegrationStatus::Connected,
+        credential: Default::default(),
         webhook_ids: vec![],
         settings: serde_json::json!({}),
         created_at: chrono::Utc::now(),

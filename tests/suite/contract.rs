@@ -11,7 +11,11 @@ use crate::support::{integration, public_share, Fixture};
 
 crate::on_both_back_ends!(
     stale_checkpoint_writer_is_rejected,
+    checkpoints_carry_stream_health_and_list_by_integration,
     dedup_inserts_only_if_absent_and_honours_expiry,
+    leases_are_owned_extended_by_their_owner_and_released_only_by_it,
+    delayed_messages_stay_invisible_until_their_delay_ends,
+    integrations_list_in_pages_with_a_cursor,
     queue_redelivers_after_the_visibility_timeout,
     queue_dead_letters_after_max_receives,
     integrations_are_scoped_by_tenant,
@@ -31,13 +35,13 @@ async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
     );
 
     let first = store
-        .put_checkpoint("int-1#events", "100", None, now)
+        .put_checkpoint("int-1#events", "100", &StreamHealth::default(), None, now)
         .await
         .unwrap();
     assert_eq!(first.version, 1);
     // A second "first writer" lost the race.
     let err = store
-        .put_checkpoint("int-1#events", "999", None, now)
+        .put_checkpoint("int-1#events", "999", &StreamHealth::default(), None, now)
         .await
         .unwrap_err();
     assert!(
@@ -48,12 +52,24 @@ async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
 
     // Two pollers read version 1; the first to write wins, the second is stale.
     let second = store
-        .put_checkpoint("int-1#events", "200", Some(1), now)
+        .put_checkpoint(
+            "int-1#events",
+            "200",
+            &StreamHealth::default(),
+            Some(1),
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(second.version, 2);
     let stale = store
-        .put_checkpoint("int-1#events", "150", Some(1), now)
+        .put_checkpoint(
+            "int-1#events",
+            "150",
+            &StreamHealth::default(),
+            Some(1),
+            now,
+        )
         .await
         .unwrap_err();
     assert!(stale.is_conflict(), "{}: {stale}", f.name);
@@ -110,10 +126,207 @@ async fn dedup_inserts_only_if_absent_and_honours_expiry(f: Fixture) {
 }
 
 fn message(id: &str, body: &str) -> OutgoingMessage {
-    OutgoingMessage {
-        id: id.into(),
-        body: body.into(),
+    OutgoingMessage::new(id, body)
+}
+
+async fn checkpoints_carry_stream_health_and_list_by_integration(f: Fixture) {
+    let store = &f.backend.checkpoints;
+    let now = Utc::now();
+    let health = StreamHealth {
+        last_success_at: Some(now),
+        last_error: Some("Box answered 503".into()),
+        consecutive_failures: 2,
+        lag_seconds: Some(42),
+        events_queued: 7,
+        events_incomplete: 1,
+        page_in_flight: true,
+        ..StreamHealth::default()
+    };
+    let a = stream_key("tenant-a", "int-1", "audit.sharepoint");
+    let b = stream_key("tenant-a", "int-1", "audit.general");
+    let other = stream_key("tenant-a", "int-10", "events");
+    let other_tenant = stream_key("tenant-b", "int-1", "events");
+    for key in [&a, &b, &other, &other_tenant] {
+        store
+            .put_checkpoint(key, "c", &health, None, now)
+            .await
+            .unwrap();
     }
+    let stored = store.get_checkpoint(&a).await.unwrap().unwrap();
+    assert_eq!(stored.health, health, "{}", f.name);
+
+    let listed: Vec<String> = store
+        .list_checkpoints(&integration_stream_prefix("tenant-a", "int-1"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.stream)
+        .collect();
+    // Neither int-10 (a longer id with the same start) nor the other tenant's int-1.
+    assert_eq!(listed, vec![b.clone(), a.clone()], "{}", f.name);
+}
+
+async fn leases_are_owned_extended_by_their_owner_and_released_only_by_it(f: Fixture) {
+    let dedup = &f.backend.dedup;
+    let now = Utc::now();
+    let soon = now + chrono::Duration::seconds(30);
+    assert!(
+        dedup
+            .acquire_lease("lease-1", "owner-a", soon, now)
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+    assert!(
+        !dedup
+            .acquire_lease("lease-1", "owner-b", soon, now)
+            .await
+            .unwrap(),
+        "{}: held by another owner",
+        f.name
+    );
+    // Its owner extends it.
+    let later = now + chrono::Duration::seconds(60);
+    assert!(dedup
+        .acquire_lease("lease-1", "owner-a", later, now)
+        .await
+        .unwrap());
+    // Past the original expiry but inside the extension, B still cannot take it.
+    let mid = now + chrono::Duration::seconds(45);
+    assert!(
+        !dedup
+            .acquire_lease(
+                "lease-1",
+                "owner-b",
+                mid + chrono::Duration::seconds(30),
+                mid
+            )
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+    // A release by someone who does not hold it changes nothing.
+    dedup.release_lease("lease-1", "owner-b").await.unwrap();
+    assert!(
+        !dedup
+            .acquire_lease("lease-1", "owner-b", later, now)
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+    // Once it expires, B takes it; A's late release must not free B's lease.
+    let expired = later + chrono::Duration::seconds(1);
+    assert!(dedup
+        .acquire_lease(
+            "lease-1",
+            "owner-b",
+            expired + chrono::Duration::seconds(30),
+            expired
+        )
+        .await
+        .unwrap());
+    dedup.release_lease("lease-1", "owner-a").await.unwrap();
+    assert!(
+        !dedup
+            .acquire_lease(
+                "lease-1",
+                "owner-c",
+                expired + chrono::Duration::seconds(30),
+                expired
+            )
+            .await
+            .unwrap(),
+        "{}: A released B's lease",
+        f.name
+    );
+    dedup.release_lease("lease-1", "owner-b").await.unwrap();
+    assert!(
+        dedup
+            .acquire_lease("lease-1", "owner-c", later, now)
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+}
+
+async fn delayed_messages_stay_invisible_until_their_delay_ends(f: Fixture) {
+    let queue = &f.backend.poll_queue;
+    queue
+        .send_batch(vec![
+            message("now", "now"),
+            message("later", "later").delayed(Duration::from_secs(2)),
+        ])
+        .await
+        .unwrap();
+    let first = queue
+        .receive(10, Duration::from_secs(30), Duration::from_millis(500))
+        .await
+        .unwrap();
+    let bodies: Vec<_> = first.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        vec!["now"],
+        "{}: the delayed message is not yet visible",
+        f.name
+    );
+    let mut later = Vec::new();
+    for _ in 0..10 {
+        later = queue
+            .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+            .await
+            .unwrap();
+        if !later.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        later.len(),
+        1,
+        "{}: visible once the delay has passed",
+        f.name
+    );
+    assert_eq!(later[0].body, "later");
+}
+
+async fn integrations_list_in_pages_with_a_cursor(f: Fixture) {
+    let store = &f.backend.integrations;
+    let mut expected = Vec::new();
+    for t in 0..3 {
+        for i in 0..5 {
+            let integration = integration(&format!("tenant-{t}"), &format!("int-{i}"));
+            store.put_integration(&integration).await.unwrap();
+            expected.push((integration.tenant_id, integration.id));
+        }
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_integrations_page(after.as_deref(), 4)
+            .await
+            .unwrap();
+        assert!(page.integrations.len() <= 4, "{}", f.name);
+        seen.extend(page.integrations.into_iter().map(|i| (i.tenant_id, i.id)));
+        pages += 1;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(pages < 20, "{}: paging does not end", f.name);
+    }
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected, "{}: every integration exactly once", f.name);
+    assert!(pages >= 4, "{}: {pages} pages of at most 4", f.name);
+    assert!(store
+        .list_integrations_page(Some("not-a-cursor"), 4)
+        .await
+        .is_err());
 }
 
 async fn queue_redelivers_after_the_visibility_timeout(f: Fixture) {
@@ -240,7 +453,11 @@ async fn integrations_are_scoped_by_tenant(f: Fixture) {
     let mut paused = a1.clone();
     paused.status = IntegrationStatus::Paused;
     store.put_integration(&paused).await.unwrap();
-    let all = store.list_all_integrations().await.unwrap();
+    let all = store
+        .list_integrations_page(None, 100)
+        .await
+        .unwrap()
+        .integrations;
     assert_eq!(all.len(), 3, "{}", f.name);
     assert_eq!(
         all.iter().find(|i| i.id == "int-1").unwrap().status,

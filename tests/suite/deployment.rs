@@ -95,12 +95,12 @@ fn queues_dead_letter_and_consumers_report_partial_failures() {
                 .filter_map(Value::as_str)
                 .collect();
             assert_eq!(failure_types, ["ReportBatchItemFailures"], "{name}");
-            assert!(
-                properties["ScalingConfig"]["MaximumConcurrency"]
-                    .as_i64()
-                    .is_some(),
-                "{name}"
-            );
+            // A number, or a number parameter (the poller's concurrency is one).
+            let concurrency = &properties["ScalingConfig"]["MaximumConcurrency"];
+            let bounded = concurrency.as_i64().is_some()
+                || matches!(concurrency, Value::Tagged(t) if t.tag == "!Ref"
+                    && template["Parameters"][t.value.as_str().unwrap_or("")]["Type"].as_str() == Some("Number"));
+            assert!(bounded, "{name}: MaximumConcurrency {concurrency:?}");
             let queue_name = get_att_target(&properties["Queue"]).expect("Queue: !GetAtt X.Arn");
             let queue = &queues[&queue_name]["Properties"];
             let visibility = queue["VisibilityTimeout"].as_i64().unwrap();
@@ -123,7 +123,29 @@ fn queues_dead_letter_and_consumers_report_partial_failures() {
             );
         }
     }
-    assert_eq!(consumers, 2, "inspector and remediator");
+    assert_eq!(consumers, 3, "poller (poll jobs), inspector and remediator");
+    // Every dead-letter queue, and the schedule's, has an alarm on it.
+    let alarmed: BTreeSet<String> = resources(&template, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter_map(|(_, alarm)| get_att_target(&alarm["Properties"]["Dimensions"][0]["Value"]))
+        .collect();
+    for dead_letter in [
+        "ActivityDeadLetterQueue",
+        "ActionDeadLetterQueue",
+        "PollJobDeadLetterQueue",
+        "ScheduleDeadLetterQueue",
+    ] {
+        assert!(
+            alarmed.contains(dead_letter),
+            "{dead_letter} has no alarm: {alarmed:?}"
+        );
+    }
+    let poller =
+        &template["Resources"]["PollerFunction"]["Properties"]["Events"]["Schedule"]["Properties"];
+    assert_eq!(
+        get_att_target(&poller["DeadLetterConfig"]["Arn"]).as_deref(),
+        Some("ScheduleDeadLetterQueue")
+    );
     for (name, queue) in &queues {
         assert_eq!(
             queue["Properties"]["SqsManagedSseEnabled"].as_bool(),
@@ -255,8 +277,46 @@ async fn sample_schedule_event_runs_the_poller() {
     )
     .await
     .unwrap();
-    assert_eq!(summary.integrations, 0);
-    assert!(summary.failed.is_empty());
+    // The schedule only fans out jobs: none here, as there are no integrations.
+    assert_eq!(summary["integrations"], 0, "{summary}");
+    assert_eq!(summary["jobs_queued"], 0, "{summary}");
+}
+
+#[tokio::test]
+async fn the_poller_works_poll_jobs_from_sqs_and_reports_only_the_failed_ones() {
+    let f = embedded();
+    let core = Core::new(
+        f.backend.clone(),
+        Settings::default(),
+        ConnectorRegistry::new(),
+    )
+    .unwrap();
+    // A job for an integration that is gone succeeds (nothing to do); garbage fails alone.
+    let job = Envelope::wrap(
+        casb_shared::domain::PollJob {
+            tenant_id: "tenant-a".into(),
+            integration_id: "int-gone".into(),
+            work: casb_shared::domain::PollWork::Scheduled {
+                stream: "events".into(),
+            },
+        },
+        chrono::Utc::now(),
+    );
+    let payload = serde_json::json!({"Records": [
+        {"messageId": "job-1", "receiptHandle": "r1", "body": job.to_json(), "eventSource": "aws:sqs"},
+        {"messageId": "bad-1", "receiptHandle": "r2", "body": "{\"version\": 1, \"kind\": \"activity\"}", "eventSource": "aws:sqs"}
+    ]});
+    let response = casb_shared::lambda::poller_handler(
+        &core,
+        lambda_runtime::LambdaEvent::new(payload, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "bad-1"}]),
+        "{response}"
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,57 @@ crate::on_both_back_ends!(
     queued_activity_travels_inspector_incident_remediator_once,
     poller_queues_new_events_then_advances_the_checkpoint,
     poller_keeps_the_checkpoint_when_queueing_fails,
+    schedule_fans_out_one_job_per_due_stream,
+    a_job_out_of_budget_hands_over_to_a_continuation,
+    a_transiently_failing_job_is_retried_then_dead_lettered,
+    a_page_lost_from_a_provider_held_cursor_is_asked_for_again,
 );
+
+/// Runs one scheduled job on the integration's `events` stream, as the poller would.
+async fn poll(core: &Core, integration: &Integration) -> Result<poller::PollStats, PipelineError> {
+    poll_stream(core, integration, "events").await
+}
+
+async fn poll_stream(
+    core: &Core,
+    integration: &Integration,
+    stream: &str,
+) -> Result<poller::PollStats, PipelineError> {
+    poller::run_job(
+        core,
+        &PollJob {
+            tenant_id: integration.tenant_id.clone(),
+            integration_id: integration.id.clone(),
+            work: PollWork::Scheduled {
+                stream: stream.into(),
+            },
+        },
+    )
+    .await
+}
+
+async fn received_jobs(core: &Core) -> Vec<PollJob> {
+    let mut jobs = Vec::new();
+    loop {
+        let messages = core
+            .backend
+            .poll_queue
+            .receive(10, Duration::from_secs(60), Duration::from_millis(300))
+            .await
+            .unwrap();
+        if messages.is_empty() {
+            return jobs;
+        }
+        for message in messages {
+            jobs.push(Envelope::<PollJob>::parse(&message.body).unwrap().payload);
+            core.backend
+                .poll_queue
+                .delete(&message.receipt_handle)
+                .await
+                .unwrap();
+        }
+    }
+}
 
 fn core_with(f: &Fixture, connector: Arc<RecordingConnector>) -> Core {
     let mut registry = ConnectorRegistry::new();
@@ -74,10 +124,7 @@ async fn drain_actions(core: &Core) -> usize {
 
 fn activity_message(activity: &Activity) -> OutgoingMessage {
     let envelope = Envelope::wrap(activity.clone(), chrono::Utc::now());
-    OutgoingMessage {
-        id: envelope.id.clone(),
-        body: envelope.to_json(),
-    }
+    OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
 }
 
 async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) {
@@ -212,10 +259,7 @@ async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) 
     let envelope = Envelope::wrap(action, chrono::Utc::now());
     core.backend
         .action_queue
-        .send_batch(vec![OutgoingMessage {
-            id: "again".into(),
-            body: envelope.to_json(),
-        }])
+        .send_batch(vec![OutgoingMessage::new("again", envelope.to_json())])
         .await
         .unwrap();
     assert_eq!(drain_actions(&core).await, 1);
@@ -253,7 +297,7 @@ async fn poller_queues_new_events_then_advances_the_checkpoint(f: Fixture) {
     let core = core_with(&f, connector.clone());
     connect(&core, &box_tenant).await;
 
-    let stats = poller::poll_integration(&core, &box_tenant).await.unwrap();
+    let stats = poll(&core, &box_tenant).await.unwrap();
     assert_eq!(
         (stats.pages, stats.queued, stats.duplicates),
         (2, 3, 2),
@@ -263,7 +307,7 @@ async fn poller_queues_new_events_then_advances_the_checkpoint(f: Fixture) {
     let checkpoint = core
         .backend
         .checkpoints
-        .get_checkpoint(&poller::checkpoint_stream(&box_tenant))
+        .get_checkpoint(&box_tenant.stream_key("events"))
         .await
         .unwrap()
         .unwrap();
@@ -284,8 +328,11 @@ async fn poller_queues_new_events_then_advances_the_checkpoint(f: Fixture) {
         f.name
     );
 
+    assert!(checkpoint.health.last_success_at.is_some(), "{}", f.name);
+    assert_eq!(checkpoint.health.events_queued, 3, "{}", f.name);
+
     // The next run resumes from the checkpoint and finds nothing new.
-    let stats = poller::poll_integration(&core, &box_tenant).await.unwrap();
+    let stats = poll(&core, &box_tenant).await.unwrap();
     assert_eq!((stats.pages, stats.queued), (1, 0), "{}", f.name);
     assert_eq!(
         connector
@@ -298,14 +345,19 @@ async fn poller_queues_new_events_then_advances_the_checkpoint(f: Fixture) {
         Some("c2")
     );
 
-    // A poller that finds the lease taken leaves the integration alone.
+    // A poller that finds the stream's lease taken leaves the stream alone.
     let now = chrono::Utc::now();
     core.backend
         .dedup
-        .insert_if_absent("poll-lease#int-1", now + chrono::Duration::minutes(5), now)
+        .acquire_lease(
+            "poll-lease#tenant-a#int-1#events",
+            "another-poller",
+            now + chrono::Duration::minutes(5),
+            now,
+        )
         .await
         .unwrap();
-    let stats = poller::poll_integration(&core, &box_tenant).await.unwrap();
+    let stats = poll(&core, &box_tenant).await.unwrap();
     assert_eq!(stats.pages, 0);
     assert!(stats.stopped.unwrap().contains("lease"), "{}", f.name);
 }
@@ -348,15 +400,13 @@ async fn poller_keeps_the_checkpoint_when_queueing_fails(f: Fixture) {
     connect(&broken, &box_tenant).await;
     broken.backend.activity_queue = Arc::new(UnreachableQueue);
 
-    let error = poller::poll_integration(&broken, &box_tenant)
-        .await
-        .unwrap_err();
+    let error = poll(&broken, &box_tenant).await.unwrap_err();
     assert!(
         matches!(error, PipelineError::Queue(_)),
         "{}: {error}",
         f.name
     );
-    let stream = poller::checkpoint_stream(&box_tenant);
+    let stream = box_tenant.stream_key("events");
     assert_eq!(
         broken
             .backend
@@ -371,9 +421,7 @@ async fn poller_keeps_the_checkpoint_when_queueing_fails(f: Fixture) {
 
     // Once the queue is back, the same page is fetched again and nothing was lost.
     let healthy = core_with(&f, connector);
-    let stats = poller::poll_integration(&healthy, &box_tenant)
-        .await
-        .unwrap();
+    let stats = poll(&healthy, &box_tenant).await.unwrap();
     assert_eq!(
         stats.queued, 1,
         "{}: the event was not marked seen by the failed run",
@@ -389,6 +437,228 @@ async fn poller_keeps_the_checkpoint_when_queueing_fails(f: Fixture) {
             .unwrap()
             .cursor,
         "c1"
+    );
+}
+
+async fn schedule_fans_out_one_job_per_due_stream(f: Fixture) {
+    let connector = Arc::new(RecordingConnector::default());
+    *connector.streams.lock().unwrap() = Some(vec![
+        casb_shared::connector::StreamSpec::new("audit.sharepoint", "SharePoint audit"),
+        casb_shared::connector::StreamSpec::new("audit.general", "general audit"),
+    ]);
+    let core = core_with(&f, connector);
+    // More integrations than one store page (100), in two tenants; one paused, one push-only.
+    let mut pollable = 0;
+    for n in 0..130 {
+        let mut integration = integration(&format!("tenant-{}", n % 2), &format!("int-{n:03}"));
+        match n {
+            7 => integration.status = IntegrationStatus::Paused,
+            8 => integration.mode = IngestMode::Push,
+            _ => pollable += 1,
+        }
+        core.backend
+            .integrations
+            .put_integration(&integration)
+            .await
+            .unwrap();
+    }
+    let summary = poller::schedule_due(&core).await.unwrap();
+    assert_eq!(summary.integrations, pollable, "{}", f.name);
+    assert_eq!(
+        summary.jobs_queued,
+        pollable * 2,
+        "{}: one job per stream",
+        f.name
+    );
+    let jobs = received_jobs(&core).await;
+    assert_eq!(jobs.len(), pollable * 2, "{}", f.name);
+    let mut distinct: Vec<_> = jobs
+        .iter()
+        .map(|j| {
+            (
+                j.tenant_id.clone(),
+                j.integration_id.clone(),
+                j.stream().unwrap().to_string(),
+            )
+        })
+        .collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        pollable * 2,
+        "{}: no stream scheduled twice",
+        f.name
+    );
+    assert!(!jobs
+        .iter()
+        .any(|j| j.integration_id == "int-007" || j.integration_id == "int-008"));
+
+    // A second tick inside the interval finds nothing due.
+    let again = poller::schedule_due(&core).await.unwrap();
+    assert_eq!(
+        (again.jobs_queued, again.not_due),
+        (0, pollable * 2),
+        "{}",
+        f.name
+    );
+}
+
+async fn a_job_out_of_budget_hands_over_to_a_continuation(f: Fixture) {
+    let box_tenant = integration("tenant-a", "int-1");
+    let connector = Arc::new(RecordingConnector::default());
+    *connector.pages.lock().unwrap() = vec![
+        (None, page(&["e-1"], &box_tenant, "c1", true)),
+        (Some("c1".into()), page(&["e-2"], &box_tenant, "c2", false)),
+    ];
+    let mut core = core_with(&f, connector.clone());
+    Arc::get_mut(&mut core.settings).unwrap().poll_max_pages = 1;
+    connect(&core, &box_tenant).await;
+
+    let stats = poll(&core, &box_tenant).await.unwrap();
+    assert_eq!(
+        (stats.pages, stats.queued, stats.continued),
+        (1, 1, true),
+        "{}",
+        f.name
+    );
+    let jobs = received_jobs(&core).await;
+    assert_eq!(
+        jobs.iter().map(|j| &j.work).collect::<Vec<_>>(),
+        vec![&PollWork::Continuation {
+            stream: "events".into()
+        }],
+        "{}",
+        f.name
+    );
+    // The continuation picks up where the first job stopped, and drains the stream.
+    let stats = poller::run_job(&core, &jobs[0]).await.unwrap();
+    assert_eq!(
+        (stats.pages, stats.queued, stats.continued),
+        (1, 1, false),
+        "{}",
+        f.name
+    );
+    assert!(received_jobs(&core).await.is_empty(), "{}", f.name);
+}
+
+async fn a_transiently_failing_job_is_retried_then_dead_lettered(f: Fixture) {
+    let box_tenant = integration("tenant-a", "int-1");
+    let connector = Arc::new(RecordingConnector::default());
+    *connector.failing.lock().unwrap() =
+        Some(|| casb_shared::connector::ConnectorError::Transient("provider answered 503".into()));
+    let core = core_with(&f, connector);
+    connect(&core, &box_tenant).await;
+    core.backend
+        .checkpoints
+        .put_checkpoint(
+            &box_tenant.stream_key("events"),
+            "c0",
+            &StreamHealth::default(),
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    poller::schedule_due(&core).await.unwrap();
+
+    let quick = WorkerOptions {
+        batch_size: 10,
+        visibility_timeout: Duration::from_secs(1),
+        wait: Duration::from_millis(200),
+    };
+    let mut attempts = 0;
+    for _ in 0..60 {
+        if f.poll_dead_letters.approximate_depth().await.unwrap() > 0 {
+            break;
+        }
+        attempts += run_once(&core.backend.poll_queue, &quick, |body| {
+            let core = core.clone();
+            async move { poller::handle_message(&core, &body).await.map(|_| ()) }
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        attempts, 5,
+        "{}: tried until the receive limit, never a silent success",
+        f.name
+    );
+    let dead = f
+        .poll_dead_letters
+        .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "{}", f.name);
+    let job = Envelope::<PollJob>::parse(&dead[0].body).unwrap().payload;
+    assert_eq!(job.stream(), Some("events"));
+    // Each failure is on the stream's health for operators.
+    let health = core
+        .backend
+        .checkpoints
+        .get_checkpoint(&box_tenant.stream_key("events"))
+        .await
+        .unwrap()
+        .unwrap()
+        .health;
+    assert_eq!(health.consecutive_failures, 5, "{}", f.name);
+    assert!(health.last_error.unwrap().contains("503"));
+}
+
+async fn a_page_lost_from_a_provider_held_cursor_is_asked_for_again(f: Fixture) {
+    let box_tenant = integration("tenant-a", "int-1");
+    let connector = Arc::new(RecordingConnector::default());
+    let mut held = casb_shared::connector::StreamSpec::new("alerts.dlp", "provider-held iterator");
+    held.provider_cursor = true;
+    *connector.streams.lock().unwrap() = Some(vec![held]);
+    *connector.pages.lock().unwrap() = vec![(None, page(&["a-1"], &box_tenant, "", false))];
+    let mut broken = core_with(&f, connector.clone());
+    connect(&broken, &box_tenant).await;
+    broken.backend.activity_queue = Arc::new(UnreachableQueue);
+
+    // The provider hands out the page (and moves its cursor), then queueing fails: a crash.
+    poll_stream(&broken, &box_tenant, "alerts.dlp")
+        .await
+        .unwrap_err();
+    let checkpoint = broken
+        .backend
+        .checkpoints
+        .get_checkpoint(&box_tenant.stream_key("alerts.dlp"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(checkpoint.health.page_in_flight, "{}", f.name);
+
+    // The next job asks for that page again instead of the next one, and commits it.
+    let healthy = core_with(&f, connector.clone());
+    let stats = poll_stream(&healthy, &box_tenant, "alerts.dlp")
+        .await
+        .unwrap();
+    assert_eq!(stats.queued, 1, "{}", f.name);
+    assert_eq!(
+        *connector.redeliveries.lock().unwrap(),
+        vec![false, true],
+        "{}",
+        f.name
+    );
+    let checkpoint = healthy
+        .backend
+        .checkpoints
+        .get_checkpoint(&box_tenant.stream_key("alerts.dlp"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!checkpoint.health.page_in_flight, "{}", f.name);
+    // And the one after that is a fresh page again.
+    poll_stream(&healthy, &box_tenant, "alerts.dlp")
+        .await
+        .unwrap();
+    assert_eq!(
+        connector.redeliveries.lock().unwrap().last(),
+        Some(&false),
+        "{}",
+        f.name
     );
 }
 
@@ -522,4 +792,184 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     None
+}
+
+/// A provider with every kind of webhook handshake, counting what webhook intake asks of it.
+#[derive(Default)]
+struct HandshakeConnector {
+    verified: std::sync::atomic::AtomicUsize,
+    provider_calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl casb_shared::connector::Connector for HandshakeConnector {
+    fn provider(&self) -> Provider {
+        Provider::Microsoft365
+    }
+    fn capabilities(&self) -> casb_shared::connector::Capabilities {
+        casb_shared::connector::Capabilities {
+            webhooks: true,
+            ..Default::default()
+        }
+    }
+    fn webhook_handshakes(&self) -> Vec<casb_shared::connector::Handshake> {
+        use casb_shared::connector::Handshake;
+        vec![
+            Handshake::EchoQuery {
+                param: "validationToken",
+            },
+            Handshake::GetChallenge { param: "challenge" },
+            Handshake::EchoHeader {
+                request_header: "X-Hook-Secret",
+                response_header: "X-Hook-Secret",
+            },
+            Handshake::JsonChallenge {
+                type_field: "type",
+                type_value: "url_verification",
+                challenge_field: "challenge",
+            },
+        ]
+    }
+    async fn verify_webhook(
+        &self,
+        delivery: &casb_shared::connector::WebhookDelivery<'_>,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), casb_shared::connector::WebhookRejection> {
+        self.verified
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match delivery.headers.get("x-signature").map(String::as_str) {
+            Some("good") => Ok(()),
+            _ => Err(casb_shared::connector::WebhookRejection::BadSignature),
+        }
+    }
+    async fn poll(
+        &self,
+        _: &Integration,
+        _: &secrecy::SecretString,
+        _: &casb_shared::connector::PollRequest<'_>,
+    ) -> Result<PollPage, casb_shared::connector::ConnectorError> {
+        self.provider_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(casb_shared::connector::ConnectorError::Transient(
+            "not in this test".into(),
+        ))
+    }
+    async fn execute(
+        &self,
+        _: &Integration,
+        _: &secrecy::SecretString,
+        _: &ResponseAction,
+    ) -> Result<casb_shared::connector::ActionOutcome, casb_shared::connector::ConnectorError> {
+        self.provider_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(casb_shared::connector::ConnectorError::Transient(
+            "not in this test".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn webhook_handshakes_are_answered_without_touching_the_provider() {
+    use tower::ServiceExt;
+    let f = crate::support::embedded();
+    let connector = Arc::new(HandshakeConnector::default());
+    let mut registry = ConnectorRegistry::new();
+    registry.register(connector.clone());
+    let core = Core::new(f.backend.clone(), Settings::default(), registry).unwrap();
+    let router = casb_shared::http::webhook_intake::router(core.clone());
+    let send = |request: axum::http::Request<axum::body::Body>| {
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, headers, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let url = "/webhooks/microsoft365/tenant-a/int-unknown";
+
+    // Graph: POST ?validationToken=... gets the decoded token back as text/plain.
+    let (status, headers, body) = send(
+        axum::http::Request::post(format!(
+            "{url}?validationToken=Validation%3A%20Testing%20client"
+        ))
+        .body(axum::body::Body::empty())
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "Validation: Testing client");
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+
+    // Dropbox: GET ?challenge=... echoed with nosniff.
+    let (status, headers, body) = send(
+        axum::http::Request::get(format!("{url}?challenge=abc123"))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status.as_u16(), body.as_str()), (200, "abc123"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+
+    // Asana-style: a secret header echoed back.
+    let (status, headers, _) = send(
+        axum::http::Request::post(url)
+            .header("X-Hook-Secret", "s3cr3t")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-hook-secret"], "s3cr3t");
+
+    // Slack: url_verification is answered only once its signature checks out.
+    let challenge = r#"{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#;
+    let (status, _, _) = send(
+        axum::http::Request::post(url)
+            .header("x-signature", "forged")
+            .body(axum::body::Body::from(challenge))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, body) = send(
+        axum::http::Request::post(url)
+            .header("x-signature", "good")
+            .body(axum::body::Body::from(challenge))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+
+    // Only the two signed requests were verified; the provider was never called, no token was
+    // needed (there is none: the integration does not even exist), nothing was queued.
+    assert_eq!(
+        connector.verified.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert_eq!(
+        connector
+            .provider_calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!(
+        core.backend.poll_queue.approximate_depth().await.unwrap(),
+        0
+    );
+    assert_eq!(
+        core.backend
+            .activity_queue
+            .approximate_depth()
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use casb_shared::aws::{
     provision, DynamoStores, SecretsManagerStore, SesMailer, SqsQueue, TableNames,
 };
-use casb_shared::backend::{Backend, EmbeddedBackend, MAX_RECEIVES};
-use casb_shared::connector::{ActionOutcome, Capabilities, Connector, ConnectorError, PollPage};
+use casb_shared::backend::{Backend, EmbeddedBackend, Queues, MAX_RECEIVES};
+use casb_shared::connector::{
+    ActionOutcome, Capabilities, Connector, ConnectorError, PollPage, PollRequest, StreamSpec,
+};
 use casb_shared::domain::*;
 use casb_shared::embedded::OutboxMailer;
 use casb_shared::ports::{Mailer, Queue, SystemClock};
@@ -41,6 +43,7 @@ pub struct Fixture {
     pub name: &'static str,
     pub backend: Backend,
     pub activity_dead_letters: Arc<dyn Queue>,
+    pub poll_dead_letters: Arc<dyn Queue>,
     /// The embedded back end's outbox; SES keeps none we can read (the AWS mailer has its own
     /// test).
     pub outbox: Option<OutboxMailer>,
@@ -54,6 +57,7 @@ pub fn embedded() -> Fixture {
         name: "embedded",
         backend: embedded.backend.clone(),
         activity_dead_letters: Arc::new(embedded.activity_dead_letters.clone()),
+        poll_dead_letters: Arc::new(embedded.poll_dead_letters.clone()),
         outbox: Some(embedded.outbox.clone()),
         _keep: Some(dir),
     }
@@ -89,6 +93,10 @@ pub async fn aws() -> Option<Fixture> {
         provision::create_queue_pair(&sqs, &format!("{prefix}-actions"), MAX_RECEIVES, 30)
             .await
             .expect("actions queue created in moto");
+    let poll_jobs =
+        provision::create_queue_pair(&sqs, &format!("{prefix}-poll-jobs"), MAX_RECEIVES, 30)
+            .await
+            .expect("poll-jobs queue created in moto");
     let sesv2 = aws_sdk_sesv2::Client::new(&sdk);
     let sender = format!("casb@{prefix}.example.com");
     sesv2
@@ -100,8 +108,11 @@ pub async fn aws() -> Option<Fixture> {
     let mailer: Arc<dyn Mailer> = Arc::new(SesMailer::new(sesv2, &sender));
     let backend = Backend::with_stores(
         Arc::new(DynamoStores::new(dynamodb, tables)),
-        Arc::new(SqsQueue::new(sqs.clone(), &activities.url)),
-        Arc::new(SqsQueue::new(sqs.clone(), &actions.url)),
+        Queues {
+            activities: Arc::new(SqsQueue::new(sqs.clone(), &activities.url)),
+            actions: Arc::new(SqsQueue::new(sqs.clone(), &actions.url)),
+            poll_jobs: Arc::new(SqsQueue::new(sqs.clone(), &poll_jobs.url)),
+        },
         Arc::new(SecretsManagerStore::new(
             aws_sdk_secretsmanager::Client::new(&sdk),
             &format!("casb-test/{prefix}"),
@@ -112,7 +123,8 @@ pub async fn aws() -> Option<Fixture> {
     Some(Fixture {
         name: "aws",
         backend,
-        activity_dead_letters: Arc::new(SqsQueue::new(sqs, &activities.dead_letter_url)),
+        activity_dead_letters: Arc::new(SqsQueue::new(sqs.clone(), &activities.dead_letter_url)),
+        poll_dead_letters: Arc::new(SqsQueue::new(sqs, &poll_jobs.dead_letter_url)),
         outbox: None,
         _keep: None,
     })
@@ -175,6 +187,9 @@ pub fn public_share(integration: &Integration, event_id: &str) -> Activity {
         ingest_path: IngestPath::Pull,
         raw: serde_json::json!({"event_id": event_id, "event_type": "SHARE"}),
         enrichments: Enrichments::default(),
+        identity: None,
+        incomplete: None,
+        seen_by: vec![],
     }
 }
 
@@ -188,6 +203,7 @@ pub fn integration(tenant: &str, id: &str) -> Integration {
         display_name: "Example Box".into(),
         mode: IngestMode::Pull,
         status: IntegrationStatus::Connected,
+        credential: CredentialKind::AuthorizationCode,
         webhook_ids: vec![],
         settings: serde_json::json!({}),
         created_at: now,
@@ -201,7 +217,13 @@ pub fn integration(tenant: &str, id: &str) -> Integration {
 pub struct RecordingConnector {
     pub pages: Mutex<Vec<(Option<String>, PollPage)>>,
     pub polled_cursors: Mutex<Vec<Option<String>>>,
+    /// The `redeliver` flag of every poll, in order.
+    pub redeliveries: Mutex<Vec<bool>>,
     pub executed: Mutex<Vec<(ActionKind, Option<String>)>>,
+    /// Streams to offer instead of the default single `events` stream.
+    pub streams: Mutex<Option<Vec<StreamSpec>>>,
+    /// Answer every poll with this error instead of a page.
+    pub failing: Mutex<Option<fn() -> ConnectorError>>,
 }
 
 #[async_trait]
@@ -218,12 +240,25 @@ impl Connector for RecordingConnector {
         }
     }
 
+    fn streams(&self, _integration: &Integration) -> Vec<StreamSpec> {
+        self.streams
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| vec![StreamSpec::new("events", "scripted pages")])
+    }
+
     async fn poll(
         &self,
         _integration: &Integration,
         _token: &secrecy::SecretString,
-        cursor: Option<&str>,
+        request: &PollRequest<'_>,
     ) -> Result<PollPage, ConnectorError> {
+        if let Some(error) = *self.failing.lock().unwrap() {
+            return Err(error());
+        }
+        let cursor = request.cursor;
+        self.redeliveries.lock().unwrap().push(request.redeliver);
         self.polled_cursors
             .lock()
             .unwrap()

@@ -8,10 +8,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::describe;
-use crate::domain::{enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration};
+use crate::domain::{
+    enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration, StreamHealth,
+};
 use crate::ports::{
-    ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore, IntegrationStore,
-    StoreError,
+    page_cursor, ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore,
+    IntegrationPage, IntegrationStore, StoreError,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -227,68 +229,101 @@ impl IntegrationStore for DynamoStores {
         Ok(integrations)
     }
 
-    async fn list_all_integrations(&self) -> Result<Vec<Integration>, StoreError> {
-        // A scan: the poller needs every tenant's integrations, and there are few of them.
-        let mut integrations = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.tables.integrations)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in output.items.unwrap_or_default() {
-                integrations.push(from_item::<Integration>("integration", &item)?);
+    async fn list_integrations_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<IntegrationPage, StoreError> {
+        // A scan, one page at a time: the schedule walks every tenant's integrations, and the
+        // cursor is the table key of the last one read.
+        let start = match after {
+            Some(cursor) => {
+                let (tenant, id) = page_cursor::decode(cursor)?;
+                Some(HashMap::from([
+                    ("tenant_id".to_string(), s(tenant)),
+                    ("id".to_string(), s(id)),
+                ]))
             }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        integrations.sort_by(|a, b| (&a.tenant_id, &a.id).cmp(&(&b.tenant_id, &b.id)));
-        Ok(integrations)
+            None => None,
+        };
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.tables.integrations)
+            .consistent_read(true)
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let integrations = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| from_item::<Integration>("integration", item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output.last_evaluated_key.and_then(|key| {
+            let text = |name: &str| key.get(name).and_then(|v| v.as_s().ok()).cloned();
+            Some(page_cursor::encode(&text("tenant_id")?, &text("id")?))
+        });
+        Ok(IntegrationPage { integrations, next })
     }
+}
+
+fn checkpoint_from_item(item: &Item) -> Result<Checkpoint, StoreError> {
+    let stream = item
+        .get("stream")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let corrupt = |message: &str| StoreError::Corrupt {
+        what: format!("checkpoint '{stream}'"),
+        message: message.to_string(),
+    };
+    let health = match item.get("health").and_then(|v| v.as_s().ok()) {
+        Some(json) => serde_json::from_str(json).map_err(|e| corrupt(&e.to_string()))?,
+        None => StreamHealth::default(),
+    };
+    Ok(Checkpoint {
+        cursor: item
+            .get("cursor")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .ok_or_else(|| corrupt("no cursor"))?,
+        version: number(item, "version").ok_or_else(|| corrupt("no version"))? as u64,
+        updated_at: item
+            .get("updated_at")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| corrupt("no updated_at"))?,
+        health,
+        stream,
+    })
 }
 
 #[async_trait]
 impl CheckpointStore for DynamoStores {
     async fn get_checkpoint(&self, stream: &str) -> Result<Option<Checkpoint>, StoreError> {
         let key = HashMap::from([("stream".into(), s(stream))]);
-        let Some(item) = self.get_doc(&self.tables.checkpoints, key).await? else {
-            return Ok(None);
-        };
-        let corrupt = |message: &str| StoreError::Corrupt {
-            what: format!("checkpoint '{stream}'"),
-            message: message.to_string(),
-        };
-        Ok(Some(Checkpoint {
-            stream: stream.to_string(),
-            cursor: item
-                .get("cursor")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .ok_or_else(|| corrupt("no cursor"))?,
-            version: number(&item, "version").ok_or_else(|| corrupt("no version"))? as u64,
-            updated_at: item
-                .get("updated_at")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|t| t.parse().ok())
-                .ok_or_else(|| corrupt("no updated_at"))?,
-        }))
+        self.get_doc(&self.tables.checkpoints, key)
+            .await?
+            .map(|item| checkpoint_from_item(&item))
+            .transpose()
     }
 
     async fn put_checkpoint(
         &self,
         stream: &str,
         cursor: &str,
+        health: &StreamHealth,
         expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Checkpoint, StoreError> {
         let version = expected_version.unwrap_or(0) + 1;
+        let health_json = serde_json::to_string(health).map_err(|e| StoreError::Corrupt {
+            what: format!("checkpoint '{stream}'"),
+            message: e.to_string(),
+        })?;
         let mut request = self
             .client
             .put_item()
@@ -296,7 +331,8 @@ impl CheckpointStore for DynamoStores {
             .item("stream", s(stream))
             .item("cursor", s(cursor))
             .item("version", n(version))
-            .item("updated_at", s(now.to_rfc3339()));
+            .item("updated_at", s(now.to_rfc3339()))
+            .item("health", s(health_json));
         request = match expected_version {
             None => request
                 .condition_expression("attribute_not_exists(#s)")
@@ -312,12 +348,42 @@ impl CheckpointStore for DynamoStores {
                 cursor: cursor.to_string(),
                 version,
                 updated_at: now,
+                health: health.clone(),
             }),
             Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict {
                 what: format!("checkpoint '{stream}'"),
             }),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn list_checkpoints(&self, prefix: &str) -> Result<Vec<Checkpoint>, StoreError> {
+        // Operators only: a filtered scan of a small table.
+        let mut checkpoints = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.tables.checkpoints)
+                .consistent_read(true)
+                .filter_expression("begins_with(#s, :prefix)")
+                .expression_attribute_names("#s", "stream")
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                checkpoints.push(checkpoint_from_item(&item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        checkpoints.sort_by(|a, b| a.stream.cmp(&b.stream));
+        Ok(checkpoints)
     }
 }
 
@@ -369,6 +435,56 @@ impl DedupStore for DynamoStores {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Leases share the dedup table under their own key space.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.dedup)
+            .item("key", s(format!("lease#{key}")))
+            .item("owner", s(owner))
+            .item("expires_at", n(expires_at.timestamp()))
+            .item("expires_at_ms", n(expires_at.timestamp_millis()))
+            .condition_expression("attribute_not_exists(#k) OR #o = :owner OR #e <= :now")
+            .expression_attribute_names("#k", "key")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_names("#e", "expires_at_ms")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.dedup)
+            .key("key", s(format!("lease#{key}")))
+            .condition_expression("#o = :owner")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else holds it now (ours expired and was taken): theirs to release.
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }
 

@@ -51,6 +51,7 @@ impl SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(id)
                         .message_body(&message.body)
+                        .set_delay_seconds(message.delay.map(|d| d.as_secs().min(900) as i32))
                         .build()
                         .map_err(|e| self.unavailable(e))
                 })

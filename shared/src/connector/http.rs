@@ -165,6 +165,31 @@ impl ProviderHttp {
         Err(ConnectorError::Transient(last_error))
     }
 
+    /// Sends the request once, never retrying: for requests that must not be repeated after
+    /// an answer was lost (a refresh grant spends its single-use token when processed, whether
+    /// or not we hear back). Failures come back as errors the caller retries later, from the
+    /// state it stored.
+    pub async fn send_once(
+        &self,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, ConnectorError> {
+        match build(&self.client).send().await {
+            Err(error) => Err(ConnectorError::Transient(format!(
+                "request failed (not retried): {}",
+                without_url(&error)
+            ))),
+            Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                Err(ConnectorError::RateLimited {
+                    retry_after: retry_after(&response).unwrap_or(self.retry.base_backoff),
+                })
+            }
+            Ok(response) if response.status().is_server_error() => Err(ConnectorError::Transient(
+                format!("provider answered {}", response.status()),
+            )),
+            Ok(response) => Ok(response),
+        }
+    }
+
     /// Sends and parses a 2xx JSON answer; any other status is an error naming it.
     pub async fn json<T: DeserializeOwned>(
         &self,

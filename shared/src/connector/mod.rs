@@ -5,7 +5,9 @@
 
 pub mod boxcom;
 pub mod http;
+pub mod jwt;
 pub mod oauth;
+pub mod paging;
 pub mod tokens;
 
 use std::collections::HashMap;
@@ -17,7 +19,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ActionKind, Activity, Integration, Provider, ResponseAction};
+use crate::domain::{ActionKind, Activity, CredentialKind, Integration, Provider, ResponseAction};
 
 /// What a provider's connector can do, so the product can say so instead of failing late.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +32,44 @@ pub struct Capabilities {
     pub response_actions: Vec<ActionKind>,
 }
 
+/// One stream of events an integration is polled for, with its own checkpoint, lease and
+/// health: Box's enterprise event stream, one Office 365 content type, one Graph drive's delta,
+/// one Netskope event type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Unique within the integration, stable (it is part of the checkpoint key).
+    pub id: String,
+    pub description: String,
+    /// The provider keeps the cursor and moves it on every fetch (Netskope's iterator), so a
+    /// page fetched but lost before it was queued must be asked for again: the poller marks a
+    /// page in flight before fetching and passes [`PollRequest::redeliver`] after a crash.
+    pub provider_cursor: bool,
+}
+
+impl StreamSpec {
+    pub fn new(id: &str, description: &str) -> Self {
+        StreamSpec {
+            id: id.to_string(),
+            description: description.to_string(),
+            provider_cursor: false,
+        }
+    }
+}
+
+/// What the poller asks a connector for.
+#[derive(Debug, Clone)]
+pub struct PollRequest<'a> {
+    pub stream: &'a str,
+    /// Where the last committed page ended (`None`: the stream was never seeded).
+    pub cursor: Option<&'a str>,
+    /// For provider-held cursors: the last fetched page was never committed; fetch it again
+    /// (Netskope `operation=resend`) rather than the next one.
+    pub redeliver: bool,
+    /// When the job's time budget ends. Lookups that would wait past it (a long
+    /// `Retry-After`) leave the event incomplete instead of stalling the stream.
+    pub deadline: tokio::time::Instant,
+}
+
 /// One page of a provider's event stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollPage {
@@ -38,6 +78,193 @@ pub struct PollPage {
     pub next_cursor: String,
     /// Whether the provider said more events are waiting right now.
     pub has_more: bool,
+}
+
+/// What a verified webhook notice turns into, off the request path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoticeOutcome {
+    /// The notice carried the events (Box): here they are, normalized and enriched.
+    Activities(Vec<Activity>),
+    /// The notice only says something changed (Graph names no item): poll these streams now.
+    RunStreams(Vec<String>),
+}
+
+/// A webhook request as received, for handshakes and for identifying the delivery.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest<'a> {
+    pub method: &'a str,
+    pub query: &'a HashMap<String, String>,
+    /// Header names lower-cased.
+    pub headers: &'a HashMap<String, String>,
+    pub body: &'a [u8],
+}
+
+/// A validation handshake a provider performs on a webhook address, declared by its connector
+/// and answered by webhook intake itself, without calling the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handshake {
+    /// Answer 200 `text/plain` with the (URL-decoded) value of this query parameter, whatever
+    /// the method (Microsoft Graph: `validationToken`, within 10 seconds). Unsigned.
+    EchoQuery { param: &'static str },
+    /// A GET carrying this query parameter: answer 200 `text/plain` with its value and
+    /// `X-Content-Type-Options: nosniff` (Dropbox: `challenge`). Unsigned.
+    GetChallenge { param: &'static str },
+    /// A signed JSON body whose `type_field` is `type_value`: answer 200 `text/plain` with
+    /// the body's `challenge_field` (Slack Events API: `url_verification`). Checked after the
+    /// signature.
+    JsonChallenge {
+        type_field: &'static str,
+        type_value: &'static str,
+        challenge_field: &'static str,
+    },
+    /// A request carrying `request_header`: answer 200 with its value in `response_header`
+    /// (Asana `X-Hook-Secret`, Smartsheet's challenge header). Unsigned.
+    EchoHeader {
+        request_header: &'static str,
+        response_header: &'static str,
+    },
+}
+
+/// How a handshake is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeAnswer {
+    pub content_type: &'static str,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Handshake {
+    /// Whether the handshake may be answered before the signature is checked (the provider
+    /// does not sign it).
+    pub fn unsigned(&self) -> bool {
+        !matches!(self, Handshake::JsonChallenge { .. })
+    }
+
+    /// The answer, if `request` is this handshake.
+    pub fn answer(&self, request: &WebhookRequest<'_>) -> Option<HandshakeAnswer> {
+        let text = |body: &str, headers: Vec<(String, String)>| HandshakeAnswer {
+            content_type: "text/plain; charset=utf-8",
+            body: body.to_string(),
+            headers,
+        };
+        match self {
+            Handshake::EchoQuery { param } => request.query.get(*param).map(|v| text(v, vec![])),
+            Handshake::GetChallenge { param } => (request.method.eq_ignore_ascii_case("GET"))
+                .then(|| request.query.get(*param))
+                .flatten()
+                .map(|v| text(v, vec![("x-content-type-options".into(), "nosniff".into())])),
+            Handshake::JsonChallenge {
+                type_field,
+                type_value,
+                challenge_field,
+            } => {
+                let body: serde_json::Value = serde_json::from_slice(request.body).ok()?;
+                (body.get(*type_field)?.as_str()? == *type_value)
+                    .then(|| {
+                        body.get(*challenge_field)?
+                            .as_str()
+                            .map(|c| text(c, vec![]))
+                    })
+                    .flatten()
+            }
+            Handshake::EchoHeader {
+                request_header,
+                response_header,
+            } => request
+                .headers
+                .get(&request_header.to_ascii_lowercase())
+                .map(|v| text("", vec![(response_header.to_string(), v.clone())])),
+        }
+    }
+}
+
+/// Which delivery a verified webhook request is, read from the request alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeId {
+    /// The provider's id for the delivery, stable across its retries.
+    pub delivery_id: String,
+    /// The provider's id of the webhook (subscription) that sent it, when the body names it:
+    /// it must be one the integration in the URL registered.
+    pub webhook_id: Option<String>,
+}
+
+/// A setting a connector needs for an integration (Box: the folders to watch and the
+/// organization's email domains), declared so the connect flow and `casb integration add`
+/// can validate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub kind: SettingKind,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    Text,
+    /// Comma-separated values, stored as a JSON array of strings.
+    List,
+    /// `true` or `false`.
+    Flag,
+}
+
+/// Validates `given` (name, raw value) against `specs` and returns the settings object an
+/// integration stores. Unknown names, missing required ones and bad flags are refused with a
+/// message naming the setting and what the connector accepts.
+pub fn validate_settings(
+    provider: Provider,
+    specs: &[SettingSpec],
+    given: &[(String, String)],
+) -> Result<serde_json::Value, String> {
+    let mut settings = serde_json::Map::new();
+    for (name, raw) in given {
+        let Some(spec) = specs.iter().find(|s| s.name == name) else {
+            let known: Vec<_> = specs.iter().map(|s| s.name).collect();
+            return Err(format!(
+                "{provider} has no setting '{name}' (its settings: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        };
+        let value = match spec.kind {
+            SettingKind::Text => serde_json::Value::String(raw.trim().to_string()),
+            SettingKind::List => serde_json::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| serde_json::Value::String(v.to_string()))
+                    .collect(),
+            ),
+            SettingKind::Flag => match raw.trim() {
+                "true" | "1" | "yes" => serde_json::Value::Bool(true),
+                "false" | "0" | "no" => serde_json::Value::Bool(false),
+                other => {
+                    return Err(format!(
+                        "setting '{name}' is a flag: use true or false, not '{other}'"
+                    ))
+                }
+            },
+        };
+        settings.insert(name.clone(), value);
+    }
+    for spec in specs.iter().filter(|s| s.required) {
+        let present = match settings.get(spec.name) {
+            Some(serde_json::Value::String(s)) => !s.is_empty(),
+            Some(serde_json::Value::Array(a)) => !a.is_empty(),
+            Some(_) => true,
+            None => false,
+        };
+        if !present {
+            return Err(format!(
+                "{provider} needs the setting '{}': {}",
+                spec.name, spec.description
+            ));
+        }
+    }
+    Ok(serde_json::Value::Object(settings))
 }
 
 /// How a response action ended at the provider.
@@ -101,14 +328,8 @@ pub enum WebhookRejection {
     BadSignature,
     #[error("webhook signing keys are not configured")]
     NoKeys,
-}
-
-/// What a verified webhook delivery carries.
-#[derive(Debug, Clone)]
-pub struct WebhookNotice {
-    /// The provider's id for the notification, stable across its retries.
-    pub delivery_id: String,
-    pub activities: Vec<Activity>,
+    #[error("the delivery cannot be read: {0}")]
+    Unreadable(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +357,35 @@ pub enum ConnectorError {
 pub trait Connector: Send + Sync {
     fn provider(&self) -> Provider;
     fn capabilities(&self) -> Capabilities;
+
+    // --- setup ---
+    /// The ways this connector can authenticate, the default (the connect flow's) first.
+    fn credential_kinds(&self) -> Vec<CredentialKind> {
+        vec![CredentialKind::AuthorizationCode]
+    }
+    /// Whether a refresh answers a new refresh token and spends the old one (Box: yes). When it
+    /// does, only one process may refresh an integration at a time.
+    fn refresh_rotates(&self) -> bool {
+        true
+    }
+    /// The settings an integration of this provider takes.
+    fn settings(&self) -> Vec<SettingSpec> {
+        Vec::new()
+    }
+    /// Obtains an access token from headless credentials (client credentials, a JWT
+    /// assertion): `secret` is the JSON an operator stored with `casb integration add`.
+    async fn headless_token(
+        &self,
+        integration: &Integration,
+        secret: &SecretString,
+    ) -> Result<TokenSet, ConnectorError> {
+        let _ = (integration, secret);
+        Err(ConnectorError::Unsupported(format!(
+            "{} does not support {} credentials",
+            self.provider(),
+            integration.credential
+        )))
+    }
 
     // --- OAuth ---
     /// The consent page URL for `state` (and the PKCE challenge, where supported).
@@ -203,7 +453,12 @@ pub trait Connector: Send + Sync {
         let _ = (integration, access_token);
         Ok(())
     }
-    /// Checks a delivery's signature and freshness over the raw body.
+    /// The validation handshakes the provider performs on a webhook address.
+    fn webhook_handshakes(&self) -> Vec<Handshake> {
+        Vec::new()
+    }
+    /// Checks a delivery's signature and freshness over the raw body. Must not call the
+    /// provider (webhook intake answers within the provider's deadline).
     async fn verify_webhook(
         &self,
         delivery: &WebhookDelivery<'_>,
@@ -212,36 +467,67 @@ pub trait Connector: Send + Sync {
         let _ = (delivery, now);
         Err(WebhookRejection::NoKeys)
     }
-    /// Turns a verified delivery into activities, fetching what the payload lacks.
-    async fn parse_webhook(
+    /// Which delivery a verified request is, from the request alone.
+    fn webhook_notice_id(
+        &self,
+        delivery: &WebhookDelivery<'_>,
+    ) -> Result<NoticeId, WebhookRejection> {
+        let _ = delivery;
+        Err(WebhookRejection::Unreadable(format!(
+            "{} webhooks are not supported",
+            self.provider()
+        )))
+    }
+    /// Turns a verified notice into activities (fetching what the payload lacks) or into
+    /// streams to poll, in the poller, off the request path.
+    async fn process_notice(
         &self,
         integration: &Integration,
         access_token: &SecretString,
+        headers: &HashMap<String, String>,
         body: &[u8],
-    ) -> Result<WebhookNotice, ConnectorError> {
-        let _ = (integration, access_token, body);
+        deadline: tokio::time::Instant,
+    ) -> Result<NoticeOutcome, ConnectorError> {
+        let _ = (integration, access_token, headers, body, deadline);
         Err(ConnectorError::Unsupported(format!(
             "{} webhooks are not supported",
             self.provider()
         )))
     }
+    /// The identity of the user action an activity records, the same for every copy of it
+    /// (a webhook notice and the audit-log entry of one upload): the store keeps one activity
+    /// per identity. `None`: the event id is the identity.
+    fn action_identity(&self, activity: &Activity) -> Option<String> {
+        let _ = activity;
+        None
+    }
 
     // --- pull ---
-    /// The cursor a new integration starts from (usually "now": history is not replayed).
+    /// The streams an integration is polled for.
+    fn streams(&self, integration: &Integration) -> Vec<StreamSpec> {
+        let _ = integration;
+        if self.capabilities().polling {
+            vec![StreamSpec::new("events", "the provider's event feed")]
+        } else {
+            Vec::new()
+        }
+    }
+    /// The cursor a new stream starts from (usually "now": history is not replayed).
     async fn initial_cursor(
         &self,
         integration: &Integration,
         access_token: &SecretString,
+        stream: &str,
     ) -> Result<Option<String>, ConnectorError> {
-        let _ = (integration, access_token);
+        let _ = (integration, access_token, stream);
         Ok(None)
     }
-    /// Fetches one page of events after `cursor` and normalizes them.
+    /// Fetches one page of a stream after the request's cursor and normalizes it.
     async fn poll(
         &self,
         integration: &Integration,
         access_token: &SecretString,
-        cursor: Option<&str>,
+        request: &PollRequest<'_>,
     ) -> Result<PollPage, ConnectorError>;
 
     // --- content ---

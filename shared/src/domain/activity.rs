@@ -133,18 +133,115 @@ pub struct Activity {
     pub raw: serde_json::Value,
     #[serde(default)]
     pub enrichments: Enrichments,
+    /// The user action this event records, as its connector identifies it
+    /// ([`crate::connector::Connector::action_identity`]): a webhook notice and an audit-log
+    /// entry of one upload share it, so the store keeps one activity for the two.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Why the activity lacks some of what its connector normally adds (a lookup refused, the
+    /// provider's answer unreadable, a rate limit longer than the poll could wait). It is kept
+    /// with what is known rather than stalling its stream.
+    #[serde(default)]
+    pub incomplete: Option<String>,
+    /// Every path that brought a copy of this action, once copies have been merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_by: Vec<IngestPath>,
 }
 
 impl Activity {
     /// A stable id for the activity: the same provider event always gets the same id, whichever
     /// path (push or pull) brought it and however often it was delivered.
     pub fn id(&self) -> String {
-        activity_id(self.provider, &self.integration_id, &self.event_id)
+        activity_id(
+            self.provider,
+            &self.integration_id,
+            self.identity.as_deref().unwrap_or(&self.event_id),
+        )
     }
 
-    /// The key under which ingestion remembers having seen this event.
+    /// The key under which ingestion remembers having queued this copy of the action: one per
+    /// ingest path, so the pulled copy still reaches the inspector to complete a pushed one.
     pub fn dedup_key(&self) -> String {
-        format!("activity#{}", self.id())
+        format!(
+            "activity#{}#{}#{}",
+            self.tenant_id,
+            self.id(),
+            super::enum_label(&self.ingest_path)
+        )
+    }
+
+    /// One activity from two copies of the same user action (same [`Activity::id`]): the
+    /// pulled copy (the provider's audit record) wins where both know a field; each fills what
+    /// the other lacks. An `incomplete` mark stays only if neither copy is complete.
+    pub fn merged_with(self, other: Activity) -> Activity {
+        let mut paths = self.paths();
+        paths.extend(other.paths());
+        paths.sort_by_key(|p| *p as u8);
+        paths.dedup();
+        let (mut primary, secondary) =
+            if other.ingest_path == IngestPath::Pull && self.ingest_path != IngestPath::Pull {
+                (other, self)
+            } else {
+                (self, other)
+            };
+        macro_rules! fill {
+            ($($field:ident),*) => {$(
+                if primary.$field.is_none() {
+                    primary.$field = secondary.$field.clone();
+                }
+            )*};
+        }
+        fill!(
+            log_timestamp,
+            actor_id,
+            actor_name,
+            actor_email,
+            actor_role,
+            actor_ip,
+            object_id,
+            file_download_url,
+            object_type,
+            object_name,
+            object_path,
+            from_email,
+            target_user_email,
+            target_user_id,
+            target_user_type,
+            role_granted,
+            shared_link,
+            link_visibility
+        );
+        if primary.actor_type == UserType::Unknown {
+            primary.actor_type = secondary.actor_type;
+        }
+        let enrichments = &mut primary.enrichments;
+        if enrichments.geo.is_none() {
+            enrichments.geo = secondary.enrichments.geo.clone();
+        }
+        if enrichments.user_agent.is_none() {
+            enrichments.user_agent = secondary.enrichments.user_agent.clone();
+        }
+        if enrichments.device.is_none() {
+            enrichments.device = secondary.enrichments.device.clone();
+        }
+        if enrichments.exposure.is_none() {
+            enrichments.exposure = secondary.enrichments.exposure.clone();
+        }
+        if primary.incomplete.is_some() && secondary.incomplete.is_none() {
+            primary.incomplete = None;
+        }
+        primary.seen_by = paths;
+        primary
+    }
+
+    /// The paths that brought this action in (push, pull or both).
+    pub fn paths(&self) -> Vec<IngestPath> {
+        let mut paths = self.seen_by.clone();
+        if !paths.contains(&self.ingest_path) {
+            paths.push(self.ingest_path);
+        }
+        paths.sort_by_key(|p| *p as u8);
+        paths
     }
 
     /// Whether this activity concerns a file (and so may carry content worth inspecting).
@@ -201,6 +298,9 @@ pub(crate) mod fixtures {
             ingest_path: IngestPath::Pull,
             raw: serde_json::json!({"event_id": event_id}),
             enrichments: Enrichments::default(),
+            identity: None,
+            incomplete: None,
+            seen_by: vec![],
         }
     }
 }
@@ -217,6 +317,38 @@ mod tests {
         pushed.raw = serde_json::json!({"other": "shape"});
         assert_eq!(pulled.id(), pushed.id());
         assert_ne!(pulled.id(), fixtures::public_share("e-2").id());
+    }
+
+    #[test]
+    fn a_pushed_and_a_pulled_copy_of_one_action_are_one_activity_completed_by_the_pull() {
+        let mut pushed = fixtures::public_share("webhook-delivery-1");
+        pushed.ingest_path = IngestPath::Push;
+        pushed.identity = Some("SHARE#f-1#11#2026-11-24T10:00:00Z".into());
+        pushed.actor_ip = None;
+        pushed.log_timestamp = None;
+        pushed.incomplete = Some("file lookup refused".into());
+        let mut pulled = fixtures::public_share("enterprise-event-9");
+        pulled.identity = pushed.identity.clone();
+        pulled.object_path = None;
+        pulled.log_timestamp = Some("2026-11-24T10:00:03Z".parse().unwrap());
+        assert_eq!(pushed.id(), pulled.id());
+        assert_ne!(pushed.dedup_key(), pulled.dedup_key());
+
+        for merged in [
+            pushed.clone().merged_with(pulled.clone()),
+            pulled.clone().merged_with(pushed.clone()),
+        ] {
+            // The pull is the audit record: its event id and timestamps win...
+            assert_eq!(merged.event_id, "enterprise-event-9");
+            assert_eq!(merged.ingest_path, IngestPath::Pull);
+            assert_eq!(merged.log_timestamp, pulled.log_timestamp);
+            assert_eq!(merged.actor_ip.as_deref(), Some("192.0.2.1"));
+            // ...and the push fills what it lacks; complete once either copy is.
+            assert_eq!(merged.object_path.as_deref(), Some("/Finance/cards.csv"));
+            assert_eq!(merged.incomplete, None);
+            assert_eq!(merged.id(), pushed.id());
+            assert_eq!(merged.paths(), vec![IngestPath::Push, IngestPath::Pull]);
+        }
     }
 
     #[test]

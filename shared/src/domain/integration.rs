@@ -27,6 +27,70 @@ impl IngestMode {
     }
 }
 
+/// How the CASB authenticates to a provider tenant; each connector says which it supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// OAuth 2.0 authorization code through an admin's browser; the stored secret is the token
+    /// pair, refreshed under a lease (rotating or not, as the connector says).
+    #[default]
+    AuthorizationCode,
+    /// OAuth 2.0 client credentials (app-only, after an admin's consent): the stored secret is
+    /// the client id and secret; access tokens are requested when needed and cached.
+    ClientCredentials,
+    /// A signed JWT assertion (RFC 7523) for a service account, naming a subject to act as: the
+    /// stored secret is the private key and its ids.
+    JwtAssertion,
+    /// A static API token the provider's admin console issued; used as it is, never refreshed.
+    ApiToken,
+}
+
+impl CredentialKind {
+    pub const ALL: [CredentialKind; 4] = [
+        CredentialKind::AuthorizationCode,
+        CredentialKind::ClientCredentials,
+        CredentialKind::JwtAssertion,
+        CredentialKind::ApiToken,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::AuthorizationCode => "authorization_code",
+            CredentialKind::ClientCredentials => "client_credentials",
+            CredentialKind::JwtAssertion => "jwt_assertion",
+            CredentialKind::ApiToken => "api_token",
+        }
+    }
+
+    /// Whether an integration with these credentials can be created without a browser.
+    pub fn headless(self) -> bool {
+        self != CredentialKind::AuthorizationCode
+    }
+}
+
+impl std::fmt::Display for CredentialKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CredentialKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CredentialKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = CredentialKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "unknown credential kind '{s}': expected one of {}",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationStatus {
@@ -49,6 +113,9 @@ pub struct Integration {
     pub display_name: String,
     pub mode: IngestMode,
     pub status: IntegrationStatus,
+    /// How the CASB authenticates to the tenant.
+    #[serde(default)]
+    pub credential: CredentialKind,
     /// Webhook ids registered at the provider, so disconnect can remove exactly those.
     #[serde(default)]
     pub webhook_ids: Vec<String>,
@@ -65,8 +132,22 @@ impl Integration {
         self.status == IntegrationStatus::Connected && self.mode.polls()
     }
 
-    /// Name of the secret holding this integration's OAuth tokens.
-    pub fn token_secret_name(&self) -> String {
-        format!("integrations/{}/tokens", self.id)
+    /// Name of the secret holding this integration's credentials (tokens, client secret,
+    /// private key or API token): under the tenant's name, so no key is shared across tenants.
+    pub fn credential_secret_name(&self) -> String {
+        format!(
+            "tenants/{}/integrations/{}/credentials",
+            self.tenant_id, self.id
+        )
+    }
+
+    /// The checkpoint key of one of this integration's streams.
+    pub fn stream_key(&self, stream_id: &str) -> String {
+        super::stream_key(&self.tenant_id, &self.id, stream_id)
+    }
+
+    /// Whether webhooks from the provider are accepted for this integration now.
+    pub fn accepts_webhooks(&self) -> bool {
+        self.status == IntegrationStatus::Connected && self.mode.receives_webhooks()
     }
 }

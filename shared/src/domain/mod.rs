@@ -6,6 +6,7 @@ mod checkpoint;
 mod envelope;
 mod incident;
 mod integration;
+mod poll_job;
 mod response_action;
 
 #[cfg(test)]
@@ -15,6 +16,7 @@ pub use checkpoint::*;
 pub use envelope::*;
 pub use incident::*;
 pub use integration::*;
+pub use poll_job::*;
 pub use response_action::*;
 
 use serde::{Deserialize, Serialize};

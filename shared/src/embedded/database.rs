@@ -7,10 +7,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration};
+use crate::domain::{
+    enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration, StreamHealth,
+};
 use crate::ports::{
-    ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore, IntegrationStore,
-    StoreError,
+    ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore, IntegrationPage,
+    IntegrationStore, StoreError,
 };
 
 const SCHEMA: &str = r#"
@@ -20,14 +22,20 @@ CREATE TABLE IF NOT EXISTS integrations (
     doc       TEXT NOT NULL,
     PRIMARY KEY (tenant_id, id)
 );
-CREATE TABLE IF NOT EXISTS checkpoints (
+CREATE TABLE IF NOT EXISTS stream_checkpoints (
     stream     TEXT PRIMARY KEY,
     cursor     TEXT NOT NULL,
     version    INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    health     TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dedup_keys (
     key        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    key        TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS activities (
@@ -145,7 +153,10 @@ impl Database {
             let d = c
                 .execute("DELETE FROM dedup_keys WHERE expires_at <= ?1", [now])
                 .map_err(sqlite_error)?;
-            Ok(a + d)
+            let l = c
+                .execute("DELETE FROM leases WHERE expires_at <= ?1", [now])
+                .map_err(sqlite_error)?;
+            Ok(a + d + l)
         })
         .await
     }
@@ -235,17 +246,33 @@ impl IntegrationStore for Database {
         docs("integration", rows)
     }
 
-    async fn list_all_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+    async fn list_integrations_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<IntegrationPage, StoreError> {
+        // Keyset paging on (tenant_id, id): stable while integrations are added or removed.
+        let (after_tenant, after_id) = match after {
+            Some(cursor) => crate::ports::page_cursor::decode(cursor)?,
+            None => (String::new(), String::new()),
+        };
+        let limit = limit.clamp(1, 1000);
         let rows = self
-            .run(|c| {
+            .run(move |c| {
                 collect_strings(
                     c,
-                    "SELECT doc FROM integrations ORDER BY tenant_id, id",
-                    params![],
+                    "SELECT doc FROM integrations WHERE (tenant_id, id) > (?1, ?2)
+                     ORDER BY tenant_id, id LIMIT ?3",
+                    params![after_tenant, after_id, limit as i64],
                 )
             })
             .await?;
-        docs("integration", rows)
+        let integrations: Vec<Integration> = docs("integration", rows)?;
+        let next = (integrations.len() == limit)
+            .then(|| integrations.last())
+            .flatten()
+            .map(|last| crate::ports::page_cursor::encode(&last.tenant_id, &last.id));
+        Ok(IntegrationPage { integrations, next })
     }
 }
 
@@ -261,58 +288,109 @@ fn collect_strings(
     rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
 }
 
+fn checkpoint_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Checkpoint, String)> {
+    Ok((
+        Checkpoint {
+            stream: row.get(0)?,
+            cursor: row.get(1)?,
+            version: row.get::<_, i64>(2)? as u64,
+            updated_at: from_millis(row.get(3)?),
+            health: StreamHealth::default(),
+        },
+        row.get(4)?,
+    ))
+}
+
+fn with_health((mut checkpoint, health): (Checkpoint, String)) -> Result<Checkpoint, StoreError> {
+    checkpoint.health = from_doc("stream health", &health)?;
+    Ok(checkpoint)
+}
+
 #[async_trait]
 impl CheckpointStore for Database {
     async fn get_checkpoint(&self, stream: &str) -> Result<Option<Checkpoint>, StoreError> {
         let stream = stream.to_string();
         self.run(move |c| {
             c.query_row(
-                "SELECT stream, cursor, version, updated_at FROM checkpoints WHERE stream = ?1",
+                "SELECT stream, cursor, version, updated_at, health FROM stream_checkpoints
+                 WHERE stream = ?1",
                 [&stream],
-                |row| {
-                    Ok(Checkpoint {
-                        stream: row.get(0)?,
-                        cursor: row.get(1)?,
-                        version: row.get::<_, i64>(2)? as u64,
-                        updated_at: from_millis(row.get(3)?),
-                    })
-                },
+                checkpoint_row,
             )
             .optional()
             .map_err(sqlite_error)
         })
-        .await
+        .await?
+        .map(with_health)
+        .transpose()
     }
 
     async fn put_checkpoint(
         &self,
         stream: &str,
         cursor: &str,
+        health: &StreamHealth,
         expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Checkpoint, StoreError> {
         let (stream, cursor) = (stream.to_string(), cursor.to_string());
+        let health = health.clone();
+        let health_doc = to_doc(&health)?;
         let new_version = expected_version.unwrap_or(0) + 1;
         self.run(move |c| {
             let written = match expected_version {
                 None => c.execute(
-                    "INSERT INTO checkpoints (stream, cursor, version, updated_at) VALUES (?1, ?2, 1, ?3)
-                     ON CONFLICT (stream) DO NOTHING",
-                    params![stream, cursor, millis(now)],
+                    "INSERT INTO stream_checkpoints (stream, cursor, version, updated_at, health)
+                     VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (stream) DO NOTHING",
+                    params![stream, cursor, millis(now), health_doc],
                 ),
                 Some(expected) => c.execute(
-                    "UPDATE checkpoints SET cursor = ?2, version = ?3, updated_at = ?4
-                     WHERE stream = ?1 AND version = ?5",
-                    params![stream, cursor, new_version as i64, millis(now), expected as i64],
+                    "UPDATE stream_checkpoints SET cursor = ?2, version = ?3, updated_at = ?4,
+                     health = ?5 WHERE stream = ?1 AND version = ?6",
+                    params![
+                        stream,
+                        cursor,
+                        new_version as i64,
+                        millis(now),
+                        health_doc,
+                        expected as i64
+                    ],
                 ),
             }
             .map_err(sqlite_error)?;
             if written == 0 {
-                return Err(StoreError::Conflict { what: format!("checkpoint '{stream}'") });
+                return Err(StoreError::Conflict {
+                    what: format!("checkpoint '{stream}'"),
+                });
             }
-            Ok(Checkpoint { stream, cursor, version: new_version, updated_at: now })
+            Ok(Checkpoint {
+                stream,
+                cursor,
+                version: new_version,
+                updated_at: now,
+                health,
+            })
         })
         .await
+    }
+
+    async fn list_checkpoints(&self, prefix: &str) -> Result<Vec<Checkpoint>, StoreError> {
+        let prefix = prefix.to_string();
+        let rows = self
+            .run(move |c| {
+                let mut statement = c
+                    .prepare(
+                        "SELECT stream, cursor, version, updated_at, health FROM stream_checkpoints
+                         WHERE substr(stream, 1, length(?1)) = ?1 ORDER BY stream",
+                    )
+                    .map_err(sqlite_error)?;
+                let rows = statement
+                    .query_map([&prefix], checkpoint_row)
+                    .map_err(sqlite_error)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
+            })
+            .await?;
+        rows.into_iter().map(with_health).collect()
     }
 }
 
@@ -359,6 +437,42 @@ impl DedupStore for Database {
         self.run(move |c| {
             c.execute("DELETE FROM dedup_keys WHERE key = ?1", [key])
                 .map_err(sqlite_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, owner) = (key.to_string(), owner.to_string());
+        self.run(move |c| {
+            let written = c
+                .execute(
+                    "INSERT INTO leases (key, owner, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET owner = excluded.owner,
+                     expires_at = excluded.expires_at
+                     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4",
+                    params![key, owner, millis(expires_at), millis(now)],
+                )
+                .map_err(sqlite_error)?;
+            Ok(written == 1)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let (key, owner) = (key.to_string(), owner.to_string());
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM leases WHERE key = ?1 AND owner = ?2",
+                params![key, owner],
+            )
+            .map_err(sqlite_error)?;
             Ok(())
         })
         .await

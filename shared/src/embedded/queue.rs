@@ -130,10 +130,17 @@ impl Queue for EmbeddedQueue {
             .run(move |c| {
                 let tx = c.transaction().map_err(sqlite_error)?;
                 for message in &messages {
+                    let delay = message.delay.map_or(0, |d| d.as_millis() as i64);
                     tx.execute(
                         "INSERT INTO queue_messages (message_id, queue, body, sent_at, visible_at)
-                         VALUES (?1, ?2, ?3, ?4, ?4)",
-                        params![uuid::Uuid::new_v4().to_string(), queue, message.body, now],
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            uuid::Uuid::new_v4().to_string(),
+                            queue,
+                            message.body,
+                            now,
+                            now.saturating_add(delay)
+                        ],
                     )
                     .map_err(sqlite_error)?;
                 }

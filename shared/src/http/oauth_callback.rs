@@ -6,7 +6,7 @@
 //! to the secret store. `POST /oauth/{provider}/disconnect` removes webhooks, revokes tokens and
 //! stops polling.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -19,10 +19,10 @@ use super::{admin_authorized, connector_for, public_base_url, ApiError};
 use crate::connector::oauth::{
     pkce_challenge, random_token, ConnectRequest, StateError, StateSigner,
 };
-use crate::connector::ConnectorError;
+use crate::connector::{validate_settings, ConnectorError};
 use crate::core::Core;
 use crate::domain::{IngestMode, Integration, IntegrationStatus};
-use crate::pipeline::poller::checkpoint_stream;
+use crate::pipeline::poller::seed_checkpoints;
 
 /// How long a connect flow may take from redirect to callback.
 const STATE_LIFETIME: Duration = Duration::minutes(10);
@@ -81,56 +81,58 @@ fn connector_error(error: ConnectorError) -> ApiError {
     ApiError::new(status, error.to_string())
 }
 
-#[derive(Debug, Deserialize)]
-struct ConnectParams {
-    tenant_id: String,
-    #[serde(default = "default_mode")]
-    mode: IngestMode,
-    /// Comma-separated folder ids to watch with webhooks.
-    watch_folders: Option<String>,
-    /// Comma-separated email domains of the organization (default: the admin's domain).
-    internal_domains: Option<String>,
-}
+/// `tenant_id` and `mode` are the connect flow's own; every other query parameter is a
+/// setting of the connector, validated against what it declares.
+/// The connect request's tenant, ingest mode and connector settings (name, raw value).
+type ConnectParams = (String, IngestMode, Vec<(String, String)>);
 
-fn default_mode() -> IngestMode {
-    IngestMode::Both
-}
-
-fn list(value: &Option<String>) -> Vec<String> {
-    value
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+fn connect_params(query: Option<&str>) -> Result<ConnectParams, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query string: {e}")))?;
+    let mut tenant_id = None;
+    let mut mode = IngestMode::Both;
+    let mut settings = Vec::new();
+    for (name, value) in pairs {
+        match name.as_str() {
+            "tenant_id" => tenant_id = Some(value.trim().to_string()),
+            "mode" => {
+                mode = serde_json::from_value(serde_json::Value::String(value.clone())).map_err(
+                    |_| {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            format!("mode '{value}' is not one of push, pull, both"),
+                        )
+                    },
+                )?
+            }
+            _ => settings.push((name, value)),
+        }
+    }
+    let tenant_id = tenant_id
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "tenant_id is required"))?;
+    Ok((tenant_id, mode, settings))
 }
 
 async fn connect(
     State(core): State<Core>,
     Path(provider): Path<String>,
-    Query(params): Query<ConnectParams>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     admin_authorized(&headers)?;
     let (provider, connector) = connector_for(&core, &provider)?;
-    if params.tenant_id.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "tenant_id is required",
-        ));
-    }
+    let (tenant_id, mode, given) = connect_params(query.as_deref())?;
+    let settings = validate_settings(provider, &connector.settings(), &given)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     let signer = state_signer(&core).await?;
     let redirect_uri = format!("{}/oauth/{provider}/callback", public_base_url(&headers));
     let request = ConnectRequest {
         nonce: random_token(32),
-        tenant_id: params.tenant_id.clone(),
+        tenant_id,
         provider,
-        mode: params.mode,
-        settings: serde_json::json!({
-            "watch_folders": list(&params.watch_folders),
-            "internal_domains": list(&params.internal_domains),
-        }),
+        mode,
+        settings,
         redirect_uri: redirect_uri.clone(),
         expires_at: core.backend.clock.now() + STATE_LIFETIME,
     };
@@ -206,7 +208,7 @@ async fn callback(
         .backend
         .dedup
         .insert_if_absent(
-            &format!("oauth-state#{}", request.nonce),
+            &format!("oauth-state#{}#{}", request.tenant_id, request.nonce),
             request.expires_at,
             now,
         )
@@ -233,10 +235,15 @@ async fn callback(
         .await
         .map_err(connector_error)?;
     let mut settings = request.settings.clone();
+    // Connectors that tell people apart by email domain default to the connecting admin's.
+    let takes_domains = connector
+        .settings()
+        .iter()
+        .any(|s| s.name == "internal_domains");
     let has_domains = settings["internal_domains"]
         .as_array()
         .is_some_and(|d| !d.is_empty());
-    if !has_domains {
+    if takes_domains && !has_domains {
         if let Some(domain) = grant
             .admin_email
             .as_deref()
@@ -246,18 +253,47 @@ async fn callback(
             settings["internal_domains"] = serde_json::json!([domain]);
         }
     }
-    let mut integration = Integration {
-        id: format!("int-{}", uuid::Uuid::new_v4().simple()),
-        tenant_id: request.tenant_id.clone(),
+    // Reconnecting a provider tenant that is already connected is the same integration: same
+    // id, checkpoints (so the outage's events are ingested) and webhooks.
+    let existing = find_existing(
+        &core,
+        &request.tenant_id,
         provider,
-        external_tenant_id: grant.external_tenant_id.clone(),
-        display_name: grant.display_name.clone(),
-        mode: request.mode,
-        status: IntegrationStatus::Connected,
-        webhook_ids: vec![],
-        settings,
-        created_at: now,
-        updated_at: now,
+        grant.external_tenant_id.as_deref(),
+    )
+    .await
+    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let reconnected = existing.is_some();
+    let mut integration = match existing {
+        Some(mut integration) => {
+            if let (Some(old), Some(new)) =
+                (integration.settings.as_object_mut(), settings.as_object())
+            {
+                for (name, value) in new {
+                    old.insert(name.clone(), value.clone());
+                }
+            }
+            integration.display_name = grant.display_name.clone();
+            integration.mode = request.mode;
+            integration.status = IntegrationStatus::Connected;
+            integration.credential = crate::domain::CredentialKind::AuthorizationCode;
+            integration.updated_at = now;
+            integration
+        }
+        None => Integration {
+            id: format!("int-{}", uuid::Uuid::new_v4().simple()),
+            tenant_id: request.tenant_id.clone(),
+            provider,
+            external_tenant_id: grant.external_tenant_id.clone(),
+            display_name: grant.display_name.clone(),
+            mode: request.mode,
+            status: IntegrationStatus::Connected,
+            credential: crate::domain::CredentialKind::AuthorizationCode,
+            webhook_ids: vec![],
+            settings,
+            created_at: now,
+            updated_at: now,
+        },
     };
     core.tokens
         .store(&integration, &tokens)
@@ -266,24 +302,9 @@ async fn callback(
 
     let mut warnings = Vec::new();
     if integration.mode.polls() {
-        match connector.initial_cursor(&integration, &access).await {
-            Ok(Some(cursor)) => {
-                let seeded = core
-                    .backend
-                    .checkpoints
-                    .put_checkpoint(&checkpoint_stream(&integration), &cursor, None, now)
-                    .await;
-                if let Err(error) = seeded {
-                    warnings.push(format!("could not seed the poll checkpoint: {error}"));
-                }
-            }
-            Ok(None) => {}
-            Err(error) => {
-                warnings.push(format!("could not read the event stream position: {error}"))
-            }
-        }
+        warnings.extend(seed_checkpoints(&core, connector.as_ref(), &integration).await);
     }
-    if integration.mode.receives_webhooks() {
+    if integration.mode.receives_webhooks() && integration.webhook_ids.is_empty() {
         let address = format!(
             "{}/webhooks/{provider}/{}/{}",
             public_base_url(&headers),
@@ -306,9 +327,10 @@ async fn callback(
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     tracing::info!(integration = %integration.id, tenant = %integration.tenant_id, %provider,
-        webhooks = integration.webhook_ids.len(), "integration connected");
+        reconnected, webhooks = integration.webhook_ids.len(), "integration connected");
     Ok(Json(serde_json::json!({
         "status": "connected",
+        "reconnected": reconnected,
         "integration_id": integration.id,
         "tenant_id": integration.tenant_id,
         "provider": provider,
@@ -318,6 +340,25 @@ async fn callback(
         "warnings": warnings,
     }))
     .into_response())
+}
+
+/// The tenant's integration with this provider tenant, if there is one.
+pub async fn find_existing(
+    core: &Core,
+    tenant_id: &str,
+    provider: crate::domain::Provider,
+    external_tenant_id: Option<&str>,
+) -> Result<Option<Integration>, crate::ports::StoreError> {
+    let Some(external) = external_tenant_id else {
+        return Ok(None);
+    };
+    Ok(core
+        .backend
+        .integrations
+        .list_integrations(tenant_id)
+        .await?
+        .into_iter()
+        .find(|i| i.provider == provider && i.external_tenant_id.as_deref() == Some(external)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -38,6 +38,17 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
     let now = backend.clock.now();
     let retention =
         Duration::from_std(core.settings.activity_retention).unwrap_or(Duration::days(90));
+    // One activity per user action: a second copy (the other ingest path, or a redelivery)
+    // completes the stored one instead of adding another.
+    let merged = match backend
+        .activities
+        .get_activity(&activity.tenant_id, &activity.id())
+        .await?
+    {
+        Some(stored) => stored.merged_with(activity.clone()),
+        None => activity.clone(),
+    };
+    let activity = &merged;
     backend
         .activities
         .put_activity(activity, now + retention)
@@ -122,10 +133,10 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
                 object_type: incident.object.object_type.clone(),
             };
             let envelope = Envelope::wrap(action, now);
-            actions.push(OutgoingMessage {
-                id: envelope.id.clone(),
-                body: envelope.to_json(),
-            });
+            actions.push(OutgoingMessage::new(
+                envelope.id.clone(),
+                envelope.to_json(),
+            ));
         }
     }
     inspection.actions_queued = actions.len();

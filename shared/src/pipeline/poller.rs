@@ -1,116 +1,330 @@
-//! The poller: for each pollable integration, pull pages of events from the checkpoint on,
-//! queue them for the inspector, and only then advance the checkpoint.
+//! The poller: the schedule fans out one poll job per due stream onto the poll-jobs queue, and
+//! each job works one stream (or reads one webhook notice) under its own lease and time budget.
 //!
-//! The discipline (after matano's log puller): take a lease so two pollers never work one
-//! integration at once; read the checkpoint; fetch a page; drop events already ingested; queue
-//! the rest; write the checkpoint conditioned on the version read. A crash between queueing and
-//! writing re-reads the page next time, and dedup plus the idempotent inspector absorb it.
+//! The discipline (after matano's log puller): take the stream's lease so two pollers never
+//! work one stream at once; read the checkpoint; fetch a page; queue what was not queued
+//! before; only then write the checkpoint, conditioned on the version read. A crash between
+//! queueing and writing re-reads the page next time, and dedup plus the idempotent inspector
+//! absorb it. A job that runs out of budget with more waiting enqueues its own continuation;
+//! one slow or broken tenant only ever occupies its own jobs.
 
-use chrono::Duration;
+use std::collections::HashMap;
+
+use chrono::{Duration, Utc};
 
 use super::PipelineError;
-use crate::connector::ConnectorError;
+use crate::connector::{Connector, ConnectorError, NoticeOutcome, PollRequest, StreamSpec};
 use crate::core::Core;
-use crate::domain::{Activity, Envelope, Integration, IntegrationStatus};
+use crate::domain::{
+    Activity, Envelope, Integration, IntegrationStatus, PollJob, PollWork, StreamHealth,
+};
 use crate::ports::OutgoingMessage;
 
-/// What one poll of one integration did.
+/// What one poll job did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PollStats {
     pub pages: usize,
     pub fetched: usize,
     pub queued: usize,
     pub duplicates: usize,
-    /// Set when the run stopped early: rate limited, lease held elsewhere, backing off.
+    /// Queued without full enrichment (see `Activity::incomplete`).
+    pub incomplete: usize,
+    /// Set when the job stopped early: rate limited, lease held elsewhere, integration paused.
     pub stopped: Option<String>,
+    /// Whether the job enqueued a continuation (more was waiting when its budget ran out).
+    pub continued: bool,
 }
 
-/// Polls every pollable integration once; an error in one never stops the others.
-pub async fn poll_all(
-    core: &Core,
-) -> Result<Vec<(String, Result<PollStats, PipelineError>)>, PipelineError> {
-    let integrations = core.backend.integrations.list_all_integrations().await?;
-    let mut results = Vec::new();
-    for integration in integrations.into_iter().filter(Integration::is_pollable) {
-        let result = poll_integration(core, &integration).await;
-        match &result {
-            Ok(stats) => tracing::info!(integration = %integration.id, ?stats, "poll finished"),
-            Err(error) => tracing::error!(integration = %integration.id, %error, "poll failed"),
+impl PollStats {
+    fn add(&mut self, other: PollStats) {
+        self.pages += other.pages;
+        self.fetched += other.fetched;
+        self.queued += other.queued;
+        self.duplicates += other.duplicates;
+        self.incomplete += other.incomplete;
+        self.continued |= other.continued;
+        if other.stopped.is_some() {
+            self.stopped = other.stopped;
         }
-        results.push((integration.id.clone(), result));
     }
-    Ok(results)
 }
 
-fn lease_key(integration: &Integration) -> String {
-    format!("poll-lease#{}", integration.id)
+/// What one run of the schedule did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduleSummary {
+    pub integrations: usize,
+    pub jobs_queued: usize,
+    /// Streams skipped because they were scheduled less than an interval ago.
+    pub not_due: usize,
 }
 
-fn backoff_key(integration: &Integration) -> String {
-    format!("poll-backoff#{}", integration.id)
-}
+/// Integrations read per store page while scheduling.
+const SCHEDULE_PAGE: usize = 100;
 
-/// The checkpoint stream of an integration's event feed.
-pub fn checkpoint_stream(integration: &Integration) -> String {
-    format!("{}#events", integration.id)
-}
-
-pub async fn poll_integration(
-    core: &Core,
-    integration: &Integration,
-) -> Result<PollStats, PipelineError> {
+/// The schedule: enqueue one job per due stream of every pollable integration. It never calls
+/// a provider, so it takes milliseconds whatever the tenants do.
+pub async fn schedule_due(core: &Core) -> Result<ScheduleSummary, PipelineError> {
     let backend = &core.backend;
-    let now = backend.clock.now();
+    let mut summary = ScheduleSummary::default();
+    let mut after: Option<String> = None;
+    let interval = Duration::from_std(core.settings.poll_interval).unwrap_or(Duration::minutes(1));
+    // A stream scheduled by the previous tick is due again a little before a full interval,
+    // so ticks that arrive a few seconds early do not skip a round.
+    let due_again = interval - (interval / 10).min(Duration::seconds(10));
+    loop {
+        let page = backend
+            .integrations
+            .list_integrations_page(after.as_deref(), SCHEDULE_PAGE)
+            .await?;
+        let mut jobs = Vec::new();
+        for integration in page.integrations.iter().filter(|i| i.is_pollable()) {
+            summary.integrations += 1;
+            let Some(connector) = core.connectors.get(integration.provider) else {
+                tracing::warn!(integration = %integration.id, provider = %integration.provider,
+                    "no connector for this provider in this deployment; not polled");
+                continue;
+            };
+            for stream in connector.streams(integration) {
+                let now = backend.clock.now();
+                let key = format!("poll-due#{}", integration.stream_key(&stream.id));
+                if !backend
+                    .dedup
+                    .insert_if_absent(&key, now + due_again, now)
+                    .await?
+                {
+                    summary.not_due += 1;
+                    continue;
+                }
+                jobs.push(job_message(
+                    PollJob {
+                        tenant_id: integration.tenant_id.clone(),
+                        integration_id: integration.id.clone(),
+                        work: PollWork::Scheduled { stream: stream.id },
+                    },
+                    now,
+                ));
+            }
+        }
+        summary.jobs_queued += jobs.len();
+        backend.poll_queue.send_batch(jobs).await?;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(summary),
+        }
+    }
+}
+
+fn job_message(job: PollJob, now: chrono::DateTime<Utc>) -> OutgoingMessage {
+    let envelope = Envelope::wrap(job, now);
+    OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
+}
+
+/// Handles one message from the poll-jobs queue. An error fails the message: it is retried
+/// after the visibility timeout and, failing every time, dead-lettered (with an alarm).
+pub async fn handle_message(core: &Core, body: &str) -> Result<PollStats, PipelineError> {
+    let envelope = Envelope::<PollJob>::parse(body)?;
+    run_job(core, &envelope.payload).await
+}
+
+pub async fn run_job(core: &Core, job: &PollJob) -> Result<PollStats, PipelineError> {
+    let deadline = tokio::time::Instant::now() + core.settings.poll_job_budget;
     let mut stats = PollStats::default();
-    let Some(connector) = core.connectors.get(integration.provider) else {
+    let Some(integration) = core
+        .backend
+        .integrations
+        .get_integration(&job.tenant_id, &job.integration_id)
+        .await?
+    else {
+        stats.stopped = Some("the integration no longer exists".into());
+        return Ok(stats);
+    };
+    if integration.status != IntegrationStatus::Connected {
+        stats.stopped = Some(format!(
+            "the integration is {:?}; nothing is polled until it is connected",
+            integration.status
+        ));
+        return Ok(stats);
+    }
+    let Some(connector) = core.connectors.get(integration.provider).cloned() else {
         stats.stopped = Some(format!(
             "no {} connector in this deployment",
             integration.provider
         ));
         return Ok(stats);
     };
+    let connector = connector.as_ref();
+    match &job.work {
+        PollWork::Scheduled { stream } | PollWork::Continuation { stream } => {
+            let Some(spec) = connector
+                .streams(&integration)
+                .into_iter()
+                .find(|s| s.id == *stream)
+            else {
+                stats.stopped = Some(format!("the integration has no stream '{stream}' any more"));
+                return Ok(stats);
+            };
+            poll_stream(core, connector, &integration, &spec, deadline).await
+        }
+        PollWork::Notice { headers, body, .. } => {
+            read_notice(core, connector, &integration, headers, body, deadline).await
+        }
+    }
+}
+
+/// Turns a webhook notice into activities (or runs the streams it names), off the request path.
+async fn read_notice(
+    core: &Core,
+    connector: &dyn Connector,
+    integration: &Integration,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: &str,
+    deadline: tokio::time::Instant,
+) -> Result<PollStats, PipelineError> {
+    let headers: HashMap<String, String> = headers.clone().into_iter().collect();
+    let headers = &headers;
+    let outcome = core
+        .tokens
+        .with_token(connector, integration, |token| async move {
+            connector
+                .process_notice(integration, &token, headers, body.as_bytes(), deadline)
+                .await
+        })
+        .await;
+    let mut stats = PollStats::default();
+    match outcome {
+        Ok(NoticeOutcome::Activities(activities)) => {
+            stats.fetched = activities.len();
+            let queued = queue_activities(core, connector, activities).await?;
+            stats.queued = queued.queued;
+            stats.duplicates = queued.duplicates;
+            stats.incomplete = queued.incomplete;
+        }
+        Ok(NoticeOutcome::RunStreams(streams)) => {
+            let specs = connector.streams(integration);
+            for stream in streams {
+                let Some(spec) = specs.iter().find(|s| s.id == stream) else {
+                    tracing::warn!(integration = %integration.id, %stream, "notice names an unknown stream");
+                    continue;
+                };
+                stats.add(poll_stream(core, connector, integration, spec, deadline).await?);
+            }
+        }
+        Err(ConnectorError::NeedsReauth(reason)) => {
+            mark_needs_reauth(core, integration, &reason).await?;
+            stats.stopped = Some(format!("needs re-authorization: {reason}"));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok(stats)
+}
+
+/// Polls one stream until it is drained, the budget ends or the page cap is hit, then hands
+/// over to a continuation job if more is waiting.
+pub async fn poll_stream(
+    core: &Core,
+    connector: &dyn Connector,
+    integration: &Integration,
+    spec: &StreamSpec,
+    deadline: tokio::time::Instant,
+) -> Result<PollStats, PipelineError> {
+    let backend = &core.backend;
+    let mut stats = PollStats::default();
+    let stream_key = integration.stream_key(&spec.id);
+    let now = backend.clock.now();
     if backend
         .dedup
-        .contains(&backoff_key(integration), now)
+        .contains(&format!("poll-backoff#{stream_key}"), now)
         .await?
     {
         stats.stopped = Some("backing off after the provider's rate limit".into());
         return Ok(stats);
     }
-    let lease = lease_key(integration);
-    let lease_expiry =
-        now + Duration::from_std(core.settings.poll_lease).unwrap_or(Duration::minutes(5));
+    let lease = format!("poll-lease#{stream_key}");
+    let owner = uuid::Uuid::new_v4().to_string();
+    let budget_left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let lease_expiry = now
+        + Duration::from_std(budget_left).unwrap_or(Duration::minutes(5))
+        + Duration::seconds(60);
     if !backend
         .dedup
-        .insert_if_absent(&lease, lease_expiry, now)
+        .acquire_lease(&lease, &owner, lease_expiry, now)
         .await?
     {
-        stats.stopped = Some("another poller holds this integration's lease".into());
+        stats.stopped = Some("another poll job holds this stream's lease".into());
         return Ok(stats);
     }
-    let result = poll_pages(core, integration, connector.as_ref(), &mut stats).await;
+    let result = poll_pages(core, connector, integration, spec, deadline, &mut stats).await;
     // Release the lease whatever happened; if this fails the lease simply expires.
-    if let Err(error) = backend.dedup.remove(&lease).await {
-        tracing::warn!(integration = %integration.id, %error, "could not release poll lease; it will expire");
+    if let Err(error) = backend.dedup.release_lease(&lease, &owner).await {
+        tracing::warn!(stream = %stream_key, %error, "could not release the poll lease; it will expire");
+    }
+    match &result {
+        Ok(()) => tracing::info!(stream = %stream_key, ?stats, "poll job finished"),
+        Err(error) => {
+            tracing::warn!(stream = %stream_key, %error, "poll job failed; it will be retried")
+        }
     }
     result.map(|()| stats)
 }
 
 async fn poll_pages(
     core: &Core,
+    connector: &dyn Connector,
     integration: &Integration,
-    connector: &dyn crate::connector::Connector,
+    spec: &StreamSpec,
+    deadline: tokio::time::Instant,
     stats: &mut PollStats,
 ) -> Result<(), PipelineError> {
     let backend = &core.backend;
-    let stream = checkpoint_stream(integration);
-    for _ in 0..core.settings.poll_max_pages.max(1) {
-        let checkpoint = backend.checkpoints.get_checkpoint(&stream).await?;
-        let cursor = checkpoint.as_ref().map(|c| c.cursor.as_str());
+    let stream_key = integration.stream_key(&spec.id);
+    let max_pages = core.settings.poll_max_pages.max(1);
+    loop {
+        let mut checkpoint = backend.checkpoints.get_checkpoint(&stream_key).await?;
+        let mut redeliver = false;
+        if spec.provider_cursor {
+            // The provider moves its cursor when it hands out a page: say a page is in flight
+            // before asking, so a crash before the page is queued asks for it again.
+            let in_flight = checkpoint.as_ref().is_some_and(|c| c.health.page_in_flight);
+            redeliver = in_flight;
+            if !in_flight {
+                let mut health = checkpoint
+                    .as_ref()
+                    .map(|c| c.health.clone())
+                    .unwrap_or_default();
+                health.page_in_flight = true;
+                let cursor = checkpoint
+                    .as_ref()
+                    .map(|c| c.cursor.clone())
+                    .unwrap_or_default();
+                checkpoint = Some(
+                    backend
+                        .checkpoints
+                        .put_checkpoint(
+                            &stream_key,
+                            &cursor,
+                            &health,
+                            checkpoint.as_ref().map(|c| c.version),
+                            backend.clock.now(),
+                        )
+                        .await?,
+                );
+            }
+        }
+        let cursor = checkpoint
+            .as_ref()
+            .map(|c| c.cursor.as_str())
+            .filter(|c| !c.is_empty());
+        let request = PollRequest {
+            stream: &spec.id,
+            cursor,
+            redeliver,
+            deadline,
+        };
+        let request = &request;
         let polled = core
             .tokens
             .with_token(connector, integration, |token| async move {
-                connector.poll(integration, &token, cursor).await
+                connector.poll(integration, &token, request).await
             })
             .await;
         let page = match polled {
@@ -120,67 +334,165 @@ async fn poll_pages(
                 let until = now + Duration::from_std(retry_after).unwrap_or(Duration::seconds(60));
                 backend
                     .dedup
-                    .insert_if_absent(&backoff_key(integration), until, now)
+                    .insert_if_absent(&format!("poll-backoff#{stream_key}"), until, now)
                     .await?;
-                stats.stopped = Some(format!("rate limited; resuming after {retry_after:?}"));
+                record_failure(
+                    core,
+                    &stream_key,
+                    &format!("rate limited for {retry_after:?}"),
+                )
+                .await;
+                enqueue_continuation(core, integration, spec, Some(retry_after)).await?;
+                stats.continued = true;
+                stats.stopped = Some(format!("rate limited; continuing after {retry_after:?}"));
                 return Ok(());
             }
             Err(ConnectorError::NeedsReauth(reason)) => {
+                record_failure(core, &stream_key, &reason).await;
                 mark_needs_reauth(core, integration, &reason).await?;
-                return Err(ConnectorError::NeedsReauth(reason).into());
+                stats.stopped = Some(format!("needs re-authorization: {reason}"));
+                return Ok(());
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => {
+                record_failure(core, &stream_key, &error.to_string()).await;
+                return Err(error.into());
+            }
         };
         stats.pages += 1;
         stats.fetched += page.activities.len();
-        let fresh = queue_unseen(core, page.activities).await?;
-        stats.queued += fresh.0;
-        stats.duplicates += fresh.1;
+        let newest = page.activities.iter().map(|a| a.event_timestamp).max();
+        let queued = queue_activities(core, connector, page.activities).await?;
+        stats.queued += queued.queued;
+        stats.duplicates += queued.duplicates;
+        stats.incomplete += queued.incomplete;
 
+        // Only now, with the page queued, move the checkpoint.
+        let now = backend.clock.now();
         let unchanged = checkpoint
             .as_ref()
-            .is_some_and(|c| c.cursor == page.next_cursor);
+            .is_some_and(|c| c.cursor == page.next_cursor && !c.health.page_in_flight);
         if !unchanged {
-            let version = checkpoint.as_ref().map(|c| c.version);
+            let mut health = checkpoint
+                .as_ref()
+                .map(|c| c.health.clone())
+                .unwrap_or_default();
+            health.page_in_flight = false;
+            health.last_success_at = Some(now);
+            health.last_error = None;
+            health.consecutive_failures = 0;
+            health.events_queued += queued.queued as u64;
+            health.events_incomplete += queued.incomplete as u64;
+            if let Some(newest) = newest {
+                health.lag_seconds = Some((now - newest).num_seconds().max(0));
+            } else if !page.has_more {
+                health.lag_seconds = Some(0);
+            }
             backend
                 .checkpoints
-                .put_checkpoint(&stream, &page.next_cursor, version, backend.clock.now())
+                .put_checkpoint(
+                    &stream_key,
+                    &page.next_cursor,
+                    &health,
+                    checkpoint.as_ref().map(|c| c.version),
+                    now,
+                )
                 .await?;
         }
         if !page.has_more || unchanged {
-            break;
+            return Ok(());
+        }
+        if stats.pages >= max_pages || tokio::time::Instant::now() >= deadline {
+            enqueue_continuation(core, integration, spec, None).await?;
+            stats.continued = true;
+            return Ok(());
         }
     }
+}
+
+async fn enqueue_continuation(
+    core: &Core,
+    integration: &Integration,
+    spec: &StreamSpec,
+    delay: Option<std::time::Duration>,
+) -> Result<(), PipelineError> {
+    let mut message = job_message(
+        PollJob {
+            tenant_id: integration.tenant_id.clone(),
+            integration_id: integration.id.clone(),
+            work: PollWork::Continuation {
+                stream: spec.id.clone(),
+            },
+        },
+        core.backend.clock.now(),
+    );
+    if let Some(delay) = delay {
+        message = message.delayed(delay);
+    }
+    core.backend.poll_queue.send_batch(vec![message]).await?;
     Ok(())
 }
 
-/// Queues the activities not ingested before (by either path) and then remembers them.
-/// Returns (queued, duplicates). Shared by the poller and webhook intake.
-pub async fn queue_unseen(
+/// Notes a failed poll on the stream's health; best effort (the cursor is left alone).
+async fn record_failure(core: &Core, stream_key: &str, reason: &str) {
+    let checkpoints = &core.backend.checkpoints;
+    let Ok(Some(checkpoint)) = checkpoints.get_checkpoint(stream_key).await else {
+        return;
+    };
+    let now = core.backend.clock.now();
+    let mut health: StreamHealth = checkpoint.health.clone();
+    health.last_error = Some(reason.to_string());
+    health.last_error_at = Some(now);
+    health.consecutive_failures += 1;
+    if let Err(error) = checkpoints
+        .put_checkpoint(
+            stream_key,
+            &checkpoint.cursor,
+            &health,
+            Some(checkpoint.version),
+            now,
+        )
+        .await
+    {
+        tracing::debug!(stream = %stream_key, %error, "stream health not recorded");
+    }
+}
+
+/// What queueing a batch of activities did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    pub queued: usize,
+    pub duplicates: usize,
+    pub incomplete: usize,
+}
+
+/// Gives each activity its connector's action identity, queues those not queued before by the
+/// same path, and then remembers them. Shared by polls and webhook notices.
+pub async fn queue_activities(
     core: &Core,
+    connector: &dyn Connector,
     activities: Vec<Activity>,
-) -> Result<(usize, usize), PipelineError> {
+) -> Result<Queued, PipelineError> {
     let backend = &core.backend;
     let now = backend.clock.now();
-    let mut fresh = Vec::new();
-    let mut duplicates = 0;
-    for activity in activities {
-        let seen = backend.dedup.contains(&activity.dedup_key(), now).await?;
+    let mut fresh: Vec<Activity> = Vec::new();
+    let mut result = Queued::default();
+    for mut activity in activities {
+        activity.identity = connector.action_identity(&activity);
+        let key = activity.dedup_key();
+        let seen = backend.dedup.contains(&key, now).await?;
         // A page may repeat an event too (Box's streaming feed does).
-        if seen || fresh.iter().any(|a: &Activity| a.id() == activity.id()) {
-            duplicates += 1;
+        if seen || fresh.iter().any(|a| a.dedup_key() == key) {
+            result.duplicates += 1;
         } else {
             fresh.push(activity);
         }
     }
+    result.incomplete = fresh.iter().filter(|a| a.incomplete.is_some()).count();
     let messages = fresh
         .iter()
         .map(|activity| {
             let envelope = Envelope::wrap(activity.clone(), now);
-            OutgoingMessage {
-                id: envelope.id.clone(),
-                body: envelope.to_json(),
-            }
+            OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
         })
         .collect();
     backend.activity_queue.send_batch(messages).await?;
@@ -193,7 +505,59 @@ pub async fn queue_unseen(
             .insert_if_absent(&activity.dedup_key(), expires, now)
             .await?;
     }
-    Ok((fresh.len(), duplicates))
+    result.queued = fresh.len();
+    Ok(result)
+}
+
+/// Seeds the checkpoint of every stream that has none yet (a reconnect keeps the ones it has,
+/// so the events of the outage are ingested). Returns warnings for streams it could not seed.
+pub async fn seed_checkpoints(
+    core: &Core,
+    connector: &dyn Connector,
+    integration: &Integration,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for spec in connector.streams(integration) {
+        let key = integration.stream_key(&spec.id);
+        match core.backend.checkpoints.get_checkpoint(&key).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(error) => {
+                warnings.push(format!("stream {}: {error}", spec.id));
+                continue;
+            }
+        }
+        let stream = spec.id.as_str();
+        let cursor = core
+            .tokens
+            .with_token(connector, integration, |token| async move {
+                connector.initial_cursor(integration, &token, stream).await
+            })
+            .await;
+        match cursor {
+            Ok(Some(cursor)) => {
+                if let Err(error) = core
+                    .backend
+                    .checkpoints
+                    .put_checkpoint(&key, &cursor, &StreamHealth::default(), None, Utc::now())
+                    .await
+                {
+                    if !error.is_conflict() {
+                        warnings.push(format!(
+                            "stream {}: could not seed the checkpoint: {error}",
+                            spec.id
+                        ));
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(error) => warnings.push(format!(
+                "stream {}: could not read the starting position: {error}",
+                spec.id
+            )),
+        }
+    }
+    warnings
 }
 
 async fn mark_needs_reauth(
@@ -206,9 +570,11 @@ async fn mark_needs_reauth(
         .get_integration(&integration.tenant_id, &integration.id)
         .await?
     {
-        current.status = IntegrationStatus::NeedsReauth;
-        current.updated_at = core.backend.clock.now();
-        store.put_integration(&current).await?;
+        if current.status == IntegrationStatus::Connected {
+            current.status = IntegrationStatus::NeedsReauth;
+            current.updated_at = core.backend.clock.now();
+            store.put_integration(&current).await?;
+        }
     }
     tracing::error!(integration = %integration.id, %reason,
         "integration needs re-authorization: an admin must reconnect it; polling stopped");

@@ -47,11 +47,12 @@ pub async fn carry_out(
     // workers can hold copies at once: a lease lets only one of them act. The other fails its
     // copy, which comes back after the visibility timeout and then finds the action done.
     let now = core.backend.clock.now();
-    let lease = format!("action-lease#{}", action.id);
+    let lease = format!("action-lease#{}#{}", action.tenant_id, action.id);
+    let owner = uuid::Uuid::new_v4().to_string();
     if !core
         .backend
         .dedup
-        .insert_if_absent(&lease, now + ACTION_LEASE, now)
+        .acquire_lease(&lease, &owner, now + ACTION_LEASE, now)
         .await?
     {
         return Err(PipelineError::Inconsistent(format!(
@@ -72,7 +73,7 @@ pub async fn carry_out(
     let recorded = record_outcome(core, action, status, &detail).await;
     if error.is_some() || recorded.is_err() {
         // Let the retry act again.
-        let _ = core.backend.dedup.remove(&lease).await;
+        let _ = core.backend.dedup.release_lease(&lease, &owner).await;
     }
     recorded?;
     tracing::info!(action = %action.id, kind = ?action.kind, ?status, %detail, "response action recorded");

@@ -7,7 +7,28 @@ use async_trait::async_trait;
 pub struct OutgoingMessage {
     pub id: String,
     pub body: String,
+    /// Keep the message invisible this long after sending (SQS `DelaySeconds`, at most 15
+    /// minutes): a continuation that must wait out a provider's `Retry-After`.
+    pub delay: Option<Duration>,
 }
+
+impl OutgoingMessage {
+    pub fn new(id: impl Into<String>, body: impl Into<String>) -> Self {
+        OutgoingMessage {
+            id: id.into(),
+            body: body.into(),
+            delay: None,
+        }
+    }
+
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay.min(MAX_DELAY));
+        self
+    }
+}
+
+/// SQS's longest message delay.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
 
 /// A message received and now invisible to other consumers until its visibility timeout ends.
 #[derive(Debug, Clone, PartialEq, Eq)]

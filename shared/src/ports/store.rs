@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Activity, Checkpoint, Incident, IncidentStatus, Integration};
+use crate::domain::{Activity, Checkpoint, Incident, IncidentStatus, Integration, StreamHealth};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -29,22 +29,38 @@ pub trait IntegrationStore: Send + Sync {
         integration_id: &str,
     ) -> Result<Option<Integration>, StoreError>;
     async fn list_integrations(&self, tenant_id: &str) -> Result<Vec<Integration>, StoreError>;
-    /// Every tenant's integrations, for the poller.
-    async fn list_all_integrations(&self) -> Result<Vec<Integration>, StoreError>;
+    /// One page of every tenant's integrations, for the scheduler: up to `limit` after the
+    /// opaque `after` cursor (from the previous page's `next`), in a stable order.
+    async fn list_integrations_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<IntegrationPage, StoreError>;
+}
+
+/// A page of integrations; `next` is `None` on the last page.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationPage {
+    pub integrations: Vec<Integration>,
+    pub next: Option<String>,
 }
 
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
     async fn get_checkpoint(&self, stream: &str) -> Result<Option<Checkpoint>, StoreError>;
-    /// Writes `cursor` only if the stored version is still `expected_version` (`None`: no
-    /// checkpoint exists yet). A stale writer gets [`StoreError::Conflict`].
+    /// Writes `cursor` and `health` only if the stored version is still `expected_version`
+    /// (`None`: no checkpoint exists yet). A stale writer gets [`StoreError::Conflict`].
     async fn put_checkpoint(
         &self,
         stream: &str,
         cursor: &str,
+        health: &StreamHealth,
         expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Checkpoint, StoreError>;
+    /// Every checkpoint whose stream key starts with `prefix` (an integration's streams), for
+    /// operators; not on any hot path.
+    async fn list_checkpoints(&self, prefix: &str) -> Result<Vec<Checkpoint>, StoreError>;
 }
 
 /// Remembers keys for a while: provider event ids, webhook delivery ids, poll leases.
@@ -60,6 +76,18 @@ pub trait DedupStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     async fn contains(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn remove(&self, key: &str) -> Result<(), StoreError>;
+    /// Takes (or, for the same `owner`, extends) the lease `key` until `expires_at`; `true` if
+    /// `owner` now holds it. A lease another owner holds is taken only once it has expired.
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease up, but only if `owner` still holds it: a holder whose lease expired and
+    /// was taken over must not delete the new holder's lease.
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError>;
 }
 
 /// Which activities to return, newest first.
@@ -119,4 +147,27 @@ pub trait Stores:
 impl<T> Stores for T where
     T: IntegrationStore + CheckpointStore + DedupStore + ActivityStore + IncidentStore
 {
+}
+
+/// The opaque cursor of an integration page: the last (tenant, id) seen, base64url JSON.
+pub mod page_cursor {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    use crate::ports::StoreError;
+
+    pub fn encode(tenant_id: &str, id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::json!([tenant_id, id]).to_string())
+    }
+
+    pub fn decode(cursor: &str) -> Result<(String, String), StoreError> {
+        URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|json| serde_json::from_slice::<(String, String)>(&json).ok())
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "integration page cursor".into(),
+                message: "not a cursor this store issued; start from the first page".into(),
+            })
+    }
 }

@@ -1,15 +1,16 @@
 //! Collaborations: invite, read, remove, and list per file or folder with marker paging
-//! (saas-apis.md §1.4).
+//! (saas-apis.md §1.4); the lists honour the endless-page fault.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::error::BoxError;
+use crate::faults::endless_marker_page;
 use crate::oauth::parse_query;
 use crate::params::{marker_page, page_limit, required_item_kind, required_str};
 use crate::server::{parse_json_body, Shared};
@@ -259,17 +260,19 @@ pub(crate) async fn delete(
 async fn list_for(
     shared: Arc<Shared>,
     headers: HeaderMap,
+    uri: Uri,
     item: ItemRef,
     raw: Option<String>,
 ) -> Response {
     let query = parse_query(raw.as_deref());
+    let limit = page_limit(&query);
     shared.serve_as_caller(&headers, |state, _| {
+        if state.faults.endless_pages_on(uri.path()) {
+            let first_page = state.list_collaborations(&item, None, limit)?;
+            return Ok(axum::Json(endless_marker_page(first_page, limit)));
+        }
         state
-            .list_collaborations(
-                &item,
-                query.get("marker").map(String::as_str),
-                page_limit(&query),
-            )
+            .list_collaborations(&item, query.get("marker").map(String::as_str), limit)
             .map(axum::Json)
     })
 }
@@ -277,17 +280,19 @@ async fn list_for(
 pub(crate) async fn list_for_file(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    list_for(shared, headers, ItemRef::file(id), raw).await
+    list_for(shared, headers, uri, ItemRef::file(id), raw).await
 }
 
 pub(crate) async fn list_for_folder(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    list_for(shared, headers, ItemRef::folder(id), raw).await
+    list_for(shared, headers, uri, ItemRef::folder(id), raw).await
 }

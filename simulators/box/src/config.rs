@@ -28,6 +28,15 @@ pub struct SimConfig {
     /// The enterprise's e-mail domain; seeded users get logins on it.
     pub enterprise_domain: String,
     pub enterprise_name: String,
+    /// The enterprise's id, as `GET /users/me` reports it in `enterprise.id`; the
+    /// `box_subject_id` (client credentials) or `sub` (JWT) of an enterprise token.
+    pub enterprise_id: String,
+    /// The app's public key for the JWT grant, DER (SubjectPublicKeyInfo or PKCS#1
+    /// RSAPublicKey), as added under Developer Console → Configuration → Add a Public Key.
+    /// `None`: the app does not take JWT assertions. See [`crate::jwt::JwtKeyPair`].
+    pub jwt_public_key_der: Option<Vec<u8>>,
+    /// The id Box gives that public key; assertions must name it in their `kid` header.
+    pub jwt_key_id: String,
     /// Per-token budget; `None` = unlimited.
     pub rate_limit: Option<RateLimit>,
     /// Delays between webhook delivery attempts (Box retries up to 12 times over 2 h; the
@@ -59,6 +68,9 @@ impl Default for SimConfig {
             download_url_lifetime: Duration::from_secs(900),
             enterprise_domain: "example.com".to_string(),
             enterprise_name: "Example Corp".to_string(),
+            enterprise_id: "1".to_string(),
+            jwt_public_key_der: None,
+            jwt_key_id: "sim-public-key-id".to_string(),
             rate_limit: None,
             webhook_retry_delays: vec![
                 Duration::from_millis(50),

@@ -398,6 +398,12 @@ impl BoxSimulator {
         self.with_state(|s| s.oauth.stats.clone())
     }
 
+    /// The enterprise's id (`enterprise.id` of `GET /users/me`): the `box_subject_id` of a
+    /// client credentials request, or the `sub` of a JWT assertion, for an enterprise token.
+    pub fn enterprise_id(&self) -> String {
+        self.with_state(|s| s.config.enterprise_id.clone())
+    }
+
     // ---- fault injection ---------------------------------------------------------------
 
     /// The next `fault.count` matching requests get the fault's status (429 with
@@ -445,6 +451,35 @@ impl BoxSimulator {
 
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.with_state(|s| s.set_rate_limit(limit));
+    }
+
+    /// From now on, paged lists whose path starts with `path_prefix` (`None` = every paged
+    /// list: collaborations of a file or folder, folder items, webhooks, users) ignore the
+    /// client's `marker` / `offset` and answer their first page, forever, like a mock of
+    /// Box's spec that returns the same example page to every request: marker-paged lists
+    /// with the same non-empty `next_marker` each time, offset-paged lists with a
+    /// `total_count` far above the real one. The entries are the real first page, so a
+    /// client keeps seeing the same items. Calls add up; [`Self::clear_endless_pages`] ends
+    /// them all.
+    pub fn inject_endless_pages(&self, path_prefix: Option<&str>) {
+        self.with_state(|s| s.faults.endless_pages.push(path_prefix.map(str::to_string)));
+    }
+
+    pub fn clear_endless_pages(&self) {
+        self.with_state(|s| s.faults.endless_pages.clear());
+    }
+
+    /// How many list pages the endless-page fault has answered (e.g. to assert that a client
+    /// gave up after a bounded number of pages).
+    pub fn endless_pages_served(&self) -> u64 {
+        self.with_state(|s| s.faults.endless_pages_served)
+    }
+
+    /// `POST /oauth2/token` waits `delay` before it looks at each request (so a refresh token
+    /// is consumed only after the delay, even if the client has given up by then).
+    /// `Duration::ZERO` ends the fault.
+    pub fn set_token_delay(&self, delay: Duration) {
+        self.with_state(|s| s.faults.token_delay = delay);
     }
 }
 
@@ -541,6 +576,17 @@ struct ReplayRequest {
     tamper: DeliveryTamper,
 }
 
+#[derive(Deserialize, Default)]
+struct EndlessPagesRequest {
+    #[serde(default)]
+    path_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenDelayRequest {
+    delay_ms: u64,
+}
+
 #[derive(Deserialize)]
 struct RateLimitRequest {
     max_requests: u32,
@@ -579,6 +625,9 @@ async fn sim_config(State(shared): SharedState) -> Response {
             "webhook_secondary_key": s.config.webhook_secondary_key,
             "access_token_lifetime_secs": s.config.access_token_lifetime.as_secs(),
             "enterprise_domain": s.config.enterprise_domain,
+            "enterprise_id": s.config.enterprise_id,
+            "jwt_key_id": s.config.jwt_key_id,
+            "jwt_configured": s.config.jwt_public_key_der.is_some(),
             "admin_user_id": s.admin_user_id,
             "api_base": format!("{}/2.0", urls.origin),
             "authorize_url": format!("{}/api/oauth2/authorize", urls.origin),
@@ -845,6 +894,66 @@ async fn fault_rate_limit(State(shared): SharedState, body: Bytes) -> Response {
     }))
 }
 
+fn endless_pages_json(s: &SimState) -> Value {
+    json!({
+        "path_prefixes": s.faults.endless_pages,
+        "pages_served": s.faults.endless_pages_served,
+    })
+}
+
+/// `{"path_prefix": "/2.0/files/123/collaborations"}`, or an empty body for every paged list.
+async fn fault_endless_pages(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: EndlessPagesRequest = parse(&body)?;
+        s.faults.endless_pages.push(request.path_prefix);
+        Ok(endless_pages_json(s))
+    }))
+}
+
+async fn endless_pages_status(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| Ok(endless_pages_json(s))))
+}
+
+async fn clear_endless_pages(State(shared): SharedState) -> Response {
+    reply(shared.with_state(|s| {
+        s.faults.endless_pages.clear();
+        Ok(endless_pages_json(s))
+    }))
+}
+
+/// `{"delay_ms": 1500}`; 0 ends the fault.
+async fn fault_token_delay(State(shared): SharedState, body: Bytes) -> Response {
+    reply(shared.with_state(|s| {
+        let request: TokenDelayRequest = parse_required(&body)?;
+        s.faults.token_delay = Duration::from_millis(request.delay_ms);
+        Ok(json!({"ok": true}))
+    }))
+}
+
+/// Makes the app trust [`crate::jwt::test_key_pair`] and answers what a JWT client needs
+/// (the private key included: it is a throwaway test key). For a simulator run as a separate
+/// process; in-process tests configure the key in `SimConfig` instead.
+async fn use_test_jwt_key(State(shared): SharedState) -> Response {
+    // Key generation takes a moment on first use; keep it off the async workers.
+    let Ok(key) = tokio::task::spawn_blocking(crate::jwt::test_key_pair).await else {
+        return BoxError::new(500, "internal_server_error", "Key generation failed")
+            .into_response();
+    };
+    reply(shared.with_state(|s| {
+        s.config.jwt_public_key_der = Some(key.public_key_der.clone());
+        s.config.jwt_key_id = key.key_id.clone();
+        Ok(json!({
+            "key_id": key.key_id,
+            "private_key_pem": key.private_key_pem,
+            "public_key_pem": key.public_key_pem,
+            "client_id": s.config.client_id,
+            "client_secret": s.config.client_secret,
+            "enterprise_id": s.config.enterprise_id,
+            "audience": crate::jwt::BOX_TOKEN_URL,
+        }))
+    }))
+}
+
 async fn replay_webhook(State(shared): SharedState, body: Bytes) -> Response {
     reply(shared.with_state(|s| {
         let request: ReplayRequest = parse_required(&body)?;
@@ -897,5 +1006,13 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
         .route("/_sim/faults/late-event", post(fault_late_event))
         .route("/_sim/faults/rate-limit", post(fault_rate_limit))
+        .route(
+            "/_sim/faults/endless-pages",
+            get(endless_pages_status)
+                .post(fault_endless_pages)
+                .delete(clear_endless_pages),
+        )
+        .route("/_sim/faults/token-delay", post(fault_token_delay))
+        .route("/_sim/jwt/test-key", post(use_test_jwt_key))
         .route("/_sim/webhooks/replay", post(replay_webhook))
 }

@@ -1,14 +1,16 @@
-//! Fault injection: canned 429/5xx answers, duplicate and late events, and the per-token
-//! rate limit. Faults let tests exercise the retry, back-off and dedupe paths a client needs
-//! against the real Box (saas-apis.md §1.2 "may duplicate", §1.5 rate limits).
+//! Fault injection: canned 429/5xx answers, duplicate and late events, the per-token rate
+//! limit, endless paging and a slow token endpoint. Faults let tests exercise the retry,
+//! back-off, dedupe and loop-guard paths a client needs against the real Box (saas-apis.md
+//! §1.2 "may duplicate", §1.5 rate limits) and against mocks of Box's spec.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::error::BoxError;
 use crate::server::Shared;
@@ -92,7 +94,19 @@ pub(crate) struct Faults {
     pub pending_duplicates: Vec<usize>,
     /// Counts injected answers, for inspection.
     pub injected_answers: u64,
+    /// Path prefixes of paged lists that answer their first page forever (`None` = every
+    /// paged list), like a mock of Box's spec that returns the same example page to every
+    /// request.
+    pub endless_pages: Vec<Option<String>>,
+    /// How many list pages the endless-page fault has answered.
+    pub endless_pages_served: u64,
+    /// How long `POST /oauth2/token` waits before it looks at a request.
+    pub token_delay: Duration,
 }
+
+/// `total_count` of an offset-paged list under the endless-page fault: this many entries more
+/// than there are, so a client that trusts it never runs out of pages.
+pub(crate) const ENDLESS_EXTRA_TOTAL: usize = 1_000_000;
 
 impl Faults {
     /// Takes one use of the first fault matching `path`.
@@ -109,6 +123,36 @@ impl Faults {
         self.injected_answers += 1;
         Some(answer)
     }
+}
+
+impl Faults {
+    /// Whether the paged list at `path` answers its first page again (and counts it if so).
+    pub fn endless_pages_on(&mut self, path: &str) -> bool {
+        let endless = self
+            .endless_pages
+            .iter()
+            .any(|prefix| prefix.as_deref().is_none_or(|p| path.starts_with(p)));
+        if endless {
+            self.endless_pages_served += 1;
+        }
+        endless
+    }
+}
+
+/// Turns the first page of a marker-paged list into the endless answer: the same entries and
+/// always the same non-empty `next_marker` (the one that follows the first page), whatever
+/// marker the client sent.
+pub(crate) fn endless_marker_page(mut first_page: Value, limit: usize) -> Value {
+    first_page["next_marker"] = json!(limit.to_string());
+    first_page
+}
+
+/// Turns the first page of an offset-paged list into the endless answer: the same entries
+/// (offset 0) with a `total_count` far beyond the real one.
+pub(crate) fn endless_offset_page(mut first_page: Value) -> Value {
+    let real = first_page["total_count"].as_u64().unwrap_or(0) as usize;
+    first_page["total_count"] = json!(real.saturating_add(ENDLESS_EXTRA_TOTAL));
+    first_page
 }
 
 /// Middleware on every public route: answers with an injected fault when one matches.

@@ -345,7 +345,7 @@ impl SimState {
         let item = ItemRef::file(file_id);
         let source = self.item_full(&item);
         let ancestors = self.ancestors_of(&item);
-        self.queue_webhooks("FILE.DELETED", actor_id, &item, source, &ancestors);
+        self.queue_webhooks("FILE.DELETED", actor_id, &item, source, &ancestors, now());
         self.files.remove(file_id);
         self.collaborations.retain(|_, c| c.item != item);
         Ok(())

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::error::BoxError;
+use crate::faults::endless_offset_page;
 use crate::files::check_if_match;
 use crate::oauth::parse_query;
 use crate::params::{
@@ -256,16 +257,22 @@ pub(crate) async fn get_folder(
 pub(crate) async fn list_items(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = parse_query(raw.as_deref());
     shared.serve_as_caller(&headers, |state, _| {
         state.live_folder(&id)?;
+        let limit = page_limit(&query);
+        if state.faults.endless_pages_on(uri.path()) {
+            let first_page = state.folder_items_page(&id, 0, limit);
+            return Ok(axum::Json(endless_offset_page(first_page)));
+        }
         Ok(axum::Json(state.folder_items_page(
             &id,
             page_offset(&query),
-            page_limit(&query),
+            limit,
         )))
     })
 }

@@ -1,7 +1,8 @@
 //! A stateful, in-memory stand-in for the Box API, for tests and demos of the CASB.
 //!
-//! It serves OAuth 2.0 (authorize with auto-consent, token, single-use refresh, revoke), the
-//! enterprise event stream, webhooks v2 with signed deliveries, files, folders, shared links
+//! It serves OAuth 2.0 (authorize with auto-consent, token, single-use refresh, revoke; and
+//! Box's server-authentication grants, client credentials and JWT), the enterprise event
+//! stream, webhooks v2 with signed deliveries, files, folders, shared links
 //! and collaborations, shaped after Box's OpenAPI spec and the facts in
 //! `shared/docs/saas-apis.md` §1. A control surface (Rust methods here and HTTP under
 //! `/_sim/`) scripts scenarios, inspects state and injects faults.
@@ -25,6 +26,7 @@ mod events;
 mod faults;
 mod files;
 mod folders;
+pub mod jwt;
 mod oauth;
 mod params;
 mod scenario;
@@ -91,6 +93,8 @@ impl BoxSimulator {
         format!("{}/api/oauth2/authorize", self.origin())
     }
 
+    /// The simulator's `/oauth2/token`. A JWT assertion may name it as `aud` instead of Box's
+    /// [`jwt::BOX_TOKEN_URL`].
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/token", self.origin())
     }

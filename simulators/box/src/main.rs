@@ -2,13 +2,14 @@
 //!
 //! Usage: `box-sim [--port 9090] [--download-port 9091] [--host 127.0.0.1] [--client-id ID]
 //! [--client-secret S] [--primary-key K] [--secondary-key K] [--domain example.com]
-//! [--token-lifetime-secs 3600] [--redirect-uri URI]... [--demo]`
+//! [--token-lifetime-secs 3600] [--redirect-uri URI]... [--enterprise-id ID]
+//! [--jwt-public-key PEM_FILE] [--jwt-key-id KID] [--demo]`
 
 use box_simulator::{BoxSimulator, SimConfig};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: box-sim [--port PORT] [--download-port PORT] [--host HOST] [--client-id ID] [--client-secret SECRET]\n               [--primary-key KEY] [--secondary-key KEY] [--domain DOMAIN] [--token-lifetime-secs N]\n               [--redirect-uri URI]... [--demo]"
+        "usage: box-sim [--port PORT] [--download-port PORT] [--host HOST] [--client-id ID] [--client-secret SECRET]\n               [--primary-key KEY] [--secondary-key KEY] [--domain DOMAIN] [--token-lifetime-secs N]\n               [--redirect-uri URI]... [--enterprise-id ID] [--jwt-public-key PEM_FILE] [--jwt-key-id KID] [--demo]"
     );
     std::process::exit(2)
 }
@@ -33,6 +34,21 @@ fn parse_args() -> (SimConfig, bool) {
                     std::time::Duration::from_secs(value().parse().unwrap_or_else(|_| usage()))
             }
             "--redirect-uri" => config.redirect_uris.push(value()),
+            "--enterprise-id" => config.enterprise_id = value(),
+            "--jwt-key-id" => config.jwt_key_id = value(),
+            "--jwt-public-key" => {
+                let path = value();
+                let der = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|pem| box_simulator::jwt::der_from_pem(&pem));
+                match der {
+                    Some(der) => config.jwt_public_key_der = Some(der),
+                    None => {
+                        eprintln!("box-sim: {path} is not a readable PEM public key");
+                        std::process::exit(2)
+                    }
+                }
+            }
             "--demo" => demo = true,
             "-h" | "--help" => usage(),
             _ => usage(),
@@ -66,6 +82,10 @@ async fn main() {
     println!("  webhook primary key:   {}", config.webhook_primary_key);
     println!("  webhook secondary key: {}", config.webhook_secondary_key);
     println!("  admin user id:   {}", sim.admin_user_id());
+    println!("  enterprise id:   {}", config.enterprise_id);
+    if config.jwt_public_key_der.is_some() {
+        println!("  jwt key id:      {}", config.jwt_key_id);
+    }
     for user in sim.users() {
         println!("  user {:>8}  {:<28} {}", user.id, user.login, user.role);
     }

@@ -1,6 +1,7 @@
-//! OAuth 2.0 authorization-code flow as Box runs it (saas-apis.md §1.1):
-//! authorize (auto-consent, since the simulator has no human), token exchange, single-use
-//! refresh tokens, revocation, and bearer-token checks on `/2.0`.
+//! OAuth 2.0 as Box runs it (saas-apis.md §1.1): authorize (auto-consent, since the simulator
+//! has no human), token exchange, single-use refresh tokens, revocation, and bearer-token
+//! checks on `/2.0`; plus Box's server-authentication grants, client credentials (CCG) and
+//! JWT (see `jwt.rs`), which answer an access token only.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,12 +54,23 @@ pub(crate) struct RefreshGrant {
 pub struct OAuthStats {
     pub authorization_codes_issued: u64,
     pub code_exchanges: u64,
+    /// Successful refresh grants.
     pub refreshes: u64,
     pub revocations: u64,
     pub access_tokens_issued: u64,
     pub rejected_token_requests: u64,
     /// API calls refused with 401 (expired, revoked or unknown bearer token).
     pub unauthorized_api_calls: u64,
+    /// Token requests with `grant_type=refresh_token`, counted on arrival (before any token
+    /// delay), whatever their outcome.
+    pub refresh_attempts: u64,
+    /// Refresh grants refused with `invalid_grant` (unknown, used, revoked or expired refresh
+    /// token), e.g. the loser of two concurrent refreshes with one token.
+    pub refresh_invalid_grants: u64,
+    /// Access tokens issued by the client credentials grant.
+    pub client_credentials_grants: u64,
+    /// Access tokens issued by the JWT grant.
+    pub jwt_grants: u64,
 }
 
 #[derive(Debug, Default)]
@@ -66,7 +78,65 @@ pub(crate) struct OAuthState {
     pub codes: HashMap<String, AuthorizationCode>,
     pub access_tokens: HashMap<String, AccessGrant>,
     pub refresh_tokens: HashMap<String, RefreshGrant>,
+    /// `jti`s of accepted JWT assertions, with their `exp`: Box refuses a `jti` it has seen,
+    /// and an expired assertion is refused anyway, so entries can go once past `exp`.
+    pub used_jtis: HashMap<String, DateTime<Utc>>,
     pub stats: OAuthStats,
+}
+
+/// What `/oauth2/token` hands out: a pair for the user grants, an access token alone for the
+/// server-authentication grants (client credentials, JWT), as Box does.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct IssuedTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: u64,
+}
+
+impl From<TokenPair> for IssuedTokens {
+    fn from(pair: TokenPair) -> Self {
+        IssuedTokens {
+            access_token: pair.access_token,
+            refresh_token: Some(pair.refresh_token),
+            expires_in: pair.expires_in,
+        }
+    }
+}
+
+impl IssuedTokens {
+    /// The `AccessToken` body. Server-authentication answers carry neither `refresh_token`
+    /// nor `issued_token_type`, like Box's.
+    fn body(&self) -> serde_json::Value {
+        let mut body = json!({
+            "access_token": self.access_token,
+            "expires_in": self.expires_in,
+            "token_type": "bearer",
+            "restricted_to": [],
+        });
+        if let Some(refresh_token) = &self.refresh_token {
+            body["refresh_token"] = json!(refresh_token);
+            body["issued_token_type"] = json!("urn:ietf:params:oauth:token-type:access_token");
+        }
+        body
+    }
+}
+
+/// The `box_subject_type` of a client credentials request or the `box_sub_type` claim of a
+/// JWT assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubjectKind {
+    Enterprise,
+    User,
+}
+
+impl SubjectKind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "enterprise" => Some(SubjectKind::Enterprise),
+            "user" => Some(SubjectKind::User),
+            _ => None,
+        }
+    }
 }
 
 /// A pair of tokens as `/oauth2/token` returns them (the `AccessToken` schema).
@@ -91,19 +161,33 @@ pub(crate) fn parse_form(body: &[u8]) -> Option<HashMap<String, String>> {
 }
 
 impl SimState {
-    pub fn issue_token_pair(&mut self, user_id: &str) -> TokenPair {
+    /// A new access token for `user_id`, counted as issued.
+    pub(crate) fn issue_access_token(&mut self, user_id: &str) -> IssuedTokens {
         let access_token = random_token(32);
-        let refresh_token = random_token(64);
         let lifetime = self.config.access_token_lifetime;
-        let expires_at = from_now(lifetime);
         self.oauth.access_tokens.insert(
             access_token.clone(),
             AccessGrant {
                 user_id: user_id.to_string(),
-                expires_at,
+                expires_at: from_now(lifetime),
                 revoked: false,
             },
         );
+        self.oauth.stats.access_tokens_issued += 1;
+        IssuedTokens {
+            access_token,
+            refresh_token: None,
+            expires_in: lifetime.as_secs(),
+        }
+    }
+
+    pub fn issue_token_pair(&mut self, user_id: &str) -> TokenPair {
+        let IssuedTokens {
+            access_token,
+            expires_in,
+            ..
+        } = self.issue_access_token(user_id);
+        let refresh_token = random_token(64);
         self.oauth.refresh_tokens.insert(
             refresh_token.clone(),
             RefreshGrant {
@@ -114,11 +198,35 @@ impl SimState {
                 revoked: false,
             },
         );
-        self.oauth.stats.access_tokens_issued += 1;
         TokenPair {
             access_token,
             refresh_token,
-            expires_in: lifetime.as_secs(),
+            expires_in,
+        }
+    }
+
+    /// The user a server-authentication token acts as: for `enterprise`, the enterprise's
+    /// service account, which in the simulator is the seeded admin (so enterprise-wide reads
+    /// work, as they do for an app with App + Enterprise access); for `user`, that managed
+    /// user. `None` for a subject Box would refuse (another enterprise, an external or unknown
+    /// user).
+    pub(crate) fn server_auth_subject(&self, kind: SubjectKind, id: &str) -> Option<String> {
+        match kind {
+            SubjectKind::Enterprise => {
+                (id == self.config.enterprise_id).then(|| self.admin_user_id.clone())
+            }
+            SubjectKind::User => self
+                .users
+                .get(id)
+                .filter(|user| user.is_enterprise_member)
+                .map(|user| user.id.clone()),
+        }
+    }
+
+    /// Counts a token request as it arrives, before the token delay.
+    fn note_token_request(&mut self, form: &HashMap<String, String>) {
+        if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            self.oauth.stats.refresh_attempts += 1;
         }
     }
 
@@ -200,14 +308,25 @@ impl SimState {
         }
     }
 
-    pub fn exchange_token(
+    /// `POST /oauth2/token`. `token_url` is the simulator's own token URL, which a JWT
+    /// assertion may name as its audience besides Box's.
+    pub(crate) fn exchange_token(
         &mut self,
         form: &HashMap<String, String>,
-    ) -> Result<TokenPair, OAuthError> {
+        token_url: &str,
+    ) -> Result<IssuedTokens, OAuthError> {
         self.check_client(form)?;
         let result = match form.get("grant_type").map(String::as_str) {
-            Some("authorization_code") => self.exchange_code(form),
-            Some("refresh_token") => self.refresh(form),
+            Some("authorization_code") => self.exchange_code(form).map(IssuedTokens::from),
+            Some("refresh_token") => {
+                let result = self.refresh(form);
+                if result.as_ref().is_err_and(|e| e.error == "invalid_grant") {
+                    self.oauth.stats.refresh_invalid_grants += 1;
+                }
+                result.map(IssuedTokens::from)
+            }
+            Some("client_credentials") => self.client_credentials(form),
+            Some(crate::jwt::JWT_BEARER_GRANT) => self.jwt_bearer(form, token_url),
             Some(other) => Err(OAuthError::new(
                 "unsupported_grant_type",
                 format!("Grant type {other} is not supported by the simulator"),
@@ -287,6 +406,38 @@ impl SimState {
         let user_id = grant.user_id.clone();
         self.oauth.stats.refreshes += 1;
         Ok(self.issue_token_pair(&user_id))
+    }
+
+    /// Box's client credentials grant [box-dev:authentication/client-credentials]:
+    /// `box_subject_type` `enterprise` (with the enterprise id) or `user` (with a managed
+    /// user's id) → an access token for that subject, no refresh token.
+    fn client_credentials(
+        &mut self,
+        form: &HashMap<String, String>,
+    ) -> Result<IssuedTokens, OAuthError> {
+        let missing = |name: &str| {
+            OAuthError::new(
+                "invalid_request",
+                format!("The {name} parameter is missing"),
+            )
+        };
+        let subject_type = form
+            .get("box_subject_type")
+            .ok_or_else(|| missing("box_subject_type"))?;
+        let subject_id = form
+            .get("box_subject_id")
+            .ok_or_else(|| missing("box_subject_id"))?;
+        let kind = SubjectKind::parse(subject_type).ok_or_else(|| {
+            OAuthError::new(
+                "unauthorized_client",
+                "The \"box_subject_type\" value is unauthorized for this client_id",
+            )
+        })?;
+        let user_id = self
+            .server_auth_subject(kind, subject_id)
+            .ok_or_else(|| OAuthError::new("invalid_grant", "Grant credentials are invalid"))?;
+        self.oauth.stats.client_credentials_grants += 1;
+        Ok(self.issue_access_token(&user_id))
     }
 
     pub fn revoke(&mut self, form: &HashMap<String, String>) -> Result<(), OAuthError> {
@@ -402,23 +553,32 @@ pub(crate) async fn authorize(
     }
 }
 
-/// `POST /oauth2/token` (form).
+/// `POST /oauth2/token` (form). With a token delay set, the request waits that long before
+/// it is looked at, so a refresh token is consumed only after the delay.
 pub(crate) async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let Some(form) = parse_form(&body) else {
         return OAuthError::new("invalid_request", "The request body is not a valid form")
             .into_response();
     };
-    match shared.with_state(|state| state.exchange_token(&form)) {
-        Ok(pair) => axum::Json(json!({
-            "access_token": pair.access_token,
-            "expires_in": pair.expires_in,
-            "token_type": "bearer",
-            "restricted_to": [],
-            "refresh_token": pair.refresh_token,
-            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-        }))
-        .into_response(),
-        Err(error) => error.into_response(),
+    let delay = shared.with_state(|state| {
+        state.note_token_request(&form);
+        state.faults.token_delay
+    });
+    let token_url = format!("{}/oauth2/token", shared.urls.origin);
+    let worker = Arc::clone(&shared);
+    // The grant runs on its own task: a client that gives up during the delay does not cancel
+    // it, just as a request Box has received still consumes the refresh token when the client
+    // times out and never sees the new pair.
+    let grant = shared.runtime.spawn(async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        worker.with_state(|state| state.exchange_token(&form, &token_url))
+    });
+    match grant.await {
+        Ok(Ok(tokens)) => axum::Json(tokens.body()).into_response(),
+        Ok(Err(error)) => error.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

@@ -561,7 +561,7 @@ impl SimState {
             "notification_email": null,
             "role": user.role,
             "enterprise": if user.is_enterprise_member {
-                json!({"type": "enterprise", "id": "1", "name": self.config.enterprise_name})
+                json!({"type": "enterprise", "id": self.config.enterprise_id, "name": self.config.enterprise_name})
             } else { Value::Null },
         })
     }
@@ -874,7 +874,7 @@ impl SimState {
         })
     }
 
-    /// Appends an event to the enterprise stream, backdated by `age` for late events.
+    /// Appends an event to the enterprise stream; `created_at` is in the past for late events.
     pub fn append_event(
         &mut self,
         event_type: &str,
@@ -918,9 +918,17 @@ impl SimState {
         item: &ItemRef,
         change: ItemChange<'_>,
     ) -> String {
+        // Box stamps the event and the webhook body from the one action, so both carry the
+        // same `created_at`; a receiver may match them on it.
+        let happened_at = now();
         let source = self.event_source(item);
-        let event_id =
-            self.append_event(change.event_type, actor_id, source, change.details, now());
+        let event_id = self.append_event(
+            change.event_type,
+            actor_id,
+            source,
+            change.details,
+            happened_at,
+        );
         let webhook_source = change
             .webhook_source
             .unwrap_or_else(|| self.item_full(item));
@@ -930,10 +938,13 @@ impl SimState {
             item,
             webhook_source,
             change.left_folders,
+            happened_at,
         );
         event_id
     }
 
+    /// Queues one delivery per matching webhook; `created_at` is when the action happened
+    /// (the body's `created_at`, shared with the action's event).
     pub fn queue_webhooks(
         &mut self,
         trigger: &str,
@@ -941,6 +952,7 @@ impl SimState {
         item: &ItemRef,
         source: Value,
         extra_folder_ids: &[String],
+        created_at: DateTime<Utc>,
     ) {
         let mut folders = self.ancestors_of(item);
         folders.extend(extra_folder_ids.iter().cloned());
@@ -959,7 +971,7 @@ impl SimState {
             let body = json!({
                 "type": "webhook_event",
                 "id": body_id,
-                "created_at": box_time(&now()),
+                "created_at": box_time(&created_at),
                 "trigger": trigger,
                 "webhook": {"id": hook.id, "type": "webhook"},
                 "created_by": self.user_mini(actor_id),

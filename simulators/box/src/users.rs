@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use crate::faults::endless_offset_page;
 use crate::oauth::parse_query;
 use crate::params::{page_limit, page_offset};
 use crate::server::Shared;
@@ -22,12 +23,15 @@ pub(crate) async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = parse_query(raw.as_deref());
     shared.serve_as_caller(&headers, |state, user_id| {
         state.require_admin(&user_id, "Listing enterprise users requires an admin")?;
-        let (limit, offset) = (page_limit(&query), page_offset(&query));
+        let endless = state.faults.endless_pages_on(uri.path());
+        let limit = page_limit(&query);
+        let offset = if endless { 0 } else { page_offset(&query) };
         let term = query.get("filter_term").map(|t| t.to_lowercase());
         let members: Vec<Value> = state
             .users
@@ -43,9 +47,13 @@ pub(crate) async fn list(
             .collect();
         let total = members.len();
         let entries: Vec<Value> = members.into_iter().skip(offset).take(limit).collect();
-        Ok(axum::Json(
-            json!({"total_count": total, "limit": limit, "offset": offset, "entries": entries}),
-        ))
+        let page =
+            json!({"total_count": total, "limit": limit, "offset": offset, "entries": entries});
+        Ok(axum::Json(if endless {
+            endless_offset_page(page)
+        } else {
+            page
+        }))
     })
 }
 

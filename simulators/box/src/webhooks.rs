@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::error::BoxError;
+use crate::faults::endless_marker_page;
 use crate::oauth::parse_query;
 use crate::params::{marker_page, page_limit, required_item_kind, required_str};
 use crate::server::{parse_json_body, Shared};
@@ -350,26 +351,30 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = parse_query(raw.as_deref());
+    let limit = page_limit(&query);
     shared.serve_as_caller(&headers, |state, user| {
+        let endless = state.faults.endless_pages_on(uri.path());
         // Unlike collaborations, an unreadable marker here starts from the beginning.
         let start = query
             .get("marker")
             .and_then(|m| m.parse::<usize>().ok())
+            .filter(|_| !endless)
             .unwrap_or(0);
         let mine: Vec<&Webhook> = state
             .webhooks
             .values()
             .filter(|hook| hook.created_by == user)
             .collect();
-        Ok(axum::Json(marker_page(
-            &mine,
-            start,
-            page_limit(&query),
-            |hook| webhook_mini(hook),
-        )))
+        let page = marker_page(&mine, start, limit, |hook| webhook_mini(hook));
+        Ok(axum::Json(if endless {
+            endless_marker_page(page, limit)
+        } else {
+            page
+        }))
     })
 }
 

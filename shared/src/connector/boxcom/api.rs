@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::{internal_domains, BoxConfig};
 use crate::connector::http::ProviderHttp;
+use crate::connector::paging::{PageGuard, DEFAULT_MAX_PAGES};
 use crate::connector::{ActionOutcome, ConnectorError};
 use crate::domain::{Activity, Exposure, Integration, LinkVisibility, UserType};
 
@@ -133,6 +134,25 @@ pub fn is_external(email: &str, internal: &[String]) -> bool {
     match domain {
         Some(domain) => !internal.is_empty() && !internal.contains(&domain),
         None => false,
+    }
+}
+
+/// Marks the actor and the target internal or external by the organization's domains.
+pub fn classify_people(integration: &Integration, activity: &mut Activity) {
+    let internal = internal_domains(integration);
+    if let Some(email) = &activity.actor_email {
+        activity.actor_type = if is_external(email, &internal) {
+            UserType::External
+        } else {
+            UserType::Internal
+        };
+    }
+    if let Some(email) = activity.target_user_email.clone() {
+        activity.target_user_type = Some(if is_external(&email, &internal) {
+            UserType::External
+        } else {
+            UserType::Internal
+        });
     }
 }
 
@@ -268,7 +288,9 @@ impl<'a> BoxApi<'a> {
         .await
     }
 
-    pub async fn create_webhook(
+    /// Creates the webhook, or, when this app already has one on the folder (Box answers 409,
+    /// as on a reconnect), reuses it if it points at `address`.
+    pub async fn create_or_reuse_webhook(
         &self,
         folder_id: &str,
         address: &str,
@@ -279,9 +301,15 @@ impl<'a> BoxApi<'a> {
             .write(reqwest::Method::POST, "/webhooks", &[], Some(body))
             .await?;
         if status == reqwest::StatusCode::CONFLICT {
-            return Err(ConnectorError::Permanent(format!(
-                "a webhook for this app already exists on folder {folder_id}; delete it or disconnect the integration that owns it"
-            )));
+            return match self.find_webhook(folder_id).await? {
+                Some((id, existing)) if existing == address => Ok(id),
+                Some((id, existing)) => Err(ConnectorError::Permanent(format!(
+                    "this app's webhook {id} on folder {folder_id} delivers to {existing}, not here; delete it or disconnect the integration that owns it"
+                ))),
+                None => Err(ConnectorError::Permanent(format!(
+                    "Box reports a webhook on folder {folder_id} but does not list it; try again"
+                ))),
+            };
         }
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(ConnectorError::Permanent(format!(
@@ -292,6 +320,43 @@ impl<'a> BoxApi<'a> {
             .as_str()
             .map(str::to_string)
             .ok_or_else(|| ConnectorError::Permanent("Box returned a webhook without an id".into()))
+    }
+
+    /// This app's webhook on a folder: (id, address).
+    async fn find_webhook(
+        &self,
+        folder_id: &str,
+    ) -> Result<Option<(String, String)>, ConnectorError> {
+        let mut marker: Option<String> = None;
+        let mut guard = PageGuard::new("this app's webhooks", DEFAULT_MAX_PAGES);
+        loop {
+            let mut query = vec![("limit", "200".to_string())];
+            if let Some(m) = &marker {
+                query.push(("marker", m.clone()));
+            }
+            let page: Value = self.get_json("/webhooks", &query).await?;
+            for hook in page["entries"].as_array().into_iter().flatten() {
+                let Some(id) = hook["id"].as_str() else {
+                    continue;
+                };
+                if hook["target"]["id"].as_str() != Some(folder_id) {
+                    continue;
+                }
+                // The list gives mini webhooks; the address is on the full one.
+                let full: Value = self
+                    .get_json(&format!("/webhooks/{}", path_segment(id)), &[])
+                    .await?;
+                let address = full["address"].as_str().unwrap_or_default().to_string();
+                return Ok(Some((id.to_string(), address)));
+            }
+            match page["next_marker"].as_str().filter(|m| !m.is_empty()) {
+                Some(next) => {
+                    guard.next_page(next)?;
+                    marker = Some(next.to_string());
+                }
+                None => return Ok(None),
+            }
+        }
     }
 
     pub async fn delete_webhook(&self, id: &str) -> Result<(), ConnectorError> {
@@ -317,6 +382,7 @@ impl<'a> BoxApi<'a> {
     async fn collaborations(&self, item_path: &str) -> Result<Vec<Collaboration>, ConnectorError> {
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
+        let mut guard = PageGuard::new(format!("collaborations of {item_path}"), DEFAULT_MAX_PAGES);
         loop {
             let mut query = vec![("limit", "1000".to_string())];
             if let Some(m) = &marker {
@@ -330,7 +396,10 @@ impl<'a> BoxApi<'a> {
             };
             all.extend(page.entries);
             match page.next_marker.filter(|m| !m.is_empty()) {
-                Some(next) => marker = Some(next),
+                Some(next) => {
+                    guard.next_page(&next)?;
+                    marker = Some(next)
+                }
                 None => return Ok(all),
             }
         }
@@ -359,6 +428,34 @@ impl<'a> BoxApi<'a> {
         Ok(all)
     }
 
+    /// [`BoxApi::enrich`], but an event whose lookups fail for a reason retrying will not fix
+    /// (a 4xx, an unexpected answer, a `Retry-After` past the job's deadline) is returned as
+    /// it is, marked incomplete with the reason, so it never stalls its stream.
+    pub async fn enrich_or_mark(
+        &self,
+        integration: &Integration,
+        mut activity: Activity,
+        deadline: tokio::time::Instant,
+    ) -> Result<Activity, ConnectorError> {
+        classify_people(integration, &mut activity);
+        let known = activity.clone();
+        let reason = match self.enrich(integration, activity).await {
+            Ok(enriched) => return Ok(enriched),
+            Err(ConnectorError::Permanent(reason)) => reason,
+            Err(ConnectorError::RateLimited { retry_after })
+                if tokio::time::Instant::now() + retry_after >= deadline =>
+            {
+                format!("Box asked us to wait {retry_after:?} during enrichment, past this poll's time budget")
+            }
+            Err(other) => return Err(other),
+        };
+        tracing::warn!(activity = %known.id(), %reason, "activity queued without full enrichment");
+        Ok(Activity {
+            incomplete: Some(reason),
+            ..known
+        })
+    }
+
     /// Fills what the event lacked from the file's current state: path, shared link and its
     /// visibility, external collaborators.
     pub async fn enrich(
@@ -367,20 +464,7 @@ impl<'a> BoxApi<'a> {
         mut activity: Activity,
     ) -> Result<Activity, ConnectorError> {
         let internal = internal_domains(integration);
-        if let Some(email) = &activity.actor_email {
-            activity.actor_type = if is_external(email, &internal) {
-                UserType::External
-            } else {
-                UserType::Internal
-            };
-        }
-        if let Some(email) = activity.target_user_email.clone() {
-            activity.target_user_type = Some(if is_external(&email, &internal) {
-                UserType::External
-            } else {
-                UserType::Internal
-            });
-        }
+        classify_people(integration, &mut activity);
         if !activity.is_about_file()
             || activity.event_type == crate::domain::EventType::DataDeletion
         {
@@ -466,6 +550,7 @@ impl<'a> BoxApi<'a> {
     async fn quarantine_folder(&self, name: &str) -> Result<String, ConnectorError> {
         for _ in 0..2 {
             let mut offset = 0u64;
+            let mut guard = PageGuard::new("the root folder's items", DEFAULT_MAX_PAGES);
             loop {
                 let items: Items = self
                     .get_json(
@@ -487,6 +572,9 @@ impl<'a> BoxApi<'a> {
                 {
                     break;
                 }
+                // The same entries again at a new offset means the offset is being ignored.
+                let first = items.entries.first().map(|i| i.id.as_str()).unwrap_or("");
+                guard.next_page(first)?;
             }
             let (status, value) = self
                 .write(

@@ -142,7 +142,26 @@ pub fn map_event(integration: &Integration, entry: &Value) -> Option<Activity> {
         ingest_path: IngestPath::Pull,
         raw: entry.clone(),
         enrichments: Enrichments::default(),
+        identity: None,
+        incomplete: None,
+        seen_by: vec![],
     })
+}
+
+/// The identity of the user action a Box activity records, the same whether it came from the
+/// enterprise event stream or a webhook: Box stamps both with the action's time, and webhook
+/// triggers map onto event names ([`event_name_for_trigger`]). Needs the actor, the item and
+/// the time; without them the event id stands alone.
+pub fn action_identity(activity: &Activity) -> Option<String> {
+    let actor = activity.actor_id.as_deref()?;
+    let object = activity.object_id.as_deref()?;
+    Some(format!(
+        "box-action#{}#{}#{}#{}",
+        activity.event_name,
+        object,
+        actor,
+        activity.event_timestamp.timestamp()
+    ))
 }
 
 #[cfg(test)]
@@ -158,6 +177,7 @@ mod tests {
             display_name: "Box".into(),
             mode: crate::domain::IngestMode::Pull,
             status: crate::domain::IntegrationStatus::Connected,
+            credential: Default::default(),
             webhook_ids: vec![],
             settings: serde_json::json!({}),
             created_at: Utc::now(),

@@ -24,12 +24,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::RwLock;
 
+use std::collections::HashMap;
+
 use super::http::{HostAllowList, ProviderHttp, RetryPolicy};
 use super::{
-    ActionOutcome, Capabilities, Connector, ConnectorError, GrantInfo, PollPage, TokenSet,
-    WebhookDelivery, WebhookNotice, WebhookRejection,
+    ActionOutcome, Capabilities, Connector, ConnectorError, GrantInfo, NoticeId, NoticeOutcome,
+    PollPage, PollRequest, SettingKind, SettingSpec, TokenSet, WebhookDelivery, WebhookRejection,
 };
-use crate::domain::{ActionKind, Integration, Provider, ResponseAction};
+use crate::domain::{ActionKind, Activity, CredentialKind, Integration, Provider, ResponseAction};
 use crate::ports::SecretStore;
 
 pub use events::map_event;
@@ -218,6 +220,9 @@ struct OAuthErrorBody {
 }
 
 impl BoxConnector {
+    /// One request to the token endpoint, sent once: every grant we send spends something
+    /// (a code, a single-use refresh token, a JWT's `jti`), so a retry after a lost answer
+    /// would be refused; the caller retries later from what it stored.
     async fn token_request(
         &self,
         form: Vec<(&'static str, String)>,
@@ -225,7 +230,7 @@ impl BoxConnector {
         let url = self.config.token_url.clone();
         let response = self
             .http
-            .send(|client| client.post(&url).form(&form))
+            .send_once(|client| client.post(&url).form(&form))
             .await?;
         let status = response.status();
         let bytes = super::http::read_capped(response, 64 * 1024).await?;
@@ -257,6 +262,54 @@ impl BoxConnector {
     }
 }
 
+/// Headless credentials for a Box app with server authentication, as an operator stores them.
+#[derive(Deserialize)]
+struct ServerAuthSecret {
+    client_id: String,
+    client_secret: String,
+    /// JWT apps: the app's private key (PKCS#8 PEM) and the id Box gave its public key.
+    private_key: Option<SecretString>,
+    public_key_id: Option<String>,
+}
+
+impl BoxConnector {
+    /// Who a server-authenticated token acts as: the enterprise's service account by default
+    /// (setting `enterprise_id`), or one user (setting `user_id`).
+    fn subject(integration: &Integration) -> Result<(&'static str, String), ConnectorError> {
+        let setting = |name: &str| {
+            integration.settings[name]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        if let Some(user) = setting("user_id") {
+            return Ok(("user", user));
+        }
+        setting("enterprise_id")
+            .or_else(|| integration.external_tenant_id.clone())
+            .map(|enterprise| ("enterprise", enterprise))
+            .ok_or_else(|| {
+                ConnectorError::NotConfigured(
+                    "Box server authentication needs the setting enterprise_id (or user_id)".into(),
+                )
+            })
+    }
+
+    /// Integrations carry the connector's settings; Box's helpers read them by name.
+    fn secret_json(secret: &SecretString) -> Result<ServerAuthSecret, ConnectorError> {
+        serde_json::from_str(secret.expose_secret()).map_err(|e| {
+            ConnectorError::NotConfigured(format!(
+                "the stored Box credentials are not the expected JSON ({{\"client_id\", \"client_secret\"[, \"private_key\", \"public_key_id\"]}}): {e}"
+            ))
+        })
+    }
+
+    /// The `aud` Box expects in JWT assertions: its token URL.
+    fn jwt_audience(&self) -> String {
+        self.config.token_url.clone()
+    }
+}
+
 #[async_trait]
 impl Connector for BoxConnector {
     fn provider(&self) -> Provider {
@@ -276,6 +329,98 @@ impl Connector for BoxConnector {
                 ActionKind::RemoveSharedLink,
                 ActionKind::RemoveExternalCollaborators,
             ],
+        }
+    }
+
+    fn credential_kinds(&self) -> Vec<CredentialKind> {
+        vec![
+            CredentialKind::AuthorizationCode,
+            CredentialKind::ClientCredentials,
+            CredentialKind::JwtAssertion,
+        ]
+    }
+
+    fn settings(&self) -> Vec<SettingSpec> {
+        vec![
+            SettingSpec {
+                name: "watch_folders",
+                description: "folder ids to watch with webhooks (comma-separated; Box allows none on the root folder, which the event stream covers)",
+                kind: SettingKind::List,
+                required: false,
+            },
+            SettingSpec {
+                name: "internal_domains",
+                description: "the organization's email domains (comma-separated); anyone else is external (default: the connecting admin's domain)",
+                kind: SettingKind::List,
+                required: false,
+            },
+            SettingSpec {
+                name: "enterprise_id",
+                description: "the Box enterprise a server-authenticated app (client credentials or JWT) acts for",
+                kind: SettingKind::Text,
+                required: false,
+            },
+            SettingSpec {
+                name: "user_id",
+                description: "act as this Box user instead of the enterprise's service account (server authentication only)",
+                kind: SettingKind::Text,
+                required: false,
+            },
+        ]
+    }
+
+    async fn headless_token(
+        &self,
+        integration: &Integration,
+        secret: &SecretString,
+    ) -> Result<TokenSet, ConnectorError> {
+        let credentials = Self::secret_json(secret)?;
+        let (subject_type, subject_id) = Self::subject(integration)?;
+        match integration.credential {
+            // Box's Client Credentials Grant: box_subject_type / box_subject_id.
+            CredentialKind::ClientCredentials => {
+                self.token_request(vec![
+                    ("grant_type", "client_credentials".into()),
+                    ("client_id", credentials.client_id),
+                    ("client_secret", credentials.client_secret),
+                    ("box_subject_type", subject_type.into()),
+                    ("box_subject_id", subject_id),
+                ])
+                .await
+            }
+            // Box JWT: an RS256 assertion naming the subject, valid for at most 60 seconds.
+            CredentialKind::JwtAssertion => {
+                let key = credentials.private_key.as_ref().ok_or_else(|| {
+                    ConnectorError::NotConfigured(
+                        "Box JWT credentials need private_key (PKCS#8 PEM) and public_key_id"
+                            .into(),
+                    )
+                })?;
+                let now = Utc::now().timestamp();
+                let claims = serde_json::json!({
+                    "iss": credentials.client_id,
+                    "sub": subject_id,
+                    "box_sub_type": subject_type,
+                    "aud": self.jwt_audience(),
+                    "jti": super::oauth::random_token(32),
+                    "exp": now + 45,
+                });
+                let assertion =
+                    super::jwt::sign_rs256(key, credentials.public_key_id.as_deref(), &claims)?;
+                self.token_request(vec![
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:jwt-bearer".into(),
+                    ),
+                    ("assertion", assertion),
+                    ("client_id", credentials.client_id),
+                    ("client_secret", credentials.client_secret),
+                ])
+                .await
+            }
+            other => Err(ConnectorError::Unsupported(format!(
+                "Box has no headless {other} flow"
+            ))),
         }
     }
 
@@ -377,7 +522,7 @@ impl Connector for BoxConnector {
                 continue;
             }
             ids.push(
-                api.create_webhook(&folder, address, &self.config.webhook_triggers)
+                api.create_or_reuse_webhook(&folder, address, &self.config.webhook_triggers)
                     .await?,
             );
         }
@@ -415,27 +560,38 @@ impl Connector for BoxConnector {
         )
     }
 
-    async fn parse_webhook(
+    fn webhook_notice_id(
+        &self,
+        delivery: &WebhookDelivery<'_>,
+    ) -> Result<NoticeId, WebhookRejection> {
+        webhooks::notice_id(delivery.body)
+    }
+
+    async fn process_notice(
         &self,
         integration: &Integration,
         access_token: &SecretString,
+        _headers: &HashMap<String, String>,
         body: &[u8],
-    ) -> Result<WebhookNotice, ConnectorError> {
-        let notice = webhooks::parse(integration, body)?;
-        let mut activities = Vec::with_capacity(notice.activities.len());
-        for activity in notice.activities {
-            activities.push(self.api(access_token).enrich(integration, activity).await?);
+        deadline: tokio::time::Instant,
+    ) -> Result<NoticeOutcome, ConnectorError> {
+        let api = self.api(access_token);
+        let mut activities = Vec::new();
+        for activity in webhooks::parse(integration, body)? {
+            activities.push(api.enrich_or_mark(integration, activity, deadline).await?);
         }
-        Ok(WebhookNotice {
-            delivery_id: notice.delivery_id,
-            activities,
-        })
+        Ok(NoticeOutcome::Activities(activities))
+    }
+
+    fn action_identity(&self, activity: &Activity) -> Option<String> {
+        events::action_identity(activity)
     }
 
     async fn initial_cursor(
         &self,
         _integration: &Integration,
         access_token: &SecretString,
+        _stream: &str,
     ) -> Result<Option<String>, ConnectorError> {
         // `now` returns no events, only the current position: history is not replayed.
         let page = self
@@ -449,17 +605,20 @@ impl Connector for BoxConnector {
         &self,
         integration: &Integration,
         access_token: &SecretString,
-        cursor: Option<&str>,
+        request: &PollRequest<'_>,
     ) -> Result<PollPage, ConnectorError> {
         let api = self.api(access_token);
-        let position = cursor.unwrap_or("now");
+        let position = request.cursor.unwrap_or("now");
         let page = api
             .events(&self.config.stream_type, position, self.config.page_limit)
             .await?;
         let mut activities = Vec::with_capacity(page.entries.len());
         for entry in &page.entries {
             match map_event(integration, entry) {
-                Some(activity) => activities.push(api.enrich(integration, activity).await?),
+                Some(activity) => activities.push(
+                    api.enrich_or_mark(integration, activity, request.deadline)
+                        .await?,
+                ),
                 None => {
                     tracing::debug!(integration = %integration.id, "skipping a Box event without an id")
                 }

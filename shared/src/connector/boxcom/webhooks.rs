@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::events::{event_name_for_trigger, event_type, text, timestamp};
-use crate::connector::{ConnectorError, WebhookDelivery, WebhookNotice, WebhookRejection};
+use crate::connector::{ConnectorError, NoticeId, WebhookDelivery, WebhookRejection};
 use crate::domain::{Activity, Enrichments, IngestPath, Integration, Provider, UserType};
 
 /// How far in the future a delivery timestamp may be (clock skew); Box documents only the past.
@@ -65,8 +65,21 @@ pub fn verify(
     }
 }
 
+/// Which delivery a verified body is: its `id` (stable across Box's retries) and the webhook
+/// that sent it. Reads the body only; no call to Box.
+pub fn notice_id(body: &[u8]) -> Result<NoticeId, WebhookRejection> {
+    let event: Value = serde_json::from_slice(body)
+        .map_err(|e| WebhookRejection::Unreadable(format!("webhook body is not JSON: {e}")))?;
+    let delivery_id = text(&event, "id")
+        .ok_or_else(|| WebhookRejection::Unreadable("webhook body has no id".into()))?;
+    Ok(NoticeId {
+        delivery_id,
+        webhook_id: event.get("webhook").and_then(|w| text(w, "id")),
+    })
+}
+
 /// A verified `webhook_event` body as activities (before enrichment).
-pub fn parse(integration: &Integration, body: &[u8]) -> Result<WebhookNotice, ConnectorError> {
+pub fn parse(integration: &Integration, body: &[u8]) -> Result<Vec<Activity>, ConnectorError> {
     let event: Value = serde_json::from_slice(body)
         .map_err(|e| ConnectorError::Permanent(format!("webhook body is not JSON: {e}")))?;
     let delivery_id = text(&event, "id")
@@ -75,10 +88,7 @@ pub fn parse(integration: &Integration, body: &[u8]) -> Result<WebhookNotice, Co
     if trigger == "WEBHOOK.DELETED" || trigger == "NO_ACTIVE_SESSION" {
         // Lifecycle notices, not user activity (Box deletes idle webhooks; expired sessions).
         tracing::warn!(integration = %integration.id, %trigger, "Box webhook lifecycle notice");
-        return Ok(WebhookNotice {
-            delivery_id,
-            activities: vec![],
-        });
+        return Ok(vec![]);
     }
     let event_name = event_name_for_trigger(&trigger).to_string();
     let created_by = event.get("created_by").cloned().unwrap_or(Value::Null);
@@ -132,11 +142,11 @@ pub fn parse(integration: &Integration, body: &[u8]) -> Result<WebhookNotice, Co
         ingest_path: IngestPath::Push,
         raw: event.clone(),
         enrichments: Enrichments::default(),
+        identity: None,
+        incomplete: None,
+        seen_by: vec![],
     };
-    Ok(WebhookNotice {
-        delivery_id,
-        activities: vec![activity],
-    })
+    Ok(vec![activity])
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 mod common;
 mod events;
 mod oauth;
+mod paging_faults;
 mod remediation;
+mod server_auth;
 mod spec_conformance;
 mod webhooks;

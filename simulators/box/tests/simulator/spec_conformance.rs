@@ -339,6 +339,21 @@ async fn responses_match_box_openapi_component_schemas() {
     validator.check("AccessToken", &token.json, &mut failures);
     let reused = send(h.http.post(h.sim.token_url()).form(&form)).await;
     validator.check("OAuth2Error", &reused.json, &mut failures);
+    let enterprise_id = h.sim.enterprise_id();
+    let ccg = |subject_id: &str| {
+        h.http.post(h.sim.token_url()).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", config.client_id.as_str()),
+            ("client_secret", config.client_secret.as_str()),
+            ("box_subject_type", "enterprise"),
+            ("box_subject_id", subject_id),
+        ])
+    };
+    let service_token = send(ccg(&enterprise_id)).await;
+    assert_eq!(service_token.status, 200, "{}", service_token.text);
+    validator.check("AccessToken", &service_token.json, &mut failures);
+    let wrong_subject = send(ccg("999999")).await;
+    validator.check("OAuth2Error", &wrong_subject.json, &mut failures);
 
     assert!(
         failures.is_empty(),

@@ -342,3 +342,50 @@ async fn webhook_crud_and_box_rules() {
     assert_eq!(h.delete(&format!("/webhooks/{id}")).await.status, 404);
     assert_eq!(h.get(&format!("/webhooks/{id}")).await.status, 404);
 }
+
+#[tokio::test]
+async fn an_action_stamps_its_event_and_its_webhook_body_with_one_created_at() {
+    let h = Harness::start().await;
+    let (address, mut inbox) = start_receiver(0).await;
+    let (folder, _) = watched_folder(
+        &h,
+        &address,
+        json!(["FILE.UPLOADED", "SHARED_LINK.CREATED"]),
+    )
+    .await;
+    let alice = h.sim.user_id_by_login("alice@example.com").unwrap();
+    let file = h
+        .sim
+        .upload_file(&alice, &folder, "stamped.txt", "x")
+        .unwrap();
+    h.sim.share_file(Some(&h.admin), &file, "open").unwrap();
+
+    // Deliveries run concurrently, so they are matched by trigger, not arrival order.
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let delivery = next(&mut inbox).await;
+        bodies.push(serde_json::from_slice::<Value>(&delivery.body).unwrap());
+    }
+    let events = h.sim.events();
+    for (trigger, event_type, actor) in [
+        ("FILE.UPLOADED", "UPLOAD", &alice),
+        ("SHARED_LINK.CREATED", "SHARE", &h.admin),
+    ] {
+        let body = bodies
+            .iter()
+            .find(|b| b["trigger"] == trigger)
+            .unwrap_or_else(|| panic!("a {trigger} delivery"));
+        let event = events
+            .iter()
+            .find(|e| e["event_type"] == event_type && e["source"]["item_id"] == file.as_str())
+            .unwrap_or_else(|| panic!("a {event_type} event for the file"));
+        assert_eq!(body["source"]["id"], file.as_str());
+        assert_eq!(body["created_by"]["id"], actor.as_str());
+        assert_eq!(event["created_by"]["id"], body["created_by"]["id"]);
+        assert!(body["created_at"].is_string());
+        assert_eq!(
+            event["created_at"], body["created_at"],
+            "{trigger}: one action, one timestamp"
+        );
+    }
+}
