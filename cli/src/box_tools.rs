@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
-use casb_shared::connector::boxcom::{BoxConfig, BoxConnector};
+use casb_connector_box::{BoxConfig, BoxConnector};
 use casb_shared::connector::{ActionOutcome, Connector};
 use casb_shared::domain::{
     ActionKind, IngestMode, Integration, IntegrationStatus, Provider, ResponseAction,

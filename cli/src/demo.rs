@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use box_simulator::{BoxSimulator, FileAccess, ItemKind, ItemRef, SimConfig};
+use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::config::Settings;
-use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::connector::ConnectorRegistry;
 use casb_shared::domain::IngestPath;
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};

@@ -117,11 +117,10 @@ async fn main() -> anyhow::Result<()> {
                 ..ServeOptions::default()
             };
             let settings = Settings::from_env().context("reading configuration")?;
-            let instance =
-                LocalInstance::start(options, settings, casb_shared::connectors_from_env)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))
-                    .context("starting casb serve")?;
+            let instance = LocalInstance::start(options, settings, casb_connectors::from_env)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("starting casb serve")?;
             for line in instance.describe() {
                 tracing::info!("{line}");
             }

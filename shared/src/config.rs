@@ -62,7 +62,7 @@ pub enum ConfigError {
     DlpPolicy(String),
 }
 
-pub(crate) fn optional_env(name: &str) -> Option<String> {
+pub fn optional_env(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
         .map(|v| v.trim().to_string())

@@ -74,13 +74,16 @@ impl Core {
             .map_err(ConfigError::DlpPolicy)
     }
 
-    /// The core a Lambda function runs on: the AWS back end from the environment.
+    /// The core a Lambda function runs on: the AWS back end from the environment, and the
+    /// connectors `connectors` builds on it (`casb_connectors::from_env`).
     #[cfg(feature = "aws")]
-    pub async fn from_lambda_env() -> Result<Self, crate::config::ConfigError> {
+    pub async fn from_lambda_env(
+        connectors: impl FnOnce(&Backend) -> ConnectorRegistry,
+    ) -> Result<Self, crate::config::ConfigError> {
         let settings = Settings::from_env()?;
         let aws = crate::config::AwsSettings::from_env()?;
         let backend = Backend::aws(&aws).await;
-        let connectors = crate::connectors_from_env(&backend);
+        let connectors = connectors(&backend);
         Core::new(backend, settings, connectors)
     }
 }

@@ -23,14 +23,3 @@ pub mod telemetry;
 pub mod aws;
 
 pub use crate::core::Core;
-
-/// The connectors this build offers, configured from the environment. Their app credentials are
-/// read from the back end's secret store when first needed.
-pub fn connectors_from_env(backend: &backend::Backend) -> connector::ConnectorRegistry {
-    let mut registry = connector::ConnectorRegistry::new();
-    registry.register(std::sync::Arc::new(connector::boxcom::BoxConnector::new(
-        connector::boxcom::BoxConfig::from_env(),
-        backend.secrets.clone(),
-    )));
-    registry
-}

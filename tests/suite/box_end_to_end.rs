@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use box_simulator::{BoxSimulator, DeliveryTamper, HttpFault, ItemKind, ItemRef, SimConfig};
+use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::config::Settings;
-use casb_shared::connector::boxcom::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::connector::{Connector as _, ConnectorRegistry};
 use casb_shared::domain::{ActionKind, ActionStatus, Incident, Integration};
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};

@@ -5,7 +5,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     casb_shared::telemetry::init_for_lambda();
-    let core = casb_shared::Core::from_lambda_env().await?;
+    let core = casb_shared::Core::from_lambda_env(casb_connectors::from_env).await?;
     // Build the DLP engine now: a cold start pays for it once, and a bad policy stops here.
     core.scanner()?;
     let core = &core;

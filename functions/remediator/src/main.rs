@@ -5,7 +5,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     casb_shared::telemetry::init_for_lambda();
-    let core = casb_shared::Core::from_lambda_env().await?;
+    let core = casb_shared::Core::from_lambda_env(casb_connectors::from_env).await?;
     let core = &core;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         casb_shared::lambda::remediator_handler(core, event).await

@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     casb_shared::telemetry::init_for_lambda();
-    let core = casb_shared::Core::from_lambda_env().await?;
+    let core = casb_shared::Core::from_lambda_env(casb_connectors::from_env).await?;
     lambda_http::run(casb_shared::http::webhook_intake::router(core)).await
 }

@@ -3,7 +3,6 @@
 //! providers is data (endpoints, field mappings, event names); the control flow (token refresh,
 //! retries, host allow-lists, dedup) lives here once.
 
-pub mod boxcom;
 pub mod http;
 pub mod jwt;
 pub mod oauth;

@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{internal_domains, BoxConfig};
-use crate::connector::http::ProviderHttp;
-use crate::connector::paging::{PageGuard, DEFAULT_MAX_PAGES};
-use crate::connector::{ActionOutcome, ConnectorError};
-use crate::domain::{Activity, Exposure, Integration, LinkVisibility, UserType};
+use casb_shared::connector::http::ProviderHttp;
+use casb_shared::connector::paging::{PageGuard, DEFAULT_MAX_PAGES};
+use casb_shared::connector::{ActionOutcome, ConnectorError};
+use casb_shared::domain::{Activity, Exposure, Integration, LinkVisibility, UserType};
 
 /// Fields fetched for a file: everything the activity schema may still lack.
 const FILE_FIELDS: &str =
@@ -212,7 +212,7 @@ impl<'a> BoxApi<'a> {
             return Ok(None);
         }
         let status = response.status();
-        let bytes = crate::connector::http::read_capped(response, 4 * 1024 * 1024).await?;
+        let bytes = casb_shared::connector::http::read_capped(response, 4 * 1024 * 1024).await?;
         if !status.is_success() {
             return Err(ConnectorError::Permanent(format!(
                 "Box answered {status} for {path}"
@@ -247,7 +247,7 @@ impl<'a> BoxApi<'a> {
             })
             .await?;
         let status = response.status();
-        let bytes = crate::connector::http::read_capped(response, 4 * 1024 * 1024).await?;
+        let bytes = casb_shared::connector::http::read_capped(response, 4 * 1024 * 1024).await?;
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success()
             || status == reqwest::StatusCode::NOT_FOUND
@@ -466,7 +466,7 @@ impl<'a> BoxApi<'a> {
         let internal = internal_domains(integration);
         classify_people(integration, &mut activity);
         if !activity.is_about_file()
-            || activity.event_type == crate::domain::EventType::DataDeletion
+            || activity.event_type == casb_shared::domain::EventType::DataDeletion
         {
             return Ok(activity);
         }

@@ -2,7 +2,7 @@
 //!
 //! - OAuth 2.0 authorization code (PKCE parameters are sent too; Box's spec does not document
 //!   them and Box ignores unknown parameters). Refresh tokens are single use: see
-//!   [`crate::connector::tokens`].
+//!   [`casb_shared::connector::tokens`].
 //! - Pull: the enterprise event stream (`admin_logs_streaming`) from `stream_position`.
 //! - Push: webhooks v2 on the watched folders (never the root folder, which Box forbids), signed
 //!   with the app's primary and secondary keys.
@@ -11,9 +11,9 @@
 //! - Actions: quarantine (move to an admin-only folder), delete (to trash), remove the shared
 //!   link, remove external collaborations; each idempotent.
 
-mod api;
-mod events;
-mod webhooks;
+pub mod api;
+pub mod events;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,13 +26,15 @@ use tokio::sync::RwLock;
 
 use std::collections::HashMap;
 
-use super::http::{HostAllowList, ProviderHttp, RetryPolicy};
-use super::{
+use casb_shared::connector::http::{HostAllowList, ProviderHttp, RetryPolicy};
+use casb_shared::connector::{
     ActionOutcome, Capabilities, Connector, ConnectorError, GrantInfo, NoticeId, NoticeOutcome,
     PollPage, PollRequest, SettingKind, SettingSpec, TokenSet, WebhookDelivery, WebhookRejection,
 };
-use crate::domain::{ActionKind, Activity, CredentialKind, Integration, Provider, ResponseAction};
-use crate::ports::SecretStore;
+use casb_shared::domain::{
+    ActionKind, Activity, CredentialKind, Integration, Provider, ResponseAction,
+};
+use casb_shared::ports::SecretStore;
 
 pub use events::map_event;
 
@@ -111,12 +113,12 @@ impl BoxConfig {
     /// From `CASB_BOX_API_ORIGIN` / `CASB_BOX_ACCOUNT_ORIGIN` (defaults: Box itself) and
     /// `CASB_BOX_DOWNLOAD_HOSTS` (extra allowed hosts, comma-separated).
     pub fn from_env() -> Self {
-        let api = crate::config::optional_env("CASB_BOX_API_ORIGIN")
+        let api = casb_shared::config::optional_env("CASB_BOX_API_ORIGIN")
             .unwrap_or_else(|| "https://api.box.com".into());
-        let account = crate::config::optional_env("CASB_BOX_ACCOUNT_ORIGIN")
+        let account = casb_shared::config::optional_env("CASB_BOX_ACCOUNT_ORIGIN")
             .unwrap_or_else(|| "https://account.box.com".into());
         let mut config = BoxConfig::for_base(&api, &account);
-        if let Some(extra) = crate::config::optional_env("CASB_BOX_DOWNLOAD_HOSTS") {
+        if let Some(extra) = casb_shared::config::optional_env("CASB_BOX_DOWNLOAD_HOSTS") {
             for host in extra.split(',').map(str::trim).filter(|h| !h.is_empty()) {
                 config.download_hosts = config.download_hosts.with_url_host(host);
             }
@@ -137,9 +139,12 @@ pub struct BoxAppCredentials {
 
 impl BoxAppCredentials {
     /// Stores the credentials where the connector reads them ([`BOX_APP_SECRET`]).
-    pub async fn store(&self, secrets: &dyn SecretStore) -> Result<(), crate::ports::SecretError> {
+    pub async fn store(
+        &self,
+        secrets: &dyn SecretStore,
+    ) -> Result<(), casb_shared::ports::SecretError> {
         let json = serde_json::to_string(self)
-            .map_err(|e| crate::ports::SecretError::Rejected(e.to_string()))?;
+            .map_err(|e| casb_shared::ports::SecretError::Rejected(e.to_string()))?;
         secrets
             .put_secret(BOX_APP_SECRET, &SecretString::from(json))
             .await
@@ -233,7 +238,7 @@ impl BoxConnector {
             .send_once(|client| client.post(&url).form(&form))
             .await?;
         let status = response.status();
-        let bytes = super::http::read_capped(response, 64 * 1024).await?;
+        let bytes = casb_shared::connector::http::read_capped(response, 64 * 1024).await?;
         if status.is_success() {
             let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
                 ConnectorError::Permanent(format!("Box token response is not JSON: {e}"))
@@ -402,11 +407,14 @@ impl Connector for BoxConnector {
                     "sub": subject_id,
                     "box_sub_type": subject_type,
                     "aud": self.jwt_audience(),
-                    "jti": super::oauth::random_token(32),
+                    "jti": casb_shared::connector::oauth::random_token(32),
                     "exp": now + 45,
                 });
-                let assertion =
-                    super::jwt::sign_rs256(key, credentials.public_key_id.as_deref(), &claims)?;
+                let assertion = casb_shared::connector::jwt::sign_rs256(
+                    key,
+                    credentials.public_key_id.as_deref(),
+                    &claims,
+                )?;
                 self.token_request(vec![
                     (
                         "grant_type",

@@ -1,5 +1,5 @@
 //! Validates real simulator responses against the component schemas of Box's official OpenAPI
-//! spec (`$CASB_SHARED_DIR/specs/box/openapi.json`, default `<crate>/../../../shared`).
+//! spec (`$CASB_SHARED_DIR/specs/box/openapi.json`, default `<crate>/../../../../shared`).
 //!
 //! The spec is OpenAPI 3.0, so its schemas are translated to JSON Schema 2020-12 first:
 //! - `nullable: true` (on a schema, or as an `allOf` member `{"nullable": true}`, Box's idiom)
@@ -24,7 +24,7 @@ use crate::common::{send, Harness};
 fn spec_path() -> PathBuf {
     let shared = std::env::var("CASB_SHARED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared"));
     shared.join("specs/box/openapi.json")
 }
 

@@ -13,8 +13,8 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::events::{event_name_for_trigger, event_type, text, timestamp};
-use crate::connector::{ConnectorError, NoticeId, WebhookDelivery, WebhookRejection};
-use crate::domain::{Activity, Enrichments, IngestPath, Integration, Provider, UserType};
+use casb_shared::connector::{ConnectorError, NoticeId, WebhookDelivery, WebhookRejection};
+use casb_shared::domain::{Activity, Enrichments, IngestPath, Integration, Provider, UserType};
 
 /// How far in the future a delivery timestamp may be (clock skew); Box documents only the past.
 const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);

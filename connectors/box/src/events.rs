@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::domain::{
+use casb_shared::domain::{
     Activity, Enrichments, EventType, IngestPath, Integration, Provider, UserType,
 };
 
@@ -175,8 +175,8 @@ mod tests {
             provider: Provider::Box,
             external_tenant_id: None,
             display_name: "Box".into(),
-            mode: crate::domain::IngestMode::Pull,
-            status: crate::domain::IntegrationStatus::Connected,
+            mode: casb_shared::domain::IngestMode::Pull,
+            status: casb_shared::domain::IntegrationStatus::Connected,
             credential: Default::default(),
             webhook_ids: vec![],
             settings: serde_json::json!({}),
