@@ -60,6 +60,11 @@ impl LocalInstance {
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let embedded = EmbeddedBackend::open(&options.data_dir)?;
         let registry = connectors(&embedded.backend);
+        // The timer stands in for the schedule: a stream is due once per tick.
+        let settings = Settings {
+            poll_interval: options.poll_interval,
+            ..settings
+        };
         let core = Core::new(embedded.backend.clone(), settings, registry)?;
         core.scanner()?; // this process runs the inspector: build the DLP engine up front
         let listener = TcpListener::bind(options.listen).await.map_err(|e| {

@@ -849,3 +849,430 @@ fn sim_credentials(sim: &BoxSimulator) -> BoxAppCredentials {
         webhook_secondary_key: Some(config.webhook_secondary_key.clone()),
     }
 }
+
+async fn activities(world: &World) -> Vec<casb_shared::domain::Activity> {
+    world
+        .casb()
+        .core
+        .backend
+        .activities
+        .query_activities(&casb_shared::ports::ActivityQuery {
+            tenant_id: TENANT.into(),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Waits until `check` holds for the stored activities, or fails with what is stored.
+async fn activities_until(
+    world: &World,
+    what: &str,
+    check: impl Fn(&[casb_shared::domain::Activity]) -> bool,
+) -> Vec<casb_shared::domain::Activity> {
+    for _ in 0..300 {
+        let stored = activities(world).await;
+        if check(&stored) {
+            return stored;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {:#?}", activities(world).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_and_a_pulled_copy_of_one_upload_are_one_activity() {
+    use casb_shared::domain::IngestPath;
+    let world = World::start().await;
+    let admin = world.sim.admin_user_id();
+    let finance = world.sim.create_folder(&admin, "0", "Finance").unwrap();
+    world.connect("both", &finance).await;
+    let file = world
+        .sim
+        .upload_file(&admin, &finance, "plan.txt", HARMLESS)
+        .unwrap();
+    // Box sends a webhook and writes an enterprise event for the one upload.
+    let stored = activities_until(&world, "both copies of the upload merged", |all| {
+        all.iter().any(|a| {
+            a.object_id.as_deref() == Some(file.as_str())
+                && a.paths() == vec![IngestPath::Push, IngestPath::Pull]
+        })
+    })
+    .await;
+    let uploads: Vec<_> = stored
+        .iter()
+        .filter(|a| a.object_id.as_deref() == Some(file.as_str()) && a.event_name == "UPLOAD")
+        .collect();
+    assert_eq!(
+        uploads.len(),
+        1,
+        "one stored activity for one upload: {uploads:#?}"
+    );
+    let upload = uploads[0];
+    // The pulled audit record completed the pushed notice: its event id and IP address.
+    assert!(world
+        .sim
+        .events()
+        .iter()
+        .any(|e| e["event_id"] == upload.event_id.as_str()));
+    assert!(upload.actor_ip.is_some(), "{upload:?}");
+    assert_eq!(upload.object_path.as_deref(), Some("/Finance/plan.txt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_on_one_events_lookup_does_not_stop_later_events() {
+    let world = World::start().await;
+    let admin = world.sim.admin_user_id();
+    let integration = world.connect("pull", "").await;
+    let forbidden = world
+        .sim
+        .upload_file(&admin, "0", "forbidden.txt", HARMLESS)
+        .unwrap();
+    // Every lookup of that one file is refused, as Box does for an item the admin cannot see.
+    world.sim.inject_http_fault(
+        HttpFault::server_error(1000, 403).on_path(&format!("/2.0/files/{forbidden}")),
+    );
+    let later = world
+        .sim
+        .upload_file(&admin, "0", "later.txt", HARMLESS)
+        .unwrap();
+    let stored = activities_until(&world, "the event after the refused lookup", |all| {
+        all.iter()
+            .any(|a| a.object_id.as_deref() == Some(later.as_str()))
+    })
+    .await;
+    let refused = stored
+        .iter()
+        .find(|a| a.object_id.as_deref() == Some(forbidden.as_str()))
+        .expect("the event whose lookup was refused is still stored, with what is known");
+    let reason = refused.incomplete.as_deref().expect("marked incomplete");
+    assert!(reason.contains("403"), "{reason}");
+    assert_eq!(refused.object_name.as_deref(), Some("forbidden.txt"));
+    let complete = stored
+        .iter()
+        .find(|a| a.object_id.as_deref() == Some(later.as_str()))
+        .unwrap();
+    assert_eq!(complete.incomplete, None);
+    assert_eq!(complete.object_path.as_deref(), Some("/later.txt"));
+    let health = world
+        .casb()
+        .core
+        .backend
+        .checkpoints
+        .get_checkpoint(&integration.stream_key("events"))
+        .await
+        .unwrap()
+        .unwrap()
+        .health;
+    assert!(health.events_incomplete >= 1, "{health:?}");
+    assert_eq!(health.last_error, None, "{health:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_is_the_same_integration_and_resumes_its_checkpoint() {
+    use casb_shared::domain::IntegrationStatus;
+    let world = World::start().await;
+    let admin = world.sim.admin_user_id();
+    let sales = world.sim.create_folder(&admin, "0", "Sales").unwrap();
+    let first = world.connect("both", &sales).await;
+    let before_outage = world
+        .sim
+        .upload_file(&admin, &sales, "before.csv", CARDS)
+        .unwrap();
+    world.sim.share_file(None, &before_outage, "open").unwrap();
+    world.settled_incidents(2).await;
+    let incidents_before = world.incidents().await.len();
+
+    // The grant is lost (as after invalid_grant): nothing is ingested while it is down.
+    let store = &world.casb().core.backend.integrations;
+    let mut down = store
+        .get_integration(TENANT, &first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    down.status = IntegrationStatus::NeedsReauth;
+    store.put_integration(&down).await.unwrap();
+    let during_outage = world
+        .sim
+        .upload_file(&admin, "0", "during.csv", CARDS)
+        .unwrap();
+    world.sim.share_file(None, &during_outage, "open").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !activities(&world)
+            .await
+            .iter()
+            .any(|a| a.object_id.as_deref() == Some(during_outage.as_str())),
+        "nothing ingested during the outage"
+    );
+
+    // The admin connects the same Box enterprise again.
+    let answer = connect_like_a_browser(
+        &world.base,
+        "box",
+        &[
+            ("tenant_id", TENANT),
+            ("mode", "both"),
+            ("watch_folders", &sales),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["integration_id"], first.id.as_str(), "{answer}");
+    assert_eq!(answer["reconnected"], true, "{answer}");
+    assert!(
+        answer["warnings"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+    let again = store
+        .get_integration(TENANT, &first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.status, IntegrationStatus::Connected);
+    assert_eq!(again.webhook_ids, first.webhook_ids, "the same webhooks");
+    assert_eq!(world.sim.webhooks().len(), first.webhook_ids.len());
+    let all = store.list_integrations(TENANT).await.unwrap();
+    assert_eq!(all.len(), 1, "no second integration: {all:#?}");
+
+    // The outage's events come in from the kept checkpoint, and nothing is doubled.
+    let incidents = world.settled_incidents(incidents_before + 2).await;
+    assert!(
+        incidents
+            .iter()
+            .any(|i| i.object.object_id.as_deref() == Some(during_outage.as_str())),
+        "{incidents:#?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(world.incidents().await.len(), incidents_before + 2);
+    let stored = activities(&world).await;
+    let mut ids: Vec<_> = stored.iter().map(|a| a.id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), stored.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_page_from_box_ends_the_action_with_an_error() {
+    let world = World::start().await;
+    let integration = world.connect("pull", "").await;
+    let admin = world.sim.admin_user_id();
+    let file = world
+        .sim
+        .upload_file(&admin, "0", "shared.txt", HARMLESS)
+        .unwrap();
+    world
+        .sim
+        .add_collaborator(
+            None,
+            ItemRef {
+                kind: ItemKind::File,
+                id: file.clone(),
+            },
+            "partner@outside.example",
+            "editor",
+        )
+        .unwrap();
+    world.sim.inject_endless_pages(None);
+    let core = world.casb().core.clone();
+    let connector = core
+        .connectors
+        .get(casb_shared::domain::Provider::Box)
+        .unwrap()
+        .clone();
+    let token = core
+        .tokens
+        .access_token(connector.as_ref(), &integration)
+        .await
+        .unwrap();
+    for kind in [
+        ActionKind::RemoveExternalCollaborators,
+        ActionKind::Quarantine,
+    ] {
+        let action = casb_shared::domain::ResponseAction {
+            id: format!("a-{}", kind.as_str()),
+            incident_id: "i-1".into(),
+            tenant_id: TENANT.into(),
+            integration_id: integration.id.clone(),
+            provider: casb_shared::domain::Provider::Box,
+            kind,
+            object_id: Some(file.clone()),
+            object_type: Some("file".into()),
+        };
+        let result = tokio::time::timeout(
+            Duration::from_secs(60),
+            connector.execute(&integration, &token, &action),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{kind:?} never ended against an endless listing"));
+        let error = result
+            .expect_err("an endless listing is an error")
+            .to_string();
+        assert!(error.contains("same page again"), "{kind:?}: {error}");
+    }
+    assert!(world.sim.endless_pages_served() >= 2);
+    // Nothing was removed or moved on the strength of a listing that never ended.
+    let snapshot = world.sim.file(&file).unwrap();
+    assert_eq!(snapshot.parent_id, "0");
+    assert_eq!(snapshot.collaborations.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_delivery_replayed_to_another_integrations_url_is_refused() {
+    let world = World::start().await;
+    let admin = world.sim.admin_user_id();
+    let folder_a = world.sim.create_folder(&admin, "0", "A").unwrap();
+    let folder_b = world.sim.create_folder(&admin, "0", "B").unwrap();
+    let a = world.connect("push", &folder_a).await;
+    // A second tenant of this deployment watches another folder of the same Box enterprise.
+    let answer = connect_like_a_browser(
+        &world.base,
+        "box",
+        &[
+            ("tenant_id", "tenant-other"),
+            ("mode", "push"),
+            ("watch_folders", &folder_b),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    let b_id = answer["integration_id"].as_str().unwrap().to_string();
+    assert_ne!(b_id, a.id);
+    world
+        .sim
+        .upload_file(&admin, &folder_a, "a.txt", HARMLESS)
+        .unwrap();
+    let log = world
+        .sim
+        .wait_for_deliveries(Duration::from_secs(10), |d| d.iter().any(|x| x.succeeded()))
+        .await;
+    let delivery = log.iter().find(|d| d.succeeded()).unwrap().clone();
+    let depth_before = world
+        .casb()
+        .core
+        .backend
+        .poll_queue
+        .approximate_depth()
+        .await
+        .unwrap();
+
+    // Replayed, validly signed and inside the window, to the other integration's URL.
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/box/tenant-other/{b_id}", world.base))
+        .header("box-delivery-timestamp", &delivery.timestamp)
+        .header("box-signature-primary", &delivery.signature_primary)
+        .header("box-signature-secondary", &delivery.signature_secondary)
+        .body(delivery.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403, "{}", response.text().await.unwrap());
+    assert_eq!(
+        world
+            .casb()
+            .core
+            .backend
+            .poll_queue
+            .approximate_depth()
+            .await
+            .unwrap(),
+        depth_before,
+        "nothing queued"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_refreshing_one_integration_against_a_slow_token_endpoint_both_succeed() {
+    use casb_shared::connector::tokens::{RefreshOptions, TokenManager};
+    use casb_shared::domain::IntegrationStatus;
+    let world = World::start().await;
+    let integration = world.connect("pull", "").await;
+    // A lease shorter than one refresh takes: only renewing it keeps the second process out.
+    let options = RefreshOptions {
+        lease: Duration::from_millis(600),
+        max_wait: Duration::from_secs(30),
+    };
+    let mut first = world.casb().core.clone();
+    first.tokens = TokenManager::with_options(first.backend.clone(), options.clone());
+    // The second process: its own connection to the same database and secret file, its own
+    // in-process locks.
+    let second_backend =
+        casb_shared::backend::EmbeddedBackend::open(world.data_dir.path()).unwrap();
+    let config = box_config(&world.sim);
+    let mut registry = ConnectorRegistry::new();
+    registry.register(Arc::new(BoxConnector::new(
+        config,
+        second_backend.backend.secrets.clone(),
+    )));
+    let mut second = casb_shared::Core::new(
+        second_backend.backend.clone(),
+        Settings::default(),
+        registry,
+    )
+    .unwrap();
+    second.tokens = TokenManager::with_options(second.backend.clone(), options);
+
+    world.sim.expire_access_tokens();
+    world.sim.set_token_delay(Duration::from_secs(2));
+    let before = world.sim.oauth_stats();
+    let call = |core: casb_shared::Core, integration: Integration| {
+        tokio::spawn(async move {
+            let connector = core
+                .connectors
+                .get(casb_shared::domain::Provider::Box)
+                .unwrap()
+                .clone();
+            let connector = connector.as_ref();
+            let integration = &integration;
+            core.tokens
+                .with_token(connector, integration, |token| async move {
+                    connector.grant_info(&token).await
+                })
+                .await
+        })
+    };
+    let (a, b) = tokio::join!(
+        call(first, integration.clone()),
+        call(second, integration.clone())
+    );
+    a.unwrap()
+        .expect("the first process ends with a valid token");
+    b.unwrap()
+        .expect("the second process ends with a valid token");
+    world.sim.set_token_delay(Duration::ZERO);
+    let after = world.sim.oauth_stats();
+    assert_eq!(
+        after.refresh_attempts - before.refresh_attempts,
+        1,
+        "{after:?}"
+    );
+    assert_eq!(
+        after.refresh_invalid_grants, before.refresh_invalid_grants,
+        "{after:?}"
+    );
+    let stored = world
+        .casb()
+        .core
+        .backend
+        .integrations
+        .get_integration(TENANT, &integration.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, IntegrationStatus::Connected);
+    // The stored pair is the valid one: a later refresh from it works.
+    world.sim.expire_access_tokens();
+    let core = world.casb().core.clone();
+    let connector = core
+        .connectors
+        .get(casb_shared::domain::Provider::Box)
+        .unwrap()
+        .clone();
+    core.tokens
+        .access_token(connector.as_ref(), &integration)
+        .await
+        .unwrap();
+}
