@@ -1,8 +1,10 @@
 //! The `casb` command: the whole product on one machine, on the embedded back end.
 
+mod admin;
 mod box_tools;
 mod demo;
 mod scan;
+mod stack;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,13 +41,19 @@ enum Command {
         #[arg(long, default_value_t = 60, env = "CASB_POLL_INTERVAL_SECONDS")]
         poll_interval: u64,
     },
-    /// Store a secret in the local secret store (value read from standard input), e.g. the Box
-    /// app's credentials under `providers/box/app`.
+    /// Store a secret (read from standard input, or --from FILE) in the local secret store or a
+    /// deployed stack's, e.g. the Box app's credentials under `providers/box/app`.
     SecretPut {
-        #[arg(long, default_value = ".casb", env = "CASB_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        target: admin::Target,
+        /// A file holding the value; `-` (the default) is standard input.
+        #[arg(long, default_value = "-")]
+        from: PathBuf,
         name: String,
     },
+    /// Add, list, pause, resume or remove integrations.
+    #[command(subcommand)]
+    Integration(admin::IntegrationCommand),
     /// Play a scenario against a simulated Box tenant and print what the CASB did.
     Demo {
         /// Keep the demo's data here (an empty directory) instead of a temporary one.
@@ -147,24 +155,8 @@ async fn main() -> anyhow::Result<()> {
             salt,
             case_sensitive,
         } => scan::hash_values(&salt, case_sensitive).context("hashing values from standard input"),
-        Command::SecretPut { data_dir, name } => {
-            use casb_shared::ports::SecretStore;
-            let mut value = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut value)
-                .context("reading the secret from standard input")?;
-            let store = casb_shared::embedded::FileSecretStore::new(&data_dir.join("secrets.json"));
-            let version = store
-                .put_secret(
-                    &name,
-                    &secrecy::SecretString::from(value.trim_end().to_string()),
-                )
-                .await?;
-            eprintln!(
-                "stored '{name}' (version {version}) in {}",
-                data_dir.join("secrets.json").display()
-            );
-            Ok(())
-        }
+        Command::SecretPut { target, from, name } => admin::secret_put(&target, &name, &from).await,
+        Command::Integration(command) => admin::run(command).await,
         Command::Poll {
             provider,
             api_base,

@@ -2,6 +2,7 @@
 //! connectors, the policies, the pipeline stages and the HTTP routers. Every Lambda function and
 //! the `casb` command are thin wrappers around this crate.
 
+pub mod admin;
 pub mod backend;
 pub mod config;
 pub mod connector;

@@ -25,6 +25,10 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
 
 /// The text of an SDK error with its whole cause chain (the SDK's `Display` alone says only
 /// "service error").
+pub fn describe_error<E: std::error::Error>(error: &E) -> String {
+    describe(error)
+}
+
 pub(crate) fn describe<E: std::error::Error>(error: &E) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

@@ -1,0 +1,261 @@
+//! `casb integration ...` and `casb secret-put`: operator commands on the embedded back end
+//! (the data directory `casb serve` uses) or on a deployed stack (`--stack NAME`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use casb_shared::admin::{self, NewIntegration};
+use casb_shared::config::Settings;
+use casb_shared::domain::{CredentialKind, IngestMode, Provider};
+use casb_shared::Core;
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+
+/// Which back end an operator command acts on.
+#[derive(Args, Clone)]
+pub struct Target {
+    /// The data directory of a local `casb serve`.
+    #[arg(long, default_value = ".casb", env = "CASB_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// A deployed CloudFormation/SAM stack: its tables, queues and secret prefix are read from
+    /// the stack's outputs through the AWS SDK (credentials and region from the usual AWS
+    /// environment or profile).
+    #[arg(long)]
+    pub stack: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum IntegrationCommand {
+    /// Add an integration with headless credentials (client credentials, JWT assertion or API
+    /// token), read from --secret-file (`-` for standard input) as the connector expects them.
+    Add {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        tenant: String,
+        /// client_credentials, jwt_assertion or api_token (default: the connector's first).
+        #[arg(long)]
+        credential: Option<String>,
+        /// push, pull or both.
+        #[arg(long, default_value = "pull")]
+        mode: String,
+        /// A connector setting, `name=value` (repeatable).
+        #[arg(long = "setting", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// Where the secret is: a file, or `-` for standard input. Never the command line.
+        #[arg(long, value_name = "FILE")]
+        secret_file: PathBuf,
+    },
+    /// List a tenant's integrations with their streams' health.
+    List {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        tenant: String,
+        /// One JSON object per integration instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop polling and accepting webhooks for an integration.
+    Pause {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        tenant: String,
+        id: String,
+    },
+    /// Resume a paused integration.
+    Resume {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        tenant: String,
+        id: String,
+    },
+    /// Remove an integration: its webhooks and credentials go; its record stays, disconnected.
+    Remove {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        tenant: String,
+        id: String,
+    },
+}
+
+/// The core an operator command acts on.
+async fn core_for(target: &Target) -> anyhow::Result<Core> {
+    let settings = Settings::from_env().context("reading configuration")?;
+    if let Some(stack) = &target.stack {
+        return crate::stack::core_for_stack(stack, settings).await;
+    }
+    let embedded = casb_shared::backend::EmbeddedBackend::open(&target.data_dir)
+        .with_context(|| format!("opening the data directory {}", target.data_dir.display()))?;
+    let connectors = casb_connectors::from_env(&embedded.backend);
+    Ok(Core::new(embedded.backend, settings, connectors)?)
+}
+
+/// A secret from a file, or from standard input for `-`, trimmed of its final newline.
+pub fn read_secret(path: &Path) -> anyhow::Result<SecretString> {
+    let mut value = String::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut value)
+            .context("reading the secret from standard input")?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut value))
+            .with_context(|| format!("reading the secret from {}", path.display()))?;
+    }
+    let value = value.trim_end_matches(['\n', '\r']).to_string();
+    if value.trim().is_empty() {
+        bail!("the secret is empty");
+    }
+    Ok(SecretString::from(value))
+}
+
+pub async fn secret_put(target: &Target, name: &str, from: &Path) -> anyhow::Result<()> {
+    let secret = read_secret(from)?;
+    let core = core_for(target).await?;
+    let version = core.backend.secrets.put_secret(name, &secret).await?;
+    eprintln!("stored secret '{name}' (version {version})");
+    Ok(())
+}
+
+pub async fn run(command: IntegrationCommand) -> anyhow::Result<()> {
+    match command {
+        IntegrationCommand::Add {
+            target,
+            provider,
+            tenant,
+            credential,
+            mode,
+            settings,
+            secret_file,
+        } => {
+            let provider: Provider = provider.parse().map_err(anyhow::Error::msg)?;
+            let credential = credential
+                .map(|c| c.parse::<CredentialKind>())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let mode: IngestMode = serde_json::from_value(serde_json::Value::String(mode.clone()))
+                .map_err(|_| anyhow::anyhow!("--mode '{mode}' is not one of push, pull, both"))?;
+            let settings = settings
+                .iter()
+                .map(|s| {
+                    s.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                        .ok_or_else(|| anyhow::anyhow!("--setting '{s}' is not NAME=VALUE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let secret = read_secret(&secret_file)?;
+            let core = core_for(&target).await?;
+            let (integration, warnings) = admin::add_integration(
+                &core,
+                NewIntegration {
+                    provider,
+                    tenant_id: tenant,
+                    credential,
+                    mode,
+                    settings,
+                    secret,
+                },
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "status": "connected",
+                    "integration_id": integration.id,
+                    "tenant_id": integration.tenant_id,
+                    "provider": integration.provider,
+                    "credential": integration.credential,
+                    "external_tenant_id": integration.external_tenant_id,
+                    "display_name": integration.display_name,
+                    "warnings": warnings,
+                })
+            );
+            Ok(())
+        }
+        IntegrationCommand::List {
+            target,
+            tenant,
+            json,
+        } => {
+            let core = core_for(&target).await?;
+            let views = admin::list_integrations(&core, &tenant).await?;
+            if json {
+                for view in &views {
+                    println!(
+                        "{}",
+                        serde_json::json!({"integration": view.integration, "streams": view.streams})
+                    );
+                }
+                return Ok(());
+            }
+            if views.is_empty() {
+                println!("tenant {tenant} has no integrations");
+            }
+            for view in &views {
+                let i = &view.integration;
+                println!(
+                    "{}  {}  {:?}  {}  {}  {}",
+                    i.id,
+                    i.provider,
+                    i.status,
+                    i.credential,
+                    i.display_name,
+                    i.external_tenant_id.as_deref().unwrap_or("-")
+                );
+                for stream in &view.streams {
+                    let h = &stream.health;
+                    let name = stream.stream.rsplit('#').next().unwrap_or(&stream.stream);
+                    println!(
+                        "    stream {name}: last success {}, lag {}, queued {}, incomplete {}, {}",
+                        h.last_success_at
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_else(|| "never".into()),
+                        h.lag_seconds
+                            .map(|s| format!("{s}s"))
+                            .unwrap_or_else(|| "-".into()),
+                        h.events_queued,
+                        h.events_incomplete,
+                        match &h.last_error {
+                            Some(error) =>
+                                format!("failing ({}x): {error}", h.consecutive_failures),
+                            None => "healthy".into(),
+                        }
+                    );
+                }
+            }
+            Ok(())
+        }
+        IntegrationCommand::Pause { target, tenant, id } => {
+            set_paused(&target, &tenant, &id, true).await
+        }
+        IntegrationCommand::Resume { target, tenant, id } => {
+            set_paused(&target, &tenant, &id, false).await
+        }
+        IntegrationCommand::Remove { target, tenant, id } => {
+            let core = core_for(&target).await?;
+            let (integration, warnings) = admin::remove_integration(&core, &tenant, &id).await?;
+            println!(
+                "{}",
+                serde_json::json!({"status": integration.status, "integration_id": integration.id, "warnings": warnings})
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn set_paused(target: &Target, tenant: &str, id: &str, paused: bool) -> anyhow::Result<()> {
+    let core = core_for(target).await?;
+    let integration = admin::set_paused(&core, tenant, id, paused).await?;
+    println!(
+        "{}",
+        serde_json::json!({"status": integration.status, "integration_id": integration.id})
+    );
+    Ok(())
+}
