@@ -79,7 +79,7 @@ pub async fn add_integration(
         .collect();
     let credential = match request.credential {
         Some(kind) if headless.contains(&kind) => kind,
-        Some(kind) if kind == CredentialKind::AuthorizationCode => {
+        Some(CredentialKind::AuthorizationCode) => {
             return Err(AdminError::Invalid(format!(
                 "{} authorization-code integrations are connected through a browser: open /oauth/{}/connect",
                 request.provider, request.provider
