@@ -933,6 +933,14 @@ async fn a_403_on_one_events_lookup_does_not_stop_later_events() {
     world.sim.inject_http_fault(
         HttpFault::server_error(1000, 403).on_path(&format!("/2.0/files/{forbidden}")),
     );
+    // And another's lookups are throttled for an hour: far past the job's budget.
+    let throttled = world
+        .sim
+        .upload_file(&admin, "0", "throttled.txt", HARMLESS)
+        .unwrap();
+    world.sim.inject_http_fault(
+        HttpFault::rate_limited(1000, 3600).on_path(&format!("/2.0/files/{throttled}")),
+    );
     let later = world
         .sim
         .upload_file(&admin, "0", "later.txt", HARMLESS)
@@ -949,6 +957,12 @@ async fn a_403_on_one_events_lookup_does_not_stop_later_events() {
     let reason = refused.incomplete.as_deref().expect("marked incomplete");
     assert!(reason.contains("403"), "{reason}");
     assert_eq!(refused.object_name.as_deref(), Some("forbidden.txt"));
+    let waited = stored
+        .iter()
+        .find(|a| a.object_id.as_deref() == Some(throttled.as_str()))
+        .expect("the throttled event is stored too");
+    let reason = waited.incomplete.as_deref().expect("marked incomplete");
+    assert!(reason.contains("time budget"), "{reason}");
     let complete = stored
         .iter()
         .find(|a| a.object_id.as_deref() == Some(later.as_str()))
@@ -965,7 +979,7 @@ async fn a_403_on_one_events_lookup_does_not_stop_later_events() {
         .unwrap()
         .unwrap()
         .health;
-    assert!(health.events_incomplete >= 1, "{health:?}");
+    assert!(health.events_incomplete >= 2, "{health:?}");
     assert_eq!(health.last_error, None, "{health:?}");
 }
 

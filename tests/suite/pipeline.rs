@@ -973,3 +973,317 @@ async fn webhook_handshakes_are_answered_without_touching_the_provider() {
         0
     );
 }
+
+/// A provider with headless credentials (an API token or client credentials) and change
+/// notices that name no item (as Graph's): it records what it is asked and with which token.
+struct HeadlessConnector {
+    kind: CredentialKind,
+    token_calls: std::sync::atomic::AtomicUsize,
+    refresh_calls: std::sync::atomic::AtomicUsize,
+    seen_tokens: std::sync::Mutex<Vec<String>>,
+    polled_streams: std::sync::Mutex<Vec<String>>,
+}
+
+impl HeadlessConnector {
+    fn new(kind: CredentialKind) -> Self {
+        HeadlessConnector {
+            kind,
+            token_calls: Default::default(),
+            refresh_calls: Default::default(),
+            seen_tokens: Default::default(),
+            polled_streams: Default::default(),
+        }
+    }
+
+    fn check(
+        &self,
+        token: &secrecy::SecretString,
+    ) -> Result<(), casb_shared::connector::ConnectorError> {
+        use secrecy::ExposeSecret;
+        let token = token.expose_secret().to_string();
+        self.seen_tokens.lock().unwrap().push(token.clone());
+        if token == "good-token" || token.starts_with("app-token-") {
+            Ok(())
+        } else {
+            Err(casb_shared::connector::ConnectorError::Unauthorized)
+        }
+    }
+}
+
+#[async_trait]
+impl casb_shared::connector::Connector for HeadlessConnector {
+    fn provider(&self) -> Provider {
+        Provider::Netskope
+    }
+    fn capabilities(&self) -> casb_shared::connector::Capabilities {
+        casb_shared::connector::Capabilities {
+            polling: true,
+            webhooks: true,
+            ..Default::default()
+        }
+    }
+    fn credential_kinds(&self) -> Vec<CredentialKind> {
+        vec![self.kind]
+    }
+    fn streams(&self, _: &Integration) -> Vec<casb_shared::connector::StreamSpec> {
+        vec![
+            casb_shared::connector::StreamSpec::new("drive-1", "one drive's delta"),
+            casb_shared::connector::StreamSpec::new("drive-2", "another drive's delta"),
+        ]
+    }
+    async fn headless_token(
+        &self,
+        _: &Integration,
+        secret: &secrecy::SecretString,
+    ) -> Result<casb_shared::connector::TokenSet, casb_shared::connector::ConnectorError> {
+        use secrecy::ExposeSecret;
+        let n = self
+            .token_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if !secret.expose_secret().contains("right-secret") {
+            return Err(casb_shared::connector::ConnectorError::Permanent(
+                "invalid_client".into(),
+            ));
+        }
+        Ok(casb_shared::connector::TokenSet {
+            access_token: format!("app-token-{n}"),
+            refresh_token: None,
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        })
+    }
+    async fn refresh(
+        &self,
+        _: &secrecy::SecretString,
+    ) -> Result<casb_shared::connector::TokenSet, casb_shared::connector::ConnectorError> {
+        self.refresh_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(casb_shared::connector::ConnectorError::Unsupported(
+            "no refresh".into(),
+        ))
+    }
+    async fn grant_info(
+        &self,
+        token: &secrecy::SecretString,
+    ) -> Result<casb_shared::connector::GrantInfo, casb_shared::connector::ConnectorError> {
+        self.check(token)?;
+        Ok(casb_shared::connector::GrantInfo {
+            external_tenant_id: Some("provider-tenant-1".into()),
+            display_name: "Example tenant".into(),
+            admin_email: None,
+        })
+    }
+    async fn verify_webhook(
+        &self,
+        _: &casb_shared::connector::WebhookDelivery<'_>,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), casb_shared::connector::WebhookRejection> {
+        Ok(())
+    }
+    fn webhook_notice_id(
+        &self,
+        delivery: &casb_shared::connector::WebhookDelivery<'_>,
+    ) -> Result<casb_shared::connector::NoticeId, casb_shared::connector::WebhookRejection> {
+        let body: serde_json::Value = serde_json::from_slice(delivery.body)
+            .map_err(|e| casb_shared::connector::WebhookRejection::Unreadable(e.to_string()))?;
+        Ok(casb_shared::connector::NoticeId {
+            delivery_id: body["id"].as_str().unwrap_or_default().to_string(),
+            webhook_id: None,
+        })
+    }
+    async fn process_notice(
+        &self,
+        _: &Integration,
+        token: &secrecy::SecretString,
+        _: &std::collections::HashMap<String, String>,
+        body: &[u8],
+        _: tokio::time::Instant,
+    ) -> Result<casb_shared::connector::NoticeOutcome, casb_shared::connector::ConnectorError> {
+        self.check(token)?;
+        let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+        Ok(casb_shared::connector::NoticeOutcome::RunStreams(vec![
+            body["resource"].as_str().unwrap().to_string(),
+        ]))
+    }
+    async fn poll(
+        &self,
+        integration: &Integration,
+        token: &secrecy::SecretString,
+        request: &casb_shared::connector::PollRequest<'_>,
+    ) -> Result<PollPage, casb_shared::connector::ConnectorError> {
+        self.check(token)?;
+        self.polled_streams
+            .lock()
+            .unwrap()
+            .push(request.stream.to_string());
+        let mut activity = public_share(integration, &format!("{}-e1", request.stream));
+        activity.provider = Provider::Netskope;
+        Ok(PollPage {
+            activities: vec![activity],
+            next_cursor: "c1".into(),
+            has_more: false,
+        })
+    }
+    async fn execute(
+        &self,
+        _: &Integration,
+        _: &secrecy::SecretString,
+        _: &ResponseAction,
+    ) -> Result<casb_shared::connector::ActionOutcome, casb_shared::connector::ConnectorError> {
+        Err(casb_shared::connector::ConnectorError::Unsupported(
+            "none".into(),
+        ))
+    }
+}
+
+fn calls(counter: &std::sync::atomic::AtomicUsize) -> usize {
+    counter.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn headless_core(f: &Fixture, connector: Arc<HeadlessConnector>) -> Core {
+    let mut registry = ConnectorRegistry::new();
+    registry.register(connector);
+    Core::new(f.backend.clone(), Settings::default(), registry).unwrap()
+}
+
+fn new_integration(secret: &str) -> casb_shared::admin::NewIntegration {
+    casb_shared::admin::NewIntegration {
+        provider: Provider::Netskope,
+        tenant_id: "tenant-a".into(),
+        credential: None,
+        mode: IngestMode::Both,
+        settings: vec![],
+        secret: secrecy::SecretString::from(secret.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn an_api_token_is_checked_before_it_is_kept_used_as_stored_and_never_refreshed() {
+    let f = crate::support::embedded();
+    let connector = Arc::new(HeadlessConnector::new(CredentialKind::ApiToken));
+    let core = headless_core(&f, connector.clone());
+
+    let refused =
+        casb_shared::admin::add_integration(&core, new_integration(r#"{"token": "wrong"}"#))
+            .await
+            .err()
+            .expect("a refused token is an error");
+    assert!(
+        refused.to_string().contains("refused the credentials"),
+        "{refused}"
+    );
+    assert!(casb_shared::admin::list_integrations(&core, "tenant-a")
+        .await
+        .unwrap()
+        .is_empty());
+
+    let (integration, warnings) =
+        casb_shared::admin::add_integration(&core, new_integration(r#"{"token": "good-token"}"#))
+            .await
+            .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(integration.credential, CredentialKind::ApiToken);
+    assert_eq!(
+        integration.external_tenant_id.as_deref(),
+        Some("provider-tenant-1")
+    );
+    let name = integration.credential_secret_name();
+    assert!(name.starts_with("tenants/tenant-a/"), "{name}");
+    assert!(core
+        .backend
+        .secrets
+        .get_secret(&name)
+        .await
+        .unwrap()
+        .is_some());
+    // Both streams were seeded... (this connector starts from no cursor) and poll with the token.
+    let stats = poll_stream(&core, &integration, "drive-2").await.unwrap();
+    assert_eq!(stats.queued, 1);
+    assert_eq!(
+        connector.seen_tokens.lock().unwrap().last().unwrap(),
+        "good-token"
+    );
+
+    // The provider revokes it: the integration needs a new token; nothing tries to refresh.
+    core.backend
+        .secrets
+        .put_secret(
+            &name,
+            &secrecy::SecretString::from(r#"{"token": "revoked"}"#),
+        )
+        .await
+        .unwrap();
+    let stats = poll_stream(&core, &integration, "drive-2").await.unwrap();
+    assert!(stats.stopped.unwrap().contains("API token"));
+    let stored = core
+        .backend
+        .integrations
+        .get_integration("tenant-a", &integration.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, IntegrationStatus::NeedsReauth);
+    assert_eq!(calls(&connector.refresh_calls), 0);
+}
+
+#[tokio::test]
+async fn client_credential_tokens_are_made_once_and_cached_until_near_expiry() {
+    let f = crate::support::embedded();
+    let connector = Arc::new(HeadlessConnector::new(CredentialKind::ClientCredentials));
+    let core = headless_core(&f, connector.clone());
+    let refused =
+        casb_shared::admin::add_integration(&core, new_integration(r#"{"client_secret": "nope"}"#))
+            .await;
+    assert!(refused.is_err());
+    let (integration, _) = casb_shared::admin::add_integration(
+        &core,
+        new_integration(r#"{"client_secret": "right-secret"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(integration.credential, CredentialKind::ClientCredentials);
+    let calls_after_add = calls(&connector.token_calls);
+    for stream in ["drive-1", "drive-2", "drive-1"] {
+        poll_stream(&core, &integration, stream).await.unwrap();
+    }
+    assert_eq!(
+        calls(&connector.token_calls),
+        calls_after_add,
+        "the cached token served every poll"
+    );
+    assert_eq!(calls(&connector.refresh_calls), 0);
+}
+
+#[tokio::test]
+async fn a_notice_that_names_no_item_runs_the_stream_it_names_off_the_request_path() {
+    use tower::ServiceExt;
+    let f = crate::support::embedded();
+    let connector = Arc::new(HeadlessConnector::new(CredentialKind::ApiToken));
+    let core = headless_core(&f, connector.clone());
+    let (integration, _) =
+        casb_shared::admin::add_integration(&core, new_integration(r#"{"token": "good-token"}"#))
+            .await
+            .unwrap();
+    let router = casb_shared::http::webhook_intake::router(core.clone());
+    let response = router
+        .oneshot(
+            axum::http::Request::post(format!("/webhooks/netskope/tenant-a/{}", integration.id))
+                .body(axum::body::Body::from(
+                    r#"{"id": "n-1", "resource": "drive-2"}"#,
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Acknowledged without a provider call: nothing polled yet, one job queued.
+    assert!(connector.polled_streams.lock().unwrap().is_empty());
+    let jobs = received_jobs(&core).await;
+    assert_eq!(jobs.len(), 1);
+    assert!(matches!(&jobs[0].work, PollWork::Notice { delivery_id, .. } if delivery_id == "n-1"));
+    let stats = poller::run_job(&core, &jobs[0]).await.unwrap();
+    assert_eq!(
+        *connector.polled_streams.lock().unwrap(),
+        vec!["drive-2".to_string()]
+    );
+    assert_eq!(stats.queued, 1);
+}

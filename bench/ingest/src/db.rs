@@ -4,7 +4,7 @@
 //! own connection.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use rusqlite::{Connection, OpenFlags};
 #[derive(Clone)]
 pub struct Reader {
     connection: Arc<Mutex<Connection>>,
-    pub path: PathBuf,
 }
 
 impl Reader {
@@ -30,7 +29,6 @@ impl Reader {
         connection.busy_timeout(Duration::from_secs(10))?;
         Ok(Reader {
             connection: Arc::new(Mutex::new(connection)),
-            path,
         })
     }
 

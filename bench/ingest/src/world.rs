@@ -163,22 +163,3 @@ pub fn managed_users(sim: &BoxSimulator) -> Vec<box_simulator::User> {
         .filter(|u| u.is_enterprise_member && u.login.ends_with(&domain))
         .collect()
 }
-
-/// Waits until `check` holds, polling every `every`, for at most `timeout`; returns whether it
-/// held.
-pub async fn wait_until<F, Fut>(timeout: Duration, every: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(every).await;
-    }
-}
