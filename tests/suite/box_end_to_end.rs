@@ -1290,3 +1290,40 @@ async fn two_processes_refreshing_one_integration_against_a_slow_token_endpoint_
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connect_flow_refuses_settings_the_connector_does_not_declare() {
+    let world = World::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let connect = |query: &'static str| {
+        let client = client.clone();
+        let url = format!("{}/oauth/box/connect?{query}", world.base);
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    // A misspelt setting is named, with the ones Box takes.
+    let (status, body) = connect("tenant_id=t1&watch_foldrs=123").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("watch_foldrs") && body.contains("watch_folders"),
+        "{body}"
+    );
+    let (status, body) = connect("tenant_id=t1&mode=sideways").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = connect("watch_folders=123").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("tenant_id"), "{body}");
+    // Declared settings go through to the consent page.
+    let (status, _) = connect("tenant_id=t1&watch_folders=123&internal_domains=example.com").await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        world.sim.oauth_stats().code_exchanges,
+        0,
+        "nothing exchanged yet"
+    );
+}

@@ -291,21 +291,18 @@ async fn the_poller_works_poll_jobs_from_sqs_and_reports_only_the_failed_ones() 
         ConnectorRegistry::new(),
     )
     .unwrap();
-    // A job for an integration that is gone succeeds (nothing to do); garbage fails alone.
-    let job = Envelope::wrap(
-        casb_shared::domain::PollJob {
-            tenant_id: "tenant-a".into(),
-            integration_id: "int-gone".into(),
-            work: casb_shared::domain::PollWork::Scheduled {
-                stream: "events".into(),
-            },
-        },
-        chrono::Utc::now(),
-    );
-    let payload = serde_json::json!({"Records": [
-        {"messageId": "job-1", "receiptHandle": "r1", "body": job.to_json(), "eventSource": "aws:sqs"},
+    // The sample: a job for an integration this (empty) store does not have succeeds with
+    // nothing to do; a malformed record beside it fails alone.
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&event("poller-jobs-sqs.json")).unwrap();
+    let job = Envelope::<casb_shared::domain::PollJob>::parse(
+        payload["Records"][0]["body"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(job.payload.stream(), Some("events"));
+    payload["Records"].as_array_mut().unwrap().push(serde_json::json!(
         {"messageId": "bad-1", "receiptHandle": "r2", "body": "{\"version\": 1, \"kind\": \"activity\"}", "eventSource": "aws:sqs"}
-    ]});
+    ));
     let response = casb_shared::lambda::poller_handler(
         &core,
         lambda_runtime::LambdaEvent::new(payload, Default::default()),
