@@ -47,6 +47,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
             wait: Duration::from_millis(200),
             ..WorkerOptions::default()
         },
+        ..Default::default()
     };
     let settings = Settings {
         notify_emails: vec!["secops@example.com".into()],

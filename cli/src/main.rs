@@ -37,9 +37,12 @@ enum Command {
         /// Address of the HTTP listener.
         #[arg(long, default_value = "127.0.0.1:8080", env = "CASB_LISTEN")]
         listen: SocketAddr,
-        /// Seconds between poll runs.
+        /// Seconds between schedule ticks (each enqueues a job per due stream).
         #[arg(long, default_value_t = 60, env = "CASB_POLL_INTERVAL_SECONDS")]
         poll_interval: u64,
+        /// Poll jobs worked at once, each on its own (one slow tenant holds one slot).
+        #[arg(long, default_value_t = 8, env = "CASB_POLL_CONCURRENCY")]
+        poll_concurrency: usize,
     },
     /// Store a secret (read from standard input, or --from FILE) in the local secret store or a
     /// deployed stack's, e.g. the Box app's credentials under `providers/box/app`.
@@ -117,11 +120,13 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             listen,
             poll_interval,
+            poll_concurrency,
         } => {
             let options = ServeOptions {
                 data_dir,
                 listen,
                 poll_interval: Duration::from_secs(poll_interval.max(1)),
+                poll_concurrency: poll_concurrency.max(1),
                 ..ServeOptions::default()
             };
             let settings = Settings::from_env().context("reading configuration")?;

@@ -16,7 +16,7 @@ use crate::backend::EmbeddedBackend;
 use crate::config::Settings;
 use crate::connector::ConnectorRegistry;
 use crate::core::Core;
-use crate::pipeline::worker::{run_until, WorkerOptions};
+use crate::pipeline::worker::{run_concurrently, run_until, WorkerOptions};
 use crate::pipeline::{inspector, poller, remediator};
 
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     pub poll_interval: Duration,
     pub worker: WorkerOptions,
+    /// Poll jobs worked at once, each on its own (the template's `PollerMaxConcurrency`).
+    pub poll_concurrency: usize,
 }
 
 impl Default for ServeOptions {
@@ -34,6 +36,7 @@ impl Default for ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             poll_interval: Duration::from_secs(60),
             worker: WorkerOptions::default(),
+            poll_concurrency: 8,
         }
     }
 }
@@ -112,13 +115,14 @@ impl LocalInstance {
             until_stopped(stopped.clone()),
         )));
         let poller_core = core.clone();
-        tasks.push(tokio::spawn(run_until(
+        tasks.push(tokio::spawn(run_concurrently(
             core.backend.poll_queue.clone(),
             WorkerOptions {
                 // A job may work its stream for its whole budget: stay invisible past it.
                 visibility_timeout: core.settings.poll_job_budget * 2,
                 ..options.worker.clone()
             },
+            options.poll_concurrency,
             move |body| {
                 let core = poller_core.clone();
                 async move { poller::handle_message(&core, &body).await.map(|_| ()) }

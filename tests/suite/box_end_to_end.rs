@@ -42,6 +42,7 @@ async fn start_casb(sim: &BoxSimulator, data_dir: &std::path::Path) -> LocalInst
             wait: Duration::from_millis(200),
             ..WorkerOptions::default()
         },
+        ..Default::default()
     };
     let settings = Settings {
         notify_emails: vec!["secops@example.com".into()],

@@ -712,6 +712,7 @@ async fn casb_serve_answers_health_and_runs_the_pipeline_in_one_process() {
             wait: Duration::from_millis(200),
             ..WorkerOptions::default()
         },
+        ..Default::default()
     };
     let settings = Settings {
         notify_emails: vec!["secops@example.com".into()],
@@ -1165,8 +1166,7 @@ async fn an_api_token_is_checked_before_it_is_kept_used_as_stored_and_never_refr
     let refused =
         casb_shared::admin::add_integration(&core, new_integration(r#"{"token": "wrong"}"#))
             .await
-            .err()
-            .expect("a refused token is an error");
+            .expect_err("a refused token is an error");
     assert!(
         refused.to_string().contains("refused the credentials"),
         "{refused}"
@@ -1286,4 +1286,135 @@ async fn a_notice_that_names_no_item_runs_the_stream_it_names_off_the_request_pa
         vec!["drive-2".to_string()]
     );
     assert_eq!(stats.queued, 1);
+}
+
+/// Polls instantly, except for one tenant's integration, whose poll waits until released.
+struct GatedConnector {
+    slow_entered: tokio::sync::Notify,
+    release_slow: tokio::sync::Semaphore,
+}
+
+#[async_trait]
+impl casb_shared::connector::Connector for GatedConnector {
+    fn provider(&self) -> Provider {
+        Provider::Box
+    }
+    fn capabilities(&self) -> casb_shared::connector::Capabilities {
+        casb_shared::connector::Capabilities {
+            polling: true,
+            ..Default::default()
+        }
+    }
+    async fn poll(
+        &self,
+        integration: &Integration,
+        _: &secrecy::SecretString,
+        _: &casb_shared::connector::PollRequest<'_>,
+    ) -> Result<PollPage, casb_shared::connector::ConnectorError> {
+        if integration.tenant_id == "tenant-slow" {
+            self.slow_entered.notify_one();
+            let _ = self.release_slow.acquire().await;
+        }
+        Ok(page(&["e-1"], integration, "c1", false))
+    }
+    async fn execute(
+        &self,
+        _: &Integration,
+        _: &secrecy::SecretString,
+        _: &ResponseAction,
+    ) -> Result<casb_shared::connector::ActionOutcome, casb_shared::connector::ConnectorError> {
+        Ok(casb_shared::connector::ActionOutcome::Succeeded {
+            detail: "done".into(),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_casb_serve_one_slow_tenants_poll_job_does_not_hold_up_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(GatedConnector {
+        slow_entered: tokio::sync::Notify::new(),
+        release_slow: tokio::sync::Semaphore::new(0),
+    });
+    let registered = connector.clone();
+    let instance = casb_shared::local::LocalInstance::start(
+        casb_shared::local::ServeOptions {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            poll_interval: Duration::from_secs(3600),
+            worker: WorkerOptions {
+                wait: Duration::from_millis(100),
+                ..WorkerOptions::default()
+            },
+            ..Default::default()
+        },
+        Settings::default(),
+        move |_| {
+            let mut registry = ConnectorRegistry::new();
+            registry.register(registered);
+            registry
+        },
+    )
+    .await
+    .unwrap();
+    let core = instance.core.clone();
+    let slow = integration("tenant-slow", "int-slow");
+    let fast = integration("tenant-fast", "int-fast");
+    for i in [&slow, &fast] {
+        connect(&core, i).await;
+    }
+    let enqueue = |i: &Integration| {
+        let envelope = Envelope::wrap(
+            PollJob {
+                tenant_id: i.tenant_id.clone(),
+                integration_id: i.id.clone(),
+                work: PollWork::Scheduled {
+                    stream: "events".into(),
+                },
+            },
+            chrono::Utc::now(),
+        );
+        let queue = core.backend.poll_queue.clone();
+        async move {
+            queue
+                .send_batch(vec![OutgoingMessage::new(
+                    envelope.id.clone(),
+                    envelope.to_json(),
+                )])
+                .await
+                .unwrap()
+        }
+    };
+    enqueue(&slow).await;
+    connector.slow_entered.notified().await;
+    // The slow tenant's job is now stuck at its provider. Another tenant's job still runs.
+    enqueue(&fast).await;
+    let stored = |tenant: &'static str| {
+        let core = core.clone();
+        move || {
+            let core = core.clone();
+            async move {
+                let found = core
+                    .backend
+                    .activities
+                    .query_activities(&casb_shared::ports::ActivityQuery {
+                        tenant_id: tenant.into(),
+                        limit: 10,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                (!found.is_empty()).then_some(found.len())
+            }
+        }
+    };
+    assert_eq!(
+        wait_for(stored("tenant-fast")).await,
+        Some(1),
+        "the fast tenant's activity was stored while the slow one was still polling"
+    );
+    assert_eq!(stored("tenant-slow")().await, None);
+    connector.release_slow.add_permits(1);
+    assert_eq!(wait_for(stored("tenant-slow")).await, Some(1));
+    instance.shutdown().await;
 }

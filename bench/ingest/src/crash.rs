@@ -107,6 +107,11 @@ pub struct Outcome {
     /// Scripted actions in the watched folder seen by both paths (stored once).
     pub seen_by_both_paths: usize,
     pub incidents: Tally,
+    /// Response actions recorded as done (Succeeded or Unsupported) on the expected incidents:
+    /// 4 per sensitive-file incident (quarantine, remove link, remove external collaborators,
+    /// notify), 2 per public-link incident (remove link, notify). Lost = still pending or
+    /// failed at the end (or its incident is missing).
+    pub actions: Tally,
     pub quarantines: Tally,
     pub link_removals: Tally,
     pub notifications: Tally,
@@ -115,6 +120,8 @@ pub struct Outcome {
     pub actions_retried: usize,
     /// Messages left in each queue after the drain (dead-letter queues are `*-dlq`).
     pub queues_after: BTreeMap<String, u64>,
+    /// Messages in the dead-letter queues at the end.
+    pub dead_lettered: u64,
     /// From the child's log (RUST_LOG=info): lines at ERROR and WARN, panics, and the first few
     /// distinct ERROR messages.
     pub log_errors: usize,
@@ -123,6 +130,25 @@ pub struct Outcome {
     pub log_error_samples: Vec<String>,
     pub log_path: String,
     pub ok: bool,
+}
+
+impl Outcome {
+    /// Lost plus doubled over activities, incidents, recorded actions, quarantines, link
+    /// removals and notifications.
+    pub fn lost_or_doubled(&self) -> usize {
+        [
+            &self.activities,
+            &self.stream_activities,
+            &self.incidents,
+            &self.actions,
+            &self.quarantines,
+            &self.link_removals,
+            &self.notifications,
+        ]
+        .iter()
+        .map(|t| t.lost + t.doubled)
+        .sum()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -421,15 +447,7 @@ pub async fn run(work_dir: &Path, options: &Options) -> anyhow::Result<Outcome> 
     outcome.drain_seconds = drain_seconds;
     outcome.drained = drained;
     read_log(&launcher.log, &mut outcome)?;
-    outcome.ok = drained
-        && [
-            &outcome.activities,
-            &outcome.incidents,
-            &outcome.quarantines,
-            &outcome.link_removals,
-        ]
-        .iter()
-        .all(|t| t.lost == 0 && t.doubled == 0);
+    outcome.ok = drained && outcome.dead_lettered == 0 && outcome.lost_or_doubled() == 0;
     if let Ok(sim) = Arc::try_unwrap(sim) {
         sim.shutdown().await;
     }
@@ -598,6 +616,36 @@ impl Expected {
             .flat_map(|i| &i.actions)
             .filter(|a| !a.status.is_final())
             .count();
+        let mut done: HashMap<String, usize> = HashMap::new();
+        for incident in &incidents {
+            let object = incident.object.object_id.clone().unwrap_or_default();
+            for action in incident.actions.iter().filter(|a| a.status.is_final()) {
+                *done
+                    .entry(format!(
+                        "{}#{object}#{}",
+                        incident.policy_id,
+                        action.kind.as_str()
+                    ))
+                    .or_default() += 1;
+            }
+        }
+        let mut expected_actions = Vec::new();
+        for file in &self.files {
+            for kind in ["remove_shared_link", "notify"] {
+                expected_actions.push(format!("{PUBLIC_LINK}#{}#{kind}", file.id));
+            }
+            if file.sensitive {
+                for kind in [
+                    "quarantine",
+                    "remove_shared_link",
+                    "remove_external_collaborators",
+                    "notify",
+                ] {
+                    expected_actions.push(format!("{SENSITIVE}#{}#{kind}", file.id));
+                }
+            }
+        }
+        outcome.actions = Tally::of(&expected_actions, &done);
         outcome.actions_retried = incidents
             .iter()
             .flat_map(|i| &i.actions)
@@ -676,6 +724,12 @@ impl Expected {
         notifications.lost += outcome.incidents.lost;
         outcome.notifications = notifications;
         outcome.queues_after = reader.queue_depths().await?;
+        outcome.dead_lettered = outcome
+            .queues_after
+            .iter()
+            .filter(|(q, _)| q.ends_with("-dlq"))
+            .map(|(_, n)| n)
+            .sum();
         Ok(outcome)
     }
 }

@@ -313,6 +313,10 @@ async fn main() -> anyhow::Result<()> {
                         &o.stream_activities,
                     ));
                     crash_rows.push(tally("incidents", &o.incidents));
+                    crash_rows.push(tally(
+                        "response actions recorded as done on those incidents",
+                        &o.actions,
+                    ));
                     crash_rows.push(tally("quarantines at Box", &o.quarantines));
                     crash_rows.push(tally("shared-link removals at Box", &o.link_removals));
                     crash_rows.push(tally("notifications (outbox)", &o.notifications));
@@ -326,15 +330,22 @@ async fn main() -> anyhow::Result<()> {
                             o.seed
                         ),
                         format!(
-                            "{}; drained in {:.1} s after the script ({:.1} s)",
-                            if o.ok { "nothing lost, nothing doubled" } else { "LOST OR DOUBLED (see below)" },
-                            o.drain_seconds,
-                            o.script_seconds
+                            "{}; {}",
+                            match (o.lost_or_doubled(), o.drained) {
+                                (0, true) if o.dead_lettered == 0 => "nothing lost, nothing doubled".to_string(),
+                                (0, _) => "nothing lost or doubled at Box or in the store, but see notes".to_string(),
+                                (n, _) => format!("{n} LOST OR DOUBLED (see the crash table)"),
+                            },
+                            if o.drained {
+                                format!("drained {:.1} s after the script ({:.1} s)", o.drain_seconds, o.script_seconds)
+                            } else {
+                                format!("NOT drained {:.0} s after the script ({:.1} s)", o.drain_seconds, o.script_seconds)
+                            }
                         ),
                         format!(
-                            "drained: {}; unfinished actions {}; actions tried more than once {}; queues after {:?}; casb log: {} ERROR, {} WARN, {} panics",
-                            o.drained,
+                            "unfinished incident actions {}; dead-lettered messages {}; actions tried more than once {}; queues after {:?}; casb log: {} ERROR, {} WARN, {} panics",
                             o.unfinished_actions,
+                            o.dead_lettered,
                             o.actions_retried,
                             o.queues_after,
                             o.log_errors,

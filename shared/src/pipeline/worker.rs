@@ -84,3 +84,70 @@ pub async fn run_until<F, Fut>(
         }
     }
 }
+
+/// Runs each received message as its own task, up to `max_in_flight` at once, until
+/// `shutdown` resolves: what an SQS event source mapping with `MaximumConcurrency` does. Unlike
+/// [`run_until`], a slow message never holds up the ones received after it (one slow tenant's
+/// poll job must not delay another's). A message is deleted when its handler succeeds; a
+/// failure leaves it to come back after the visibility timeout.
+pub async fn run_concurrently<F, Fut>(
+    queue: Arc<dyn Queue>,
+    options: WorkerOptions,
+    max_in_flight: usize,
+    handler: F,
+    shutdown: impl Future<Output = ()>,
+) where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), PipelineError>> + Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
+    let handler = Arc::new(handler);
+    let mut running = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        // Receive only as many as there are free slots, so nothing waits invisible in memory.
+        let free = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = slots.clone().acquire_many_owned(1) => match permit {
+                Ok(permit) => { drop(permit); slots.available_permits() }
+                Err(_) => break,
+            },
+        };
+        let received = tokio::select! {
+            _ = &mut shutdown => break,
+            received = queue.receive(free.clamp(1, options.batch_size.max(1)), options.visibility_timeout, options.wait) => received,
+        };
+        let messages = match received {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::error!(queue = queue.name(), %error, "queue worker error; retrying shortly");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for message in messages {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let (queue, handler) = (queue.clone(), handler.clone());
+            running.spawn(async move {
+                let span = tracing::info_span!("record", message_id = %message.message_id);
+                let outcome = tracing::Instrument::instrument(handler(message.body), span).await;
+                match outcome {
+                    Ok(()) => {
+                        if let Err(error) = queue.delete(&message.receipt_handle).await {
+                            tracing::warn!(%error, "could not delete a finished message; it will be seen again");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(message_id = %message.message_id, %error, "record failed; it will be retried")
+                    }
+                }
+                drop(permit);
+            });
+        }
+        // Reap finished tasks so the set does not grow.
+        while running.try_join_next().is_some() {}
+    }
+    running.abort_all();
+}
