@@ -99,9 +99,8 @@ pub async fn add_integration(
             ))
         })?,
     };
-    if request.tenant_id.trim().is_empty() {
-        return Err(AdminError::Invalid("--tenant is required".into()));
-    }
+    crate::domain::validate_id("tenant id", request.tenant_id.trim())
+        .map_err(AdminError::Invalid)?;
     let settings = validate_settings(request.provider, &connector.settings(), &request.settings)
         .map_err(AdminError::Invalid)?;
     let now = Utc::now();

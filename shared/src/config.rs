@@ -23,6 +23,10 @@ pub struct Settings {
     /// A stream is due again this long after it was last scheduled
     /// (`CASB_POLL_INTERVAL_SECONDS`, default 60; the schedule's own rate bounds it from below).
     pub poll_interval: Duration,
+    /// How long a remediator's hold on one action lasts without renewal
+    /// (`CASB_ACTION_LEASE_SECONDS`, default 30): renewed while it acts, so it only matters
+    /// after a crash, when it must lapse well before the message's redeliveries run out.
+    pub action_lease: Duration,
     /// Larger files are not downloaded for inspection (`CASB_MAX_DOWNLOAD_MB`, default 50).
     pub max_download_bytes: u64,
     /// DLP policy file for the inspector (`CASB_DLP_POLICY`): custom rules, disabled detectors,
@@ -39,6 +43,7 @@ impl Default for Settings {
             poll_job_budget: Duration::from_secs(120),
             poll_max_pages: 50,
             poll_interval: Duration::from_secs(60),
+            action_lease: Duration::from_secs(30),
             max_download_bytes: 50 * 1024 * 1024,
             dlp_policy: None,
         }
@@ -118,6 +123,14 @@ impl Settings {
                 defaults.poll_max_pages as u64,
                 "a whole number",
             )? as usize,
+            action_lease: Duration::from_secs(
+                number_env(
+                    "CASB_ACTION_LEASE_SECONDS",
+                    defaults.action_lease.as_secs(),
+                    "a whole number of seconds, below the actions queue's visibility timeout",
+                )?
+                .max(1),
+            ),
             max_download_bytes: number_env(
                 "CASB_MAX_DOWNLOAD_MB",
                 50,

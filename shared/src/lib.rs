@@ -14,6 +14,7 @@ pub mod domain;
 pub mod embedded;
 pub mod http;
 pub mod lambda;
+pub mod lease;
 pub mod local;
 pub mod pipeline;
 pub mod policy;

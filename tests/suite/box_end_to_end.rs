@@ -1319,6 +1319,17 @@ async fn the_connect_flow_refuses_settings_the_connector_does_not_declare() {
     let (status, body) = connect("watch_folders=123").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("tenant_id"), "{body}");
+    // Tenant ids that would break the webhook address or the keys are refused up front.
+    let (status, body) = connect("tenant_id=a%2Fb&watch_folders=123").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not valid"), "{body}");
+    let long = format!("tenant_id={}", "a".repeat(10_000));
+    let response = client
+        .get(format!("{}/oauth/box/connect?{long}", world.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
     // Declared settings go through to the consent page.
     let (status, _) = connect("tenant_id=t1&watch_folders=123&internal_domains=example.com").await;
     assert_eq!(status, 303);

@@ -717,3 +717,52 @@ async fn secrets_are_versioned(f: Fixture) {
         .await
         .unwrap();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_embedded_data_directory_and_everything_in_it_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data");
+    let embedded = casb_shared::backend::EmbeddedBackend::open(&data).unwrap();
+    let integration = integration("tenant-a", "int-1");
+    embedded
+        .backend
+        .integrations
+        .put_integration(&integration)
+        .await
+        .unwrap();
+    embedded
+        .backend
+        .activities
+        .put_activity(
+            &public_share(&integration, "e-1"),
+            Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    embedded
+        .backend
+        .secrets
+        .put_secret("s", &SecretString::from("v"))
+        .await
+        .unwrap();
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the data directory");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert_eq!(mode(&name), 0o600, "{name}");
+        files += 1;
+    }
+    assert!(
+        files >= 2,
+        "casb.db (with its -wal) and secrets.json were checked"
+    );
+}

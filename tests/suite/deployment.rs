@@ -357,3 +357,58 @@ async fn sample_http_events_reach_each_function_router() {
         assert_eq!(body["function"], function, "{file}");
     }
 }
+
+#[test]
+fn alarms_can_reach_their_topic_and_functions_hold_only_what_they_use() {
+    let template = template();
+    let resources = &template["Resources"];
+    // The alarm topic's key lets CloudWatch publish (the AWS-managed SNS key would not).
+    let key_ref = &resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"];
+    let key_name = match key_ref {
+        Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().unwrap().to_string(),
+        other => panic!("AlarmTopic must use the stack's own key, not {other:?}"),
+    };
+    let statements = resources[key_name.as_str()]["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"].as_str() == Some("cloudwatch.amazonaws.com"))
+        .expect("CloudWatch may use the alarm topic's key");
+    let actions: Vec<_> = cloudwatch["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(actions.contains(&"kms:Decrypt") && actions.contains(&"kms:GenerateDataKey*"));
+
+    // The api function only reads; it sends to no queue.
+    let api_policies =
+        serde_yaml::to_string(&resources["ApiFunction"]["Properties"]["Policies"]).unwrap();
+    assert!(
+        !api_policies.contains("Crud") && !api_policies.contains("SQSSend"),
+        "{api_policies}"
+    );
+
+    // The oauth-callback may delete tenants' tokens, never the app credentials or the state key.
+    let policies = resources["OAuthCallbackFunction"]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap();
+    let mut delete_resources = Vec::new();
+    for policy in policies {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let actions = serde_yaml::to_string(&statement["Action"]).unwrap();
+            if actions.contains("DeleteSecret") || actions.contains("secretsmanager:*") {
+                delete_resources.push(serde_yaml::to_string(&statement["Resource"]).unwrap());
+            }
+        }
+    }
+    assert!(!delete_resources.is_empty());
+    for resource in delete_resources {
+        assert!(
+            resource.contains("/tenants/*") && !resource.contains("}/*"),
+            "{resource}"
+        );
+    }
+}

@@ -24,6 +24,7 @@ crate::on_both_back_ends!(
     a_job_out_of_budget_hands_over_to_a_continuation,
     a_transiently_failing_job_is_retried_then_dead_lettered,
     a_page_lost_from_a_provider_held_cursor_is_asked_for_again,
+    an_action_whose_worker_crashed_holding_its_lease_is_taken_over,
 );
 
 /// Runs one scheduled job on the integration's `events` stream, as the poller would.
@@ -1417,4 +1418,86 @@ async fn in_casb_serve_one_slow_tenants_poll_job_does_not_hold_up_another() {
     connector.release_slow.add_permits(1);
     assert_eq!(wait_for(stored("tenant-slow")).await, Some(1));
     instance.shutdown().await;
+}
+
+async fn an_action_whose_worker_crashed_holding_its_lease_is_taken_over(f: Fixture) {
+    let connector = Arc::new(RecordingConnector::default());
+    let mut core = core_with(&f, connector.clone());
+    Arc::get_mut(&mut core.settings).unwrap().action_lease = Duration::from_secs(1);
+    let box_tenant = integration("tenant-a", "int-1");
+    connect(&core, &box_tenant).await;
+    core.backend
+        .activity_queue
+        .send_batch(vec![activity_message(&public_share(&box_tenant, "e-1"))])
+        .await
+        .unwrap();
+    drain_activities(&core).await;
+    let incident = core
+        .backend
+        .incidents
+        .list_incidents("tenant-a", None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.policy_id == "builtin.public-file-link")
+        .unwrap();
+    // A worker took the link removal's lease and died (SIGKILL): nobody will release it.
+    let action_id = ResponseAction::id_for(&incident.id, ActionKind::RemoveSharedLink);
+    let now = chrono::Utc::now();
+    assert!(core
+        .backend
+        .dedup
+        .acquire_lease(
+            &format!("action-lease#tenant-a#{action_id}"),
+            "crashed-worker",
+            now + chrono::Duration::from_std(core.settings.action_lease).unwrap(),
+            now,
+        )
+        .await
+        .unwrap());
+
+    // The redeliveries (2 s apart, 5 at most) take over once the dead holder's lease lapses.
+    let quick = WorkerOptions {
+        batch_size: 10,
+        visibility_timeout: Duration::from_secs(2),
+        wait: Duration::from_millis(200),
+    };
+    for _ in 0..60 {
+        run_once(&core.backend.action_queue, &quick, |body| {
+            let core = core.clone();
+            async move { remediator::handle_message(&core, &body).await.map(|_| ()) }
+        })
+        .await
+        .unwrap();
+        if core.backend.action_queue.approximate_depth().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let incident = core
+        .backend
+        .incidents
+        .get_incident("tenant-a", &incident.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let removal = incident.action(&action_id).unwrap();
+    assert_eq!(
+        removal.status,
+        ActionStatus::Succeeded,
+        "{}: {incident:?}",
+        f.name
+    );
+    assert_eq!(
+        connector
+            .executed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(kind, _)| *kind == ActionKind::RemoveSharedLink)
+            .count(),
+        1,
+        "{}: done once",
+        f.name
+    );
 }

@@ -24,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Connector, ConnectorError, TokenSet};
 use crate::backend::Backend;
 use crate::domain::{CredentialKind, Integration, IntegrationStatus};
+use crate::lease::HeldLease;
 
 /// Refresh this long before the provider's stated expiry.
 const EXPIRY_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
@@ -252,20 +253,16 @@ impl TokenManager {
             return self.refresh_now(connector, integration, seen_version).await;
         }
         let lease = format!("token-refresh#{}#{}", integration.tenant_id, integration.id);
-        let owner = uuid::Uuid::new_v4().to_string();
-        let lease_length =
-            chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::seconds(30));
         let give_up = tokio::time::Instant::now() + self.options.max_wait;
-        loop {
-            let now = Utc::now();
-            if self
-                .backend
-                .dedup
-                .acquire_lease(&lease, &owner, now + lease_length, now)
-                .await
-                .map_err(TokenError::from)?
+        // Held (and renewed) for as long as the refresh takes: a slow token endpoint must not
+        // let the lease lapse and a second process spend the same refresh token.
+        let held = loop {
+            if let Some(held) =
+                HeldLease::acquire(self.backend.dedup.clone(), &lease, self.options.lease)
+                    .await
+                    .map_err(TokenError::from)?
             {
-                break;
+                break held;
             }
             // Another process is refreshing: use what it stores as soon as it does.
             if let Some(fresh) = self.refreshed_since(integration, seen_version).await? {
@@ -277,38 +274,9 @@ impl TokenManager {
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Hold the lease for as long as the refresh takes: a slow token endpoint must not let
-        // the lease lapse and a second process spend the same refresh token.
-        let heartbeat = {
-            let dedup = self.backend.dedup.clone();
-            let (lease, owner) = (lease.clone(), owner.clone());
-            let every = self.options.lease / 3;
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    let now = Utc::now();
-                    match dedup
-                        .acquire_lease(&lease, &owner, now + lease_length, now)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(%lease, "token refresh lease was taken over; the refresh in progress may lose a race");
-                            return;
-                        }
-                        Err(error) => {
-                            tracing::warn!(%lease, %error, "could not renew the token refresh lease")
-                        }
-                    }
-                }
-            })
         };
         let result = self.refresh_now(connector, integration, seen_version).await;
-        heartbeat.abort();
-        if let Err(error) = self.backend.dedup.release_lease(&lease, &owner).await {
-            tracing::warn!(integration = %integration.id, %error, "could not release the refresh lease; it will expire");
-        }
+        held.release().await;
         result
     }
 

@@ -81,6 +81,22 @@ impl std::str::FromStr for Provider {
     }
 }
 
+/// Checks a tenant id (or any id that goes into URLs, keys and secret names): 1 to 64
+/// characters from `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`. An id with `/` would
+/// make a webhook address that never resolves; a 10 000-character one, keys no store takes.
+pub fn validate_id(kind: &str, id: &str) -> Result<(), String> {
+    let valid_chars = id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if id.is_empty() || id.len() > 64 || !valid_chars || id.starts_with(['.', '-']) {
+        return Err(format!(
+            "{kind} '{}' is not valid: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            id.chars().take(80).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
 /// Label helpers for enums stored as plain strings in tables and queues.
 pub(crate) fn enum_label<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -92,6 +108,28 @@ pub(crate) fn enum_label<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_that_would_break_urls_keys_or_secret_names_are_refused() {
+        for good in ["tenant-a", "acme.prod_1", "T1", &"a".repeat(64)] {
+            assert_eq!(validate_id("tenant id", good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "a/b",
+            "a b",
+            "a#b",
+            "../x",
+            "-x",
+            ".x",
+            "é",
+            &"a".repeat(65),
+            &"a".repeat(10_000),
+        ] {
+            let error = validate_id("tenant id", bad).unwrap_err();
+            assert!(error.contains("tenant id") && error.len() < 300, "{error}");
+        }
+    }
 
     #[test]
     fn provider_names_round_trip_and_unknown_names_say_what_is_allowed() {

@@ -81,6 +81,20 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 "#;
 
+/// Sets `mode` on `path` (Unix); elsewhere the platform's defaults stand.
+fn owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
 /// One SQLite database holding every store. Cheap to clone; clones share the connection.
 #[derive(Clone)]
 pub struct Database {
@@ -88,16 +102,27 @@ pub struct Database {
 }
 
 impl Database {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the database file and brings its schema up to date. The
+    /// data directory and the database (e-mail addresses, file names, link URLs) are made
+    /// owner-only; SQLite gives its -wal and -shm files the database file's permissions.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "cannot create data directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+        let unavailable =
+            |what: &str, e: std::io::Error| StoreError::Unavailable(format!("cannot {what}: {e}"));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| unavailable(&format!("create data directory {}", dir.display()), e))?;
+            owner_only(dir, 0o700)
+                .map_err(|e| unavailable(&format!("restrict {} to its owner", dir.display()), e))?;
         }
+        let mut create = std::fs::OpenOptions::new();
+        create.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+        create
+            .open(path)
+            .map_err(|e| unavailable(&format!("create database {}", path.display()), e))?;
+        owner_only(path, 0o600)
+            .map_err(|e| unavailable(&format!("restrict {} to its owner", path.display()), e))?;
         let connection = Connection::open(path).map_err(|e| {
             StoreError::Unavailable(format!("cannot open database {}: {e}", path.display()))
         })?;

@@ -111,6 +111,8 @@ fn connect_params(query: Option<&str>) -> Result<ConnectParams, ApiError> {
     let tenant_id = tenant_id
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "tenant_id is required"))?;
+    crate::domain::validate_id("tenant_id", &tenant_id)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     Ok((tenant_id, mode, settings))
 }
 

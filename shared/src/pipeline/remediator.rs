@@ -8,10 +8,8 @@ use super::PipelineError;
 use crate::connector::{ActionOutcome, ConnectorError};
 use crate::core::Core;
 use crate::domain::{ActionKind, ActionStatus, Envelope, Incident, ResponseAction};
+use crate::lease::HeldLease;
 use crate::ports::Email;
-
-/// How long one worker may hold an action before another may try it.
-const ACTION_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Handles one message from the actions queue.
 pub async fn handle_message(core: &Core, body: &str) -> Result<ActionStatus, PipelineError> {
@@ -23,6 +21,34 @@ pub async fn carry_out(
     core: &Core,
     action: &ResponseAction,
 ) -> Result<ActionStatus, PipelineError> {
+    // The same action can be queued twice (the same exposure seen by push and by pull) and two
+    // workers can hold copies at once: a lease lets only one of them act. The other fails its
+    // copy, which comes back after the visibility timeout and then finds the action done. The
+    // lease is short and renewed while held, so a worker that crashed holding it does not
+    // block the redeliveries until the message is dead-lettered.
+    let lease = format!("action-lease#{}#{}", action.tenant_id, action.id);
+    let Some(held) = HeldLease::acquire(
+        core.backend.dedup.clone(),
+        &lease,
+        core.settings.action_lease,
+    )
+    .await?
+    else {
+        return Err(PipelineError::Inconsistent(format!(
+            "action {} is being carried out by another worker; will check again",
+            action.id
+        )));
+    };
+    let result = carry_out_holding_lease(core, action).await;
+    held.release().await;
+    result
+}
+
+async fn carry_out_holding_lease(
+    core: &Core,
+    action: &ResponseAction,
+) -> Result<ActionStatus, PipelineError> {
+    // Read under the lease: a copy that waited for it finds the action already done.
     let incidents = &core.backend.incidents;
     let incident = incidents
         .get_incident(&action.tenant_id, &action.incident_id)
@@ -43,24 +69,6 @@ pub async fn carry_out(
         tracing::info!(action = %action.id, status = ?record.status, "action already done; skipping redelivery");
         return Ok(record.status);
     }
-    // The same action can be queued twice (the same exposure seen by push and by pull) and two
-    // workers can hold copies at once: a lease lets only one of them act. The other fails its
-    // copy, which comes back after the visibility timeout and then finds the action done.
-    let now = core.backend.clock.now();
-    let lease = format!("action-lease#{}#{}", action.tenant_id, action.id);
-    let owner = uuid::Uuid::new_v4().to_string();
-    if !core
-        .backend
-        .dedup
-        .acquire_lease(&lease, &owner, now + ACTION_LEASE, now)
-        .await?
-    {
-        return Err(PipelineError::Inconsistent(format!(
-            "action {} is being carried out by another worker; will check again",
-            action.id
-        )));
-    }
-
     let result = match action.kind {
         ActionKind::Notify => notify(core, &incident).await,
         _ => act_at_provider(core, action).await,
@@ -70,12 +78,7 @@ pub async fn carry_out(
         Ok(ActionOutcome::Unsupported { reason }) => (ActionStatus::Unsupported, reason, None),
         Err(error) => (ActionStatus::Failed, error.to_string(), Some(error)),
     };
-    let recorded = record_outcome(core, action, status, &detail).await;
-    if error.is_some() || recorded.is_err() {
-        // Let the retry act again.
-        let _ = core.backend.dedup.release_lease(&lease, &owner).await;
-    }
-    recorded?;
+    record_outcome(core, action, status, &detail).await?;
     tracing::info!(action = %action.id, kind = ?action.kind, ?status, %detail, "response action recorded");
     match error {
         // Failing the message retries the action; after the queue's receive limit it is
