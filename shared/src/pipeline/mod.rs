@@ -29,4 +29,8 @@ pub enum PipelineError {
     Connector(#[from] ConnectorError),
     #[error("{0}")]
     Inconsistent(String),
+    /// Another worker holds the work right now (expected when push and pull queue the same
+    /// action): the message comes back after the visibility timeout. Not an error to log.
+    #[error("{0}")]
+    Busy(String),
 }

@@ -18,6 +18,7 @@ use crate::core::Core;
 use crate::domain::{
     Activity, Envelope, Integration, IntegrationStatus, PollJob, PollWork, StreamHealth,
 };
+use crate::lease::HeldLease;
 use crate::ports::OutgoingMessage;
 
 /// What one poll job did.
@@ -57,6 +58,9 @@ pub struct ScheduleSummary {
     /// Streams skipped because they were scheduled less than an interval ago.
     pub not_due: usize,
 }
+
+/// How long a stream's lease outlives a poll job that stopped renewing it.
+const STREAM_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Integrations read per store page while scheduling.
 const SCHEDULE_PAGE: usize = 100;
@@ -239,25 +243,15 @@ pub async fn poll_stream(
         stats.stopped = Some("backing off after the provider's rate limit".into());
         return Ok(stats);
     }
+    // Short and renewed while the job runs: a job killed mid-stream (a crash, a Lambda
+    // timeout) frees its stream within one lease length, not after its whole budget.
     let lease = format!("poll-lease#{stream_key}");
-    let owner = uuid::Uuid::new_v4().to_string();
-    let budget_left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let lease_expiry = now
-        + Duration::from_std(budget_left).unwrap_or(Duration::minutes(5))
-        + Duration::seconds(60);
-    if !backend
-        .dedup
-        .acquire_lease(&lease, &owner, lease_expiry, now)
-        .await?
-    {
+    let Some(held) = HeldLease::acquire(backend.dedup.clone(), &lease, STREAM_LEASE).await? else {
         stats.stopped = Some("another poll job holds this stream's lease".into());
         return Ok(stats);
-    }
+    };
     let result = poll_pages(core, connector, integration, spec, deadline, &mut stats).await;
-    // Release the lease whatever happened; if this fails the lease simply expires.
-    if let Err(error) = backend.dedup.release_lease(&lease, &owner).await {
-        tracing::warn!(stream = %stream_key, %error, "could not release the poll lease; it will expire");
-    }
+    held.release().await;
     match &result {
         Ok(()) => tracing::info!(stream = %stream_key, ?stats, "poll job finished"),
         Err(error) => {

@@ -34,7 +34,7 @@ pub async fn carry_out(
     )
     .await?
     else {
-        return Err(PipelineError::Inconsistent(format!(
+        return Err(PipelineError::Busy(format!(
             "action {} is being carried out by another worker; will check again",
             action.id
         )));
