@@ -82,7 +82,8 @@ enum Command {
         #[arg(long = "internal-domain")]
         internal_domains: Vec<String>,
     },
-    /// Scan files and folders for sensitive data (exit code 0 clean, 1 findings, 2 usage error).
+    /// Scan files and folders for sensitive data (exit code 0 clean, 1 findings, 2 usage error,
+    /// 3 nothing found but not everything could be inspected).
     Scan(scan::ScanArgs),
     /// List the built-in DLP detectors (id, category, validation) as a Markdown table.
     Detectors,

@@ -26,7 +26,8 @@ pub enum MinConfidence {
 }
 
 /// Scan files and folders (recursively) for sensitive data: PII, financial, health
-/// data and secrets. Exit code 0 when clean, 1 when something was found, 2 on usage errors.
+/// data and secrets. Exit code 0 when clean, 1 when something was found, 2 on usage errors,
+/// 3 when nothing was found but some file could not be (wholly) inspected.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
     /// Files or folders to scan.

@@ -49,6 +49,9 @@ pub struct ScanOptions {
 pub const EXIT_CLEAN: i32 = 0;
 pub const EXIT_FINDINGS: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// Nothing found, but not everything was inspected: a file could not be read, or extraction
+/// stopped at a limit or on damage. "Clean" would be a claim the scan cannot make.
+pub const EXIT_INCOMPLETE: i32 = 3;
 
 /// Runs the command; diagnostics go to the process's stderr.
 pub fn run(
@@ -219,6 +222,8 @@ pub fn run_with_stderr(
         EXIT_USAGE
     } else if total_findings > 0 {
         EXIT_FINDINGS
+    } else if error_count > 0 {
+        EXIT_INCOMPLETE
     } else {
         EXIT_CLEAN
     }

@@ -1,17 +1,19 @@
 //! Plain-text helpers: text/binary sniffing, UTF-16 decoding, RTF to text.
 
-/// Text if there is no NUL byte and at most 10% control bytes in the sample
-/// (UTF-8 multi-byte sequences count as text).
+/// Text if at most 1% of the sample is NUL bytes (a text file with a few NULs appended or
+/// padded is still text; binaries and BOM-less UTF-16 have far more) and at most 10% is other
+/// control bytes (UTF-8 multi-byte sequences count as text).
 pub fn looks_like_text(head: &[u8]) -> bool {
     if head.is_empty() {
         return true;
     }
-    if memchr::memchr(0, head).is_some() {
+    let nuls = memchr::memchr_iter(0, head).count();
+    if nuls * 100 > head.len() {
         return false;
     }
     let control = head
         .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1b))
+        .filter(|&&b| b != 0 && b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1b))
         .count();
     control * 10 <= head.len()
 }

@@ -69,6 +69,37 @@ fn exit_codes() {
     let missing = scan(&[dir.path().join("nope")], &opts(OutputFormat::Text));
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("no such file"));
+    // Nothing found, but a file could not be inspected: not "clean".
+    let damaged = scan(
+        &[dir.path().join("sub/broken.zip")],
+        &opts(OutputFormat::Text),
+    );
+    assert_eq!(damaged.code, 3, "{}", damaged.stderr);
+    let mixed = scan(
+        &[
+            dir.path().join("clean.txt"),
+            dir.path().join("sub/broken.zip"),
+        ],
+        &opts(OutputFormat::Text),
+    );
+    assert_eq!(mixed.code, 3, "{}", mixed.stderr);
+}
+
+#[test]
+fn a_text_file_with_a_few_nul_bytes_is_still_scanned_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut padded = b"employee record\nSSN 536-22-1234\n".repeat(20);
+    padded.extend_from_slice(&[0u8; 4]);
+    std::fs::write(dir.path().join("padded.txt"), &padded).unwrap();
+    let run = scan(&[dir.path().join("padded.txt")], &opts(OutputFormat::Json));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("us_ssn"), "{}", run.stdout);
+    // A real binary is still skipped.
+    let mut binary = vec![0u8; 4096];
+    binary[..4].copy_from_slice(b"\x7fELF");
+    std::fs::write(dir.path().join("tool"), &binary).unwrap();
+    let run = scan(&[dir.path().join("tool")], &opts(OutputFormat::Json));
+    assert!(run.stderr.contains("skipped"), "{}", run.stderr);
 }
 
 #[test]
