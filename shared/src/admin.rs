@@ -140,7 +140,7 @@ pub async fn add_integration(
     };
     integration.display_name = grant.display_name;
     integration.external_tenant_id = grant.external_tenant_id;
-    if let Some(mut existing) = crate::http::oauth_callback::find_existing(
+    if let Some(existing) = crate::http::oauth_callback::find_existing(
         core,
         &integration.tenant_id,
         integration.provider,
@@ -150,20 +150,13 @@ pub async fn add_integration(
     {
         // The same provider tenant again: keep its id, checkpoints and webhooks.
         core.tokens.forget(&integration).await?;
-        if let (Some(old), Some(new)) = (
-            existing.settings.as_object_mut(),
-            integration.settings.as_object(),
-        ) {
-            for (name, value) in new {
-                old.insert(name.clone(), value.clone());
-            }
-        }
-        existing.credential = credential;
-        existing.mode = integration.mode;
-        existing.status = IntegrationStatus::Connected;
-        existing.display_name = integration.display_name.clone();
-        existing.updated_at = now;
-        integration = existing;
+        integration = existing.reconnected(
+            &integration.settings,
+            credential,
+            integration.mode,
+            &integration.display_name,
+            now,
+        );
         core.tokens
             .store_secret(&integration, &request.secret)
             .await?;

@@ -323,30 +323,42 @@ impl TokenManager {
                     tracing::warn!(integration = %integration.id, "refresh refused, but another process had already refreshed; using its tokens");
                     return Ok(fresh);
                 }
-                self.mark_needs_reauth(integration, &reason).await;
+                self.note_needs_reauth(integration, &reason).await;
                 Err(ConnectorError::NeedsReauth(reason))
             }
             Err(other) => Err(other),
         }
     }
 
-    async fn mark_needs_reauth(&self, integration: &Integration, reason: &str) {
+    /// Marks the integration needs-reauth (if it is connected) and says so in the log: the
+    /// provider refused its grant, and only an admin reconnecting it helps. Used by every
+    /// path that learns it (refresh, a refused API token, the poller).
+    pub(crate) async fn mark_needs_reauth(
+        &self,
+        integration: &Integration,
+        reason: &str,
+    ) -> Result<(), crate::ports::StoreError> {
         let store = &self.backend.integrations;
-        match store
+        if let Some(mut current) = store
             .get_integration(&integration.tenant_id, &integration.id)
-            .await
+            .await?
         {
-            Ok(Some(mut current)) if current.status == IntegrationStatus::Connected => {
+            if current.status == IntegrationStatus::Connected {
                 current.status = IntegrationStatus::NeedsReauth;
-                current.updated_at = Utc::now();
-                if let Err(error) = store.put_integration(&current).await {
-                    tracing::error!(integration = %integration.id, %error, "could not mark integration needs-reauth");
-                }
+                current.updated_at = self.backend.clock.now();
+                store.put_integration(&current).await?;
             }
-            _ => {}
         }
         tracing::error!(integration = %integration.id, %reason,
-            "the provider rejected the integration's grant: it needs re-authorization by an admin");
+            "the provider rejected the integration's grant: it needs re-authorization by an admin and is not polled until then");
+        Ok(())
+    }
+
+    /// [`TokenManager::mark_needs_reauth`] where the caller goes on to report the refusal anyway.
+    async fn note_needs_reauth(&self, integration: &Integration, reason: &str) {
+        if let Err(error) = self.mark_needs_reauth(integration, reason).await {
+            tracing::error!(integration = %integration.id, %error, "could not mark integration needs-reauth");
+        }
     }
 
     /// Runs `call` with a valid access token; if the provider refuses the token, gets a new
@@ -375,7 +387,7 @@ impl TokenManager {
                     }
                     Issued::Static => {
                         let reason = "the provider refused the stored API token: store a new one with `casb integration add` (or `casb secret-put`)";
-                        self.mark_needs_reauth(integration, reason).await;
+                        self.note_needs_reauth(integration, reason).await;
                         return Err(ConnectorError::NeedsReauth(reason.into()));
                     }
                 };

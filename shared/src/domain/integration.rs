@@ -146,6 +146,30 @@ impl Integration {
         super::stream_key(&self.tenant_id, &self.id, stream_id)
     }
 
+    /// This integration connected again (the same provider tenant, for the same tenant): it
+    /// keeps its id, checkpoints and webhooks; the new connection's settings override the old
+    /// ones of the same name, and its credentials, mode and name replace the old.
+    pub fn reconnected(
+        mut self,
+        settings: &serde_json::Value,
+        credential: CredentialKind,
+        mode: IngestMode,
+        display_name: &str,
+        now: DateTime<Utc>,
+    ) -> Integration {
+        if let (Some(old), Some(new)) = (self.settings.as_object_mut(), settings.as_object()) {
+            for (name, value) in new {
+                old.insert(name.clone(), value.clone());
+            }
+        }
+        self.credential = credential;
+        self.mode = mode;
+        self.display_name = display_name.to_string();
+        self.status = IntegrationStatus::Connected;
+        self.updated_at = now;
+        self
+    }
+
     /// Whether webhooks from the provider are accepted for this integration now.
     pub fn accepts_webhooks(&self) -> bool {
         self.status == IntegrationStatus::Connected && self.mode.receives_webhooks()

@@ -267,21 +267,13 @@ async fn callback(
     .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let reconnected = existing.is_some();
     let mut integration = match existing {
-        Some(mut integration) => {
-            if let (Some(old), Some(new)) =
-                (integration.settings.as_object_mut(), settings.as_object())
-            {
-                for (name, value) in new {
-                    old.insert(name.clone(), value.clone());
-                }
-            }
-            integration.display_name = grant.display_name.clone();
-            integration.mode = request.mode;
-            integration.status = IntegrationStatus::Connected;
-            integration.credential = crate::domain::CredentialKind::AuthorizationCode;
-            integration.updated_at = now;
-            integration
-        }
+        Some(integration) => integration.reconnected(
+            &settings,
+            crate::domain::CredentialKind::AuthorizationCode,
+            request.mode,
+            &grant.display_name,
+            now,
+        ),
         None => Integration {
             id: format!("int-{}", uuid::Uuid::new_v4().simple()),
             tenant_id: request.tenant_id.clone(),

@@ -214,7 +214,7 @@ async fn read_notice(
             }
         }
         Err(ConnectorError::NeedsReauth(reason)) => {
-            mark_needs_reauth(core, integration, &reason).await?;
+            core.tokens.mark_needs_reauth(integration, &reason).await?;
             stats.stopped = Some(format!("needs re-authorization: {reason}"));
         }
         Err(error) => return Err(error.into()),
@@ -343,7 +343,7 @@ async fn poll_pages(
             }
             Err(ConnectorError::NeedsReauth(reason)) => {
                 record_failure(core, &stream_key, &reason).await;
-                mark_needs_reauth(core, integration, &reason).await?;
+                core.tokens.mark_needs_reauth(integration, &reason).await?;
                 stats.stopped = Some(format!("needs re-authorization: {reason}"));
                 return Ok(());
             }
@@ -468,23 +468,25 @@ pub async fn queue_activities(
 ) -> Result<Queued, PipelineError> {
     let backend = &core.backend;
     let now = backend.clock.now();
-    let mut fresh: Vec<Activity> = Vec::new();
+    // Each key hashes the activity's id: computed once per activity, not once per pair.
+    let mut fresh: Vec<(Activity, String)> = Vec::new();
+    let mut keys_in_page = std::collections::HashSet::new();
     let mut result = Queued::default();
     for mut activity in activities {
         activity.identity = connector.action_identity(&activity);
         let key = activity.dedup_key();
-        let seen = backend.dedup.contains(&key, now).await?;
         // A page may repeat an event too (Box's streaming feed does).
-        if seen || fresh.iter().any(|a| a.dedup_key() == key) {
+        if keys_in_page.contains(&key) || backend.dedup.contains(&key, now).await? {
             result.duplicates += 1;
         } else {
-            fresh.push(activity);
+            keys_in_page.insert(key.clone());
+            fresh.push((activity, key));
         }
     }
-    result.incomplete = fresh.iter().filter(|a| a.incomplete.is_some()).count();
+    result.incomplete = fresh.iter().filter(|(a, _)| a.incomplete.is_some()).count();
     let messages = fresh
         .iter()
-        .map(|activity| {
+        .map(|(activity, _)| {
             let envelope = Envelope::wrap(activity.clone(), now);
             OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
         })
@@ -493,11 +495,8 @@ pub async fn queue_activities(
     // Only now, with the activities safely queued, remember them. A crash before this line
     // queues them again next time, which the idempotent inspector absorbs.
     let expires = now + Duration::from_std(core.settings.dedup_ttl).unwrap_or(Duration::days(14));
-    for activity in &fresh {
-        backend
-            .dedup
-            .insert_if_absent(&activity.dedup_key(), expires, now)
-            .await?;
+    for (_, key) in &fresh {
+        backend.dedup.insert_if_absent(key, expires, now).await?;
     }
     result.queued = fresh.len();
     Ok(result)
@@ -552,25 +551,4 @@ pub async fn seed_checkpoints(
         }
     }
     warnings
-}
-
-async fn mark_needs_reauth(
-    core: &Core,
-    integration: &Integration,
-    reason: &str,
-) -> Result<(), PipelineError> {
-    let store = &core.backend.integrations;
-    if let Some(mut current) = store
-        .get_integration(&integration.tenant_id, &integration.id)
-        .await?
-    {
-        if current.status == IntegrationStatus::Connected {
-            current.status = IntegrationStatus::NeedsReauth;
-            current.updated_at = core.backend.clock.now();
-            store.put_integration(&current).await?;
-        }
-    }
-    tracing::error!(integration = %integration.id, %reason,
-        "integration needs re-authorization: an admin must reconnect it; polling stopped");
-    Ok(())
 }
