@@ -119,6 +119,7 @@ pub async fn act(
         kind,
         object_id: Some(file_id.to_string()),
         object_type: Some("file".into()),
+        channel: None,
     };
     let outcome = connector
         .execute(

@@ -1115,6 +1115,7 @@ async fn an_endless_page_from_box_ends_the_action_with_an_error() {
             kind,
             object_id: Some(file.clone()),
             object_type: Some("file".into()),
+            channel: None,
         };
         let result = tokio::time::timeout(
             Duration::from_secs(60),

@@ -248,7 +248,7 @@ async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) 
 
     // A redelivered action message is recognised and skipped.
     let action = ResponseAction {
-        id: ResponseAction::id_for(&incident.id, ActionKind::RemoveSharedLink),
+        id: ResponseAction::id_for(&incident.id, ActionKind::RemoveSharedLink, None),
         incident_id: incident.id.clone(),
         tenant_id: "tenant-a".into(),
         integration_id: "int-1".into(),
@@ -256,6 +256,7 @@ async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) 
         kind: ActionKind::RemoveSharedLink,
         object_id: Some("file-e-1".into()),
         object_type: Some("file".into()),
+        channel: None,
     };
     let envelope = Envelope::wrap(action, chrono::Utc::now());
     core.backend
@@ -1442,7 +1443,7 @@ async fn an_action_whose_worker_crashed_holding_its_lease_is_taken_over(f: Fixtu
         .find(|i| i.policy_id == "builtin.public-file-link")
         .unwrap();
     // A worker took the link removal's lease and died (SIGKILL): nobody will release it.
-    let action_id = ResponseAction::id_for(&incident.id, ActionKind::RemoveSharedLink);
+    let action_id = ResponseAction::id_for(&incident.id, ActionKind::RemoveSharedLink, None);
     let now = chrono::Utc::now();
     assert!(core
         .backend

@@ -66,6 +66,9 @@ impl ActionStatus {
 pub struct ActionRecord {
     pub action_id: String,
     pub kind: ActionKind,
+    /// The notification channel of a [`ActionKind::Notify`] action, when the policy names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     pub status: ActionStatus,
     /// What happened, in words an analyst can act on.
     pub detail: Option<String>,

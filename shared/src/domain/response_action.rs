@@ -42,10 +42,19 @@ pub struct ResponseAction {
     pub kind: ActionKind,
     pub object_id: Option<String>,
     pub object_type: Option<String>,
+    /// For [`ActionKind::Notify`]: the notification channel the policy names (see
+    /// [`crate::notify`]); `None` is the security team's default channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 impl ResponseAction {
-    pub fn id_for(incident_id: &str, kind: ActionKind) -> String {
-        format!("{incident_id}#{}", kind.as_str())
+    /// `{incident_id}#{kind}`, or `{incident_id}#notify#{channel}` for a named channel: one
+    /// action per channel, so a failed Slack post is retried without e-mailing twice.
+    pub fn id_for(incident_id: &str, kind: ActionKind, channel: Option<&str>) -> String {
+        match channel {
+            Some(channel) => format!("{incident_id}#{}#{channel}", kind.as_str()),
+            None => format!("{incident_id}#{}", kind.as_str()),
+        }
     }
 }

@@ -89,8 +89,9 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
                 .actions
                 .iter()
                 .map(|kind| ActionRecord {
-                    action_id: ResponseAction::id_for(&id, *kind),
+                    action_id: ResponseAction::id_for(&id, *kind, None),
                     kind: *kind,
+                    channel: None,
                     status: ActionStatus::Pending,
                     detail: None,
                     attempts: 0,
@@ -131,6 +132,7 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
                 kind: record.kind,
                 object_id: incident.object.object_id.clone(),
                 object_type: incident.object.object_type.clone(),
+                channel: record.channel.clone(),
             };
             let envelope = Envelope::wrap(action, now);
             actions.push(OutgoingMessage::new(
