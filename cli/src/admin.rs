@@ -1,16 +1,19 @@
-//! `casb integration ...` and `casb secret-put`: operator commands on the embedded back end
-//! (the data directory `casb serve` uses) or on a deployed stack (`--stack NAME`).
+//! `casb integration ...`, `casb secret-put`, `casb admin-token` and `casb connect-link`:
+//! operator commands on the embedded back end (the data directory `casb serve` uses) or on a
+//! deployed stack (`--stack NAME`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use casb_shared::admin::{self, NewIntegration};
-use casb_shared::config::Settings;
+use casb_shared::admin_credential::{AdminCredential, ConnectLink, MAX_LINK_LIFETIME};
+use casb_shared::config::{optional_env, Settings};
 use casb_shared::domain::{CredentialKind, IngestMode, Provider};
+use casb_shared::http::oauth_callback::make_connect_link;
 use casb_shared::Core;
 use clap::{Args, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Which back end an operator command acts on.
 #[derive(Args, Clone)]
@@ -85,8 +88,139 @@ pub enum IntegrationCommand {
     },
 }
 
+/// `casb connect-link`: what the link connects.
+#[derive(Args)]
+pub struct ConnectLinkArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub provider: String,
+    #[arg(long)]
+    pub tenant: String,
+    /// push, pull or both (the connect flow's default: both).
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// A connector setting, `name=value` (repeatable), e.g. `watch_folders=123,456`.
+    #[arg(long = "setting", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
+    /// The address the browser reaches the CASB at. Local default: CASB_PUBLIC_URL, else
+    /// http://<CASB_LISTEN>; with --stack, the stack's ApiUrl output.
+    #[arg(long)]
+    pub base_url: Option<String>,
+}
+
+/// `NAME=VALUE` arguments as pairs.
+fn name_values(settings: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    settings
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("--setting '{s}' is not NAME=VALUE"))
+        })
+        .collect()
+}
+
+/// The admin credential an operator command acts on, with the stack's API URL for `--stack`.
+async fn admin_for(target: &Target) -> anyhow::Result<(AdminCredential, Option<String>)> {
+    if let Some(stack) = &target.stack {
+        let (credential, api_url) = crate::stack::admin_for_stack(stack).await?;
+        return Ok((credential, Some(api_url)));
+    }
+    // Open the data directory as `casb serve` does (owner-only) before the token goes in it.
+    casb_shared::backend::EmbeddedBackend::open(&target.data_dir)
+        .with_context(|| format!("opening the data directory {}", target.data_dir.display()))?;
+    Ok((AdminCredential::local(&target.data_dir)?, None))
+}
+
+/// `casb admin-token`: prints the admin token (creating a local one if there is none yet), or
+/// replaces it with `--rotate`. Only standard output carries the token.
+pub async fn admin_token(target: &Target, rotate: bool) -> anyhow::Result<()> {
+    let (credential, _) = admin_for(target).await?;
+    let token = if rotate {
+        let token = credential.rotate().await?;
+        eprintln!(
+            "rotated the admin token ({}); connect links made with the old one no longer work",
+            credential.describe()
+        );
+        token
+    } else {
+        credential.current().await?
+    };
+    println!("{}", token.expose_secret());
+    Ok(())
+}
+
+/// `casb connect-link`: on the embedded back end the link is signed here, with the data
+/// directory's admin token; against a stack, its `POST /oauth/{provider}/connect/link` makes it.
+pub async fn connect_link(args: ConnectLinkArgs) -> anyhow::Result<()> {
+    let settings = name_values(&args.settings)?;
+    let tenant = args.tenant.clone();
+    let (credential, api_url) = admin_for(&args.target).await?;
+    let token = credential.current().await?;
+    let link: ConnectLink = match api_url {
+        Some(api_url) => {
+            let base = args.base_url.unwrap_or(api_url);
+            let url = format!(
+                "{}/oauth/{}/connect/link",
+                base.trim_end_matches('/'),
+                args.provider
+            );
+            let response = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(token.expose_secret())
+                .json(&serde_json::json!({
+                    "tenant_id": tenant,
+                    "mode": args.mode,
+                    "settings": settings.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                }))
+                .send()
+                .await
+                .with_context(|| format!("asking {url} for a connect link"))?;
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!("{url} answered {status}: {body}");
+            }
+            serde_json::from_str(&body).with_context(|| format!("{url} answered {body}"))?
+        }
+        None => {
+            let base = args
+                .base_url
+                .or_else(|| optional_env("CASB_PUBLIC_URL"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "http://{}",
+                        optional_env("CASB_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into())
+                    )
+                });
+            let core = core_for(&args.target).await?;
+            let mut params = vec![("tenant_id".to_string(), tenant.clone())];
+            params.extend(args.mode.map(|mode| ("mode".to_string(), mode)));
+            params.extend(settings);
+            make_connect_link(
+                &core,
+                &token,
+                &base,
+                &args.provider,
+                params,
+                MAX_LINK_LIFETIME,
+            )
+            .map_err(|e| anyhow::anyhow!(e.message))?
+        }
+    };
+    println!("{}", link.url);
+    eprintln!(
+        "valid until {}: whoever opens it may connect a {} account to tenant {}, so send it only to that account's admin",
+        link.expires_at.to_rfc3339(),
+        args.provider,
+        tenant
+    );
+    Ok(())
+}
+
 /// The core an operator command acts on.
-async fn core_for(target: &Target) -> anyhow::Result<Core> {
+pub(crate) async fn core_for(target: &Target) -> anyhow::Result<Core> {
     let settings = Settings::from_env().context("reading configuration")?;
     if let Some(stack) = &target.stack {
         return crate::stack::core_for_stack(stack, settings).await;
@@ -142,14 +276,7 @@ pub async fn run(command: IntegrationCommand) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             let mode: IngestMode = serde_json::from_value(serde_json::Value::String(mode.clone()))
                 .map_err(|_| anyhow::anyhow!("--mode '{mode}' is not one of push, pull, both"))?;
-            let settings = settings
-                .iter()
-                .map(|s| {
-                    s.split_once('=')
-                        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-                        .ok_or_else(|| anyhow::anyhow!("--setting '{s}' is not NAME=VALUE"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let settings = name_values(&settings)?;
             let secret = read_secret(&secret_file)?;
             let core = core_for(&target).await?;
             let (integration, warnings) = admin::add_integration(

@@ -95,7 +95,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
             ("mode", "both"),
             ("watch_folders", &format!("{finance},{sales}")),
         ],
-        std::env::var("CASB_ADMIN_TOKEN").ok().as_deref(),
+        &casb.admin_token().await?,
     )
     .await
     .map_err(|e| anyhow!("connecting the simulated Box tenant: {e}"))?;

@@ -3,6 +3,7 @@
 mod admin;
 mod box_tools;
 mod demo;
+mod policy;
 mod scan;
 mod stack;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use casb_shared::config::Settings;
+use casb_shared::config::{Settings, SmtpSettings};
 use casb_shared::local::{LocalInstance, ServeOptions};
 
 #[derive(Parser)]
@@ -23,6 +24,9 @@ use casb_shared::local::{LocalInstance, ServeOptions};
     about = "Self-hosted API-mode CASB: run every function locally"
 )]
 struct Cli {
+    /// Log lines as `text` (coloured only on a terminal) or `json` (one object per line).
+    #[arg(long, global = true, default_value = "text", env = "CASB_LOG_FORMAT")]
+    log_format: casb_shared::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,6 +61,20 @@ enum Command {
     /// Add, list, pause, resume or remove integrations.
     #[command(subcommand)]
     Integration(admin::IntegrationCommand),
+    /// Validate, apply, show and dry-run policy sets (YAML or JSON).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Print the admin token that connect and disconnect require (`casb serve` creates it in
+    /// the data directory on first start; a stack keeps it in Secrets Manager), or rotate it.
+    AdminToken {
+        #[command(flatten)]
+        target: admin::Target,
+        /// Replace it with a new random token (links made with the old one stop working).
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// Print a signed link that starts the OAuth connect flow in a browser, valid 15 minutes.
+    ConnectLink(admin::ConnectLinkArgs),
     /// Play a scenario against a simulated Box tenant and print what the CASB did.
     Demo {
         /// Keep the demo's data here (an empty directory) instead of a temporary one.
@@ -115,8 +133,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    casb_shared::telemetry::init_for_terminal();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    casb_shared::telemetry::init_for_terminal(cli.log_format);
+    match cli.command {
         Command::Serve {
             data_dir,
             listen,
@@ -128,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
                 listen,
                 poll_interval: Duration::from_secs(poll_interval.max(1)),
                 poll_concurrency: poll_concurrency.max(1),
+                smtp: SmtpSettings::from_env().context("reading the SMTP configuration")?,
                 ..ServeOptions::default()
             };
             let settings = Settings::from_env().context("reading configuration")?;
@@ -139,9 +159,6 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!("{line}");
             }
             tracing::info!("ready; press Ctrl-C to stop");
-            if std::env::var("CASB_ADMIN_TOKEN").is_err() {
-                tracing::warn!("CASB_ADMIN_TOKEN is not set: anyone who can reach the listener can connect integrations");
-            }
             instance.run_until(shutdown_signal()).await;
             Ok(())
         }
@@ -163,6 +180,9 @@ async fn main() -> anyhow::Result<()> {
         } => scan::hash_values(&salt, case_sensitive).context("hashing values from standard input"),
         Command::SecretPut { target, from, name } => admin::secret_put(&target, &name, &from).await,
         Command::Integration(command) => admin::run(command).await,
+        Command::Policy(command) => policy::run(command).await,
+        Command::AdminToken { target, rotate } => admin::admin_token(&target, rotate).await,
+        Command::ConnectLink(args) => admin::connect_link(args).await,
         Command::Poll {
             provider,
             api_base,

@@ -3,6 +3,7 @@
 //! table names or queue URLs by hand.
 
 use anyhow::{anyhow, Context};
+use casb_shared::admin_credential::AdminCredential;
 use casb_shared::aws::TableNames;
 use casb_shared::backend::Backend;
 use casb_shared::config::{optional_env, AwsSettings, Settings};
@@ -35,16 +36,23 @@ async fn outputs(
         .collect())
 }
 
+/// One output of a stack, or an error saying the stack predates it.
+fn output(
+    stack: &str,
+    outputs: &std::collections::HashMap<String, String>,
+    key: &str,
+) -> anyhow::Result<String> {
+    outputs.get(key).cloned().ok_or_else(|| {
+        anyhow!("stack '{stack}' has no output {key}: deploy this version's template.yaml")
+    })
+}
+
 /// The AWS settings a deployed stack's outputs describe.
 pub fn settings_from_outputs(
     stack: &str,
     outputs: &std::collections::HashMap<String, String>,
 ) -> anyhow::Result<AwsSettings> {
-    let get = |key: &str| {
-        outputs.get(key).cloned().ok_or_else(|| {
-            anyhow!("stack '{stack}' has no output {key}: deploy this version's template.yaml")
-        })
-    };
+    let get = |key: &str| output(stack, outputs, key);
     Ok(AwsSettings {
         tables: TableNames {
             integrations: get("IntegrationsTableName")?,
@@ -52,6 +60,8 @@ pub fn settings_from_outputs(
             dedup: get("DedupTableName")?,
             activities: get("ActivitiesTableName")?,
             incidents: get("IncidentsTableName")?,
+            policies: get("PoliciesTableName")?,
+            classifications: get("ClassificationsTableName")?,
         },
         activity_queue_url: get("ActivityQueueUrl")?,
         action_queue_url: get("ActionQueueUrl")?,
@@ -69,4 +79,16 @@ pub async fn core_for_stack(stack: &str, settings: Settings) -> anyhow::Result<C
     let backend = Backend::aws_from_sdk(&sdk, &aws);
     let connectors = casb_connectors::from_env(&backend);
     Ok(Core::new(backend, settings, connectors)?)
+}
+
+/// A deployed stack's admin credential (its `AdminTokenSecretArn` output) and API base URL
+/// (`ApiUrl`), for `casb admin-token --stack` and `casb connect-link --stack`.
+pub async fn admin_for_stack(stack: &str) -> anyhow::Result<(AdminCredential, String)> {
+    let sdk = casb_shared::aws::sdk_config(optional_env("AWS_ENDPOINT_URL").as_deref()).await;
+    let outputs = outputs(&sdk, stack).await?;
+    let secret = output(stack, &outputs, "AdminTokenSecretArn")?;
+    Ok((
+        AdminCredential::secrets_manager(&sdk, &secret),
+        output(stack, &outputs, "ApiUrl")?,
+    ))
 }

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 
 use crate::embedded::{Database, DeadLetterPolicy, EmbeddedQueue, FileSecretStore, OutboxMailer};
 use crate::ports::{
-    ActivityStore, CheckpointStore, Clock, DedupStore, Email, IncidentStore, IntegrationStore,
-    MailError, Mailer, Queue, SecretStore, StoreError, Stores, SystemClock,
+    ActivityStore, CheckpointStore, ClassificationStore, Clock, DedupStore, Email, IncidentStore,
+    IntegrationStore, MailError, Mailer, PolicyStore, Queue, SecretStore, StoreError, Stores,
+    SystemClock,
 };
 
 /// Every port the pipeline needs.
@@ -19,6 +20,10 @@ pub struct Backend {
     pub dedup: Arc<dyn DedupStore>,
     pub activities: Arc<dyn ActivityStore>,
     pub incidents: Arc<dyn IncidentStore>,
+    /// Each tenant's applied policy sets, every version.
+    pub policies: Arc<dyn PolicyStore>,
+    /// DLP results per file content version.
+    pub classifications: Arc<dyn ClassificationStore>,
     /// Activities for the inspector.
     pub activity_queue: Arc<dyn Queue>,
     /// Response actions for the remediator.
@@ -56,7 +61,9 @@ impl Backend {
             checkpoints: stores.clone(),
             dedup: stores.clone(),
             activities: stores.clone(),
-            incidents: stores,
+            incidents: stores.clone(),
+            policies: stores.clone(),
+            classifications: stores,
             activity_queue,
             action_queue,
             poll_queue,
@@ -129,6 +136,27 @@ impl EmbeddedBackend {
             outbox,
             database,
             data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// Sends notifications over SMTP as `smtp` says; the outbox still records each message the
+    /// server accepted. Fails when the sender is not a valid mailbox, or when this build has no
+    /// SMTP support (the `smtp` feature).
+    pub fn with_smtp(self, smtp: crate::config::SmtpSettings) -> Result<Self, MailError> {
+        #[cfg(feature = "smtp")]
+        {
+            let mut this = self;
+            let relay = crate::embedded::SmtpMailer::new(smtp, this.backend.secrets.clone())?;
+            this.outbox = OutboxMailer::relaying(this.database.clone(), Arc::new(relay));
+            this.backend.mailer = Arc::new(this.outbox.clone());
+            Ok(this)
+        }
+        #[cfg(not(feature = "smtp"))]
+        {
+            let _ = (self, smtp);
+            Err(MailError::Misconfigured(
+                "CASB_SMTP_URL is set but this build has no SMTP support (casb-shared's `smtp` feature)".into(),
+            ))
         }
     }
 }

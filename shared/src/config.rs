@@ -4,11 +4,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::SecretString;
+
+use crate::notify::ChannelsSource;
+
 /// Settings the pipeline stages share, whichever back end runs them.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Who receives incident notifications (`CASB_NOTIFY_EMAILS`, comma-separated).
+    /// Who receives incident notifications (`CASB_NOTIFY_EMAILS`, comma-separated): the
+    /// `security-team` channel, unless the channels file defines it.
     pub notify_emails: Vec<String>,
+    /// The notification channels file (`CASB_NOTIFY_CHANNELS`, a path) or its content
+    /// (`CASB_NOTIFY_CHANNELS_JSON`); see [`crate::notify`].
+    pub notify_channels: Option<ChannelsSource>,
     /// How long activities are kept (`CASB_ACTIVITY_RETENTION_DAYS`, default 90).
     pub activity_retention: Duration,
     /// How long an ingested event id is remembered for dedup (`CASB_DEDUP_TTL_HOURS`, default
@@ -27,8 +35,18 @@ pub struct Settings {
     /// (`CASB_ACTION_LEASE_SECONDS`, default 30): renewed while it acts, so it only matters
     /// after a crash, when it must lapse well before the message's redeliveries run out.
     pub action_lease: Duration,
-    /// Larger files are not downloaded for inspection (`CASB_MAX_DOWNLOAD_MB`, default 50).
+    /// Larger files are not downloaded for inspection (`CASB_MAX_DOWNLOAD_MB`, default 50);
+    /// they are recorded as uninspected, which policies can act on.
     pub max_download_bytes: u64,
+    /// Memory the inspector may hold in downloaded files and their extracted text at once
+    /// (`CASB_INSPECT_MEMORY_MB`, default 512). Each file reserves its size plus the text it may
+    /// expand to before it is downloaded, so a batch of large files waits its turn instead of
+    /// exceeding the function's memory, while small files run side by side.
+    pub inspection_memory_bytes: u64,
+    /// How long an inspector keeps a tenant's policy set before reading it again
+    /// (`CASB_POLICY_CACHE_SECONDS`, default 30): a `casb policy apply` is in force everywhere
+    /// within this time.
+    pub policy_cache: Duration,
     /// DLP policy file for the inspector (`CASB_DLP_POLICY`): custom rules, disabled detectors,
     /// threshold, extraction limits. Without one, the built-in catalog minus contact details.
     pub dlp_policy: Option<PathBuf>,
@@ -38,6 +56,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             notify_emails: Vec::new(),
+            notify_channels: None,
             activity_retention: Duration::from_secs(90 * 24 * 3600),
             dedup_ttl: Duration::from_secs(14 * 24 * 3600),
             poll_job_budget: Duration::from_secs(120),
@@ -45,6 +64,8 @@ impl Default for Settings {
             poll_interval: Duration::from_secs(60),
             action_lease: Duration::from_secs(30),
             max_download_bytes: 50 * 1024 * 1024,
+            inspection_memory_bytes: 512 * 1024 * 1024,
+            policy_cache: Duration::from_secs(30),
             dlp_policy: None,
         }
     }
@@ -65,6 +86,10 @@ pub enum ConfigError {
     },
     #[error("DLP policy (CASB_DLP_POLICY) cannot be used: {0}")]
     DlpPolicy(String),
+    #[error("notification channels cannot be used: {0}")]
+    NotifyChannels(String),
+    #[error("CASB_SMTP_URL cannot be used: {0}")]
+    Smtp(String),
 }
 
 pub fn optional_env(name: &str) -> Option<String> {
@@ -74,7 +99,6 @@ pub fn optional_env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-#[cfg(feature = "aws")]
 pub(crate) fn required_env(name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
     optional_env(name).ok_or(ConfigError::Missing { name, hint })
 }
@@ -100,6 +124,19 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            notify_channels: match (
+                optional_env("CASB_NOTIFY_CHANNELS"),
+                optional_env("CASB_NOTIFY_CHANNELS_JSON"),
+            ) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::NotifyChannels(
+                        "set CASB_NOTIFY_CHANNELS (a file) or CASB_NOTIFY_CHANNELS_JSON (its content), not both".into(),
+                    ))
+                }
+                (Some(path), None) => Some(ChannelsSource::File(PathBuf::from(path))),
+                (None, Some(content)) => Some(ChannelsSource::Inline(content)),
+                (None, None) => None,
+            },
             activity_retention: Duration::from_secs(
                 number_env("CASB_ACTIVITY_RETENTION_DAYS", 90, "a whole number of days")?
                     * 24
@@ -137,8 +174,172 @@ impl Settings {
                 "a whole number of megabytes",
             )? * 1024
                 * 1024,
+            inspection_memory_bytes: number_env(
+                "CASB_INSPECT_MEMORY_MB",
+                defaults.inspection_memory_bytes >> 20,
+                "a whole number of megabytes, well below the inspector function's memory",
+            )?
+            .max(1)
+                << 20,
+            policy_cache: Duration::from_secs(number_env(
+                "CASB_POLICY_CACHE_SECONDS",
+                defaults.policy_cache.as_secs(),
+                "a whole number of seconds",
+            )?),
             dlp_policy: optional_env("CASB_DLP_POLICY").map(PathBuf::from),
         })
+    }
+}
+
+/// How `casb serve` sends e-mail over SMTP (`CASB_SMTP_URL`); without it notifications are only
+/// kept in the outbox table. The Lambda functions send through SES instead.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// A password written into the URL (local use; prefer `password_secret`).
+    pub password: Option<SecretString>,
+    /// The secret-store name of the password (`CASB_SMTP_PASSWORD_SECRET`), read at each send.
+    pub password_secret: Option<String>,
+    /// The sender (`CASB_MAIL_FROM`).
+    pub from: String,
+}
+
+/// How the SMTP connection is protected. The URL chooses, and every form but an explicit
+/// `?tls=none` encrypts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtps://` (port 465 by default): TLS from the first byte.
+    Implicit,
+    /// `smtp://` (port 587 by default): STARTTLS, required; a server that does not offer it
+    /// gets nothing.
+    StartTls,
+    /// `smtp://...?tls=none`: plain text, for a relay on this machine or a test sink.
+    None,
+}
+
+impl SmtpSettings {
+    /// `None` when `CASB_SMTP_URL` is unset.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        let Some(url) = optional_env("CASB_SMTP_URL") else {
+            return Ok(None);
+        };
+        let from = required_env(
+            "CASB_MAIL_FROM",
+            "the sender address of notifications sent over CASB_SMTP_URL",
+        )?;
+        Self::parse(&url, optional_env("CASB_SMTP_PASSWORD_SECRET"), from).map(Some)
+    }
+
+    /// Reads `smtps://[user[:password]@]host[:port]` or
+    /// `smtp://[user[:password]@]host[:port][?tls=required|none]`. Errors never repeat the URL,
+    /// which may hold a password.
+    pub fn parse(
+        url: &str,
+        password_secret: Option<String>,
+        from: String,
+    ) -> Result<Self, ConfigError> {
+        let invalid = |why: String| ConfigError::Smtp(why);
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| invalid(format!("not a URL ({e}); write smtps://user@host:465 or smtp://user@host:587")))?;
+        let (mut tls, default_port) = match parsed.scheme() {
+            "smtps" => (SmtpTls::Implicit, 465),
+            "smtp" => (SmtpTls::StartTls, 587),
+            other => {
+                return Err(invalid(format!(
+                    "scheme '{other}' is not smtps or smtp"
+                )))
+            }
+        };
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| invalid("it names no host".into()))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        if !matches!(parsed.path(), "" | "/") || parsed.fragment().is_some() {
+            return Err(invalid("it may not have a path or fragment".into()));
+        }
+        for (key, value) in parsed.query_pairs() {
+            match (key.as_ref(), value.as_ref(), tls) {
+                ("tls", "required", SmtpTls::StartTls) => {}
+                ("tls", "none", SmtpTls::StartTls) => tls = SmtpTls::None,
+                ("tls", _, SmtpTls::Implicit) => {
+                    return Err(invalid("smtps:// is always TLS; drop ?tls".into()))
+                }
+                ("tls", other, _) => {
+                    return Err(invalid(format!(
+                        "tls={other} is not required or none"
+                    )))
+                }
+                (other, _, _) => {
+                    return Err(invalid(format!(
+                        "unknown parameter '{other}' (only tls is read)"
+                    )))
+                }
+            }
+        }
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| invalid("its user or password is not UTF-8 once decoded".into()))
+        };
+        let username = match parsed.username() {
+            "" => None,
+            user => Some(decode(user)?),
+        };
+        let password = match parsed.password() {
+            None => None,
+            Some(password) => Some(SecretString::from(decode(password)?)),
+        };
+        if password.is_some() && password_secret.is_some() {
+            return Err(invalid(
+                "it carries a password and CASB_SMTP_PASSWORD_SECRET names one: keep one".into(),
+            ));
+        }
+        if username.is_none() && password_secret.is_some() {
+            return Err(invalid(
+                "CASB_SMTP_PASSWORD_SECRET is set but the URL names no user (smtps://user@host)"
+                    .into(),
+            ));
+        }
+        if username.is_some() && password.is_none() && password_secret.is_none() {
+            return Err(invalid(
+                "it names a user but no password: store the password and set CASB_SMTP_PASSWORD_SECRET to its name".into(),
+            ));
+        }
+        if !from.contains('@') {
+            return Err(ConfigError::Invalid {
+                name: "CASB_MAIL_FROM",
+                value: from,
+                hint: "an e-mail address, e.g. casb@example.com",
+            });
+        }
+        Ok(SmtpSettings {
+            host,
+            port: parsed.port().unwrap_or(default_port),
+            tls,
+            username,
+            password,
+            password_secret,
+            from,
+        })
+    }
+}
+
+impl std::fmt::Display for SmtpSettings {
+    /// `host:port (TLS mode)`, without user or password: for start-up logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tls = match self.tls {
+            SmtpTls::Implicit => "TLS",
+            SmtpTls::StartTls => "STARTTLS",
+            SmtpTls::None => "no TLS",
+        };
+        write!(f, "{}:{} ({tls})", self.host, self.port)
     }
 }
 
@@ -169,6 +370,8 @@ impl AwsSettings {
                 dedup: required_env("CASB_DEDUP_TABLE", TABLE)?,
                 activities: required_env("CASB_ACTIVITIES_TABLE", TABLE)?,
                 incidents: required_env("CASB_INCIDENTS_TABLE", TABLE)?,
+                policies: required_env("CASB_POLICIES_TABLE", TABLE)?,
+                classifications: required_env("CASB_CLASSIFICATIONS_TABLE", TABLE)?,
             },
             activity_queue_url: required_env(
                 "CASB_ACTIVITY_QUEUE_URL",
@@ -183,5 +386,60 @@ impl AwsSettings {
             mail_from: optional_env("CASB_MAIL_FROM"),
             endpoint_url: optional_env("AWS_ENDPOINT_URL"),
         })
+    }
+}
+
+#[cfg(test)]
+mod smtp_tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn parse(url: &str, secret: Option<&str>) -> Result<SmtpSettings, ConfigError> {
+        SmtpSettings::parse(url, secret.map(str::to_string), "casb@example.com".into())
+    }
+
+    #[test]
+    fn every_url_form_encrypts_unless_it_says_tls_none() {
+        let implicit = parse("smtps://alerts%40example.com@mail.example.com", Some("smtp/password")).unwrap();
+        assert_eq!(implicit.tls, SmtpTls::Implicit);
+        assert_eq!(implicit.port, 465);
+        assert_eq!(implicit.username.as_deref(), Some("alerts@example.com"));
+        assert_eq!(implicit.password_secret.as_deref(), Some("smtp/password"));
+
+        let starttls = parse("smtp://mail.example.com", None).unwrap();
+        assert_eq!((starttls.tls, starttls.port), (SmtpTls::StartTls, 587));
+        let required = parse("smtp://mail.example.com:2525?tls=required", None).unwrap();
+        assert_eq!((required.tls, required.port), (SmtpTls::StartTls, 2525));
+
+        let plain = parse("smtp://127.0.0.1:2525?tls=none", None).unwrap();
+        assert_eq!((plain.tls, plain.host.as_str()), (SmtpTls::None, "127.0.0.1"));
+        assert_eq!(plain.to_string(), "127.0.0.1:2525 (no TLS)");
+
+        let inline = parse("smtps://me:p%2Bss@mail.example.com:465", None).unwrap();
+        assert_eq!(inline.password.unwrap().expose_secret(), "p+ss");
+    }
+
+    #[test]
+    fn mistakes_are_refused_without_repeating_the_password() {
+        for (url, secret, expected) in [
+            ("http://mail.example.com", None, "scheme 'http'"),
+            ("smtps://mail.example.com?tls=none", None, "smtps:// is always TLS"),
+            ("smtp://mail.example.com?tls=opportunistic", None, "tls=opportunistic"),
+            ("smtp://mail.example.com?auth=plain", None, "unknown parameter 'auth'"),
+            ("smtp://mail.example.com/path", None, "path"),
+            ("smtps://me@mail.example.com", None, "no password"),
+            ("smtps://mail.example.com", Some("smtp/pw"), "names no user"),
+            ("smtps://me:hunter2@mail.example.com?tls=x", None, "always TLS"),
+            ("smtps://me:hunter2@mail.example.com", Some("smtp/pw"), "keep one"),
+        ] {
+            let error = parse(url, secret).unwrap_err().to_string();
+            assert!(error.contains(expected), "{url}: {error}");
+            assert!(!error.contains("hunter2"), "{url}: {error}");
+        }
+        let error = SmtpSettings::parse("smtp://mail.example.com", None, "casb".into())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("CASB_MAIL_FROM"), "{error}");
     }
 }

@@ -1,34 +1,56 @@
 //! Content inspection: what the inspector asks of a DLP engine for one downloaded file.
 //!
 //! [`ContentScanner`] is the seam; [`DlpScanner`] puts the DLP engine ([`crate::dlp`]: the full
-//! detector catalog, document and archive extraction under limits) behind it.
+//! detector catalog, document and archive extraction under limits) behind it. What to make of
+//! the findings (how many contact details make a contact list, which confidence counts) is the
+//! policies' business, not the scanner's: it reports every detector with its counts per
+//! confidence.
 
 use std::collections::BTreeMap;
 
-use crate::dlp::extract::Limits;
-use crate::dlp::{Confidence, Engine};
-use crate::domain::MatchSummary;
+use crate::dlp::extract::{sniff, Format, Limits};
+use crate::dlp::{Category, Confidence, Engine};
+use crate::domain::{Coverage, DetectorCount};
 
-/// What scanning one file found, summarised per detector (never the values themselves).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What scanning one file found, per detector (never the values themselves).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentFindings {
-    pub matches: Vec<MatchSummary>,
-    /// Why the file was not (fully) scanned, if it was not.
-    pub skipped: Option<String>,
+    pub detectors: Vec<DetectorCount>,
+    pub coverage: Coverage,
+    pub detected_type: Option<String>,
+}
+
+impl Default for ContentFindings {
+    fn default() -> Self {
+        ContentFindings {
+            detectors: Vec::new(),
+            coverage: Coverage::Complete,
+            detected_type: None,
+        }
+    }
 }
 
 impl ContentFindings {
-    pub fn is_sensitive(&self) -> bool {
-        !self.matches.is_empty()
+    /// Detector ids with their counts at `confidence` or above, sorted by id.
+    pub fn counts(&self, confidence: Confidence) -> Vec<(String, u32)> {
+        self.detectors
+            .iter()
+            .map(|d| (d.detector.clone(), d.at_least(confidence)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }
 
 pub trait ContentScanner: Send + Sync {
     fn scan(&self, file_name: &str, bytes: &[u8]) -> ContentFindings;
+    /// Every detector the scanner can report, with its category: what policies may name.
+    fn detectors(&self) -> Vec<(String, Category)>;
+    /// How much text one file may expand to, for sizing the inspector's memory.
+    fn max_extracted_bytes(&self) -> u64;
 }
 
 /// Detectors that fire on nearly every business document (contact details, network
-/// addresses). Without a policy file a few of them do not make a shared file an incident (an
+/// addresses). The default policies do not make a shared file an incident for a few of them (an
 /// e-mail signature is not a leak); [`CONTACT_LIST_MIN`] of one kind do (a customer list is).
 pub const CONTACT_DETAIL_DETECTORS: &[&str] =
     &["email", "phone_number", "ip_address", "mac_address"];
@@ -41,13 +63,11 @@ pub const CONTACT_LIST_MIN: u32 = 20;
 pub struct DlpScanner {
     engine: Engine,
     limits: Limits,
-    /// Detectors reported only from this many matches in one file.
-    bulk_only: Vec<(&'static str, u32)>,
 }
 
 impl DlpScanner {
-    /// Without a policy file: the whole catalog, findings of medium confidence or more, contact
-    /// details only in bulk ([`CONTACT_LIST_MIN`]), default extraction limits.
+    /// Without a DLP rules file: the whole catalog, findings of medium confidence or more,
+    /// default extraction limits.
     pub fn for_incidents() -> Self {
         let engine = Engine::builder()
             .min_confidence(Confidence::Medium)
@@ -56,50 +76,82 @@ impl DlpScanner {
         DlpScanner {
             engine,
             limits: Limits::default(),
-            bulk_only: CONTACT_DETAIL_DETECTORS
-                .iter()
-                .map(|&id| (id, CONTACT_LIST_MIN))
-                .collect(),
         }
     }
 
-    /// From a policy file (`CASB_DLP_POLICY`, loaded by [`crate::dlp::policy_file::load`]): its
-    /// custom rules, disabled detectors, threshold and extraction limits.
+    /// From a DLP rules file (`CASB_DLP_POLICY`, loaded by [`crate::dlp::policy_file::load`]):
+    /// its custom rules, disabled detectors, threshold and extraction limits.
     pub fn from_policy(policy: &crate::dlp::policy_file::Policy) -> Result<Self, String> {
         Ok(DlpScanner {
             engine: policy.build_engine()?,
             limits: policy.limits.clone(),
-            bulk_only: Vec::new(),
         })
+    }
+
+}
+
+/// The name policies use for a format the extractor recognises.
+pub fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Zip => "zip",
+        Format::Gzip => "gzip",
+        Format::Tar => "tar",
+        Format::Pdf => "pdf",
+        Format::Rtf => "rtf",
+        Format::Utf16Le | Format::Utf16Be | Format::PlainText => "text",
+        Format::Eml => "email",
+        Format::Markup => "markup",
+        Format::Binary => "binary",
     }
 }
 
 impl ContentScanner for DlpScanner {
+    fn detectors(&self) -> Vec<(String, Category)> {
+        self.engine
+            .detectors()
+            .into_iter()
+            .map(|d| (d.id, d.category))
+            .collect()
+    }
+
+    fn max_extracted_bytes(&self) -> u64 {
+        self.limits.max_total_bytes
+    }
+
     fn scan(&self, file_name: &str, bytes: &[u8]) -> ContentFindings {
+        let head = &bytes[..bytes.len().min(8192)];
+        let detected_type = format_name(sniff(file_name, head));
         let report = self
             .engine
             .scan_bytes_with_limits(file_name, bytes, &self.limits);
-        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        let mut counts: BTreeMap<String, DetectorCount> = BTreeMap::new();
         for finding in report.findings {
-            *counts.entry(finding.detector_id).or_default() += 1;
+            let tier = match finding.confidence {
+                Confidence::Low => 0,
+                Confidence::Medium => 1,
+                Confidence::High => 2,
+            };
+            counts
+                .entry(finding.detector_id.clone())
+                .or_insert_with(|| DetectorCount {
+                    detector: finding.detector_id,
+                    category: finding.category,
+                    by_confidence: [0; 3],
+                })
+                .by_confidence[tier] += 1;
         }
-        counts.retain(|rule, count| {
-            self.bulk_only
-                .iter()
-                .find(|(id, _)| id == rule)
-                .is_none_or(|(_, min)| *count >= *min)
-        });
-        // A limit hit (zip bomb, nesting, timeout) is worth seeing on the incident even when
-        // the rest of the file was scanned.
-        let skipped = report
-            .skipped
-            .or_else(|| (!report.errors.is_empty()).then(|| report.errors.join("; ")));
+        // Inspection fails closed: nothing scanned is "uninspected", a limit hit or a broken
+        // member is "partial", and policies can act on either.
+        let coverage = match (report.skipped, report.errors.is_empty()) {
+            (Some(reason), _) if report.scanned_bytes == 0 => Coverage::Uninspected(reason),
+            (Some(reason), _) => Coverage::Partial(reason),
+            (None, false) => Coverage::Partial(report.errors.join("; ")),
+            (None, true) => Coverage::Complete,
+        };
         ContentFindings {
-            matches: counts
-                .into_iter()
-                .map(|(rule, count)| MatchSummary { rule, count })
-                .collect(),
-            skipped,
+            detectors: counts.into_values().collect(),
+            coverage,
+            detected_type: Some(detected_type.to_string()),
         }
     }
 }
@@ -111,10 +163,7 @@ mod tests {
     fn rules(text: &str) -> Vec<(String, u32)> {
         DlpScanner::for_incidents()
             .scan("f.txt", text.as_bytes())
-            .matches
-            .into_iter()
-            .map(|m| (m.rule, m.count))
-            .collect()
+            .counts(Confidence::Medium)
     }
 
     #[test]
@@ -136,17 +185,6 @@ mod tests {
     }
 
     #[test]
-    fn a_few_contact_details_are_not_sensitive_but_a_contact_list_is() {
-        assert!(rules("Regards, Jane Doe, jane.doe@example.org, call (415) 555-2671").is_empty());
-        let few: String = (0..CONTACT_LIST_MIN - 1)
-            .map(|i| format!("customer{i}@example.org\n"))
-            .collect();
-        assert!(rules(&few).is_empty());
-        let list = format!("{few}customer-last@example.org\n");
-        assert_eq!(rules(&list), vec![("email".into(), CONTACT_LIST_MIN)]);
-    }
-
-    #[test]
     fn documents_inside_archives_are_scanned() {
         let mut zip = Vec::new();
         {
@@ -159,12 +197,11 @@ mod tests {
         }
         let findings = DlpScanner::for_incidents().scan("export.zip", &zip);
         assert_eq!(
-            findings.matches,
-            vec![MatchSummary {
-                rule: "credit_card".into(),
-                count: 1
-            }]
+            findings.counts(Confidence::Medium),
+            vec![("credit_card".into(), 1)]
         );
+        assert_eq!(findings.coverage, Coverage::Complete);
+        assert_eq!(findings.detected_type.as_deref(), Some("zip"));
     }
 
     #[test]
@@ -192,7 +229,7 @@ mod tests {
         .unwrap();
         let scanner = core().unwrap().scanner().unwrap();
         let found = scanner.scan("plan.txt", b"Project Bluebird launches in May");
-        assert_eq!(found.matches[0].rule, "project_codename");
+        assert_eq!(found.detectors[0].detector, "project_codename");
 
         std::fs::write(
             &path,

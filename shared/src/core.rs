@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use crate::admin_credential::AdminCredential;
 use crate::backend::Backend;
 use crate::config::ConfigError;
 use crate::config::Settings;
@@ -10,16 +11,26 @@ use crate::connector::tokens::TokenManager;
 use crate::connector::ConnectorRegistry;
 use crate::content::{ContentScanner, DlpScanner};
 use crate::dlp::policy_file;
-use crate::policy::{builtin_policies, Policy};
+use crate::notify::{Channels, Notifier};
+use crate::policy::{ActivePolicies, PolicyCache, PolicyLoadError};
 
 #[derive(Clone)]
 pub struct Core {
     pub backend: Backend,
     pub settings: Arc<Settings>,
     pub connectors: Arc<ConnectorRegistry>,
-    pub policies: Arc<Vec<Policy>>,
+    /// Each tenant's policy set, read through a short cache; see [`Core::policies_for`].
+    pub policies: Arc<PolicyCache>,
+    /// Bytes of downloaded files and their text the inspector may hold at once, as permits of
+    /// one MiB ([`crate::config::Settings::inspection_memory_bytes`]).
+    pub inspection_memory: Arc<tokio::sync::Semaphore>,
     /// Access tokens for connector calls, refreshed safely.
     pub tokens: TokenManager,
+    /// The notification channels, read and validated when the core is built.
+    pub notifier: Arc<Notifier>,
+    /// What guards connect and disconnect: `CASB_ADMIN_TOKEN` unless the runner sets another
+    /// (`casb serve`: a token file in the data directory; Lambda: a Secrets Manager secret).
+    pub admin: AdminCredential,
     /// The DLP engine the inspector runs on downloaded files; see [`Core::scanner`].
     scanner: Arc<LazyScanner>,
 }
@@ -33,7 +44,8 @@ struct LazyScanner {
 }
 
 impl Core {
-    /// Fails only when the DLP policy file named in the settings cannot be read or is invalid.
+    /// Fails only when the DLP policy file or the notification channels named in the settings
+    /// cannot be read or are invalid.
     pub fn new(
         backend: Backend,
         settings: Settings,
@@ -46,17 +58,39 @@ impl Core {
             )),
             None => None,
         };
+        let channels = Channels::load(settings.notify_channels.as_ref(), &settings.notify_emails)
+            .map_err(ConfigError::NotifyChannels)?;
         Ok(Core {
             tokens: TokenManager::new(backend.clone()),
+            notifier: Arc::new(Notifier::new(channels)),
+            admin: AdminCredential::from_env(),
             scanner: Arc::new(LazyScanner {
                 policy,
                 built: OnceLock::new(),
             }),
             backend,
-            settings: Arc::new(settings),
             connectors: Arc::new(connectors),
-            policies: Arc::new(builtin_policies()),
+            policies: Arc::new(PolicyCache::new(settings.policy_cache)),
+            inspection_memory: Arc::new(tokio::sync::Semaphore::new(
+                (settings.inspection_memory_bytes >> 20).max(1) as usize,
+            )),
+            settings: Arc::new(settings),
         })
+    }
+
+    /// The policy set the tenant runs now: its newest applied version, or the default set.
+    pub async fn policies_for(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Arc<ActivePolicies>, PolicyLoadError> {
+        self.policies
+            .get(self.backend.policies.as_ref(), tenant_id)
+            .await
+    }
+
+    /// This core with another admin credential.
+    pub fn with_admin(self, admin: AdminCredential) -> Self {
+        Core { admin, ..self }
     }
 
     /// The DLP scanner, built on first use. Whatever runs the inspector calls it at start-up,
@@ -82,8 +116,10 @@ impl Core {
     ) -> Result<Self, crate::config::ConfigError> {
         let settings = Settings::from_env()?;
         let aws = crate::config::AwsSettings::from_env()?;
-        let backend = Backend::aws(&aws).await;
+        let sdk = crate::aws::sdk_config(aws.endpoint_url.as_deref()).await;
+        let backend = Backend::aws_from_sdk(&sdk, &aws);
         let connectors = connectors(&backend);
-        Core::new(backend, settings, connectors)
+        Ok(Core::new(backend, settings, connectors)?
+            .with_admin(AdminCredential::from_lambda_env(&sdk)))
     }
 }

@@ -3,6 +3,7 @@
 //! the `casb` command are thin wrappers around this crate.
 
 pub mod admin;
+pub mod admin_credential;
 pub mod backend;
 pub mod config;
 pub mod connector;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod lambda;
 pub mod lease;
 pub mod local;
+pub mod notify;
 pub mod pipeline;
 pub mod policy;
 pub mod ports;

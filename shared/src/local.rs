@@ -27,6 +27,9 @@ pub struct ServeOptions {
     pub worker: WorkerOptions,
     /// Poll jobs worked at once, each on its own (the template's `PollerMaxConcurrency`).
     pub poll_concurrency: usize,
+    /// Send notification e-mail over SMTP (`CASB_SMTP_URL`); without it they are only kept in
+    /// the outbox table.
+    pub smtp: Option<crate::config::SmtpSettings>,
 }
 
 impl Default for ServeOptions {
@@ -37,6 +40,7 @@ impl Default for ServeOptions {
             poll_interval: Duration::from_secs(60),
             worker: WorkerOptions::default(),
             poll_concurrency: 8,
+            smtp: None,
         }
     }
 }
@@ -47,6 +51,8 @@ pub struct LocalInstance {
     pub embedded: EmbeddedBackend,
     /// The address actually bound (useful with port 0).
     pub address: SocketAddr,
+    /// Where notification e-mail goes, for [`LocalInstance::describe`].
+    mail: String,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -61,14 +67,24 @@ impl LocalInstance {
         settings: Settings,
         connectors: impl FnOnce(&crate::backend::Backend) -> ConnectorRegistry,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let embedded = EmbeddedBackend::open(&options.data_dir)?;
+        let mut embedded = EmbeddedBackend::open(&options.data_dir)?;
+        let mail = match &options.smtp {
+            Some(smtp) => {
+                let described = format!("SMTP to {smtp}, recorded in the outbox table");
+                embedded = embedded.with_smtp(smtp.clone())?;
+                described
+            }
+            None => "kept in the outbox table only (set CASB_SMTP_URL to send it)".to_string(),
+        };
         let registry = connectors(&embedded.backend);
         // The timer stands in for the schedule: a stream is due once per tick.
         let settings = Settings {
             poll_interval: options.poll_interval,
             ..settings
         };
-        let core = Core::new(embedded.backend.clone(), settings, registry)?;
+        // Fail closed, but usable at once: a token of this instance's own unless one is set.
+        let admin = crate::admin_credential::AdminCredential::local(&options.data_dir)?;
+        let core = Core::new(embedded.backend.clone(), settings, registry)?.with_admin(admin);
         core.scanner()?; // this process runs the inspector: build the DLP engine up front
         let listener = TcpListener::bind(options.listen).await.map_err(|e| {
             format!(
@@ -168,6 +184,7 @@ impl LocalInstance {
             core,
             embedded,
             address,
+            mail,
             stop,
             tasks,
         })
@@ -185,12 +202,22 @@ impl LocalInstance {
             ),
             format!("  database: casb.db (SQLite; stores and the poll-jobs/activities/actions queues)"),
             format!("  secrets:  secrets.json (owner-only)"),
+            format!("notification e-mail: {}", self.mail),
+            format!("admin token: {}", self.core.admin.describe()),
             format!("api:            {base}/healthz"),
             format!("oauth-callback: {base}/oauth/..."),
             format!("webhook-intake: {base}/webhooks/..."),
             "workers: poller (poll-jobs queue, fed by a timer and by webhooks), inspector (activities queue), remediator (actions queue)"
                 .to_string(),
         ]
+    }
+
+    /// The admin token this instance requires on connect and disconnect (for its operator's
+    /// tools and tests; never logged).
+    pub async fn admin_token(
+        &self,
+    ) -> Result<secrecy::SecretString, crate::admin_credential::AdminCredentialError> {
+        self.core.admin.current().await
     }
 
     /// Stops everything at once, mid-work, as a crash or `kill -9` would (tests use it to check
@@ -218,24 +245,38 @@ impl LocalInstance {
 }
 
 /// Walks the OAuth connect flow as a browser would: open `/oauth/{provider}/connect` on the
-/// local instance, follow the redirect to the provider's consent page, follow its redirect back
-/// to our callback with the binding cookie, and return the callback's JSON answer. `casb demo`
-/// connects the simulated tenant this way; against a real provider, a person clicks instead.
+/// local instance (with the admin token), follow the redirect to the provider's consent page,
+/// follow its redirect back to our callback with the binding cookie, and return the callback's
+/// JSON answer. `casb demo` connects the simulated tenant this way; against a real provider, a
+/// person clicks instead.
 pub async fn connect_like_a_browser(
     base_url: &str,
     provider: &str,
     query: &[(&str, &str)],
-    admin_token: Option<&str>,
+    admin_token: &secrecy::SecretString,
+) -> Result<serde_json::Value, String> {
+    let url = reqwest::Url::parse_with_params(&format!("{base_url}/oauth/{provider}/connect"), query)
+        .map_err(|e| format!("connect URL: {e}"))?;
+    walk_connect_flow(url.as_str(), Some(admin_token)).await
+}
+
+/// The same walk from a signed connect link (`casb connect-link`), as a browser opens it: no
+/// header, only the link.
+pub async fn open_connect_link_like_a_browser(link: &str) -> Result<serde_json::Value, String> {
+    walk_connect_flow(link, None).await
+}
+
+async fn walk_connect_flow(
+    start: &str,
+    admin_token: Option<&secrecy::SecretString>,
 ) -> Result<serde_json::Value, String> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
-    let mut request = client
-        .get(format!("{base_url}/oauth/{provider}/connect"))
-        .query(query);
+    let mut request = client.get(start);
     if let Some(token) = admin_token {
-        request = request.bearer_auth(token);
+        request = request.bearer_auth(secrecy::ExposeSecret::expose_secret(token));
     }
     let started = request.send().await.map_err(|e| format!("connect: {e}"))?;
     if !started.status().is_redirection() {

@@ -1,5 +1,7 @@
-//! Logging setup: JSON lines in Lambda (CloudWatch parses them), readable text locally.
-//! `RUST_LOG` overrides the level filter.
+//! Logging setup: JSON lines in Lambda (CloudWatch parses them), readable text locally (JSON on
+//! request, for a log shipper). `RUST_LOG` overrides the level filter.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -19,11 +21,42 @@ pub fn init_for_lambda() {
         .try_init();
 }
 
-/// For the `casb` command: compact human-readable lines on stderr.
-pub fn init_for_terminal() {
-    let _ = tracing_subscriber::fmt()
+/// How the `casb` command writes its log lines (`--log-format`, `CASB_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Readable lines, coloured only on a terminal (a file or journald gets plain text).
+    #[default]
+    Text,
+    /// One JSON object per line, with a timestamp, for a log shipper.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log format '{other}' is not text or json")),
+        }
+    }
+}
+
+/// For the `casb` command: log lines on stderr in `format`.
+pub fn init_for_terminal(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_ansi(false)
+            .try_init(),
+    };
 }

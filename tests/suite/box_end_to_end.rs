@@ -11,9 +11,12 @@ use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::config::Settings;
 use casb_shared::connector::{Connector as _, ConnectorRegistry};
 use casb_shared::domain::{ActionKind, ActionStatus, Incident, Integration};
-use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
+use casb_shared::admin_credential::{AdminCredential, ConnectLinkSigner};
+use casb_shared::local::{
+    connect_like_a_browser, open_connect_link_like_a_browser, LocalInstance, ServeOptions,
+};
 use casb_shared::pipeline::worker::WorkerOptions;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 const CARDS: &str = "name,card\nann,4111 1111 1111 1111\nbob,5555555555554444\n";
 const HARMLESS: &str = "quarterly plan: grow revenue, hire two engineers\n";
@@ -85,6 +88,11 @@ impl World {
         self.casb.as_ref().unwrap()
     }
 
+    /// The admin token `casb serve` created in its data directory.
+    async fn admin_token(&self) -> SecretString {
+        self.casb().admin_token().await.unwrap()
+    }
+
     async fn connect(&self, mode: &str, watch_folders: &str) -> Integration {
         let answer = connect_like_a_browser(
             &self.base,
@@ -94,7 +102,7 @@ impl World {
                 ("mode", mode),
                 ("watch_folders", watch_folders),
             ],
-            None,
+            &self.admin_token().await,
         )
         .await
         .unwrap();
@@ -435,6 +443,7 @@ async fn a_forged_or_reused_state_gets_400_and_stores_no_token() {
     let started = client
         .get(format!("{}/oauth/box/connect", world.base))
         .query(&[("tenant_id", TENANT), ("mode", "pull")])
+        .bearer_auth(world.admin_token().await.expose_secret())
         .send()
         .await
         .unwrap();
@@ -530,6 +539,285 @@ async fn a_forged_or_reused_state_gets_400_and_stores_no_token() {
     assert_eq!(integrations.len(), 1, "only the genuine callback connected");
     assert_eq!(integrations[0].tenant_id, TENANT);
     assert_eq!(world.sim.oauth_stats().code_exchanges, exchanges_before + 1);
+}
+
+/// Every integration of this instance, whichever tenant.
+async fn all_integrations(world: &World) -> Vec<Integration> {
+    world
+        .casb()
+        .core
+        .backend
+        .integrations
+        .list_integrations_page(None, 100)
+        .await
+        .unwrap()
+        .integrations
+}
+
+/// Status and JSON body of `request` sent to `router`, in process.
+async fn send(
+    router: axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (u16, serde_json::Value) {
+    use tower::ServiceExt;
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_admin_credential_connect_and_disconnect_answer_503_and_store_nothing() {
+    let world = World::start().await;
+    // The routers as a deployment without a credential runs them (no CASB_ADMIN_TOKEN, no
+    // secret): nothing is open by default.
+    let core = world.casb().core.clone().with_admin(AdminCredential::Unset);
+    let router = casb_shared::http::combined_router(core.clone());
+    let request = |method: &str, uri: &str, body: &str| {
+        axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", "Bearer anything")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    for request in [
+        request("GET", "/oauth/box/connect?tenant_id=victim&mode=pull", ""),
+        request(
+            "POST",
+            "/oauth/box/connect/link",
+            r#"{"tenant_id": "victim"}"#,
+        ),
+        request(
+            "POST",
+            "/oauth/box/disconnect",
+            r#"{"tenant_id": "victim", "integration_id": "int-1"}"#,
+        ),
+    ] {
+        let uri = request.uri().to_string();
+        let (status, body) = send(router.clone(), request).await;
+        assert_eq!(status, 503, "{uri}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("CASB_ADMIN_TOKEN") && message.contains("Secrets Manager"),
+            "{uri}: the answer says how to set a credential: {message}"
+        );
+    }
+    // The same request without any header is refused the same way.
+    let bare = axum::http::Request::get("/oauth/box/connect?tenant_id=victim")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(send(router, bare).await.0, 503);
+    assert!(all_integrations(&world).await.is_empty(), "nothing stored");
+    assert!(
+        core.backend
+            .secrets
+            .get_secret("oauth/state-key")
+            .await
+            .unwrap()
+            .is_none(),
+        "not even the state key was made"
+    );
+    assert_eq!(world.sim.oauth_stats().authorization_codes_issued, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_missing_admin_token_gets_401() {
+    let world = World::start().await;
+    let folder = world
+        .sim
+        .create_folder(&world.sim.admin_user_id(), "0", "Watched")
+        .unwrap();
+    let integration = world.connect("push", &folder).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let connect = format!("{}/oauth/box/connect?tenant_id=tenant-evil", world.base);
+    let link = format!("{}/oauth/box/connect/link", world.base);
+    let disconnect = format!("{}/oauth/box/disconnect", world.base);
+    let body = serde_json::json!({"tenant_id": TENANT, "integration_id": integration.id});
+    for (what, request) in [
+        ("connect, wrong token", client.get(&connect).bearer_auth("wrong")),
+        ("connect, no token", client.get(&connect)),
+        (
+            "connect, the token's prefix",
+            client.get(&connect).bearer_auth(
+                &world.admin_token().await.expose_secret()[..10],
+            ),
+        ),
+        (
+            "link, wrong token",
+            client
+                .post(&link)
+                .bearer_auth("wrong")
+                .json(&serde_json::json!({"tenant_id": "tenant-evil"})),
+        ),
+        ("link, no token", client.post(&link).json(&body)),
+        (
+            "disconnect, wrong token",
+            client.post(&disconnect).bearer_auth("wrong").json(&body),
+        ),
+        ("disconnect, no token", client.post(&disconnect).json(&body)),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{what}");
+        assert!(response.headers().get("set-cookie").is_none(), "{what}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            answer["message"].as_str().unwrap().contains("admin bearer token"),
+            "{what}: {answer}"
+        );
+    }
+    // Nothing changed: the integration is still connected, no other tenant has one.
+    let integrations = all_integrations(&world).await;
+    assert_eq!(integrations.len(), 1);
+    assert_eq!(
+        integrations[0].status,
+        casb_shared::domain::IntegrationStatus::Connected
+    );
+    assert_eq!(world.sim.webhooks().len(), 1, "webhook still registered");
+}
+
+/// Asks the running instance for a connect link (`POST /oauth/box/connect/link`).
+async fn request_link(world: &World, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth/box/connect/link", world.base))
+        .bearer_auth(world.admin_token().await.expose_secret())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_connect_link_connects_box_from_a_browser_without_a_header() {
+    let world = World::start().await;
+    let folder = world
+        .sim
+        .create_folder(&world.sim.admin_user_id(), "0", "Watched")
+        .unwrap();
+    let before = chrono::Utc::now();
+    let (status, link) = request_link(
+        &world,
+        serde_json::json!({"tenant_id": TENANT, "mode": "both", "settings": {"watch_folders": folder}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{link}");
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/oauth/box/connect?", world.base)),
+        "{url}"
+    );
+    assert!(
+        !url.contains(world.admin_token().await.expose_secret()),
+        "the link carries a signature, never the token"
+    );
+    let expires_at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(link["expires_at"].clone()).unwrap();
+    assert!(expires_at > before && expires_at <= chrono::Utc::now() + chrono::Duration::minutes(15));
+
+    // The browser opens the link: no Authorization header, then Box's consent and our callback.
+    let answer = open_connect_link_like_a_browser(url).await.unwrap();
+    assert_eq!(answer["status"], "connected", "{answer}");
+    assert_eq!(answer["tenant_id"], TENANT);
+    assert_eq!(answer["mode"], "both");
+    let integrations = all_integrations(&world).await;
+    assert_eq!(integrations.len(), 1);
+    assert_eq!(integrations[0].settings["watch_folders"], serde_json::json!([folder]));
+    assert_eq!(world.sim.webhooks().len(), 1, "the watched folder's webhook");
+    assert_eq!(world.sim.oauth_stats().code_exchanges, 1);
+
+    // A link that would be refused is never made.
+    let (status, body) = request_link(
+        &world,
+        serde_json::json!({"tenant_id": TENANT, "settings": {"watch_foldrs": "1"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = request_link(
+        &world,
+        serde_json::json!({"tenant_id": TENANT, "expires_in": 3600}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_altered_or_outdated_connect_link_is_refused_with_401() {
+    let world = World::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let open = |url: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            (status, body["message"].as_str().unwrap_or_default().to_string())
+        }
+    };
+    let (status, link) = request_link(
+        &world,
+        serde_json::json!({"tenant_id": TENANT, "mode": "pull"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{link}");
+    let url = link["url"].as_str().unwrap().to_string();
+    assert!(url.contains(&format!("tenant_id={TENANT}")), "{url}");
+
+    // Another tenant, another mode, or an extra setting: the signature no longer matches.
+    for altered in [
+        url.replace(&format!("tenant_id={TENANT}"), "tenant_id=tenant-evil"),
+        url.replace("mode=pull", "mode=both"),
+        format!("{url}&internal_domains=evil.example"),
+    ] {
+        let (status, message) = open(altered.clone()).await;
+        assert_eq!(status, 401, "{altered}");
+        assert!(message.contains("signature does not match"), "{message}");
+    }
+    // Expired: signed with the right token, but its time is past.
+    let token = world.admin_token().await;
+    let signer = ConnectLinkSigner::new(&token);
+    let params = vec![("tenant_id".to_string(), TENANT.to_string())];
+    let expired = signer.sign(
+        "box",
+        &params,
+        chrono::Utc::now() - chrono::Duration::minutes(1),
+    );
+    let link_url = |query: Vec<(String, String)>| {
+        reqwest::Url::parse_with_params(&format!("{}/oauth/box/connect", world.base), query)
+            .unwrap()
+            .to_string()
+    };
+    let expired = link_url(expired);
+    let (status, message) = open(expired).await;
+    assert_eq!(status, 401);
+    assert!(message.contains("expired"), "{message}");
+    // Longer than 15 minutes, even correctly signed: refused.
+    let long = signer.sign("box", &params, chrono::Utc::now() + chrono::Duration::hours(2));
+    let long = link_url(long);
+    assert_eq!(open(long).await.0, 401);
+
+    // Rotating the admin token voids the links made with the old one.
+    assert_eq!(open(url.clone()).await.0, 303, "the intact link works");
+    world.casb().core.admin.rotate().await.unwrap();
+    let (status, message) = open(url).await;
+    assert_eq!(status, 401);
+    assert!(message.contains("rotated"), "{message}");
+
+    assert!(all_integrations(&world).await.is_empty(), "nothing connected");
+    assert_eq!(world.sim.oauth_stats().code_exchanges, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -693,6 +981,7 @@ async fn disconnect_removes_webhooks_revokes_tokens_and_stops_polling() {
 
     let response = reqwest::Client::new()
         .post(format!("{}/oauth/box/disconnect", world.base))
+        .bearer_auth(world.admin_token().await.expose_secret())
         .json(&serde_json::json!({"tenant_id": TENANT, "integration_id": integration.id}))
         .send()
         .await
@@ -1031,7 +1320,7 @@ async fn a_reconnect_is_the_same_integration_and_resumes_its_checkpoint() {
             ("mode", "both"),
             ("watch_folders", &sales),
         ],
-        None,
+        &world.admin_token().await,
     )
     .await
     .unwrap();
@@ -1151,7 +1440,7 @@ async fn a_signed_delivery_replayed_to_another_integrations_url_is_refused() {
             ("mode", "push"),
             ("watch_folders", &folder_b),
         ],
-        None,
+        &world.admin_token().await,
     )
     .await
     .unwrap();
@@ -1300,11 +1589,18 @@ async fn the_connect_flow_refuses_settings_the_connector_does_not_declare() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let token = world.admin_token().await;
     let connect = |query: &'static str| {
         let client = client.clone();
         let url = format!("{}/oauth/box/connect?{query}", world.base);
+        let token = token.clone();
         async move {
-            let response = client.get(url).send().await.unwrap();
+            let response = client
+                .get(url)
+                .bearer_auth(token.expose_secret())
+                .send()
+                .await
+                .unwrap();
             (response.status().as_u16(), response.text().await.unwrap())
         }
     };
@@ -1327,6 +1623,7 @@ async fn the_connect_flow_refuses_settings_the_connector_does_not_declare() {
     let long = format!("tenant_id={}", "a".repeat(10_000));
     let response = client
         .get(format!("{}/oauth/box/connect?{long}", world.base))
+        .bearer_auth(token.expose_secret())
         .send()
         .await
         .unwrap();

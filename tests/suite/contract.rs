@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use casb_shared::domain::*;
-use casb_shared::ports::{ActivityQuery, OutgoingMessage, StoreError};
+use casb_shared::ports::{ActivityQuery, OutgoingMessage, StoreError, StoredPolicySet};
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -22,6 +22,8 @@ crate::on_both_back_ends!(
     activities_are_idempotent_and_queryable,
     incidents_are_created_once_and_updated_optimistically,
     secrets_are_versioned,
+    policy_sets_are_versioned_per_tenant_and_never_overwritten,
+    classifications_are_kept_per_content_version_until_they_expire,
 );
 
 async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
@@ -569,6 +571,8 @@ fn incident(tenant: &str, id: &str, created_at: &str) -> Incident {
         integration_id: "int-1".into(),
         policy_id: "builtin.public-file-link".into(),
         policy_name: "File shared by public link".into(),
+        policy_version: 0,
+        monitor_only: false,
         severity: Severity::Medium,
         object: IncidentObject {
             provider: Provider::Box,
@@ -578,6 +582,8 @@ fn incident(tenant: &str, id: &str, created_at: &str) -> Incident {
             object_path: None,
         },
         activity_id: "a-1".into(),
+        activity_ids: vec!["a-1".into()],
+        reopened: 0,
         actor_email: Some("ann@example.com".into()),
         matches: vec![MatchSummary {
             rule: "public_link".into(),
@@ -764,5 +770,94 @@ async fn the_embedded_data_directory_and_everything_in_it_is_owner_only() {
     assert!(
         files >= 2,
         "casb.db (with its -wal) and secrets.json were checked"
+    );
+}
+
+async fn policy_sets_are_versioned_per_tenant_and_never_overwritten(f: Fixture) {
+    let store = &f.backend.policies;
+    let set = |tenant: &str, version: u64, source: &str| StoredPolicySet {
+        tenant_id: tenant.into(),
+        version,
+        source: source.into(),
+        file_name: "p.yaml".into(),
+        applied_at: "2026-11-24T10:00:00Z".parse().unwrap(),
+    };
+    assert_eq!(store.latest_policy_set("tenant-a").await.unwrap(), None, "{}", f.name);
+    store.put_policy_set(&set("tenant-a", 1, "one")).await.unwrap();
+    store.put_policy_set(&set("tenant-a", 2, "two")).await.unwrap();
+    // Versions sort as numbers, not as text: 10 is newer than 9.
+    for v in 3..=10 {
+        store
+            .put_policy_set(&set("tenant-a", v, &format!("v{v}")))
+            .await
+            .unwrap();
+    }
+    store.put_policy_set(&set("tenant-b", 1, "other tenant")).await.unwrap();
+    let err = store
+        .put_policy_set(&set("tenant-a", 2, "a concurrent apply"))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{}: {err}", f.name);
+    let latest = store.latest_policy_set("tenant-a").await.unwrap().unwrap();
+    assert_eq!((latest.version, latest.source.as_str()), (10, "v10"), "{}", f.name);
+    let second = store.get_policy_set("tenant-a", 2).await.unwrap().unwrap();
+    assert_eq!(second.source, "two", "{}: a version is never overwritten", f.name);
+    assert_eq!(
+        store.latest_policy_set("tenant-b").await.unwrap().unwrap().source,
+        "other tenant"
+    );
+    assert_eq!(store.get_policy_set("tenant-b", 2).await.unwrap(), None);
+}
+
+async fn classifications_are_kept_per_content_version_until_they_expire(f: Fixture) {
+    let store = &f.backend.classifications;
+    let now = Utc::now();
+    let card = Classification {
+        tenant_id: "tenant-a".into(),
+        content_key: "sha1:aaa".into(),
+        detectors: vec![DetectorCount {
+            detector: "credit_card".into(),
+            category: casb_shared::dlp::Category::Financial,
+            by_confidence: [0, 2, 1],
+        }],
+        coverage: Coverage::Complete,
+        detected_type: Some("text".into()),
+        size: Some(42),
+        inspected_at: now,
+    };
+    store
+        .put_classification(&card, now + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    let read = store
+        .get_classification("tenant-a", "sha1:aaa")
+        .await
+        .unwrap();
+    assert_eq!(read.as_ref(), Some(&card), "{}", f.name);
+    // Another tenant with the same file content has its own record.
+    assert_eq!(store.get_classification("tenant-b", "sha1:aaa").await.unwrap(), None);
+    // A later result for the same version replaces the earlier one.
+    let mut rescanned = card.clone();
+    rescanned.coverage = Coverage::Partial("limit".into());
+    store
+        .put_classification(&rescanned, now + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_classification("tenant-a", "sha1:aaa").await.unwrap().unwrap().coverage,
+        Coverage::Partial("limit".into())
+    );
+    // An expired one is absent, whatever the store's sweeper has done.
+    let mut old = card.clone();
+    old.content_key = "sha1:old".into();
+    store
+        .put_classification(&old, now - chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_classification("tenant-a", "sha1:old").await.unwrap(),
+        None,
+        "{}",
+        f.name
     );
 }

@@ -159,7 +159,7 @@ fn queues_dead_letter_and_consumers_report_partial_failures() {
 fn tables_are_on_demand_with_point_in_time_recovery() {
     let template = template();
     let tables = resources(&template, "AWS::DynamoDB::Table");
-    assert_eq!(tables.len(), 5);
+    assert_eq!(tables.len(), 7);
     for (name, table) in tables {
         let p = &table["Properties"];
         assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{name}");
@@ -226,14 +226,16 @@ async fn sample_sqs_events_are_accepted_by_inspector_and_remediator() {
     .await
     .unwrap();
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    let policy = casb_shared::policy::builtin_policies()
-        .into_iter()
+    let defaults = casb_shared::policy::default_set();
+    let policy = defaults
+        .policies
+        .iter()
         .find(|p| p.id == "builtin.public-file-link")
         .unwrap();
     let expected_incident = incident_id(
         &policy.id,
         &activity.integration_id,
-        &policy.condition.subject(&activity),
+        &policy.subject(&activity, None),
     );
 
     // The remediator sample names the incident the inspector sample opens.
@@ -411,4 +413,114 @@ fn alarms_can_reach_their_topic_and_functions_hold_only_what_they_use() {
             "{resource}"
         );
     }
+}
+
+/// The logical name inside `!Ref Name`.
+fn ref_target(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "!Ref" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_admin_token_is_a_generated_secret_only_the_oauth_callback_may_read() {
+    let template = template();
+    let defined = &template["Resources"];
+    // No parameter carries it, so no default, parameter file or shell history holds it.
+    for (name, parameter) in template["Parameters"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        assert!(
+            !name.to_ascii_lowercase().contains("admin"),
+            "parameter {name}: the admin token is generated, not passed in"
+        );
+        assert!(
+            parameter["NoEcho"].as_bool() != Some(true) || parameter.get("Default").is_none(),
+            "{name}: a secret parameter with a default"
+        );
+    }
+    let secret = &defined["AdminTokenSecret"];
+    assert_eq!(
+        secret["Type"].as_str(),
+        Some("AWS::SecretsManager::Secret")
+    );
+    let generated = &secret["Properties"]["GenerateSecretString"];
+    assert!(
+        generated["PasswordLength"].as_i64().unwrap_or(0) >= 32,
+        "{generated:?}"
+    );
+    assert!(
+        secret["Properties"].get("SecretString").is_none(),
+        "no literal value"
+    );
+    // Outside casb/<stack>/, which every function may read.
+    let name = serde_yaml::to_string(&secret["Properties"]["Name"]).unwrap();
+    assert!(!name.contains("casb/${AWS::StackName}/"), "{name}");
+    assert!(
+        ref_target(&template["Outputs"]["AdminTokenSecretArn"]["Value"]) == Some("AdminTokenSecret"),
+        "`casb admin-token --stack` finds it through this output"
+    );
+    // The old plain-text variable is set nowhere.
+    assert!(
+        !serde_yaml::to_string(&template).unwrap().contains("CASB_ADMIN_TOKEN:"),
+        "CASB_ADMIN_TOKEN would put the token in the function's configuration"
+    );
+
+    // Only the oauth-callback function names the secret: in its environment and in one
+    // statement that allows GetSecretValue on that secret alone.
+    for (function, properties) in resources(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(name, f)| (name, f["Properties"].clone()))
+    {
+        let variable = &properties["Environment"]["Variables"]["CASB_ADMIN_TOKEN_SECRET"];
+        let readers: Vec<&Value> = properties["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+            .filter(|s| ref_target(&s["Resource"]) == Some("AdminTokenSecret"))
+            .collect();
+        if function != "OAuthCallbackFunction" {
+            assert!(variable.is_null(), "{function} is given the admin token");
+            assert!(readers.is_empty(), "{function} may read the admin token");
+            continue;
+        }
+        assert_eq!(ref_target(variable), Some("AdminTokenSecret"));
+        assert_eq!(readers.len(), 1, "{readers:?}");
+        assert_eq!(
+            readers[0]["Action"].as_str(),
+            Some("secretsmanager:GetSecretValue"),
+            "read only: rotation is an operator's act"
+        );
+    }
+}
+
+/// What the inspector's runtime needs beside the files it holds: the Lambda runtime, the DLP
+/// engine's automata (about 20 MiB) and allocator slack.
+const INSPECTOR_HEADROOM_MB: i64 = 256;
+
+#[test]
+fn the_inspector_has_memory_for_a_full_batch_of_the_largest_files() {
+    let template = template();
+    let inspector = &template["Resources"]["InspectorFunction"]["Properties"];
+    let memory_mb = inspector["MemorySize"].as_i64().expect("MemorySize is set");
+    let batch = inspector["Events"]["Activities"]["Properties"]["BatchSize"]
+        .as_i64()
+        .expect("BatchSize is set");
+    // Set on the function, so the template states the limit its arithmetic is about.
+    let download_mb = inspector["Environment"]["Variables"]["CASB_MAX_DOWNLOAD_MB"]
+        .as_i64()
+        .expect("CASB_MAX_DOWNLOAD_MB is set on the inspector");
+    let extraction_mb =
+        (casb_shared::dlp::extract::Limits::default().max_total_bytes >> 20) as i64;
+    assert!(download_mb > 0 && extraction_mb > 0);
+    // A batch's records are inspected side by side; each may hold its download and its text.
+    let needed = batch * (download_mb + extraction_mb) + INSPECTOR_HEADROOM_MB;
+    assert!(
+        memory_mb >= needed,
+        "inspector MemorySize {memory_mb} MB < BatchSize {batch} x ({download_mb} MiB download + \
+         {extraction_mb} MiB extracted text) + {INSPECTOR_HEADROOM_MB} MiB = {needed}: raise \
+         the memory or lower the batch"
+    );
+    assert!(memory_mb <= 10_240, "Lambda's maximum");
 }

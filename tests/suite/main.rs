@@ -10,4 +10,5 @@ mod support;
 mod box_end_to_end;
 mod contract;
 mod deployment;
+mod notifications;
 mod pipeline;

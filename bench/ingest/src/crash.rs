@@ -337,7 +337,7 @@ pub async fn run(work_dir: &Path, options: &Options) -> anyhow::Result<Outcome> 
     let unwatched = sim
         .create_folder(&admin, "0", "Unwatched")
         .map_err(world::simulator_error)?;
-    world::connect(&launcher.base(), "both", &watched).await?;
+    world::connect(&launcher.base(), &data_dir, "both", &watched).await?;
     let stream_start = sim.events().len();
     let reader = Reader::open(&data_dir)?;
 

@@ -12,6 +12,7 @@ use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::config::Settings;
 use casb_shared::connector::ConnectorRegistry;
 use casb_shared::domain::Integration;
+use casb_shared::admin_credential::AdminCredential;
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
 use serde_json::{json, Value};
 
@@ -99,19 +100,21 @@ pub async fn start_casb(
     })
 }
 
-/// Connects the simulated tenant through the OAuth redirect flow; returns the integration id.
-pub async fn connect(base: &str, mode: &str, watch_folders: &str) -> anyhow::Result<String> {
+/// Connects the simulated tenant through the OAuth redirect flow with the instance's admin
+/// token (`data_dir`'s, or `CASB_ADMIN_TOKEN`); returns the integration id.
+pub async fn connect(
+    base: &str,
+    data_dir: &Path,
+    mode: &str,
+    watch_folders: &str,
+) -> anyhow::Result<String> {
+    let admin_token = AdminCredential::local(data_dir)?.current().await?;
     let mut query = vec![("tenant_id", TENANT), ("mode", mode)];
     if !watch_folders.is_empty() {
         query.push(("watch_folders", watch_folders));
     }
-    let answer = connect_like_a_browser(
-        base,
-        "box",
-        &query,
-        std::env::var("CASB_ADMIN_TOKEN").ok().as_deref(),
-    )
-    .await
+    let answer = connect_like_a_browser(base, "box", &query, &admin_token)
+        .await
     .map_err(|e| anyhow!("connecting the simulated Box tenant: {e}"))?;
     let warnings = answer["warnings"].as_array().cloned().unwrap_or_default();
     if !warnings.is_empty() {
@@ -129,7 +132,7 @@ pub async fn connect_in_process(
     mode: &str,
     watch_folders: &str,
 ) -> anyhow::Result<Integration> {
-    let id = connect(&world.base, mode, watch_folders).await?;
+    let id = connect(&world.base, &world.data_dir, mode, watch_folders).await?;
     world
         .casb
         .core

@@ -71,6 +71,7 @@ pub struct File {
     pub id: String,
     pub name: Option<String>,
     pub sha1: Option<String>,
+    pub size: Option<u64>,
     pub parent: Option<MiniItem>,
     pub path_collection: Option<PathCollection>,
     pub shared_link: Option<SharedLink>,
@@ -539,8 +540,10 @@ impl<'a> BoxApi<'a> {
         }
         activity.enrichments.exposure = Some(Exposure {
             public_link: activity.link_visibility == Some(LinkVisibility::Public),
+            organization_link: activity.link_visibility == Some(LinkVisibility::Organization),
             external_collaborators: external.into_iter().map(|(e, _)| e).collect(),
             content_sha1: file.sha1.clone(),
+            size: file.size,
         });
         Ok(activity)
     }

@@ -9,11 +9,12 @@ use serde::Serialize;
 
 use super::describe;
 use crate::domain::{
-    enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration, StreamHealth,
+    enum_label, Activity, Checkpoint, Classification, Incident, IncidentStatus, Integration,
+    StreamHealth,
 };
 use crate::ports::{
-    page_cursor, ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore,
-    IntegrationPage, IntegrationStore, StoreError,
+    page_cursor, ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore,
+    IncidentStore, IntegrationPage, IntegrationStore, PolicyStore, StoreError, StoredPolicySet,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -26,6 +27,8 @@ pub struct TableNames {
     pub dedup: String,
     pub activities: String,
     pub incidents: String,
+    pub policies: String,
+    pub classifications: String,
 }
 
 impl TableNames {
@@ -37,6 +40,8 @@ impl TableNames {
             dedup: format!("{prefix}-dedup"),
             activities: format!("{prefix}-activities"),
             incidents: format!("{prefix}-incidents"),
+            policies: format!("{prefix}-policies"),
+            classifications: format!("{prefix}-classifications"),
         }
     }
 }
@@ -686,4 +691,117 @@ fn incident_item(incident: &Incident) -> Result<Item, StoreError> {
         ("version".into(), n(incident.version)),
         ("doc".into(), to_doc(incident)?),
     ]))
+}
+
+/// Versions sort as strings in the policies table: zero-padded, newest last.
+fn version_key(version: u64) -> String {
+    format!("{version:010}")
+}
+
+#[async_trait]
+impl PolicyStore for DynamoStores {
+    async fn put_policy_set(&self, set: &StoredPolicySet) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            ("tenant_id".into(), s(&set.tenant_id)),
+            ("version".into(), s(version_key(set.version))),
+            ("doc".into(), to_doc(set)?),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.policies)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#v)")
+            .expression_attribute_names("#v", "version")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict {
+                what: format!(
+                    "policy set version {} of tenant '{}'",
+                    set.version, set.tenant_id
+                ),
+            }),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn latest_policy_set(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<StoredPolicySet>, StoreError> {
+        let items = self
+            .query_all(
+                &self.tables.policies,
+                None,
+                ("tenant_id", s(tenant_id)),
+                None,
+                None,
+                1,
+            )
+            .await?;
+        items
+            .first()
+            .map(|item| from_item("policy set", item))
+            .transpose()
+    }
+
+    async fn get_policy_set(
+        &self,
+        tenant_id: &str,
+        version: u64,
+    ) -> Result<Option<StoredPolicySet>, StoreError> {
+        let key = HashMap::from([
+            ("tenant_id".into(), s(tenant_id)),
+            ("version".into(), s(version_key(version))),
+        ]);
+        self.get_doc(&self.tables.policies, key)
+            .await?
+            .map(|item| from_item("policy set", &item))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl ClassificationStore for DynamoStores {
+    async fn get_classification(
+        &self,
+        tenant_id: &str,
+        content_key: &str,
+    ) -> Result<Option<Classification>, StoreError> {
+        let key = HashMap::from([
+            ("tenant_id".into(), s(tenant_id)),
+            ("content_key".into(), s(content_key)),
+        ]);
+        let Some(item) = self.get_doc(&self.tables.classifications, key).await? else {
+            return Ok(None);
+        };
+        // DynamoDB's TTL sweeper may lag by days: an expired item is absent.
+        if number(&item, "expires_at").is_some_and(|t| t <= Utc::now().timestamp()) {
+            return Ok(None);
+        }
+        from_item("classification", &item).map(Some)
+    }
+
+    async fn put_classification(
+        &self,
+        classification: &Classification,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            ("tenant_id".into(), s(&classification.tenant_id)),
+            ("content_key".into(), s(&classification.content_key)),
+            ("expires_at".into(), n(expires_at.timestamp())),
+            ("doc".into(), to_doc(classification)?),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.tables.classifications)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
 }

@@ -114,6 +114,30 @@ pub async fn create_tables(
     create_table(
         client,
         TableSpec {
+            name: &tables.policies,
+            partition: "tenant_id",
+            sort: Some("version"),
+            extra_attributes: &[],
+            indexes: vec![],
+            ttl_attribute: None,
+        },
+    )
+    .await?;
+    create_table(
+        client,
+        TableSpec {
+            name: &tables.classifications,
+            partition: "tenant_id",
+            sort: Some("content_key"),
+            extra_attributes: &[],
+            indexes: vec![],
+            ttl_attribute: Some("expires_at"),
+        },
+    )
+    .await?;
+    create_table(
+        client,
+        TableSpec {
             name: &tables.integrations,
             partition: "tenant_id",
             sort: Some("id"),

@@ -42,12 +42,7 @@ impl HostAllowList {
         let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
             return false;
         };
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-            || host == "[::1]";
-        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        if !secure_or_loopback(url) {
             return false;
         }
         let with_port = url.port().map(|p| format!("{host}:{p}"));
@@ -61,6 +56,19 @@ impl HostAllowList {
             }
         })
     }
+}
+
+/// HTTPS, or plain HTTP to this machine only (where local simulators and test receivers run).
+pub(crate) fn secure_or_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+        return false;
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || host == "[::1]";
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
 #[derive(Debug, Clone)]
@@ -267,8 +275,9 @@ impl ProviderHttp {
     }
 }
 
-/// A reqwest error's text without the URL (it may carry signed query parameters).
-fn without_url(error: &reqwest::Error) -> String {
+/// A reqwest error's text without the URL (it may carry signed query parameters, and a webhook
+/// URL is itself a credential).
+pub(crate) fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
         text = text.replace(url.as_str(), "<url>");

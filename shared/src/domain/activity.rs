@@ -71,10 +71,16 @@ pub struct GeoEnrichment {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Exposure {
     pub public_link: bool,
+    /// A link anyone signed in to the organization can open.
+    #[serde(default)]
+    pub organization_link: bool,
     /// Emails of collaborators outside the organization.
     pub external_collaborators: Vec<String>,
     /// The provider's content hash, when it gives one.
     pub content_sha1: Option<String>,
+    /// The file's size in bytes, as the provider reports it.
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 impl Exposure {

@@ -50,6 +50,9 @@ pub enum ActionStatus {
     Succeeded,
     /// Tried and failed; the message is retried and, failing again, dead-lettered.
     Failed,
+    /// Not carried out: the policy runs in monitor mode. Kept so the incident shows what
+    /// enforcing the policy would have done.
+    Skipped,
     /// The provider has no API for this action, or no connector is configured.
     Unsupported,
 }
@@ -57,7 +60,10 @@ pub enum ActionStatus {
 impl ActionStatus {
     /// Whether the remediator is done with this action (a redelivery must not redo it).
     pub fn is_final(self) -> bool {
-        matches!(self, ActionStatus::Succeeded | ActionStatus::Unsupported)
+        matches!(
+            self,
+            ActionStatus::Succeeded | ActionStatus::Unsupported | ActionStatus::Skipped
+        )
     }
 }
 
@@ -83,10 +89,25 @@ pub struct Incident {
     pub integration_id: String,
     pub policy_id: String,
     pub policy_name: String,
+    /// The version of the tenant's policy set that fired: 0 for the default set, else the
+    /// version `casb policy apply` stored.
+    #[serde(default)]
+    pub policy_version: u64,
+    /// Recorded by a policy in monitor mode: its actions were listed, not carried out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub monitor_only: bool,
     pub severity: Severity,
     pub object: IncidentObject,
     /// The activity that triggered it.
     pub activity_id: String,
+    /// Every activity that raised it since, oldest first: a redelivered activity is already
+    /// here, a new exposure is not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activity_ids: Vec<String>,
+    /// How often the incident was raised again after its remediation was complete (the
+    /// partner invited again, the restored file shared again); each time its actions run again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reopened: u32,
     pub actor_email: Option<String>,
     pub matches: Vec<MatchSummary>,
     pub status: IncidentStatus,
@@ -97,7 +118,32 @@ pub struct Incident {
     pub version: u64,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl Incident {
+    /// Whether everything the policy asked of the provider was done: a new exposure after
+    /// this is new work, not a redelivery of the old.
+    pub fn remediated(&self) -> bool {
+        let provider_actions: Vec<&ActionRecord> = self
+            .actions
+            .iter()
+            .filter(|a| a.kind != ActionKind::Notify)
+            .collect();
+        self.status == IncidentStatus::Resolved
+            || (!self.monitor_only
+                && !provider_actions.is_empty()
+                && provider_actions
+                    .iter()
+                    .all(|a| a.status == ActionStatus::Succeeded))
+    }
+
+    /// When the last action was recorded.
+    pub fn last_action_at(&self) -> Option<DateTime<Utc>> {
+        self.actions.iter().map(|a| a.updated_at).max()
+    }
+
     pub fn action(&self, action_id: &str) -> Option<&ActionRecord> {
         self.actions.iter().find(|a| a.action_id == action_id)
     }

@@ -3,6 +3,7 @@
 
 mod activity;
 mod checkpoint;
+mod classification;
 mod envelope;
 mod incident;
 mod integration;
@@ -13,6 +14,7 @@ mod response_action;
 pub(crate) use activity::fixtures;
 pub use activity::*;
 pub use checkpoint::*;
+pub use classification::*;
 pub use envelope::*;
 pub use incident::*;
 pub use integration::*;

@@ -8,11 +8,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{
-    enum_label, Activity, Checkpoint, Incident, IncidentStatus, Integration, StreamHealth,
+    enum_label, Activity, Checkpoint, Classification, Incident, IncidentStatus, Integration,
+    StreamHealth,
 };
 use crate::ports::{
-    ActivityQuery, ActivityStore, CheckpointStore, DedupStore, IncidentStore, IntegrationPage,
-    IntegrationStore, StoreError,
+    ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore,
+    IncidentStore, IntegrationPage, IntegrationStore, PolicyStore, StoreError, StoredPolicySet,
 };
 
 const SCHEMA: &str = r#"
@@ -61,6 +62,19 @@ CREATE TABLE IF NOT EXISTS incidents (
     PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX IF NOT EXISTS incidents_by_time ON incidents (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS policy_sets (
+    tenant_id TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, version)
+);
+CREATE TABLE IF NOT EXISTS classifications (
+    tenant_id   TEXT NOT NULL,
+    content_key TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, content_key)
+);
 CREATE TABLE IF NOT EXISTS queue_messages (
     message_id     TEXT PRIMARY KEY,
     queue          TEXT NOT NULL,
@@ -681,5 +695,118 @@ impl IncidentStore for Database {
             })
             .await?;
         docs("incident", rows)
+    }
+}
+
+#[async_trait]
+impl PolicyStore for Database {
+    async fn put_policy_set(&self, set: &StoredPolicySet) -> Result<(), StoreError> {
+        let doc = to_doc(set)?;
+        let (tenant, version) = (set.tenant_id.clone(), set.version as i64);
+        self.run(move |c| {
+            let written = c
+                .execute(
+                    "INSERT INTO policy_sets (tenant_id, version, doc) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (tenant_id, version) DO NOTHING",
+                    params![tenant, version, doc],
+                )
+                .map_err(sqlite_error)?;
+            if written == 0 {
+                return Err(StoreError::Conflict {
+                    what: format!("policy set version {version} of tenant '{tenant}'"),
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn latest_policy_set(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<StoredPolicySet>, StoreError> {
+        let tenant = tenant_id.to_string();
+        let doc: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT doc FROM policy_sets WHERE tenant_id = ?1
+                     ORDER BY version DESC LIMIT 1",
+                    params![tenant],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)
+            })
+            .await?;
+        doc.map(|d| from_doc("policy set", &d)).transpose()
+    }
+
+    async fn get_policy_set(
+        &self,
+        tenant_id: &str,
+        version: u64,
+    ) -> Result<Option<StoredPolicySet>, StoreError> {
+        let tenant = tenant_id.to_string();
+        let doc: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT doc FROM policy_sets WHERE tenant_id = ?1 AND version = ?2",
+                    params![tenant, version as i64],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)
+            })
+            .await?;
+        doc.map(|d| from_doc("policy set", &d)).transpose()
+    }
+}
+
+#[async_trait]
+impl ClassificationStore for Database {
+    async fn get_classification(
+        &self,
+        tenant_id: &str,
+        content_key: &str,
+    ) -> Result<Option<Classification>, StoreError> {
+        let (tenant, key) = (tenant_id.to_string(), content_key.to_string());
+        let now = millis(Utc::now());
+        let doc: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT doc FROM classifications
+                     WHERE tenant_id = ?1 AND content_key = ?2 AND expires_at > ?3",
+                    params![tenant, key, now],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)
+            })
+            .await?;
+        doc.map(|d| from_doc("classification", &d)).transpose()
+    }
+
+    async fn put_classification(
+        &self,
+        classification: &Classification,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let doc = to_doc(classification)?;
+        let (tenant, key) = (
+            classification.tenant_id.clone(),
+            classification.content_key.clone(),
+        );
+        let expires = millis(expires_at);
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO classifications (tenant_id, content_key, expires_at, doc)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant_id, content_key) DO UPDATE SET expires_at = ?3, doc = ?4",
+                params![tenant, key, expires, doc],
+            )
+            .map_err(sqlite_error)?;
+            Ok(())
+        })
+        .await
     }
 }

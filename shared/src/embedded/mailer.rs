@@ -1,18 +1,34 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::database::{millis, Database};
 use crate::ports::{Email, MailError, Mailer};
 
-/// Keeps every notification in the database's `outbox` table and logs it, in place of SES.
+/// Keeps every notification in the database's `outbox` table and logs it. With a relay (SMTP)
+/// it sends through the relay first and records only what the relay accepted, so the outbox is
+/// the list of what was sent either way.
 #[derive(Clone)]
 pub struct OutboxMailer {
     database: Database,
+    relay: Option<Arc<dyn Mailer>>,
 }
 
 impl OutboxMailer {
     pub fn new(database: Database) -> Self {
-        OutboxMailer { database }
+        OutboxMailer {
+            database,
+            relay: None,
+        }
+    }
+
+    /// An outbox that sends each message through `relay` before recording it.
+    pub fn relaying(database: Database, relay: Arc<dyn Mailer>) -> Self {
+        OutboxMailer {
+            database,
+            relay: Some(relay),
+        }
     }
 
     /// Every email sent so far, oldest first.
@@ -46,7 +62,15 @@ impl Mailer for OutboxMailer {
         if email.to.is_empty() {
             return Err(MailError::NoRecipients);
         }
-        tracing::info!(to = ?email.to, subject = %email.subject, "notification kept in the local outbox");
+        match &self.relay {
+            Some(relay) => {
+                relay.send(email).await?;
+                tracing::info!(to = ?email.to, subject = %email.subject, "notification sent and kept in the local outbox");
+            }
+            None => {
+                tracing::info!(to = ?email.to, subject = %email.subject, "notification kept in the local outbox (set CASB_SMTP_URL to send it)");
+            }
+        }
         let email = email.clone();
         let now = millis(chrono::Utc::now());
         self.database

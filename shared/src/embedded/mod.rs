@@ -1,14 +1,19 @@
 //! The embedded back end: one SQLite database (bundled, WAL) holding every store and a durable
 //! queue table with SQS's semantics, an owner-only secrets file, and a mailer that keeps an
-//! outbox. `casb serve` runs the whole product on it; a crash loses nothing because every step
-//! is a committed transaction.
+//! outbox (and sends over SMTP when `CASB_SMTP_URL` is set). `casb serve` runs the whole
+//! product on it; a crash loses nothing because every step is a committed transaction.
 
 mod database;
 mod mailer;
 mod queue;
 mod secrets;
+#[cfg(feature = "smtp")]
+mod smtp;
 
 pub use database::Database;
 pub use mailer::OutboxMailer;
 pub use queue::{DeadLetterPolicy, EmbeddedQueue};
 pub use secrets::FileSecretStore;
+#[cfg(feature = "smtp")]
+pub use smtp::SmtpMailer;
+pub(crate) use secrets::write_owner_only;

@@ -55,30 +55,58 @@ impl FileSecretStore {
     }
 
     fn write(&self, file: &SecretsFile) -> Result<(), SecretError> {
-        let fail = |e: std::io::Error| {
-            SecretError::Unavailable(format!(
-                "cannot write secrets file {}: {e}",
-                self.path.display()
-            ))
-        };
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        let temporary = self.path.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut out = options.open(&temporary).map_err(fail)?;
         let json =
             serde_json::to_vec_pretty(file).map_err(|e| SecretError::Rejected(e.to_string()))?;
-        out.write_all(&json).map_err(fail)?;
-        out.sync_all().map_err(fail)?;
-        std::fs::rename(&temporary, &self.path).map_err(fail)
+        write_owner_only(&self.path, &json, true)
+            .map(|_| ())
+            .map_err(|e| {
+                SecretError::Unavailable(format!(
+                    "cannot write secrets file {}: {e}",
+                    self.path.display()
+                ))
+            })
     }
+}
+
+/// Writes `bytes` to `path`, readable by its owner only (mode 0600), through a temporary file
+/// beside it, so a crash leaves either the old content or the new. With `replace` the new
+/// content replaces any old one (a rename); without it an existing file is kept and `false`
+/// returned (a hard link, which fails if the name exists: of two processes creating the file at
+/// once, exactly one wins and both then read the same content).
+pub(crate) fn write_owner_only(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<bool> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension(format!(
+        "tmp-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&temporary).and_then(|mut out| {
+        out.write_all(bytes)?;
+        out.sync_all()
+    });
+    let placed = written.and_then(|()| {
+        if replace {
+            std::fs::rename(&temporary, path).map(|()| true)
+        } else {
+            match std::fs::hard_link(&temporary, path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+    });
+    // After a rename there is nothing left to remove; otherwise the temporary goes.
+    let _ = std::fs::remove_file(&temporary);
+    placed
 }
 
 #[async_trait]

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use secrecy::SecretString;
 use serde::Serialize;
 
+use crate::admin_credential::same_token;
 use crate::connector::Connector;
 use crate::core::Core;
 use crate::domain::Provider;
@@ -76,32 +78,46 @@ pub(crate) async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
 }
 
-/// Checks `Authorization: Bearer <CASB_ADMIN_TOKEN>` in constant time. Without a configured
-/// token the check passes (local use; `casb serve` warns at startup).
-pub(crate) fn admin_authorized(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = crate::config::optional_env("CASB_ADMIN_TOKEN") else {
-        return Ok(());
-    };
-    let presented = headers
+/// The admin token in force: 503 when none is configured (fail closed) or it cannot be read.
+pub(crate) async fn admin_token(core: &Core) -> Result<SecretString, ApiError> {
+    core.admin
+        .current()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+}
+
+/// The `Authorization: Bearer` token of a request, if it has one.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    use sha2::{Digest, Sha256};
-    // Comparing digests keeps the comparison constant-time whatever the lengths.
-    let same = Sha256::digest(presented.as_bytes())
-        .iter()
-        .zip(Sha256::digest(expected.as_bytes()).iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0;
-    if same {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+}
+
+/// Checks a presented bearer token against the admin token (constant time): 401 otherwise.
+pub(crate) fn check_bearer(expected: &SecretString, presented: Option<&str>) -> Result<(), ApiError> {
+    match presented {
+        Some(token) if same_token(expected, token) => Ok(()),
+        Some(_) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "an admin bearer token (CASB_ADMIN_TOKEN) is required",
-        ))
+            "the admin bearer token does not match (print the current one with `casb admin-token`, or read the stack's AdminTokenSecret)",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "an admin bearer token is required: Authorization: Bearer <admin token> (print it with `casb admin-token`)",
+        )),
     }
+}
+
+/// Requires `Authorization: Bearer <admin token>`: 503 without a configured admin credential,
+/// 401 without the token or with another one.
+pub(crate) async fn admin_authorized(
+    core: &Core,
+    headers: &axum::http::HeaderMap,
+) -> Result<SecretString, ApiError> {
+    let expected = admin_token(core).await?;
+    check_bearer(&expected, bearer(headers))?;
+    Ok(expected)
 }
 
 /// The public base URL of this deployment: `CASB_PUBLIC_URL`, or the scheme and host the request

@@ -2,20 +2,31 @@
 //!
 //! `GET /oauth/{provider}/connect` answers 302 to the provider's consent page with a signed,
 //! single-use `state` and a PKCE challenge, and sets a cookie binding the flow to this browser.
-//! `GET /oauth/{provider}/callback` checks all of that before exchanging the code; tokens go only
-//! to the secret store. `POST /oauth/{provider}/disconnect` removes webhooks, revokes tokens and
-//! stops polling.
+//! It takes the admin bearer token, or, from a browser (which sends no header on a
+//! navigation), a short-lived signed link that `POST /oauth/{provider}/connect/link` (bearer)
+//! or `casb connect-link` makes. `GET /oauth/{provider}/callback` checks all of that before
+//! exchanging the code; tokens go only to the secret store. `POST /oauth/{provider}/disconnect`
+//! (bearer) removes webhooks, revokes tokens and stops polling.
 
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::{admin_authorized, connector_for, public_base_url, ApiError};
+use super::{
+    admin_authorized, admin_token, bearer, check_bearer, connector_for, public_base_url, ApiError,
+};
+use crate::admin_credential::{
+    is_signed_link, ConnectLink, ConnectLinkSigner, MAX_LINK_LIFETIME,
+};
 use crate::connector::oauth::{
     pkce_challenge, random_token, ConnectRequest, StateError, StateSigner,
 };
@@ -37,6 +48,7 @@ pub fn routes(core: Core) -> Router {
             get(|| async { super::health("oauth-callback") }),
         )
         .route("/oauth/{provider}/connect", get(connect))
+        .route("/oauth/{provider}/connect/link", post(connect_link))
         .route("/oauth/{provider}/callback", get(callback))
         .route("/oauth/{provider}/disconnect", post(disconnect))
         .with_state(core)
@@ -81,14 +93,17 @@ fn connector_error(error: ConnectorError) -> ApiError {
     ApiError::new(status, error.to_string())
 }
 
-/// `tenant_id` and `mode` are the connect flow's own; every other query parameter is a
-/// setting of the connector, validated against what it declares.
 /// The connect request's tenant, ingest mode and connector settings (name, raw value).
 type ConnectParams = (String, IngestMode, Vec<(String, String)>);
 
-fn connect_params(query: Option<&str>) -> Result<ConnectParams, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query string: {e}")))?;
+fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query string: {e}")))
+}
+
+/// `tenant_id` and `mode` are the connect flow's own; every other parameter is a setting of the
+/// connector, validated against what it declares.
+fn connect_params(pairs: Vec<(String, String)>) -> Result<ConnectParams, ApiError> {
     let mut tenant_id = None;
     let mut mode = IngestMode::Both;
     let mut settings = Vec::new();
@@ -122,9 +137,28 @@ async fn connect(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admin_authorized(&headers)?;
+    let expected = admin_token(&core).await?;
+    let pairs = query_pairs(query.as_deref())?;
+    let signed = is_signed_link(&pairs);
+    let presented = bearer(&headers);
+    if presented.is_some() || !signed {
+        check_bearer(&expected, presented).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                format!("{}; from a browser, open a signed connect link instead (`casb connect-link`, or POST /oauth/{provider}/connect/link)", e.message),
+            )
+        })?;
+    }
+    // A browser cannot send a header on a navigation: it brings a signed link instead.
+    let pairs = if signed {
+        ConnectLinkSigner::new(&expected)
+            .verify(&provider, &pairs, core.backend.clock.now())
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?
+    } else {
+        pairs
+    };
     let (provider, connector) = connector_for(&core, &provider)?;
-    let (tenant_id, mode, given) = connect_params(query.as_deref())?;
+    let (tenant_id, mode, given) = connect_params(pairs)?;
     let settings = validate_settings(provider, &connector.settings(), &given)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     let signer = state_signer(&core).await?;
@@ -151,6 +185,101 @@ async fn connect(
         if redirect_uri.starts_with("https://") { "; Secure" } else { "" }
     );
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
+}
+
+/// `POST /oauth/{provider}/connect/link`: the body of a request for a connect link.
+#[derive(Debug, Deserialize)]
+struct LinkRequest {
+    tenant_id: String,
+    mode: Option<String>,
+    /// Connector settings by name, as the connect route's query takes them.
+    #[serde(default)]
+    settings: BTreeMap<String, String>,
+    /// How long the link is valid, in seconds (at most, and by default, 15 minutes).
+    expires_in: Option<i64>,
+}
+
+/// A JSON body, read only after the caller is authorized (so an unauthorized caller learns
+/// nothing from a parse error).
+fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+}
+
+async fn connect_link(
+    State(core): State<Core>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ConnectLink>, ApiError> {
+    let token = admin_authorized(&core, &headers).await?;
+    let request: LinkRequest = json_body(&body)?;
+    let mut params = vec![("tenant_id".to_string(), request.tenant_id)];
+    params.extend(request.mode.map(|mode| ("mode".to_string(), mode)));
+    params.extend(request.settings);
+    let lifetime = request
+        .expires_in
+        .map(Duration::seconds)
+        .unwrap_or(MAX_LINK_LIFETIME);
+    make_connect_link(
+        &core,
+        &token,
+        &public_base_url(&headers),
+        &provider,
+        params,
+        lifetime,
+    )
+    .map(Json)
+}
+
+/// A signed link to `GET {base_url}/oauth/{provider}/connect` for `params` (tenant, mode,
+/// settings), valid for `lifetime` (at most [`MAX_LINK_LIFETIME`]). The parameters are checked
+/// as the connect route checks them, so a link that would be refused is never made.
+pub fn make_connect_link(
+    core: &Core,
+    admin_token: &SecretString,
+    base_url: &str,
+    provider: &str,
+    params: Vec<(String, String)>,
+    lifetime: Duration,
+) -> Result<ConnectLink, ApiError> {
+    let (provider, connector) = connector_for(core, provider)?;
+    if lifetime <= Duration::zero() || lifetime > MAX_LINK_LIFETIME {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "a connect link lives from 1 second to {} minutes",
+                MAX_LINK_LIFETIME.num_minutes()
+            ),
+        ));
+    }
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(name, _)| name == "expires" || name == "signature")
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("'{name}' is the connect link's own parameter, not a setting"),
+        ));
+    }
+    let (_, _, given) = connect_params(params.clone())?;
+    validate_settings(provider, &connector.settings(), &given)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    // Whole seconds: the link carries its expiry as a Unix time.
+    let expires_at: DateTime<Utc> = Utc
+        .timestamp_opt((core.backend.clock.now() + lifetime).timestamp(), 0)
+        .single()
+        .expect("a time within minutes of now is representable");
+    let query = ConnectLinkSigner::new(admin_token).sign(provider.as_str(), &params, expires_at);
+    let query = serde_urlencoded::to_string(&query)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok(ConnectLink {
+        url: format!(
+            "{}/oauth/{provider}/connect?{query}",
+            base_url.trim_end_matches('/')
+        ),
+        expires_at,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -365,9 +494,10 @@ async fn disconnect(
     State(core): State<Core>,
     Path(provider): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<DisconnectBody>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
-    admin_authorized(&headers)?;
+    admin_authorized(&core, &headers).await?;
+    let body: DisconnectBody = json_body(&body)?;
     let (_, connector) = connector_for(&core, &provider)?;
     let store = &core.backend.integrations;
     let unavailable =

@@ -32,12 +32,8 @@ where
     for (message_id, task) in tasks {
         match task.await {
             Ok(Ok(())) => {}
-            Ok(Err(PipelineError::Busy(reason))) => {
-                tracing::info!(%message_id, %reason, "record busy elsewhere; it will come back");
-                failed.push(message_id);
-            }
             Ok(Err(error)) => {
-                tracing::error!(%message_id, %error, "record failed; it will be retried");
+                super::log_retried_record(&message_id, &error);
                 failed.push(message_id);
             }
             Err(join_error) => {

@@ -1,31 +1,44 @@
-//! The inspector: stores each activity, runs the policies on it, writes incidents and queues
-//! their response actions.
+//! The inspector: stores each activity, classifies the file it names, runs the tenant's
+//! policies on it, writes incidents and queues their response actions.
 //!
-//! Idempotent end to end: the activity is stored under its stable id, an incident's id derives
-//! from (policy, activity) and is created only if absent, and actions are (re-)queued while they
-//! are still pending on the incident; the remediator skips actions already done. So a
-//! redelivered activity, or a crash at any step, gives the same incidents and actions, once.
+//! Idempotent end to end: the activity is stored under its stable id, a file version is
+//! classified once (under a lease, cached by content hash), an incident's id derives from
+//! (policy, integration, subject) and is created only if absent, and actions are (re-)queued
+//! while they are still pending on the incident; the remediator skips actions already done. So
+//! a redelivered activity, or a crash at any step, gives the same incidents and actions, once.
+//! A new exposure of something already remediated (the partner invited again) raises the
+//! incident again and runs its actions again.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
 
 use super::PipelineError;
 use crate::connector::ConnectorError;
-use crate::content::ContentFindings;
 use crate::core::Core;
 use crate::domain::{
-    incident_id, ActionRecord, ActionStatus, Activity, Envelope, Incident, IncidentObject,
-    IncidentStatus, ResponseAction,
+    content_key, incident_id, ActionRecord, ActionStatus, Activity, Classification, Envelope,
+    EventType, Incident, IncidentObject, IncidentStatus, ResponseAction,
 };
-use crate::policy::evaluate;
+use crate::lease::HeldLease;
+use crate::policy::{classification_of, provider_content_key, ActivePolicies, Mode, PolicyHit};
 use crate::ports::OutgoingMessage;
 
 /// What inspecting one activity did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Inspection {
+    /// The file's content was downloaded and scanned for this activity.
     pub content_scanned: bool,
+    /// The file version's classification was already stored (no download).
+    pub classification_reused: bool,
     pub incidents_created: usize,
+    /// Incidents raised again by a new exposure after their remediation.
+    pub incidents_reopened: usize,
     pub actions_queued: usize,
 }
+
+/// An uninspected result is kept this long, then the version is tried again (a refused
+/// download may be allowed tomorrow); inspected versions are kept as long as activities.
+const RETRY_UNINSPECTED_AFTER_HOURS: i64 = 24;
 
 /// Handles one message from the activities queue.
 pub async fn handle_message(core: &Core, body: &str) -> Result<Inspection, PipelineError> {
@@ -54,75 +67,140 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
         .put_activity(activity, now + retention)
         .await?;
 
-    let content = inspect_content(core, activity).await?;
-    let mut inspection = Inspection {
-        content_scanned: content.is_some(),
-        ..Inspection::default()
-    };
+    let active = core
+        .policies_for(&activity.tenant_id)
+        .await
+        .map_err(|e| PipelineError::Inconsistent(e.to_string()))?;
+    let mut inspection = Inspection::default();
+    let classification = classify(core, activity, &active, &mut inspection).await?;
     let mut actions = Vec::new();
-    for hit in evaluate(&core.policies, activity, content.as_ref()) {
-        let id = incident_id(
-            &hit.policy.id,
-            &activity.integration_id,
-            &hit.policy.condition.subject(activity),
-        );
-        let candidate = Incident {
-            id: id.clone(),
-            tenant_id: activity.tenant_id.clone(),
-            integration_id: activity.integration_id.clone(),
-            policy_id: hit.policy.id.clone(),
-            policy_name: hit.policy.name.clone(),
-            severity: hit.policy.severity,
-            object: IncidentObject {
-                provider: activity.provider,
-                object_id: activity.object_id.clone(),
-                object_type: activity.object_type.clone(),
-                object_name: activity.object_name.clone(),
-                object_path: activity.object_path.clone(),
-            },
-            activity_id: activity.id(),
-            actor_email: activity.actor_email.clone(),
-            matches: hit.matches,
-            status: IncidentStatus::Open,
-            actions: hit
-                .policy
-                .actions
-                .iter()
-                .map(|kind| ActionRecord {
-                    action_id: ResponseAction::id_for(&id, *kind, None),
-                    kind: *kind,
-                    channel: None,
-                    status: ActionStatus::Pending,
-                    detail: None,
+    for hit in active.set.evaluate(activity, classification.as_ref()) {
+        actions.extend(raise(core, activity, &active, hit, now, &mut inspection).await?);
+    }
+    inspection.actions_queued = actions.len();
+    backend.action_queue.send_batch(actions).await?;
+    Ok(inspection)
+}
+
+/// Opens the incident for a policy hit (or raises it again after its remediation), and returns
+/// the messages for its actions still to do.
+async fn raise(
+    core: &Core,
+    activity: &Activity,
+    active: &ActivePolicies,
+    hit: PolicyHit<'_>,
+    now: DateTime<Utc>,
+    inspection: &mut Inspection,
+) -> Result<Vec<OutgoingMessage>, PipelineError> {
+    let incidents = &core.backend.incidents;
+    let policy = hit.policy;
+    let id = incident_id(&policy.id, &activity.integration_id, &hit.subject);
+    let monitor_only = policy.mode == Mode::Monitor;
+    let records = || -> Vec<ActionRecord> {
+        policy
+            .actions
+            .iter()
+            .filter_map(|action| {
+                let kind = action.kind()?;
+                // The security team's channel keeps the id actions had before channels.
+                let channel = action.channel().filter(|c| *c != "security-team");
+                Some(ActionRecord {
+                    action_id: ResponseAction::id_for(&id, kind, channel),
+                    kind,
+                    channel: channel.map(str::to_string),
+                    status: if monitor_only {
+                        ActionStatus::Skipped
+                    } else {
+                        ActionStatus::Pending
+                    },
+                    detail: monitor_only
+                        .then(|| "monitor mode: the policy records, it does not act".into()),
                     attempts: 0,
                     updated_at: now,
                 })
-                .collect(),
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        };
-        let incident = if backend.incidents.create_incident(&candidate).await? {
-            inspection.incidents_created += 1;
-            tracing::info!(incident = %id, policy = %candidate.policy_id, severity = ?candidate.severity,
-                object = ?candidate.object.object_name, "incident opened");
-            candidate
+            })
+            .collect()
+    };
+    let candidate = Incident {
+        id: id.clone(),
+        tenant_id: activity.tenant_id.clone(),
+        integration_id: activity.integration_id.clone(),
+        policy_id: policy.id.clone(),
+        policy_name: policy.name.clone(),
+        policy_version: active.version,
+        monitor_only,
+        severity: policy.severity,
+        object: IncidentObject {
+            provider: activity.provider,
+            object_id: activity.object_id.clone(),
+            object_type: activity.object_type.clone(),
+            object_name: activity.object_name.clone(),
+            object_path: activity.object_path.clone(),
+        },
+        activity_id: activity.id(),
+        activity_ids: vec![activity.id()],
+        reopened: 0,
+        actor_email: activity.actor_email.clone(),
+        matches: hit.matches.clone(),
+        status: IncidentStatus::Open,
+        actions: records(),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    let incident = if incidents.create_incident(&candidate).await? {
+        inspection.incidents_created += 1;
+        tracing::info!(incident = %id, policy = %candidate.policy_id, policy_version = active.version,
+            severity = ?candidate.severity, monitor_only, object = ?candidate.object.object_name, "incident opened");
+        candidate
+    } else {
+        let mut stored = incidents
+            .get_incident(&activity.tenant_id, &id)
+            .await?
+            .ok_or_else(|| {
+                PipelineError::Inconsistent(format!("incident {id} exists but cannot be read"))
+            })?;
+        let seen = stored.activity_id == activity.id() || stored.activity_ids.contains(&activity.id());
+        let after_remediation = stored.remediated()
+            && stored
+                .last_action_at()
+                .is_none_or(|done| activity.event_timestamp > done);
+        if !seen && after_remediation && stored.status != IncidentStatus::FalsePositive {
+            // A new exposure of what was already fixed: the partner invited again, the
+            // restored file shared again. Raise it again and do the work again.
+            stored.reopened += 1;
+            stored.status = IncidentStatus::Open;
+            stored.activity_ids.push(activity.id());
+            stored.matches = hit.matches.clone();
+            stored.policy_version = active.version;
+            stored.actions = records();
+            stored.updated_at = now;
+            match incidents.update_incident(&stored).await {
+                Ok(updated) => {
+                    inspection.incidents_reopened += 1;
+                    tracing::info!(incident = %id, reopened = updated.reopened, "incident raised again after remediation");
+                    updated
+                }
+                // Someone else updated it meanwhile (the remediator recording an outcome):
+                // the redelivery that follows decides again on what is stored then.
+                Err(e) if e.is_conflict() => {
+                    return Err(PipelineError::Busy(format!(
+                        "incident {id} changed while being raised again; will decide again"
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
         } else {
-            // Seen before (a redelivery, or the same event by the other ingest path): queue
-            // whatever is still pending on the incident as stored.
-            backend
-                .incidents
-                .get_incident(&activity.tenant_id, &id)
-                .await?
-                .ok_or_else(|| {
-                    PipelineError::Inconsistent(format!("incident {id} exists but cannot be read"))
-                })?
-        };
-        for record in incident
-            .actions
-            .iter()
-            .filter(|a| a.status == ActionStatus::Pending)
-        {
+            // Seen before (a redelivery, or the same event by the other ingest path), or its
+            // remediation is still under way: queue whatever is still pending.
+            stored
+        }
+    };
+    Ok(incident
+        .actions
+        .iter()
+        .filter(|a| a.status == ActionStatus::Pending)
+        .map(|record| {
             let action = ResponseAction {
                 id: record.action_id.clone(),
                 incident_id: incident.id.clone(),
@@ -135,37 +213,30 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
                 channel: record.channel.clone(),
             };
             let envelope = Envelope::wrap(action, now);
-            actions.push(OutgoingMessage::new(
-                envelope.id.clone(),
-                envelope.to_json(),
-            ));
-        }
-    }
-    inspection.actions_queued = actions.len();
-    backend.action_queue.send_batch(actions).await?;
-    Ok(inspection)
+            OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
+        })
+        .collect())
 }
 
-/// Downloads and scans the file when a content policy could fire: the activity is about a file
-/// that is exposed (public link or external collaborator) and its provider can serve content.
-async fn inspect_content(
+/// The classification of the file version the activity names. Every file created or modified
+/// is classified, and any file a content policy may judge; a version already classified is not
+/// downloaded again. `None` when the activity names no file or its provider serves no content.
+async fn classify(
     core: &Core,
     activity: &Activity,
-) -> Result<Option<ContentFindings>, PipelineError> {
-    let exposed = activity
-        .enrichments
-        .exposure
-        .as_ref()
-        .is_some_and(|e| e.is_exposed());
-    let wanted = core.policies.iter().any(|p| p.condition.needs_content());
-    let (Some(file_id), true, true, true) = (
-        activity.object_id.as_deref(),
-        activity.is_about_file(),
-        exposed,
-        wanted,
-    ) else {
+    active: &ActivePolicies,
+    inspection: &mut Inspection,
+) -> Result<Option<Classification>, PipelineError> {
+    let new_content = matches!(
+        activity.event_type,
+        EventType::DataCreation | EventType::DataModification
+    );
+    let (Some(file_id), true) = (activity.object_id.as_deref(), activity.is_about_file()) else {
         return Ok(None);
     };
+    if !new_content && !active.set.wants_content(activity) {
+        return Ok(None);
+    }
     let Some(connector) = core
         .connectors
         .get(activity.provider)
@@ -173,17 +244,107 @@ async fn inspect_content(
     else {
         return Ok(None);
     };
-    let Some(integration) = core
-        .backend
+    let classifications = &core.backend.classifications;
+    let tenant = activity.tenant_id.as_str();
+    let provider_key = provider_content_key(activity);
+    if let Some(key) = &provider_key {
+        if let Some(known) = classifications.get_classification(tenant, key).await? {
+            inspection.classification_reused = true;
+            return Ok(Some(known));
+        }
+    }
+    // One worker per version: the push and the pull copy of one upload, or two shares of one
+    // file, arrive together; the second waits and then finds the classification stored.
+    let lease_key = format!(
+        "classify#{tenant}#{}",
+        provider_key
+            .clone()
+            .unwrap_or_else(|| format!("{}#{file_id}", activity.integration_id))
+    );
+    let Some(held) = HeldLease::acquire(
+        core.backend.dedup.clone(),
+        &lease_key,
+        core.settings.action_lease,
+    )
+    .await?
+    else {
+        return Err(PipelineError::Busy(format!(
+            "file {file_id} is being inspected by another worker; will look again"
+        )));
+    };
+    let result = classify_holding_lease(
+        core,
+        connector.as_ref(),
+        activity,
+        file_id,
+        provider_key,
+        inspection,
+    )
+    .await;
+    held.release().await;
+    result
+}
+
+async fn classify_holding_lease(
+    core: &Core,
+    connector: &dyn crate::connector::Connector,
+    activity: &Activity,
+    file_id: &str,
+    provider_key: Option<String>,
+    inspection: &mut Inspection,
+) -> Result<Option<Classification>, PipelineError> {
+    let backend = &core.backend;
+    let tenant = activity.tenant_id.as_str();
+    let now = backend.clock.now();
+    let keep = Duration::from_std(core.settings.activity_retention).unwrap_or(Duration::days(90));
+    if let Some(key) = &provider_key {
+        // Classified while we waited for the lease.
+        if let Some(known) = backend.classifications.get_classification(tenant, key).await? {
+            inspection.classification_reused = true;
+            return Ok(Some(known));
+        }
+    }
+    let uninspected = |reason: String| async {
+        tracing::warn!(activity = %activity.id(), file = %file_id, %reason, "file not inspected");
+        let key = provider_key.clone().unwrap_or_default();
+        let record = Classification::uninspected(tenant, &key, reason, now);
+        if !key.is_empty() {
+            backend
+                .classifications
+                .put_classification(&record, now + Duration::hours(RETRY_UNINSPECTED_AFTER_HOURS))
+                .await?;
+        }
+        Ok::<_, PipelineError>(Some(record))
+    };
+    let max = core.settings.max_download_bytes;
+    let known_size = activity.enrichments.exposure.as_ref().and_then(|e| e.size);
+    if let Some(size) = known_size.filter(|size| *size > max) {
+        return uninspected(format!(
+            "{size} bytes, over the {max}-byte download limit (CASB_MAX_DOWNLOAD_MB)"
+        ))
+        .await;
+    }
+    let Some(integration) = backend
         .integrations
-        .get_integration(&activity.tenant_id, &activity.integration_id)
+        .get_integration(tenant, &activity.integration_id)
         .await?
     else {
         return Ok(None);
     };
-    let connector = connector.as_ref();
+    let scanner = core
+        .scanner()
+        .map_err(|e| PipelineError::Inconsistent(e.to_string()))?;
+    // Reserve the file's memory (its bytes and the text it may expand to) before downloading:
+    // big files take turns, small ones run side by side, and none exceeds the budget.
+    let total = core.settings.inspection_memory_bytes.max(1 << 20);
+    let wanted = known_size.unwrap_or(max).min(max) + scanner.max_extracted_bytes();
+    let permits = wanted.min(total).div_ceil(1 << 20).max(1) as u32;
+    let _memory = core
+        .inspection_memory
+        .acquire_many(permits)
+        .await
+        .map_err(|_| PipelineError::Inconsistent("inspection memory budget closed".into()))?;
     let integration = &integration;
-    let max = core.settings.max_download_bytes;
     let downloaded = core
         .tokens
         .with_token(connector, integration, |token| async move {
@@ -199,26 +360,39 @@ async fn inspect_content(
             | ConnectorError::Transient(_)
             | ConnectorError::Unauthorized),
         ) => return Err(e.into()),
-        Err(other) => {
-            tracing::warn!(activity = %activity.id(), error = %other, "content not inspected");
-            return Ok(Some(ContentFindings {
-                matches: vec![],
-                skipped: Some(other.to_string()),
-            }));
+        Err(other) => return uninspected(other.to_string()).await,
+    };
+    let key = match provider_key {
+        Some(key) => key,
+        None => {
+            // No provider hash: the bytes name the version. A version seen before is not
+            // scanned again, though it had to be downloaded to know.
+            let key = content_key("sha256", &hex::encode(Sha256::digest(&bytes)));
+            if let Some(known) = backend.classifications.get_classification(tenant, &key).await? {
+                inspection.classification_reused = true;
+                return Ok(Some(known));
+            }
+            key
         }
     };
     let name = activity.object_name.clone().unwrap_or_default();
-    let scanner = core
-        .scanner()
-        .map_err(|e| PipelineError::Inconsistent(e.to_string()))?;
+    let size = bytes.len() as u64;
     let findings = tokio::task::spawn_blocking(move || scanner.scan(&name, &bytes))
         .await
         .map_err(|e| PipelineError::Inconsistent(format!("content scan failed: {e}")))?;
-    if let Some(reason) = &findings.skipped {
-        // A hostile or unreadable file (zip bomb, nesting, timeout, unknown binary) that is
-        // exposed deserves a look by a person even when nothing was found in what was read.
-        tracing::warn!(activity = %activity.id(), file = %file_id, reason = %reason, "content only partly inspected");
+    inspection.content_scanned = true;
+    let classification = classification_of(tenant, &key, findings, Some(size), now);
+    if let Some(reason) = classification.coverage.reason() {
+        // A hostile or unreadable file (zip bomb, nesting, timeout, unknown binary) is
+        // recorded as such; policies decide whether that deserves a person's look.
+        tracing::warn!(activity = %activity.id(), file = %file_id, %reason, "content only partly inspected");
     }
-    tracing::info!(activity = %activity.id(), matches = ?findings.matches, "content inspected");
-    Ok(Some(findings))
+    tracing::info!(activity = %activity.id(), content = %key,
+        detectors = ?classification.detectors.iter().map(|d| (&d.detector, d.total())).collect::<Vec<_>>(),
+        "content classified");
+    backend
+        .classifications
+        .put_classification(&classification, now + keep)
+        .await?;
+    Ok(Some(classification))
 }

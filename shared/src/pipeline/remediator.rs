@@ -2,14 +2,14 @@
 //!
 //! An action already recorded as done is skipped, so a redelivered message does nothing twice.
 //! Provider actions are idempotent at the provider too (removing a removed link is success), so
-//! a crash between doing an action and recording it repeats it harmlessly.
+//! a crash between doing an action and recording it repeats it harmlessly. Notifications go
+//! through [`crate::notify`], which tells a receiver a resend by the action id.
 
 use super::PipelineError;
 use crate::connector::{ActionOutcome, ConnectorError};
 use crate::core::Core;
-use crate::domain::{ActionKind, ActionStatus, Envelope, Incident, ResponseAction};
+use crate::domain::{ActionKind, ActionStatus, Envelope, ResponseAction};
 use crate::lease::HeldLease;
-use crate::ports::Email;
 
 /// Handles one message from the actions queue.
 pub async fn handle_message(core: &Core, body: &str) -> Result<ActionStatus, PipelineError> {
@@ -70,7 +70,11 @@ async fn carry_out_holding_lease(
         return Ok(record.status);
     }
     let result = match action.kind {
-        ActionKind::Notify => notify(core, &incident).await,
+        ActionKind::Notify => core
+            .notifier
+            .notify(&core.backend, &incident, action)
+            .await
+            .map_err(PipelineError::from),
         _ => act_at_provider(core, action).await,
     };
     let (status, detail, error) = match result {
@@ -86,38 +90,6 @@ async fn carry_out_holding_lease(
         Some(error) => Err(error),
         None => Ok(status),
     }
-}
-
-async fn notify(core: &Core, incident: &Incident) -> Result<ActionOutcome, PipelineError> {
-    let recipients = core.settings.notify_emails.clone();
-    if recipients.is_empty() {
-        return Ok(ActionOutcome::Unsupported {
-            reason: "no recipients configured: set CASB_NOTIFY_EMAILS".into(),
-        });
-    }
-    let object = incident
-        .object
-        .object_path
-        .as_deref()
-        .or(incident.object.object_name.as_deref())
-        .unwrap_or("an object");
-    let email = Email {
-        to: recipients.clone(),
-        subject: format!("[CASB] {:?} incident: {} ({object})", incident.severity, incident.policy_name),
-        body: format!(
-            "Policy: {}\nSeverity: {:?}\nProvider: {}\nObject: {object}\nActor: {}\nMatches: {}\nIncident: {}\n",
-            incident.policy_name,
-            incident.severity,
-            incident.object.provider,
-            incident.actor_email.as_deref().unwrap_or("unknown"),
-            incident.matches.iter().map(|m| format!("{} x{}", m.rule, m.count)).collect::<Vec<_>>().join(", "),
-            incident.id,
-        ),
-    };
-    core.backend.mailer.send(&email).await?;
-    Ok(ActionOutcome::Succeeded {
-        detail: format!("notified {}", recipients.join(", ")),
-    })
 }
 
 async fn act_at_provider(

@@ -139,12 +139,7 @@ pub async fn run_concurrently<F, Fut>(
                             tracing::warn!(%error, "could not delete a finished message; it will be seen again");
                         }
                     }
-                    Err(PipelineError::Busy(reason)) => {
-                        tracing::info!(message_id = %message.message_id, %reason, "record busy elsewhere; it will come back")
-                    }
-                    Err(error) => {
-                        tracing::error!(message_id = %message.message_id, %error, "record failed; it will be retried")
-                    }
+                    Err(error) => super::log_retried_record(&message.message_id, &error),
                 }
                 drop(permit);
             });

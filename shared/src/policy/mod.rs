@@ -1,257 +1,282 @@
 //! Policies: which activities are violations, how severe, and what to do about them.
 //!
-//! The built-in collaboration policies below need no content inspection; DLP-based policies
-//! (sensitive content combined with collaboration state) build on the same shape.
+//! A policy is data that a tenant's security administrator writes (YAML or JSON, see
+//! [`load`] and the README's "Policies" section): what it covers, the conditions that must all
+//! hold, and the actions to take in order. The product's own defaults are a policy set in the
+//! same format ([`default_set`]), used by a tenant until it applies its own.
+//!
+//! Conditions are clauses that must all hold; a list inside a clause is any-of. Content
+//! conditions are judged on the file version's stored classification, so the inspector only
+//! needs the content when every other clause of a content policy already holds.
+
+mod active;
+mod conditions;
+mod load;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use active::{
+    apply, dry_run, provider_content_key, stored_classification, ApplyError, PolicyCache,
+    PolicyLoadError, WouldFire,
+};
+pub use conditions::*;
+pub use load::{default_set, parse, PolicyError, DEFAULT_POLICIES_YAML};
 
 use crate::content::ContentFindings;
-use crate::domain::{
-    ActionKind, Activity, EventType, LinkVisibility, MatchSummary, Severity, UserType,
-};
+use crate::domain::{ActionKind, Activity, Classification, MatchSummary, Provider, Severity};
 
-/// A condition on an activity's collaboration state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition {
-    /// A file got (or has) a link that anyone can open without signing in.
-    FileSharedPublicly,
-    /// A file or folder was shared with someone outside the organization.
-    SharedWithExternalUser,
-    /// A file whose content the DLP engine finds sensitive can be reached by the public (link)
-    /// or by someone outside the organization (collaborator).
-    SensitiveFileExposed,
+/// Whether a policy acts or only records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Record the incident and carry out the actions.
+    #[default]
+    Enforce,
+    /// Record the incident and list the actions it would take, taking none: for trying a new
+    /// policy on live traffic.
+    Monitor,
 }
 
-impl Condition {
-    /// Whether evaluating the condition needs the file's content.
-    pub fn needs_content(self) -> bool {
-        matches!(self, Condition::SensitiveFileExposed)
-    }
-
-    /// What the incident is about: the same subject seen through either ingest path (or in a
-    /// later event) is the same incident.
-    pub fn subject(self, activity: &Activity) -> String {
-        let object = activity.object_id.as_deref().unwrap_or("");
-        let detail = match self {
-            Condition::FileSharedPublicly => activity.shared_link.clone(),
-            Condition::SharedWithExternalUser => activity.target_user_email.clone(),
-            Condition::SensitiveFileExposed => activity
-                .enrichments
-                .exposure
-                .as_ref()
-                .and_then(|e| e.content_sha1.clone()),
-        };
-        match (object, detail) {
-            ("", _) | (_, None) => format!("activity#{}", activity.id()),
-            (object, Some(detail)) => format!("{object}#{detail}"),
-        }
-    }
-
-    /// The matches the condition finds in the activity (and its content, when scanned); empty
-    /// when it does not hold.
-    pub fn matches(
-        self,
-        activity: &Activity,
-        content: Option<&ContentFindings>,
-    ) -> Vec<MatchSummary> {
-        if self == Condition::SensitiveFileExposed {
-            let exposed = activity
-                .enrichments
-                .exposure
-                .as_ref()
-                .is_some_and(|e| e.is_exposed());
-            return match content {
-                Some(findings) if exposed && activity.is_about_file() => findings.matches.clone(),
-                _ => Vec::new(),
-            };
-        }
-        let (holds, rule) = match self {
-            Condition::FileSharedPublicly => (
-                activity.is_about_file()
-                    && activity.link_visibility == Some(LinkVisibility::Public),
-                "public_link",
-            ),
-            Condition::SharedWithExternalUser => (
-                activity.event_type == EventType::DataSharing
-                    && activity.target_user_type == Some(UserType::External),
-                "external_collaborator",
-            ),
-            Condition::SensitiveFileExposed => (false, "sensitive_content"),
-        };
-        if holds {
-            vec![MatchSummary {
-                rule: rule.into(),
-                count: 1,
-            }]
-        } else {
-            Vec::new()
-        }
-    }
+/// Which collaborations `remove_external_collaborators` removes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollaboratorScope {
+    /// Only collaborations on the file itself.
+    #[default]
+    File,
+    /// Also those on the folders above it (the partner loses those whole folders).
+    Ancestors,
 }
 
+/// One step of a policy's response, in the order written. Written as a name (`quarantine`) or
+/// a one-key map with options (`notify: soc-slack`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyAction {
+    /// Record an incident (every policy that fires does; listing it is allowed for clarity).
+    Incident,
+    Quarantine,
+    Delete,
+    RemoveSharedLink,
+    RemoveExternalCollaborators { scope: CollaboratorScope },
+    /// Send the incident to a notification channel (`security-team`, `owner`, or one defined
+    /// in the channels file).
+    Notify { channel: String },
+}
+
+impl PolicyAction {
+    /// The response action the remediator carries out, if any.
+    pub fn kind(&self) -> Option<ActionKind> {
+        Some(match self {
+            PolicyAction::Incident => return None,
+            PolicyAction::Quarantine => ActionKind::Quarantine,
+            PolicyAction::Delete => ActionKind::Delete,
+            PolicyAction::RemoveSharedLink => ActionKind::RemoveSharedLink,
+            PolicyAction::RemoveExternalCollaborators { .. } => {
+                ActionKind::RemoveExternalCollaborators
+            }
+            PolicyAction::Notify { .. } => ActionKind::Notify,
+        })
+    }
+
+    /// The name the policy file uses.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PolicyAction::Incident => "incident",
+            PolicyAction::Quarantine => "quarantine",
+            PolicyAction::Delete => "delete",
+            PolicyAction::RemoveSharedLink => "remove_shared_link",
+            PolicyAction::RemoveExternalCollaborators { .. } => "remove_external_collaborators",
+            PolicyAction::Notify { .. } => "notify",
+        }
+    }
+
+    pub fn channel(&self) -> Option<&str> {
+        match self {
+            PolicyAction::Notify { channel } => Some(channel),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for PolicyAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            PolicyAction::Notify { channel } => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("notify", channel)?;
+                map.end()
+            }
+            PolicyAction::RemoveExternalCollaborators { scope } => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(self.name(), &BTreeMap::from([("scope", scope)]))?;
+                map.end()
+            }
+            other => serializer.serialize_str(other.name()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Stable: incident ids derive from it.
     pub id: String,
     pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
     pub severity: Severity,
-    pub condition: Condition,
-    /// In the order the remediator should carry them out.
-    pub actions: Vec<ActionKind>,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Providers covered; empty: all.
+    #[serde(default)]
+    pub providers: Vec<Provider>,
+    /// Integration ids covered; empty: all of the tenant's.
+    #[serde(default)]
+    pub integrations: Vec<String>,
+    #[serde(default)]
+    pub when: Conditions,
+    #[serde(default)]
+    pub actions: Vec<PolicyAction>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// A tenant's policies and the named lists they refer to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySet {
+    /// Named lists of e-mail addresses and domains (`blocked-partners: [rival.example]`) that
+    /// actor and target conditions refer to.
+    #[serde(default)]
+    pub lists: BTreeMap<String, Vec<String>>,
+    pub policies: Vec<Policy>,
+}
+
+/// A policy set as a tenant runs it: the set and the version it was applied as (0: the
+/// product's default set, never applied by anyone).
+#[derive(Debug, Clone)]
+pub struct ActivePolicies {
+    pub version: u64,
+    pub set: PolicySet,
 }
 
 /// A policy that an activity violates, and what matched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicyHit<'a> {
     pub policy: &'a Policy,
     pub matches: Vec<MatchSummary>,
+    /// What the incident is about: the same subject seen again is the same incident.
+    pub subject: String,
 }
 
-/// The policies every deployment starts with.
-pub fn builtin_policies() -> Vec<Policy> {
-    vec![
-        Policy {
-            id: "builtin.sensitive-file-exposed".into(),
-            name: "Sensitive file shared publicly or externally".into(),
-            severity: Severity::High,
-            condition: Condition::SensitiveFileExposed,
-            actions: vec![
-                ActionKind::Quarantine,
-                ActionKind::RemoveSharedLink,
-                ActionKind::RemoveExternalCollaborators,
-                ActionKind::Notify,
-            ],
-        },
-        Policy {
-            id: "builtin.public-file-link".into(),
-            name: "File shared by public link".into(),
-            severity: Severity::Medium,
-            condition: Condition::FileSharedPublicly,
-            actions: vec![ActionKind::RemoveSharedLink, ActionKind::Notify],
-        },
-        Policy {
-            id: "builtin.external-collaborator".into(),
-            name: "Shared with an external collaborator".into(),
-            severity: Severity::Low,
-            condition: Condition::SharedWithExternalUser,
-            actions: vec![ActionKind::Notify],
-        },
-    ]
+impl Policy {
+    /// Whether the policy covers this activity's provider and integration.
+    pub fn covers(&self, activity: &Activity) -> bool {
+        self.enabled
+            && (self.providers.is_empty() || self.providers.contains(&activity.provider))
+            && (self.integrations.is_empty()
+                || self.integrations.contains(&activity.integration_id))
+    }
+
+    /// Whether judging the policy needs the file's classification.
+    pub fn needs_content(&self) -> bool {
+        self.when.needs_content()
+    }
+
+    /// What the incident is about: the object, with the part of it the policy looks at (the
+    /// content version, the link, the invited person). An activity with no object is its own
+    /// subject. The parts are written as the policies compiled into earlier versions wrote
+    /// them, so upgrading keeps every open incident's id.
+    pub fn subject(&self, activity: &Activity, content_key: Option<&str>) -> String {
+        let own = || format!("activity#{}", activity.id());
+        let Some(object) = activity.object_id.as_deref().filter(|o| !o.is_empty()) else {
+            return own();
+        };
+        let when = &self.when;
+        let mut parts = vec![object];
+        for (used, part) in [
+            (
+                when.needs_content(),
+                content_key.map(|key| key.split_once(':').map_or(key, |(_, digest)| digest)),
+            ),
+            (!when.link.is_empty(), activity.shared_link.as_deref()),
+            (when.target.is_some(), activity.target_user_email.as_deref()),
+        ] {
+            match (used, part) {
+                (false, _) => {}
+                (true, Some(part)) => parts.push(part),
+                (true, None) => return own(),
+            }
+        }
+        parts.join("#")
+    }
 }
 
-/// Every policy the activity violates.
-pub fn evaluate<'a>(
-    policies: &'a [Policy],
-    activity: &Activity,
-    content: Option<&ContentFindings>,
-) -> Vec<PolicyHit<'a>> {
-    policies
-        .iter()
-        .filter_map(|policy| {
-            let matches = policy.condition.matches(activity, content);
-            (!matches.is_empty()).then_some(PolicyHit { policy, matches })
+impl PolicySet {
+    /// Whether any enabled policy covering the activity would need its file's content, once
+    /// the conditions that need no content hold.
+    pub fn wants_content(&self, activity: &Activity) -> bool {
+        self.policies.iter().any(|p| {
+            p.covers(activity)
+                && p.needs_content()
+                && p.when.holds_without_content(activity, &self.lists).is_some()
         })
-        .collect()
+    }
+
+    /// Every policy the activity violates. `content` is the classification of the file's
+    /// current version, when it has one; content conditions do not hold without it.
+    pub fn evaluate(
+        &self,
+        activity: &Activity,
+        content: Option<&Classification>,
+    ) -> Vec<PolicyHit<'_>> {
+        self.policies
+            .iter()
+            .filter(|p| p.covers(activity))
+            .filter_map(|policy| {
+                let mut matches = policy.when.holds_without_content(activity, &self.lists)?;
+                if policy.needs_content() {
+                    matches.extend(policy.when.holds_on_content(content)?);
+                }
+                // One summary per rule: a public link can be both what the event set and
+                // what the file has now.
+                let mut seen = std::collections::HashSet::new();
+                matches.retain(|m| seen.insert(m.rule.clone()));
+                Some(PolicyHit {
+                    policy,
+                    subject: policy.subject(activity, content.map(|c| c.content_key.as_str())),
+                    matches,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The classification a scan produces for `content_key`.
+pub fn classification_of(
+    tenant_id: &str,
+    content_key: &str,
+    findings: ContentFindings,
+    size: Option<u64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Classification {
+    Classification {
+        tenant_id: tenant_id.to_string(),
+        content_key: content_key.to_string(),
+        detectors: findings.detectors,
+        coverage: findings.coverage,
+        detected_type: findings.detected_type,
+        size,
+        inspected_at: now,
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::fixtures;
-
-    #[test]
-    fn a_public_link_on_a_file_violates_the_public_link_policy_only() {
-        let policies = builtin_policies();
-        let hits = evaluate(&policies, &fixtures::public_share("e-1"), None);
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].policy.id, "builtin.public-file-link");
-        assert_eq!(
-            hits[0].matches,
-            vec![MatchSummary {
-                rule: "public_link".into(),
-                count: 1
-            }]
-        );
-    }
-
-    #[test]
-    fn organization_links_and_folders_are_not_public_file_links() {
-        let policies = builtin_policies();
-        let mut org_link = fixtures::public_share("e-1");
-        org_link.link_visibility = Some(LinkVisibility::Organization);
-        assert!(evaluate(&policies, &org_link, None).is_empty());
-
-        let mut folder = fixtures::public_share("e-2");
-        folder.object_type = Some("folder".into());
-        assert!(evaluate(&policies, &folder, None).is_empty());
-    }
-
-    #[test]
-    fn sharing_with_an_external_user_is_flagged_but_internal_is_not() {
-        let policies = builtin_policies();
-        let mut invite = fixtures::public_share("e-1");
-        invite.link_visibility = None;
-        invite.target_user_type = Some(UserType::External);
-        let hits = evaluate(&policies, &invite, None);
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].policy.id, "builtin.external-collaborator");
-
-        invite.target_user_type = Some(UserType::Internal);
-        assert!(evaluate(&policies, &invite, None).is_empty());
-    }
-
-    fn card_findings() -> ContentFindings {
-        ContentFindings {
-            matches: vec![MatchSummary {
-                rule: "credit_card".into(),
-                count: 3,
-            }],
-            skipped: None,
-        }
-    }
-
-    #[test]
-    fn sensitive_content_is_an_incident_only_when_the_file_is_exposed() {
-        let policies = builtin_policies();
-        let mut shared = fixtures::public_share("e-1");
-        shared.enrichments.exposure = Some(crate::domain::Exposure {
-            public_link: true,
-            external_collaborators: vec![],
-            content_sha1: Some("abc".into()),
-        });
-        let ids = |hits: Vec<PolicyHit>| {
-            hits.into_iter()
-                .map(|h| h.policy.id.clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            ids(evaluate(&policies, &shared, Some(&card_findings()))),
-            ["builtin.sensitive-file-exposed", "builtin.public-file-link"]
-        );
-        // Clean content: only the collaboration policy.
-        assert_eq!(
-            ids(evaluate(
-                &policies,
-                &shared,
-                Some(&ContentFindings::default())
-            )),
-            ["builtin.public-file-link"]
-        );
-
-        let mut private = shared.clone();
-        private.link_visibility = None;
-        private.enrichments.exposure = Some(crate::domain::Exposure::default());
-        assert!(evaluate(&policies, &private, Some(&card_findings())).is_empty());
-    }
-
-    #[test]
-    fn the_same_exposure_seen_twice_is_the_same_subject() {
-        let pulled = fixtures::public_share("event-from-stream");
-        let mut pushed = fixtures::public_share("webhook-delivery-id");
-        pushed.ingest_path = crate::domain::IngestPath::Push;
-        assert_ne!(pulled.id(), pushed.id());
-        let condition = Condition::FileSharedPublicly;
-        assert_eq!(condition.subject(&pulled), condition.subject(&pushed));
-        let mut relinked = pulled.clone();
-        relinked.shared_link = Some("https://app.box.com/s/new".into());
-        assert_ne!(condition.subject(&pulled), condition.subject(&relinked));
-    }
-}
+mod tests;

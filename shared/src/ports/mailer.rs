@@ -17,6 +17,8 @@ pub enum MailError {
     Rejected(String),
     #[error("the mail service could not be reached: {0}")]
     Unavailable(String),
+    #[error("the mail service is not set up correctly: {0}")]
+    Misconfigured(String),
 }
 
 #[async_trait]

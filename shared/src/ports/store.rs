@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Activity, Checkpoint, Incident, IncidentStatus, Integration, StreamHealth};
+use crate::domain::{
+    Activity, Checkpoint, Classification, Incident, IncidentStatus, Integration, StreamHealth,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -138,14 +140,72 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<Vec<Incident>, StoreError>;
 }
 
+/// One applied version of a tenant's policy set, kept as the administrator wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredPolicySet {
+    pub tenant_id: String,
+    /// 1 for the first set a tenant applies, then one more per apply.
+    pub version: u64,
+    /// The policy file's text (YAML or JSON).
+    pub source: String,
+    /// The file name it was applied from, for people reading the history.
+    pub file_name: String,
+    pub applied_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// Stores `set` unless the tenant already has its version: two administrators applying at
+    /// once get [`StoreError::Conflict`] for the second, which re-reads and applies again.
+    async fn put_policy_set(&self, set: &StoredPolicySet) -> Result<(), StoreError>;
+    /// The tenant's newest version, `None` when it runs the default set.
+    async fn latest_policy_set(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<StoredPolicySet>, StoreError>;
+    async fn get_policy_set(
+        &self,
+        tenant_id: &str,
+        version: u64,
+    ) -> Result<Option<StoredPolicySet>, StoreError>;
+}
+
+/// File classifications by content version: the content-hash cache of DLP results.
+#[async_trait]
+pub trait ClassificationStore: Send + Sync {
+    async fn get_classification(
+        &self,
+        tenant_id: &str,
+        content_key: &str,
+    ) -> Result<Option<Classification>, StoreError>;
+    /// Stores it until `expires_at`; storing the same version again replaces it.
+    async fn put_classification(
+        &self,
+        classification: &Classification,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
 /// Every store in one bound, for back ends that implement them all on one connection.
 pub trait Stores:
-    IntegrationStore + CheckpointStore + DedupStore + ActivityStore + IncidentStore
+    IntegrationStore
+    + CheckpointStore
+    + DedupStore
+    + ActivityStore
+    + IncidentStore
+    + PolicyStore
+    + ClassificationStore
 {
 }
 
 impl<T> Stores for T where
-    T: IntegrationStore + CheckpointStore + DedupStore + ActivityStore + IncidentStore
+    T: IntegrationStore
+        + CheckpointStore
+        + DedupStore
+        + ActivityStore
+        + IncidentStore
+        + PolicyStore
+        + ClassificationStore
 {
 }
 
