@@ -83,17 +83,18 @@ pub fn parse_since(text: &str) -> anyhow::Result<chrono::Duration> {
 }
 
 fn detectors() -> anyhow::Result<Vec<(String, casb_shared::dlp::Category)>> {
-    let scanner: Box<dyn ContentScanner> = match casb_shared::config::optional_env("CASB_DLP_POLICY") {
-        Some(path) => {
-            let rules = casb_shared::dlp::policy_file::load(Path::new(&path))
-                .map_err(|e| anyhow!("CASB_DLP_POLICY {path}: {e}"))?;
-            Box::new(
-                casb_shared::content::DlpScanner::from_policy(&rules)
-                    .map_err(|e| anyhow!("CASB_DLP_POLICY {path}: {e}"))?,
-            )
-        }
-        None => Box::new(casb_shared::content::DlpScanner::for_incidents()),
-    };
+    let scanner: Box<dyn ContentScanner> =
+        match casb_shared::config::optional_env("CASB_DLP_POLICY") {
+            Some(path) => {
+                let rules = casb_shared::dlp::policy_file::load(Path::new(&path))
+                    .map_err(|e| anyhow!("CASB_DLP_POLICY {path}: {e}"))?;
+                Box::new(
+                    casb_shared::content::DlpScanner::from_policy(&rules)
+                        .map_err(|e| anyhow!("CASB_DLP_POLICY {path}: {e}"))?,
+                )
+            }
+            None => Box::new(casb_shared::content::DlpScanner::for_incidents()),
+        };
     Ok(scanner.detectors())
 }
 
@@ -101,8 +102,8 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
     match command {
         PolicyCommand::Validate { file } => {
             let (text, name) = read(&file)?;
-            let set = policy::parse(&text, &name, Some(&detectors()?))
-                .map_err(|e| anyhow!("{e}"))?;
+            let set =
+                policy::parse(&text, &name, Some(&detectors()?)).map_err(|e| anyhow!("{e}"))?;
             let enabled = set.policies.iter().filter(|p| p.enabled).count();
             println!(
                 "{name}: valid: {} policies ({enabled} enabled), {} lists",
@@ -174,8 +175,8 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
             file,
         } => {
             let (text, name) = read(&file)?;
-            let set = policy::parse(&text, &name, Some(&detectors()?))
-                .map_err(|e| anyhow!("{e}"))?;
+            let set =
+                policy::parse(&text, &name, Some(&detectors()?)).map_err(|e| anyhow!("{e}"))?;
             let since = chrono::Utc::now() - parse_since(&since)?;
             let core = core_for(&target).await?;
             let (read, fired) = policy::dry_run(&core, &tenant, &set, since, limit).await?;

@@ -524,24 +524,9 @@ async fn integrations_are_added_without_a_browser_listed_paused_resumed_and_remo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn integration_commands_work_against_a_deployed_stack() {
     use casb_shared::aws::{provision, TableNames};
-    let endpoint = match std::env::var("CASB_TEST_MOTO_ENDPOINT") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CASB_TEST_MOTO_ENDPOINT is not set: run the suite with scripts/test.sh")
-        }
-        _ => {
-            eprintln!("skipping: CASB_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)");
-            return;
-        }
+    let Some((endpoint, sdk)) = moto().await else {
+        return;
     };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .load()
-        .await;
     // What `sam deploy` creates, made directly in moto, and a stack whose outputs name them.
     let prefix = format!("s{}", &uuid_like());
     let tables = TableNames::with_prefix(&prefix);
@@ -565,27 +550,12 @@ async fn integration_commands_work_against_a_deployed_stack() {
         "ActionQueueUrl": queue_urls[1], "PollJobQueueUrl": queue_urls[2],
         "SecretPrefix": format!("casb/{prefix}/"),
     });
-    let template = serde_json::json!({
-        "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": outputs.as_object().unwrap().iter()
-            .map(|(k, v)| (k.clone(), serde_json::json!({"Value": v})))
-            .collect::<serde_json::Map<_, _>>(),
-    });
-    aws_sdk_cloudformation::Client::new(&sdk)
-        .create_stack()
-        .stack_name(&prefix)
-        .template_body(template.to_string())
-        .send()
-        .await
-        .unwrap();
+    create_stack(&sdk, &prefix, outputs).await;
 
     let sim = BoxSimulator::start(SimConfig::default()).await.unwrap();
     let aws_env = |c: &mut Command| {
         box_env(c, &sim);
-        c.env("AWS_ENDPOINT_URL", &endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1");
+        aws_env(c, &endpoint);
     };
     let (ok, _, stderr) = run_casb(
         args(&["secret-put", "--stack", &prefix, "providers/box/app"]),
@@ -656,6 +626,243 @@ async fn integration_commands_work_against_a_deployed_stack() {
     assert!(!ok && stderr.contains("no-such-stack"), "{stderr}");
 }
 
+/// moto's endpoint and an SDK configuration for it; `None` (skip) outside CI when the tests
+/// were not started by scripts/test.sh.
+async fn moto() -> Option<(String, aws_config::SdkConfig)> {
+    let endpoint = match std::env::var("CASB_TEST_MOTO_ENDPOINT") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CASB_TEST_MOTO_ENDPOINT is not set: run the suite with scripts/test.sh")
+        }
+        _ => {
+            eprintln!("skipping: CASB_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)");
+            return None;
+        }
+    };
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await;
+    Some((endpoint, sdk))
+}
+
+/// A stack in moto whose outputs are `outputs` (name to value), standing in for what
+/// `sam deploy` makes.
+async fn create_stack(sdk: &aws_config::SdkConfig, name: &str, outputs: serde_json::Value) {
+    let template = serde_json::json!({
+        "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": outputs.as_object().unwrap().iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!({"Value": v})))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    aws_sdk_cloudformation::Client::new(sdk)
+        .create_stack()
+        .stack_name(name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn aws_env(command: &mut Command, endpoint: &str) {
+    command
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1");
+}
+
+/// The query of a link as (name, value) pairs.
+fn link_query(link: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_token_and_connect_link_work_on_the_data_directory() {
+    use casb_shared::admin_credential::{ConnectLinkError, ConnectLinkSigner};
+    use secrecy::SecretString;
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("casb").to_str().unwrap().to_string();
+    let local = |c: &mut Command| {
+        c.env_remove("CASB_ADMIN_TOKEN")
+            .env_remove("CASB_PUBLIC_URL");
+    };
+    let (ok, first, stderr) = run_casb(args(&["admin-token", "--data-dir", &dir]), "", local).await;
+    assert!(ok, "{stderr}");
+    let token = first.trim().to_string();
+    assert!(token.len() >= 40, "{token}");
+    let (ok, again, _) = run_casb(args(&["admin-token", "--data-dir", &dir]), "", local).await;
+    assert!(ok);
+    assert_eq!(again.trim(), token, "the token is kept, not made anew");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data.path().join("casb/admin-token")), 0o600);
+        assert_eq!(mode(&data.path().join("casb")), 0o700);
+    }
+
+    let link_args = |extra: &[&str]| {
+        let mut list = args(&[
+            "connect-link",
+            "--data-dir",
+            &dir,
+            "--provider",
+            "box",
+            "--tenant",
+            "acme",
+            "--base-url",
+            "https://casb.example.com",
+        ]);
+        list.extend(args(extra));
+        list
+    };
+    let (ok, link, stderr) =
+        run_casb(link_args(&["--setting", "watch_folders=1,2"]), "", local).await;
+    assert!(ok, "{stderr}");
+    let link = link.trim().to_string();
+    assert!(
+        link.starts_with("https://casb.example.com/oauth/box/connect?"),
+        "{link}"
+    );
+    assert!(
+        !link.contains(&token) && !stderr.contains(&token),
+        "no token in the link or logs"
+    );
+    let signer = ConnectLinkSigner::new(&SecretString::from(token.clone()));
+    let params = signer
+        .verify("box", &link_query(&link), chrono::Utc::now())
+        .expect("the link verifies with the data directory's token");
+    assert_eq!(
+        params,
+        vec![
+            ("tenant_id".to_string(), "acme".to_string()),
+            ("watch_folders".to_string(), "1,2".to_string())
+        ]
+    );
+    // A setting the connector does not declare: no link.
+    let (ok, out, stderr) = run_casb(link_args(&["--setting", "watch_foldrs=1"]), "", local).await;
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(stderr.contains("watch_foldrs"), "{stderr}");
+
+    // Rotation: a new token, and the old link no longer verifies.
+    let (ok, rotated, stderr) = run_casb(
+        args(&["admin-token", "--data-dir", &dir, "--rotate"]),
+        "",
+        local,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let rotated = rotated.trim().to_string();
+    assert_ne!(rotated, token);
+    let signer = ConnectLinkSigner::new(&SecretString::from(rotated));
+    assert_eq!(
+        signer.verify("box", &link_query(&link), chrono::Utc::now()),
+        Err(ConnectLinkError::BadSignature)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_token_and_connect_link_work_against_a_deployed_stack() {
+    use casb_shared::admin_credential::{AdminCredential, ConnectLinkSigner};
+    let Some((endpoint, sdk)) = moto().await else {
+        return;
+    };
+    // The stack's admin secret and its oauth-callback function (the router, with the core a
+    // Lambda builds: the admin token read from that secret).
+    let prefix = format!("a{}", uuid_like());
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(format!("{prefix}-AdminTokenSecret"))
+        .secret_string("generated-by-cloudformation-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let embedded = casb_shared::backend::EmbeddedBackend::open(data.path()).unwrap();
+    let core = casb_shared::Core::new(
+        embedded.backend.clone(),
+        casb_shared::config::Settings::default(),
+        casb_connectors::from_env(&embedded.backend),
+    )
+    .unwrap()
+    .with_admin(AdminCredential::secrets_manager(&sdk, &secret));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, casb_shared::http::oauth_callback::router(core))
+            .await
+            .unwrap()
+    });
+    create_stack(
+        &sdk,
+        &prefix,
+        serde_json::json!({"AdminTokenSecretArn": secret, "ApiUrl": api_url}),
+    )
+    .await;
+    let env = |c: &mut Command| {
+        aws_env(c, &endpoint);
+        c.env_remove("CASB_ADMIN_TOKEN");
+    };
+
+    let (ok, token, stderr) = run_casb(args(&["admin-token", "--stack", &prefix]), "", env).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(token.trim(), "generated-by-cloudformation-0123456789");
+    let connect_link = || {
+        run_casb(
+            args(&[
+                "connect-link",
+                "--stack",
+                &prefix,
+                "--provider",
+                "box",
+                "--tenant",
+                "acme",
+                "--setting",
+                "watch_folders=7",
+            ]),
+            "",
+            env,
+        )
+    };
+    let (ok, link, stderr) = connect_link().await;
+    assert!(ok, "{stderr}");
+    let link = link.trim().to_string();
+    assert!(
+        link.starts_with(&format!("{api_url}oauth/box/connect?")),
+        "{link}"
+    );
+    let signer = ConnectLinkSigner::new(&secrecy::SecretString::from(token.trim().to_string()));
+    let params = signer
+        .verify("box", &link_query(&link), chrono::Utc::now())
+        .expect("the stack's function signed it with the stack's token");
+    assert!(params.contains(&("watch_folders".to_string(), "7".to_string())));
+
+    // --rotate writes a new value to the secret, which the function reads on its next request.
+    let (ok, rotated, stderr) = run_casb(
+        args(&["admin-token", "--stack", &prefix, "--rotate"]),
+        "",
+        env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_ne!(rotated.trim(), token.trim());
+    let (_, current, _) = run_casb(args(&["admin-token", "--stack", &prefix]), "", env).await;
+    assert_eq!(current.trim(), rotated.trim());
+    let (ok, _, stderr) = connect_link().await;
+    assert!(ok, "the function uses the rotated token at once: {stderr}");
+}
+
 fn uuid_like() -> String {
     format!(
         "{:x}",
@@ -668,4 +875,213 @@ fn uuid_like() -> String {
     .rev()
     .take(10)
     .collect()
+}
+
+/// Runs `casb` with `args` and returns (success, stdout, stderr).
+fn run_plain(args: &[&str]) -> (bool, String, String) {
+    let output = casb().args(args).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_are_validated_applied_versioned_and_dry_run_over_stored_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_dir = data.to_str().unwrap();
+    // History to try policies on: the demo's activities, incidents and classifications.
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking({
+        let data_dir = data_dir.to_string();
+        move || run_plain(&["demo", "--data-dir", &data_dir])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stdout}\n{stderr}");
+    let incidents_before = {
+        let backend = casb_shared::backend::EmbeddedBackend::open(&data)
+            .unwrap()
+            .backend;
+        backend
+            .incidents
+            .list_incidents("demo-tenant", None, 1000)
+            .await
+            .unwrap()
+            .len()
+    };
+
+    // A broken file is refused with the line and the field.
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "policies:\n  - id: x\n    name: X\n    severity: low\n    when:\n      content: { any_of: [{ detectors: [credit_crad] }] }\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = run_plain(&["policy", "validate", broken.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("broken.yaml:2:") && stderr.contains("no detector 'credit_crad'"),
+        "{stderr}"
+    );
+
+    // A tenant's own set: secrets in monitor mode, and the default's card policy.
+    let mine = dir.path().join("mine.yaml");
+    std::fs::write(
+        &mine,
+        r#"policies:
+  - id: secrets-anywhere
+    name: Secrets in any file
+    severity: critical
+    mode: monitor
+    when:
+      object: { type: file }
+      content: { any_of: [{ categories: [secret] }] }
+    actions: [quarantine]
+  - id: cards-shared
+    name: Card numbers shared
+    severity: high
+    when:
+      exposure: { any_of: [public_link, external_collaborators] }
+      content: { any_of: [{ detectors: [credit_card] }] }
+    actions: [remove_shared_link, { notify: security-team }]
+"#,
+    )
+    .unwrap();
+    let mine_path = mine.to_str().unwrap();
+    let (ok, stdout, stderr) = run_plain(&["policy", "validate", mine_path]);
+    assert!(
+        ok && stdout.contains("valid: 2 policies"),
+        "{stdout}{stderr}"
+    );
+
+    let (ok, stdout, stderr) = run_plain(&[
+        "policy",
+        "test",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "demo-tenant",
+        "--since",
+        "1d",
+        "--json",
+        mine_path,
+    ]);
+    assert!(ok, "{stderr}");
+    let fired = json_lines(&stdout);
+    let objects = |policy: &str| -> Vec<String> {
+        let mut names: Vec<String> = fired
+            .iter()
+            .filter(|f| f["policy_id"] == policy)
+            .map(|f| {
+                f["object"]
+                    .as_str()
+                    .unwrap_or("")
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    // The demo's deploy.env holds an AWS key; its card payments file holds card numbers and
+    // was shared. Harmless files fire nothing.
+    assert_eq!(objects("secrets-anywhere"), ["deploy.env"], "{stdout}");
+    assert!(
+        objects("cards-shared").contains(&"q4-card-payments.csv".to_string()),
+        "{stdout}"
+    );
+    for hit in &fired {
+        let name = hit["object"].as_str().unwrap_or("");
+        assert!(
+            !name.contains("budget-notes") && !name.contains("pitch"),
+            "{hit}"
+        );
+        if hit["policy_id"] == "secrets-anywhere" {
+            assert_eq!(hit["monitor_only"], true);
+        }
+    }
+    assert!(stderr.contains("would fire"), "{stderr}");
+
+    // Dry-running wrote nothing.
+    let backend = casb_shared::backend::EmbeddedBackend::open(&data)
+        .unwrap()
+        .backend;
+    assert_eq!(
+        backend
+            .incidents
+            .list_incidents("demo-tenant", None, 1000)
+            .await
+            .unwrap()
+            .len(),
+        incidents_before
+    );
+    assert_eq!(
+        backend
+            .policies
+            .latest_policy_set("demo-tenant")
+            .await
+            .unwrap(),
+        None
+    );
+    drop(backend);
+
+    // Applying stores version 1; the same file again changes nothing; an edit is version 2.
+    let apply = |path: &str| {
+        run_plain(&[
+            "policy",
+            "apply",
+            "--data-dir",
+            data_dir,
+            "--tenant",
+            "demo-tenant",
+            path,
+        ])
+    };
+    let (ok, stdout, stderr) = apply(mine_path);
+    assert!(ok && stdout.contains("version 1"), "{stdout}{stderr}");
+    let (_, stdout, _) = apply(mine_path);
+    assert!(stdout.contains("version 1"), "{stdout}");
+    std::fs::write(
+        &mine,
+        std::fs::read_to_string(&mine)
+            .unwrap()
+            .replace("critical", "high"),
+    )
+    .unwrap();
+    let (_, stdout, _) = apply(mine_path);
+    assert!(stdout.contains("version 2"), "{stdout}");
+    let (ok, stdout, _) = run_plain(&[
+        "policy",
+        "show",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "demo-tenant",
+        "--version",
+        "1",
+    ]);
+    assert!(ok && stdout.contains("severity: critical"), "{stdout}");
+    let (_, stdout, _) = run_plain(&[
+        "policy",
+        "show",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "other-tenant",
+    ]);
+    assert!(
+        stdout.contains("default policy set (version 0)"),
+        "{stdout}"
+    );
+    // The default set prints in the format validate accepts.
+    let (_, default, _) = run_plain(&["policy", "default"]);
+    let default_path = dir.path().join("default.yaml");
+    std::fs::write(&default_path, default).unwrap();
+    let (ok, stdout, stderr) = run_plain(&["policy", "validate", default_path.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
 }

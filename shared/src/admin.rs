@@ -1,8 +1,8 @@
 //! Operator actions on integrations, for `casb integration ...` on the embedded back end and,
 //! through the same ports, against a deployed stack: add one without a browser (client
 //! credentials, a JWT assertion or an API token), list them with their streams' health, pause,
-//! resume and remove them. The OAuth redirect flow (`/oauth/{provider}/connect`) remains the
-//! way to add authorization-code integrations.
+//! resume and remove them. The OAuth redirect flow (`/oauth/{provider}/connect`, started from a
+//! `casb connect-link` link) remains the way to add authorization-code integrations.
 
 use chrono::Utc;
 use secrecy::SecretString;
@@ -81,8 +81,8 @@ pub async fn add_integration(
         Some(kind) if headless.contains(&kind) => kind,
         Some(CredentialKind::AuthorizationCode) => {
             return Err(AdminError::Invalid(format!(
-                "{} authorization-code integrations are connected through a browser: open /oauth/{}/connect",
-                request.provider, request.provider
+                "{} authorization-code integrations are connected through a browser: open the link `casb connect-link --provider {} --tenant {}` prints",
+                request.provider, request.provider, request.tenant_id
             )))
         }
         Some(kind) => {
@@ -94,8 +94,8 @@ pub async fn add_integration(
         }
         None => *headless.first().ok_or_else(|| {
             AdminError::Invalid(format!(
-                "{} can only be connected through a browser: open /oauth/{}/connect",
-                request.provider, request.provider
+                "{} can only be connected through a browser: open the link `casb connect-link --provider {} --tenant {}` prints",
+                request.provider, request.provider, request.tenant_id
             ))
         })?,
     };

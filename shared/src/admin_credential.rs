@@ -142,12 +142,7 @@ impl AdminCredential {
                 .secret_id(secret_id)
                 .send()
                 .await
-                .map_err(|e| {
-                    AdminCredentialError::Unavailable(format!(
-                        "secret {secret_id}: {}",
-                        crate::aws::describe(&e)
-                    ))
-                })?
+                .map_err(secret_unavailable(secret_id))?
                 .secret_string
                 .unwrap_or_default(),
         };
@@ -189,15 +184,23 @@ impl AdminCredential {
                     .secret_string(&token)
                     .send()
                     .await
-                    .map_err(|e| {
-                        AdminCredentialError::Unavailable(format!(
-                            "secret {secret_id}: {}",
-                            crate::aws::describe(&e)
-                        ))
-                    })?;
+                    .map_err(secret_unavailable(secret_id))?;
             }
         }
         Ok(SecretString::from(token))
+    }
+}
+
+/// A Secrets Manager failure on the admin token's secret, with its causes.
+#[cfg(feature = "aws")]
+fn secret_unavailable<E: std::error::Error>(
+    secret_id: &str,
+) -> impl FnOnce(E) -> AdminCredentialError + '_ {
+    move |e| {
+        AdminCredentialError::Unavailable(format!(
+            "secret {secret_id}: {}",
+            crate::aws::describe(&e)
+        ))
     }
 }
 
@@ -306,8 +309,9 @@ impl ConnectLinkSigner {
                 )),
             }
         };
-        let signature = decode_base64_url(&only(SIGNATURE)?)
-            .ok_or(ConnectLinkError::Malformed("the signature is not base64url"))?;
+        let signature = decode_base64_url(&only(SIGNATURE)?).ok_or(ConnectLinkError::Malformed(
+            "the signature is not base64url",
+        ))?;
         let expires = only(EXPIRES)?
             .parse::<i64>()
             .ok()
@@ -383,9 +387,20 @@ mod tests {
             changed("tenant_id", "victim"),
             changed("mode", "pull"),
             changed("watch_folders", "1,2,3"),
-            changed(EXPIRES, &(now + Duration::minutes(14)).timestamp().to_string()),
-            [query.clone(), pairs(&[("internal_domains", "evil.example")])].concat(),
-            query.iter().filter(|(n, _)| n != "watch_folders").cloned().collect(),
+            changed(
+                EXPIRES,
+                &(now + Duration::minutes(14)).timestamp().to_string(),
+            ),
+            [
+                query.clone(),
+                pairs(&[("internal_domains", "evil.example")]),
+            ]
+            .concat(),
+            query
+                .iter()
+                .filter(|(n, _)| n != "watch_folders")
+                .cloned()
+                .collect(),
         ] {
             assert_eq!(
                 signer.verify("box", &tampered, now),
@@ -408,12 +423,20 @@ mod tests {
             signer.verify("box", &query, later),
             Err(ConnectLinkError::Expired(_))
         ));
-        let long = signer.sign("box", &pairs(&[("tenant_id", "acme")]), now + Duration::hours(1));
+        let long = signer.sign(
+            "box",
+            &pairs(&[("tenant_id", "acme")]),
+            now + Duration::hours(1),
+        );
         assert_eq!(
             signer.verify("box", &long, now),
             Err(ConnectLinkError::TooLong)
         );
-        let unsigned: Vec<_> = query.iter().filter(|(n, _)| n != SIGNATURE).cloned().collect();
+        let unsigned: Vec<_> = query
+            .iter()
+            .filter(|(n, _)| n != SIGNATURE)
+            .cloned()
+            .collect();
         assert!(!is_signed_link(&unsigned) && is_signed_link(&query));
         assert!(matches!(
             signer.verify("box", &unsigned, now),

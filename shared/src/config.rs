@@ -242,16 +242,15 @@ impl SmtpSettings {
         from: String,
     ) -> Result<Self, ConfigError> {
         let invalid = |why: String| ConfigError::Smtp(why);
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| invalid(format!("not a URL ({e}); write smtps://user@host:465 or smtp://user@host:587")))?;
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            invalid(format!(
+                "not a URL ({e}); write smtps://user@host:465 or smtp://user@host:587"
+            ))
+        })?;
         let (mut tls, default_port) = match parsed.scheme() {
             "smtps" => (SmtpTls::Implicit, 465),
             "smtp" => (SmtpTls::StartTls, 587),
-            other => {
-                return Err(invalid(format!(
-                    "scheme '{other}' is not smtps or smtp"
-                )))
-            }
+            other => return Err(invalid(format!("scheme '{other}' is not smtps or smtp"))),
         };
         let host = parsed
             .host_str()
@@ -271,9 +270,7 @@ impl SmtpSettings {
                     return Err(invalid("smtps:// is always TLS; drop ?tls".into()))
                 }
                 ("tls", other, _) => {
-                    return Err(invalid(format!(
-                        "tls={other} is not required or none"
-                    )))
+                    return Err(invalid(format!("tls={other} is not required or none")))
                 }
                 (other, _, _) => {
                     return Err(invalid(format!(
@@ -401,7 +398,11 @@ mod smtp_tests {
 
     #[test]
     fn every_url_form_encrypts_unless_it_says_tls_none() {
-        let implicit = parse("smtps://alerts%40example.com@mail.example.com", Some("smtp/password")).unwrap();
+        let implicit = parse(
+            "smtps://alerts%40example.com@mail.example.com",
+            Some("smtp/password"),
+        )
+        .unwrap();
         assert_eq!(implicit.tls, SmtpTls::Implicit);
         assert_eq!(implicit.port, 465);
         assert_eq!(implicit.username.as_deref(), Some("alerts@example.com"));
@@ -413,7 +414,10 @@ mod smtp_tests {
         assert_eq!((required.tls, required.port), (SmtpTls::StartTls, 2525));
 
         let plain = parse("smtp://127.0.0.1:2525?tls=none", None).unwrap();
-        assert_eq!((plain.tls, plain.host.as_str()), (SmtpTls::None, "127.0.0.1"));
+        assert_eq!(
+            (plain.tls, plain.host.as_str()),
+            (SmtpTls::None, "127.0.0.1")
+        );
         assert_eq!(plain.to_string(), "127.0.0.1:2525 (no TLS)");
 
         let inline = parse("smtps://me:p%2Bss@mail.example.com:465", None).unwrap();
@@ -424,14 +428,34 @@ mod smtp_tests {
     fn mistakes_are_refused_without_repeating_the_password() {
         for (url, secret, expected) in [
             ("http://mail.example.com", None, "scheme 'http'"),
-            ("smtps://mail.example.com?tls=none", None, "smtps:// is always TLS"),
-            ("smtp://mail.example.com?tls=opportunistic", None, "tls=opportunistic"),
-            ("smtp://mail.example.com?auth=plain", None, "unknown parameter 'auth'"),
+            (
+                "smtps://mail.example.com?tls=none",
+                None,
+                "smtps:// is always TLS",
+            ),
+            (
+                "smtp://mail.example.com?tls=opportunistic",
+                None,
+                "tls=opportunistic",
+            ),
+            (
+                "smtp://mail.example.com?auth=plain",
+                None,
+                "unknown parameter 'auth'",
+            ),
             ("smtp://mail.example.com/path", None, "path"),
             ("smtps://me@mail.example.com", None, "no password"),
             ("smtps://mail.example.com", Some("smtp/pw"), "names no user"),
-            ("smtps://me:hunter2@mail.example.com?tls=x", None, "always TLS"),
-            ("smtps://me:hunter2@mail.example.com", Some("smtp/pw"), "keep one"),
+            (
+                "smtps://me:hunter2@mail.example.com?tls=x",
+                None,
+                "always TLS",
+            ),
+            (
+                "smtps://me:hunter2@mail.example.com",
+                Some("smtp/pw"),
+                "keep one",
+            ),
         ] {
             let error = parse(url, secret).unwrap_err().to_string();
             assert!(error.contains(expected), "{url}: {error}");

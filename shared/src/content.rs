@@ -87,7 +87,6 @@ impl DlpScanner {
             limits: policy.limits.clone(),
         })
     }
-
 }
 
 /// The name policies use for a format the extractor recognises.

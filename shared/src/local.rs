@@ -255,8 +255,9 @@ pub async fn connect_like_a_browser(
     query: &[(&str, &str)],
     admin_token: &secrecy::SecretString,
 ) -> Result<serde_json::Value, String> {
-    let url = reqwest::Url::parse_with_params(&format!("{base_url}/oauth/{provider}/connect"), query)
-        .map_err(|e| format!("connect URL: {e}"))?;
+    let url =
+        reqwest::Url::parse_with_params(&format!("{base_url}/oauth/{provider}/connect"), query)
+            .map_err(|e| format!("connect URL: {e}"))?;
     walk_connect_flow(url.as_str(), Some(admin_token)).await
 }
 

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use box_simulator::{BoxSimulator, DeliveryTamper, HttpFault, ItemKind, ItemRef, SimConfig};
 use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
+use casb_shared::admin_credential::{AdminCredential, ConnectLinkSigner};
 use casb_shared::config::Settings;
 use casb_shared::connector::{Connector as _, ConnectorRegistry};
-use casb_shared::domain::{ActionKind, ActionStatus, Incident, Integration};
-use casb_shared::admin_credential::{AdminCredential, ConnectLinkSigner};
+use casb_shared::domain::{
+    ActionKind, ActionStatus, Classification, Coverage, Incident, Integration,
+};
 use casb_shared::local::{
     connect_like_a_browser, open_connect_link_like_a_browser, LocalInstance, ServeOptions,
 };
@@ -129,6 +131,17 @@ impl World {
             .list_incidents(TENANT, None, 100)
             .await
             .unwrap()
+    }
+
+    async fn incident(&self, id: &str) -> Incident {
+        self.casb()
+            .core
+            .backend
+            .incidents
+            .get_incident(TENANT, id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no incident {id}"))
     }
 
     /// Waits until `count` incidents exist and all their actions have a final outcome.
@@ -642,13 +655,16 @@ async fn a_wrong_or_missing_admin_token_gets_401() {
     let disconnect = format!("{}/oauth/box/disconnect", world.base);
     let body = serde_json::json!({"tenant_id": TENANT, "integration_id": integration.id});
     for (what, request) in [
-        ("connect, wrong token", client.get(&connect).bearer_auth("wrong")),
+        (
+            "connect, wrong token",
+            client.get(&connect).bearer_auth("wrong"),
+        ),
         ("connect, no token", client.get(&connect)),
         (
             "connect, the token's prefix",
-            client.get(&connect).bearer_auth(
-                &world.admin_token().await.expose_secret()[..10],
-            ),
+            client
+                .get(&connect)
+                .bearer_auth(&world.admin_token().await.expose_secret()[..10]),
         ),
         (
             "link, wrong token",
@@ -669,7 +685,10 @@ async fn a_wrong_or_missing_admin_token_gets_401() {
         assert!(response.headers().get("set-cookie").is_none(), "{what}");
         let answer: serde_json::Value = response.json().await.unwrap();
         assert!(
-            answer["message"].as_str().unwrap().contains("admin bearer token"),
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("admin bearer token"),
             "{what}: {answer}"
         );
     }
@@ -723,7 +742,9 @@ async fn a_signed_connect_link_connects_box_from_a_browser_without_a_header() {
     );
     let expires_at: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(link["expires_at"].clone()).unwrap();
-    assert!(expires_at > before && expires_at <= chrono::Utc::now() + chrono::Duration::minutes(15));
+    assert!(
+        expires_at > before && expires_at <= chrono::Utc::now() + chrono::Duration::minutes(15)
+    );
 
     // The browser opens the link: no Authorization header, then Box's consent and our callback.
     let answer = open_connect_link_like_a_browser(url).await.unwrap();
@@ -732,8 +753,15 @@ async fn a_signed_connect_link_connects_box_from_a_browser_without_a_header() {
     assert_eq!(answer["mode"], "both");
     let integrations = all_integrations(&world).await;
     assert_eq!(integrations.len(), 1);
-    assert_eq!(integrations[0].settings["watch_folders"], serde_json::json!([folder]));
-    assert_eq!(world.sim.webhooks().len(), 1, "the watched folder's webhook");
+    assert_eq!(
+        integrations[0].settings["watch_folders"],
+        serde_json::json!([folder])
+    );
+    assert_eq!(
+        world.sim.webhooks().len(),
+        1,
+        "the watched folder's webhook"
+    );
     assert_eq!(world.sim.oauth_stats().code_exchanges, 1);
 
     // A link that would be refused is never made.
@@ -764,7 +792,10 @@ async fn an_expired_altered_or_outdated_connect_link_is_refused_with_401() {
             let response = client.get(url).send().await.unwrap();
             let status = response.status().as_u16();
             let body: serde_json::Value = response.json().await.unwrap_or_default();
-            (status, body["message"].as_str().unwrap_or_default().to_string())
+            (
+                status,
+                body["message"].as_str().unwrap_or_default().to_string(),
+            )
         }
     };
     let (status, link) = request_link(
@@ -805,7 +836,11 @@ async fn an_expired_altered_or_outdated_connect_link_is_refused_with_401() {
     assert_eq!(status, 401);
     assert!(message.contains("expired"), "{message}");
     // Longer than 15 minutes, even correctly signed: refused.
-    let long = signer.sign("box", &params, chrono::Utc::now() + chrono::Duration::hours(2));
+    let long = signer.sign(
+        "box",
+        &params,
+        chrono::Utc::now() + chrono::Duration::hours(2),
+    );
     let long = link_url(long);
     assert_eq!(open(long).await.0, 401);
 
@@ -816,7 +851,10 @@ async fn an_expired_altered_or_outdated_connect_link_is_refused_with_401() {
     assert_eq!(status, 401);
     assert!(message.contains("rotated"), "{message}");
 
-    assert!(all_integrations(&world).await.is_empty(), "nothing connected");
+    assert!(
+        all_integrations(&world).await.is_empty(),
+        "nothing connected"
+    );
     assert_eq!(world.sim.oauth_stats().code_exchanges, 0);
 }
 
@@ -1635,5 +1673,136 @@ async fn the_connect_flow_refuses_settings_the_connector_does_not_declare() {
         world.sim.oauth_stats().code_exchanges,
         0,
         "nothing exchanged yet"
+    );
+}
+
+/// Waits until the file's current version has a stored classification.
+async fn classification_of(world: &World, file_id: &str) -> Classification {
+    let key = format!("sha1:{}", world.sim.file(file_id).unwrap().sha1);
+    for _ in 0..600 {
+        if let Some(found) = world
+            .casb()
+            .core
+            .backend
+            .classifications
+            .get_classification(TENANT, &key)
+            .await
+            .unwrap()
+        {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("file {file_id} (version {key}) was never classified");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_unshared_is_classified_once_and_a_later_share_is_judged_without_a_second_download(
+) {
+    let world = World::start().await;
+    world.connect("pull", "").await;
+    let admin = world.sim.admin_user_id();
+    let finance = world.sim.create_folder(&admin, "0", "Finance").unwrap();
+    let cards = world
+        .sim
+        .upload_file(&admin, &finance, "cards.csv", HARMLESS)
+        .unwrap();
+
+    // Uploaded and never shared: inspected anyway, and nothing is an incident.
+    let clean = classification_of(&world, &cards).await;
+    assert!(clean.detectors.is_empty(), "{clean:?}");
+    assert_eq!(clean.coverage, Coverage::Complete);
+    assert_eq!(world.sim.downloads_served(&cards), 1);
+
+    // A new version is a new classification, downloaded and scanned once more.
+    world.sim.edit_file(None, &cards, CARDS).unwrap();
+    let sensitive = classification_of(&world, &cards).await;
+    assert!(
+        sensitive
+            .detectors
+            .iter()
+            .any(|d| d.detector == "credit_card" && d.total() == 2),
+        "{sensitive:?}"
+    );
+    assert_eq!(world.sim.downloads_served(&cards), 2);
+    assert!(
+        world.incidents().await.is_empty(),
+        "unshared is no incident"
+    );
+
+    // Shared later: judged on the stored classification, without downloading it again.
+    world.sim.share_file(None, &cards, "open").unwrap();
+    let incidents = world.settled_incidents(2).await;
+    let sensitive_incidents = sensitive_policy(&incidents);
+    assert_eq!(sensitive_incidents.len(), 1, "{incidents:#?}");
+    assert!(sensitive_incidents[0]
+        .matches
+        .iter()
+        .any(|m| m.rule == "credit_card" && m.count == 2));
+    assert_eq!(
+        sensitive_incidents[0].policy_version, 0,
+        "the default set fired"
+    );
+    assert_eq!(
+        world.sim.downloads_served(&cards),
+        2,
+        "the share was judged without a second download of the same version"
+    );
+    assert_remediated(&world, &cards);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_exposure_after_remediation_raises_the_incident_again_and_acts_again() {
+    let world = World::start().await;
+    world.connect("pull", "").await;
+    let admin = world.sim.admin_user_id();
+    let legal = world.sim.create_folder(&admin, "0", "Legal").unwrap();
+    let contract = world
+        .sim
+        .upload_file(&admin, &legal, "contract.txt", CARDS)
+        .unwrap();
+    let file = || ItemRef {
+        kind: ItemKind::File,
+        id: contract.clone(),
+    };
+    world
+        .sim
+        .add_collaborator(None, file(), "partner@outside.example", "editor")
+        .unwrap();
+    let first = world.settled_incidents(2).await;
+    let incident = sensitive_policy(&first)[0].clone();
+    assert_eq!(incident.reopened, 0);
+    assert_remediated(&world, &contract);
+
+    // The owner puts the file back and invites the same partner again, a while later.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    world.sim.move_file(None, &contract, &legal).unwrap();
+    world
+        .sim
+        .add_collaborator(None, file(), "partner@outside.example", "editor")
+        .unwrap();
+    let mut raised = None;
+    for _ in 0..600 {
+        let current = world.incident(&incident.id).await;
+        if current.reopened == 1 && current.actions.iter().all(|a| a.status.is_final()) {
+            raised = Some(current);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let raised = raised.unwrap_or_else(|| panic!("not raised again: {:#?}", first));
+    assert_eq!(raised.activity_ids.len(), 2, "{raised:?}");
+    assert_eq!(
+        outcome(&raised, ActionKind::Quarantine).0,
+        ActionStatus::Succeeded
+    );
+    assert_remediated(&world, &contract);
+    // Each action ran once per exposure; redeliveries of either exposure change nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = world.incident(&incident.id).await;
+    assert_eq!(settled.reopened, 1);
+    assert!(
+        settled.actions.iter().all(|a| a.attempts == 1),
+        "{settled:?}"
     );
 }

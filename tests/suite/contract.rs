@@ -782,9 +782,20 @@ async fn policy_sets_are_versioned_per_tenant_and_never_overwritten(f: Fixture) 
         file_name: "p.yaml".into(),
         applied_at: "2026-11-24T10:00:00Z".parse().unwrap(),
     };
-    assert_eq!(store.latest_policy_set("tenant-a").await.unwrap(), None, "{}", f.name);
-    store.put_policy_set(&set("tenant-a", 1, "one")).await.unwrap();
-    store.put_policy_set(&set("tenant-a", 2, "two")).await.unwrap();
+    assert_eq!(
+        store.latest_policy_set("tenant-a").await.unwrap(),
+        None,
+        "{}",
+        f.name
+    );
+    store
+        .put_policy_set(&set("tenant-a", 1, "one"))
+        .await
+        .unwrap();
+    store
+        .put_policy_set(&set("tenant-a", 2, "two"))
+        .await
+        .unwrap();
     // Versions sort as numbers, not as text: 10 is newer than 9.
     for v in 3..=10 {
         store
@@ -792,18 +803,35 @@ async fn policy_sets_are_versioned_per_tenant_and_never_overwritten(f: Fixture) 
             .await
             .unwrap();
     }
-    store.put_policy_set(&set("tenant-b", 1, "other tenant")).await.unwrap();
+    store
+        .put_policy_set(&set("tenant-b", 1, "other tenant"))
+        .await
+        .unwrap();
     let err = store
         .put_policy_set(&set("tenant-a", 2, "a concurrent apply"))
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{}: {err}", f.name);
     let latest = store.latest_policy_set("tenant-a").await.unwrap().unwrap();
-    assert_eq!((latest.version, latest.source.as_str()), (10, "v10"), "{}", f.name);
-    let second = store.get_policy_set("tenant-a", 2).await.unwrap().unwrap();
-    assert_eq!(second.source, "two", "{}: a version is never overwritten", f.name);
     assert_eq!(
-        store.latest_policy_set("tenant-b").await.unwrap().unwrap().source,
+        (latest.version, latest.source.as_str()),
+        (10, "v10"),
+        "{}",
+        f.name
+    );
+    let second = store.get_policy_set("tenant-a", 2).await.unwrap().unwrap();
+    assert_eq!(
+        second.source, "two",
+        "{}: a version is never overwritten",
+        f.name
+    );
+    assert_eq!(
+        store
+            .latest_policy_set("tenant-b")
+            .await
+            .unwrap()
+            .unwrap()
+            .source,
         "other tenant"
     );
     assert_eq!(store.get_policy_set("tenant-b", 2).await.unwrap(), None);
@@ -835,7 +863,13 @@ async fn classifications_are_kept_per_content_version_until_they_expire(f: Fixtu
         .unwrap();
     assert_eq!(read.as_ref(), Some(&card), "{}", f.name);
     // Another tenant with the same file content has its own record.
-    assert_eq!(store.get_classification("tenant-b", "sha1:aaa").await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_classification("tenant-b", "sha1:aaa")
+            .await
+            .unwrap(),
+        None
+    );
     // A later result for the same version replaces the earlier one.
     let mut rescanned = card.clone();
     rescanned.coverage = Coverage::Partial("limit".into());
@@ -844,7 +878,12 @@ async fn classifications_are_kept_per_content_version_until_they_expire(f: Fixtu
         .await
         .unwrap();
     assert_eq!(
-        store.get_classification("tenant-a", "sha1:aaa").await.unwrap().unwrap().coverage,
+        store
+            .get_classification("tenant-a", "sha1:aaa")
+            .await
+            .unwrap()
+            .unwrap()
+            .coverage,
         Coverage::Partial("limit".into())
     );
     // An expired one is absent, whatever the store's sweeper has done.
@@ -855,7 +894,10 @@ async fn classifications_are_kept_per_content_version_until_they_expire(f: Fixtu
         .await
         .unwrap();
     assert_eq!(
-        store.get_classification("tenant-a", "sha1:old").await.unwrap(),
+        store
+            .get_classification("tenant-a", "sha1:old")
+            .await
+            .unwrap(),
         None,
         "{}",
         f.name

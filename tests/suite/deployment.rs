@@ -440,10 +440,7 @@ fn the_admin_token_is_a_generated_secret_only_the_oauth_callback_may_read() {
         );
     }
     let secret = &defined["AdminTokenSecret"];
-    assert_eq!(
-        secret["Type"].as_str(),
-        Some("AWS::SecretsManager::Secret")
-    );
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
     let generated = &secret["Properties"]["GenerateSecretString"];
     assert!(
         generated["PasswordLength"].as_i64().unwrap_or(0) >= 32,
@@ -457,12 +454,15 @@ fn the_admin_token_is_a_generated_secret_only_the_oauth_callback_may_read() {
     let name = serde_yaml::to_string(&secret["Properties"]["Name"]).unwrap();
     assert!(!name.contains("casb/${AWS::StackName}/"), "{name}");
     assert!(
-        ref_target(&template["Outputs"]["AdminTokenSecretArn"]["Value"]) == Some("AdminTokenSecret"),
+        ref_target(&template["Outputs"]["AdminTokenSecretArn"]["Value"])
+            == Some("AdminTokenSecret"),
         "`casb admin-token --stack` finds it through this output"
     );
     // The old plain-text variable is set nowhere.
     assert!(
-        !serde_yaml::to_string(&template).unwrap().contains("CASB_ADMIN_TOKEN:"),
+        !serde_yaml::to_string(&template)
+            .unwrap()
+            .contains("CASB_ADMIN_TOKEN:"),
         "CASB_ADMIN_TOKEN would put the token in the function's configuration"
     );
 
@@ -511,8 +511,7 @@ fn the_inspector_has_memory_for_a_full_batch_of_the_largest_files() {
     let download_mb = inspector["Environment"]["Variables"]["CASB_MAX_DOWNLOAD_MB"]
         .as_i64()
         .expect("CASB_MAX_DOWNLOAD_MB is set on the inspector");
-    let extraction_mb =
-        (casb_shared::dlp::extract::Limits::default().max_total_bytes >> 20) as i64;
+    let extraction_mb = (casb_shared::dlp::extract::Limits::default().max_total_bytes >> 20) as i64;
     assert!(download_mb > 0 && extraction_mb > 0);
     // A batch's records are inspected side by side; each may hold its download and its text.
     let needed = batch * (download_mb + extraction_mb) + INSPECTOR_HEADROOM_MB;
@@ -523,4 +522,35 @@ fn the_inspector_has_memory_for_a_full_batch_of_the_largest_files() {
          the memory or lower the batch"
     );
     assert!(memory_mb <= 10_240, "Lambda's maximum");
+}
+
+#[test]
+fn the_remediator_gets_the_channels_and_reads_notify_secrets_only_for_them() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["NotifyChannelsJson"]["Default"].as_str(),
+        Some(""),
+        "the channels parameter is optional"
+    );
+    let remediator = &template["Resources"]["RemediatorFunction"]["Properties"];
+    assert_eq!(
+        ref_target(&remediator["Environment"]["Variables"]["CASB_NOTIFY_CHANNELS_JSON"]),
+        Some("NotifyChannelsJson")
+    );
+    // A statement that grants exactly GetSecretValue on the notify/ prefix.
+    let statements: Vec<&Value> = remediator["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+        .collect();
+    assert!(
+        statements.iter().any(|s| {
+            s["Action"].as_str() == Some("secretsmanager:GetSecretValue")
+                && serde_yaml::to_string(&s["Resource"])
+                    .unwrap()
+                    .contains("}/notify/*")
+        }),
+        "{statements:?}"
+    );
 }

@@ -3,7 +3,6 @@
 //! tests read what arrived.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,16 +11,14 @@ use casb_shared::config::{Settings, SmtpSettings};
 use casb_shared::connector::ConnectorRegistry;
 use casb_shared::domain::*;
 use casb_shared::notify::ChannelsSource;
-use casb_shared::pipeline::worker::WorkerOptions;
 use casb_shared::pipeline::{remediator, PipelineError};
-use casb_shared::ports::OutgoingMessage;
 use casb_shared::Core;
 use hmac::{Hmac, Mac};
 use secrecy::SecretString;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::support::Fixture;
+use crate::support::{queue_message, serve_options, wait_for, Fixture};
 
 crate::on_both_back_ends!(
     slack_teams_and_a_soar_each_receive_the_incident_once,
@@ -117,18 +114,35 @@ async fn notifying_core(f: &Fixture, base: &str) -> Core {
         ..Settings::default()
     };
     let core = Core::new(f.backend.clone(), settings, ConnectorRegistry::new()).unwrap();
-    put_secret(&core, "notify/soc-slack", &format!("{base}/slack/T0/B0/secret-path")).await;
+    put_secret(
+        &core,
+        "notify/soc-slack",
+        &format!("{base}/slack/T0/B0/secret-path"),
+    )
+    .await;
     put_secret(&core, "notify/soc-teams", &format!("{base}/teams/workflow")).await;
     // Stored as `casb secret-put` stores standard input, trailing newline and all.
     put_secret(&core, "notify/soar-key", "soar-signing-key\n").await;
-    put_secret(&core, "notify/flaky", &format!("{base}/down/slack-secret-path")).await;
+    put_secret(
+        &core,
+        "notify/flaky",
+        &format!("{base}/down/slack-secret-path"),
+    )
+    .await;
     core
 }
 
 /// An incident with one pending notify action per channel (`None`: the default channel), stored
 /// as the inspector would store it. Built from JSON so fields added to incidents later default.
-async fn incident_notifying(core: &Core, channels: &[Option<&str>]) -> (Incident, Vec<ResponseAction>) {
-    let id = incident_id("builtin.public-file-link", "int-1", &uuid::Uuid::new_v4().to_string());
+async fn incident_notifying(
+    core: &Core,
+    channels: &[Option<&str>],
+) -> (Incident, Vec<ResponseAction>) {
+    let id = incident_id(
+        "builtin.public-file-link",
+        "int-1",
+        &uuid::Uuid::new_v4().to_string(),
+    );
     let now = chrono::Utc::now();
     let actions: Vec<ResponseAction> = channels
         .iter()
@@ -182,7 +196,12 @@ async fn incident_notifying(core: &Core, channels: &[Option<&str>]) -> (Incident
         "version": 0
     }))
     .unwrap();
-    assert!(core.backend.incidents.create_incident(&incident).await.unwrap());
+    assert!(core
+        .backend
+        .incidents
+        .create_incident(&incident)
+        .await
+        .unwrap());
     (incident, actions)
 }
 
@@ -225,7 +244,11 @@ async fn slack_teams_and_a_soar_each_receive_the_incident_once(f: Fixture) {
         assert_eq!(record.status, ActionStatus::Succeeded, "{}", f.name);
         assert_eq!(record.attempts, 1);
         assert!(
-            record.detail.as_deref().unwrap().contains(action.channel.as_deref().unwrap()),
+            record
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains(action.channel.as_deref().unwrap()),
             "{record:?}"
         );
     }
@@ -244,14 +267,20 @@ async fn slack_teams_and_a_soar_each_receive_the_incident_once(f: Fixture) {
         text.contains("[CASB] High incident: File shared by public link (/Finance/cards.csv)"),
         "{text}"
     );
-    assert!(text.contains("Matches: public_link x1, credit_card x3"), "{text}");
+    assert!(
+        text.contains("Matches: public_link x1, credit_card x3"),
+        "{text}"
+    );
     assert!(text.contains(&incident.id), "{text}");
 
     // Teams: an Adaptive Card in a message envelope.
     let teams = received[1].json();
     assert_eq!(teams["type"], "message");
     let card = &teams["attachments"][0];
-    assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(card["content"]["type"], "AdaptiveCard");
     assert!(card["content"]["body"][0]["text"]
         .as_str()
@@ -263,7 +292,10 @@ async fn slack_teams_and_a_soar_each_receive_the_incident_once(f: Fixture) {
     let soar = &received[2];
     let timestamp = soar.header("x-casb-timestamp");
     let signed_at: i64 = timestamp.parse().unwrap();
-    assert!((chrono::Utc::now().timestamp() - signed_at).abs() < 300, "{timestamp}");
+    assert!(
+        (chrono::Utc::now().timestamp() - signed_at).abs() < 300,
+        "{timestamp}"
+    );
     assert_eq!(
         soar.header("x-casb-signature"),
         expected_signature(b"soar-signing-key", timestamp, &soar.body),
@@ -304,8 +336,14 @@ async fn a_refused_post_fails_the_action_and_a_rotated_secret_fixes_it(f: Fixtur
     let record = record_of(&core, flaky).await;
     assert_eq!(record.status, ActionStatus::Failed, "{}", f.name);
     let detail = record.detail.unwrap();
-    assert!(detail.contains("channel 'flaky'") && detail.contains("HTTP 503"), "{detail}");
-    assert!(!detail.contains("secret-path") && !detail.contains("127.0.0.1"), "{detail}");
+    assert!(
+        detail.contains("channel 'flaky'") && detail.contains("HTTP 503"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("secret-path") && !detail.contains("127.0.0.1"),
+        "{detail}"
+    );
 
     // The operator replaces the URL in the secret store; the retry reads it and posts.
     put_secret(&core, "notify/flaky", &format!("{base}/slack/fixed")).await;
@@ -313,14 +351,26 @@ async fn a_refused_post_fails_the_action_and_a_rotated_secret_fixes_it(f: Fixtur
         remediator::carry_out(&core, flaky).await.unwrap(),
         ActionStatus::Succeeded
     );
-    let paths: Vec<String> = inbox.lock().unwrap().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, ["/down/slack-secret-path", "/slack/fixed"], "{}", f.name);
+    let paths: Vec<String> = inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/down/slack-secret-path", "/slack/fixed"],
+        "{}",
+        f.name
+    );
     assert_eq!(record_of(&core, flaky).await.attempts, 2);
 
     // A channel whose secret was never stored fails, naming the secret to store.
     let error = remediator::carry_out(&core, unset).await.unwrap_err();
     assert!(
-        error.to_string().contains("secret notify/unset does not exist"),
+        error
+            .to_string()
+            .contains("secret notify/unset does not exist"),
         "{error}"
     );
     assert_eq!(record_of(&core, unset).await.status, ActionStatus::Failed);
@@ -354,7 +404,11 @@ async fn an_unknown_channel_or_an_unknown_owner_is_unsupported() {
         .unwrap()
         .unwrap();
     stored.actor_email = None;
-    core.backend.incidents.update_incident(&stored).await.unwrap();
+    core.backend
+        .incidents
+        .update_incident(&stored)
+        .await
+        .unwrap();
     assert_eq!(
         remediator::carry_out(&core, &actions[0]).await.unwrap(),
         ActionStatus::Unsupported
@@ -404,7 +458,10 @@ async fn smtp_sink() -> (u16, Arc<Mutex<Vec<SmtpMessage>>>) {
                         current.to.push(line[8..].trim().to_string());
                         b"250 ok\r\n"
                     } else if upper == "DATA" {
-                        write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await.unwrap();
+                        write
+                            .write_all(b"354 end with <CRLF>.<CRLF>\r\n")
+                            .await
+                            .unwrap();
                         let mut data = Vec::new();
                         while let Ok(Some(line)) = lines.next_line().await {
                             if line == "." {
@@ -436,13 +493,6 @@ async fn casb_serve_mails_the_security_team_and_the_owner_over_smtp() {
     let (port, mailbox) = smtp_sink().await;
     let dir = tempfile::tempdir().unwrap();
     let options = casb_shared::local::ServeOptions {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        poll_interval: Duration::from_secs(3600),
-        worker: WorkerOptions {
-            wait: Duration::from_millis(100),
-            ..WorkerOptions::default()
-        },
         // TLS off only because the sink speaks plain TCP; without `tls=none` it would be
         // required.
         smtp: Some(
@@ -453,7 +503,7 @@ async fn casb_serve_mails_the_security_team_and_the_owner_over_smtp() {
             )
             .unwrap(),
         ),
-        ..Default::default()
+        ..serve_options(dir.path())
     };
     let settings = Settings {
         notify_emails: vec!["secops@example.com".into(), "lead@example.com".into()],
@@ -466,23 +516,18 @@ async fn casb_serve_mails_the_security_team_and_the_owner_over_smtp() {
     let core = instance.core.clone();
     let (_, actions) = incident_notifying(&core, &[None, Some("owner")]).await;
     // Through the actions queue, to the instance's own remediator worker.
-    let messages = actions
-        .iter()
-        .map(|action| {
-            let envelope = Envelope::wrap(action.clone(), chrono::Utc::now());
-            OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
-        })
-        .collect();
-    core.backend.action_queue.send_batch(messages).await.unwrap();
+    core.backend
+        .action_queue
+        .send_batch(actions.iter().cloned().map(queue_message).collect())
+        .await
+        .unwrap();
 
-    let mut delivered = Vec::new();
-    for _ in 0..300 {
-        delivered = mailbox.lock().unwrap().clone();
-        if delivered.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut delivered = wait_for(|| async {
+        let delivered = mailbox.lock().unwrap().clone();
+        (delivered.len() >= 2).then_some(delivered)
+    })
+    .await
+    .expect("two messages reach the SMTP server");
     assert_eq!(delivered.len(), 2, "{delivered:?}");
     delivered.sort_by_key(|m| m.to.len());
     let (owner, team) = (&delivered[0], &delivered[1]);
@@ -497,18 +542,17 @@ async fn casb_serve_mails_the_security_team_and_the_owner_over_smtp() {
             "{}",
             message.data
         );
-        assert!(message.data.contains("Matches: public_link x1, credit_card x3"));
+        assert!(message
+            .data
+            .contains("Matches: public_link x1, credit_card x3"));
     }
     for action in &actions {
-        let mut status = ActionStatus::Pending;
-        for _ in 0..100 {
-            status = record_of(&core, action).await.status;
-            if status.is_final() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(status, ActionStatus::Succeeded, "{}", action.id);
+        let recorded = wait_for(|| async {
+            Some(record_of(&core, action).await).filter(|r| r.status.is_final())
+        })
+        .await
+        .expect("the action's outcome is recorded");
+        assert_eq!(recorded.status, ActionStatus::Succeeded, "{}", action.id);
     }
     // The outbox still lists what was sent.
     assert_eq!(instance.embedded.outbox.sent().await.unwrap().len(), 2);

@@ -14,7 +14,9 @@ use casb_shared::pipeline::{inspector, poller, remediator, PipelineError};
 use casb_shared::ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage};
 use casb_shared::Core;
 
-use crate::support::{connect, integration, public_share, Fixture, RecordingConnector};
+use crate::support::{
+    connect, integration, public_share, serve_options, wait_for, Fixture, RecordingConnector,
+};
 
 crate::on_both_back_ends!(
     queued_activity_travels_inspector_incident_remediator_once,
@@ -25,6 +27,8 @@ crate::on_both_back_ends!(
     a_transiently_failing_job_is_retried_then_dead_lettered,
     a_page_lost_from_a_provider_held_cursor_is_asked_for_again,
     an_action_whose_worker_crashed_holding_its_lease_is_taken_over,
+    a_tenants_applied_policy_set_drives_its_incidents_and_monitor_mode_acts_on_nothing,
+    a_file_that_cannot_be_inspected_is_recorded_so_and_an_exposed_one_is_an_incident,
 );
 
 /// Runs one scheduled job on the integration's `events` stream, as the poller would.
@@ -123,9 +127,16 @@ async fn drain_actions(core: &Core) -> usize {
     }
 }
 
+async fn incidents_of(core: &Core, tenant: &str) -> Vec<Incident> {
+    core.backend
+        .incidents
+        .list_incidents(tenant, None, 10)
+        .await
+        .unwrap()
+}
+
 fn activity_message(activity: &Activity) -> OutgoingMessage {
-    let envelope = Envelope::wrap(activity.clone(), chrono::Utc::now());
-    OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
+    crate::support::queue_message(activity.clone())
 }
 
 async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) {
@@ -154,12 +165,7 @@ async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) 
         "{}: the inspector stores the activity",
         f.name
     );
-    let incidents = core
-        .backend
-        .incidents
-        .list_incidents("tenant-a", None, 10)
-        .await
-        .unwrap();
+    let incidents = incidents_of(&core, "tenant-a").await;
     assert_eq!(incidents.len(), 1, "{}", f.name);
     let incident = &incidents[0];
     assert_eq!(incident.policy_id, "builtin.public-file-link");
@@ -228,17 +234,7 @@ async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) 
         .await
         .unwrap();
     assert_eq!(drain_activities(&core).await, 1);
-    assert_eq!(
-        core.backend
-            .incidents
-            .list_incidents("tenant-a", None, 10)
-            .await
-            .unwrap()
-            .len(),
-        1,
-        "{}",
-        f.name
-    );
+    assert_eq!(incidents_of(&core, "tenant-a").await.len(), 1, "{}", f.name);
     assert_eq!(
         drain_actions(&core).await,
         0,
@@ -692,30 +688,13 @@ async fn lambda_sqs_handler_reports_only_the_failed_records() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, ["bad-1", "bad-2"]);
-    assert_eq!(
-        core.backend
-            .incidents
-            .list_incidents("tenant-a", None, 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(incidents_of(&core, "tenant-a").await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn casb_serve_answers_health_and_runs_the_pipeline_in_one_process() {
     let dir = tempfile::tempdir().unwrap();
-    let options = casb_shared::local::ServeOptions {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        poll_interval: Duration::from_secs(3600),
-        worker: WorkerOptions {
-            wait: Duration::from_millis(200),
-            ..WorkerOptions::default()
-        },
-        ..Default::default()
-    };
+    let options = serve_options(dir.path());
     let settings = Settings {
         notify_emails: vec!["secops@example.com".into()],
         ..Settings::default()
@@ -752,13 +731,7 @@ async fn casb_serve_answers_health_and_runs_the_pipeline_in_one_process() {
         .await
         .unwrap();
     let incident = wait_for(|| async {
-        let incidents = instance
-            .core
-            .backend
-            .incidents
-            .list_incidents("tenant-a", None, 10)
-            .await
-            .unwrap();
+        let incidents = instance.incidents_of(&core, "tenant-a").await;
         incidents
             .into_iter()
             .find(|i| i.actions.iter().all(|a| a.status.is_final()))
@@ -779,22 +752,6 @@ async fn casb_serve_answers_health_and_runs_the_pipeline_in_one_process() {
     assert!(removal.detail.unwrap().contains("no box connector"));
     assert_eq!(instance.embedded.outbox.sent().await.unwrap().len(), 1);
     instance.shutdown().await;
-}
-
-/// Polls `probe` until it yields a value; gives up after a generous bound (not a timing
-/// assertion: it only keeps a broken build from hanging the suite).
-async fn wait_for<T, F, Fut>(probe: F) -> Option<T>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..600 {
-        if let Some(value) = probe().await {
-            return Some(value);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
 }
 
 /// A provider with every kind of webhook handshake, counting what webhook intake asks of it.
@@ -1340,16 +1297,7 @@ async fn in_casb_serve_one_slow_tenants_poll_job_does_not_hold_up_another() {
     });
     let registered = connector.clone();
     let instance = casb_shared::local::LocalInstance::start(
-        casb_shared::local::ServeOptions {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            poll_interval: Duration::from_secs(3600),
-            worker: WorkerOptions {
-                wait: Duration::from_millis(100),
-                ..WorkerOptions::default()
-            },
-            ..Default::default()
-        },
+        serve_options(dir.path()),
         Settings::default(),
         move |_| {
             let mut registry = ConnectorRegistry::new();
@@ -1433,12 +1381,8 @@ async fn an_action_whose_worker_crashed_holding_its_lease_is_taken_over(f: Fixtu
         .await
         .unwrap();
     drain_activities(&core).await;
-    let incident = core
-        .backend
-        .incidents
-        .list_incidents("tenant-a", None, 10)
+    let incident = incidents_of(&core, "tenant-a")
         .await
-        .unwrap()
         .into_iter()
         .find(|i| i.policy_id == "builtin.public-file-link")
         .unwrap();
@@ -1499,6 +1443,164 @@ async fn an_action_whose_worker_crashed_holding_its_lease_is_taken_over(f: Fixtu
             .count(),
         1,
         "{}: done once",
+        f.name
+    );
+}
+
+const MONITOR_PUBLIC_LINKS: &str = r#"
+policies:
+  - id: watch-public-links
+    name: Public links, watched before enforcing
+    severity: medium
+    mode: monitor
+    when:
+      link: [public]
+    actions: [remove_shared_link, { notify: security-team }]
+"#;
+
+async fn a_tenants_applied_policy_set_drives_its_incidents_and_monitor_mode_acts_on_nothing(
+    f: Fixture,
+) {
+    let connector = Arc::new(RecordingConnector::default());
+    let core = core_with(&f, connector.clone());
+    let (a, b) = (
+        integration("tenant-a", "int-1"),
+        integration("tenant-b", "int-2"),
+    );
+    connect(&core, &a).await;
+    connect(&core, &b).await;
+    let applied = casb_shared::policy::apply(&core, "tenant-a", MONITOR_PUBLIC_LINKS, "p.yaml")
+        .await
+        .unwrap();
+    assert_eq!(applied.version, 1, "{}", f.name);
+
+    core.backend
+        .activity_queue
+        .send_batch(vec![
+            activity_message(&public_share(&a, "e-1")),
+            activity_message(&public_share(&b, "e-1")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(drain_activities(&core).await, 2, "{}", f.name);
+
+    // Tenant a runs its own set, version 1, in monitor mode: recorded, nothing carried out.
+    let mine = incidents_of(&core, "tenant-a").await;
+    assert_eq!(mine.len(), 1, "{}: {mine:?}", f.name);
+    assert_eq!(
+        (
+            mine[0].policy_id.as_str(),
+            mine[0].policy_version,
+            mine[0].monitor_only
+        ),
+        ("watch-public-links", 1, true),
+        "{}",
+        f.name
+    );
+    assert!(mine[0]
+        .actions
+        .iter()
+        .all(|a| a.status == ActionStatus::Skipped));
+    assert_eq!(mine[0].actions.len(), 2);
+    // Tenant b has applied nothing: the default set, version 0, enforced.
+    let theirs = incidents_of(&core, "tenant-b").await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(
+        (theirs[0].policy_id.as_str(), theirs[0].policy_version),
+        ("builtin.public-file-link", 0)
+    );
+    // Only tenant b's actions ran.
+    assert_eq!(drain_actions(&core).await, 2, "{}", f.name);
+    assert_eq!(connector.executed.lock().unwrap().len(), 1, "{}", f.name);
+
+    // A broken set is refused and changes nothing.
+    let refused = casb_shared::policy::apply(&core, "tenant-a", "policies: [{id: x}]", "bad.yaml")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("bad.yaml"), "{refused}");
+    assert_eq!(
+        core.backend
+            .policies
+            .latest_policy_set("tenant-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+async fn a_file_that_cannot_be_inspected_is_recorded_so_and_an_exposed_one_is_an_incident(
+    f: Fixture,
+) {
+    let connector = Arc::new(RecordingConnector::default());
+    *connector.content.lock().unwrap() = Some(vec![b'x'; 2 << 20]);
+    let mut registry = ConnectorRegistry::new();
+    registry.register(connector.clone());
+    let settings = Settings {
+        max_download_bytes: 1 << 20,
+        ..Settings::default()
+    };
+    let core = Core::new(f.backend.clone(), settings, registry).unwrap();
+    let box_tenant = integration("tenant-a", "int-1");
+    connect(&core, &box_tenant).await;
+
+    // Uploaded, not shared: classified as uninspected, no incident.
+    let mut upload = public_share(&box_tenant, "e-1");
+    upload.event_name = "UPLOAD".into();
+    upload.event_type = EventType::DataCreation;
+    upload.link_visibility = None;
+    upload.shared_link = None;
+    upload.enrichments.exposure = Some(Exposure {
+        content_sha1: Some("ABC123".into()),
+        ..Exposure::default()
+    });
+    let report = inspector::inspect(&core, &upload).await.unwrap();
+    assert!(
+        !report.content_scanned && report.incidents_created == 0,
+        "{}: {report:?}",
+        f.name
+    );
+    let stored = core
+        .backend
+        .classifications
+        .get_classification("tenant-a", "sha1:abc123")
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{}: uninspected is recorded", f.name));
+    assert!(
+        matches!(&stored.coverage, Coverage::Uninspected(reason) if reason.contains("download limit")),
+        "{}: {stored:?}",
+        f.name
+    );
+
+    // Shared with a partner: the stored result is used (no second download) and the exposed,
+    // uninspectable file is an incident of its own.
+    let mut share = upload.clone();
+    share.event_id = "e-2".into();
+    share.event_name = "COLLABORATION_INVITE".into();
+    share.event_type = EventType::DataSharing;
+    share.target_user_email = Some("pat@partner.example".into());
+    share.target_user_type = Some(UserType::External);
+    share.enrichments.exposure = Some(Exposure {
+        external_collaborators: vec!["pat@partner.example".into()],
+        content_sha1: Some("abc123".into()),
+        ..Exposure::default()
+    });
+    let report = inspector::inspect(&core, &share).await.unwrap();
+    assert!(report.classification_reused, "{}: {report:?}", f.name);
+    assert_eq!(connector.downloads.lock().unwrap().len(), 1, "{}", f.name);
+    let incidents = incidents_of(&core, "tenant-a").await;
+    let mut policies: Vec<&str> = incidents.iter().map(|i| i.policy_id.as_str()).collect();
+    policies.sort();
+    assert_eq!(
+        policies,
+        [
+            "builtin.exposed-file-uninspected",
+            "builtin.external-collaborator"
+        ],
+        "{}",
         f.name
     );
 }

@@ -224,6 +224,10 @@ pub struct RecordingConnector {
     pub streams: Mutex<Option<Vec<StreamSpec>>>,
     /// Answer every poll with this error instead of a page.
     pub failing: Mutex<Option<fn() -> ConnectorError>>,
+    /// File content to serve (with the content-download capability) when set.
+    pub content: Mutex<Option<Vec<u8>>>,
+    /// Downloads served, by file id.
+    pub downloads: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -236,6 +240,7 @@ impl Connector for RecordingConnector {
         Capabilities {
             polling: true,
             response_actions: vec![ActionKind::RemoveSharedLink, ActionKind::Quarantine],
+            content_download: self.content.lock().unwrap().is_some(),
             ..Capabilities::default()
         }
     }
@@ -271,6 +276,23 @@ impl Connector for RecordingConnector {
             .ok_or_else(|| ConnectorError::Permanent(format!("no scripted page after {cursor:?}")))
     }
 
+    async fn download(
+        &self,
+        _integration: &Integration,
+        _token: &secrecy::SecretString,
+        file_id: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        self.downloads.lock().unwrap().push(file_id.to_string());
+        let content = self.content.lock().unwrap().clone().unwrap_or_default();
+        if content.len() as u64 > max_bytes {
+            return Err(ConnectorError::Permanent(format!(
+                "the file is larger than the {max_bytes}-byte download limit"
+            )));
+        }
+        Ok(content)
+    }
+
     async fn execute(
         &self,
         _integration: &Integration,
@@ -300,4 +322,41 @@ pub async fn connect(core: &casb_shared::Core, integration: &Integration) {
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
     core.tokens.store(integration, &tokens).await.unwrap();
+}
+
+/// A payload in its envelope, ready for a queue, as the stage before would send it.
+pub fn queue_message<T: MessageKind>(payload: T) -> casb_shared::ports::OutgoingMessage {
+    let envelope = Envelope::wrap(payload, chrono::Utc::now());
+    casb_shared::ports::OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
+}
+
+/// `casb serve` for a test: its own data directory, a random port, no schedule tick during the
+/// test, and workers that look at their queues often.
+pub fn serve_options(data_dir: &std::path::Path) -> casb_shared::local::ServeOptions {
+    casb_shared::local::ServeOptions {
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        poll_interval: std::time::Duration::from_secs(3600),
+        worker: casb_shared::pipeline::worker::WorkerOptions {
+            wait: std::time::Duration::from_millis(100),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Polls `probe` until it yields a value; gives up after a generous bound (not a timing
+/// assertion: it only keeps a broken build from hanging the suite).
+pub async fn wait_for<T, F, Fut>(probe: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..600 {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
 }

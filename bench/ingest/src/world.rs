@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use box_simulator::{BoxSimulator, SimConfig};
 use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
+use casb_shared::admin_credential::AdminCredential;
 use casb_shared::config::Settings;
 use casb_shared::connector::ConnectorRegistry;
 use casb_shared::domain::Integration;
-use casb_shared::admin_credential::AdminCredential;
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
 use serde_json::{json, Value};
 
@@ -115,7 +115,7 @@ pub async fn connect(
     }
     let answer = connect_like_a_browser(base, "box", &query, &admin_token)
         .await
-    .map_err(|e| anyhow!("connecting the simulated Box tenant: {e}"))?;
+        .map_err(|e| anyhow!("connecting the simulated Box tenant: {e}"))?;
     let warnings = answer["warnings"].as_array().cloned().unwrap_or_default();
     if !warnings.is_empty() {
         eprintln!("warning: connecting reported {warnings:?}");

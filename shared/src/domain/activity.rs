@@ -230,9 +230,24 @@ impl Activity {
         if enrichments.device.is_none() {
             enrichments.device = secondary.enrichments.device.clone();
         }
-        if enrichments.exposure.is_none() {
-            enrichments.exposure = secondary.enrichments.exposure.clone();
-        }
+        // Each copy saw the object's exposure when it was processed, one perhaps after a
+        // remediation had already closed it: what either saw was true around the event.
+        enrichments.exposure = match (enrichments.exposure.take(), &secondary.enrichments.exposure)
+        {
+            (Some(mut mine), Some(theirs)) => {
+                mine.public_link |= theirs.public_link;
+                mine.organization_link |= theirs.organization_link;
+                for email in &theirs.external_collaborators {
+                    if !mine.external_collaborators.contains(email) {
+                        mine.external_collaborators.push(email.clone());
+                    }
+                }
+                mine.content_sha1 = mine.content_sha1.or_else(|| theirs.content_sha1.clone());
+                mine.size = mine.size.or(theirs.size);
+                Some(mine)
+            }
+            (mine, theirs) => mine.or_else(|| theirs.clone()),
+        };
         if primary.incomplete.is_some() && secondary.incomplete.is_none() {
             primary.incomplete = None;
         }
@@ -355,6 +370,23 @@ mod tests {
             assert_eq!(merged.id(), pushed.id());
             assert_eq!(merged.paths(), vec![IngestPath::Push, IngestPath::Pull]);
         }
+
+        // The push copy saw the link before a remediation removed it; the pull copy after.
+        let mut early = pushed.clone();
+        early.enrichments.exposure = Some(Exposure {
+            public_link: true,
+            external_collaborators: vec!["pat@partner.example".into()],
+            ..Exposure::default()
+        });
+        let mut late = pulled.clone();
+        late.enrichments.exposure = Some(Exposure {
+            content_sha1: Some("abc".into()),
+            ..Exposure::default()
+        });
+        let merged = late.merged_with(early).enrichments.exposure.unwrap();
+        assert!(merged.public_link);
+        assert_eq!(merged.external_collaborators, ["pat@partner.example"]);
+        assert_eq!(merged.content_sha1.as_deref(), Some("abc"));
     }
 
     #[test]

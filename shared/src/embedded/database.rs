@@ -12,8 +12,8 @@ use crate::domain::{
     StreamHealth,
 };
 use crate::ports::{
-    ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore,
-    IncidentStore, IntegrationPage, IntegrationStore, PolicyStore, StoreError, StoredPolicySet,
+    ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore, IncidentStore,
+    IntegrationPage, IntegrationStore, PolicyStore, StoreError, StoredPolicySet,
 };
 
 const SCHEMA: &str = r#"

@@ -13,7 +13,7 @@ mod smtp;
 pub use database::Database;
 pub use mailer::OutboxMailer;
 pub use queue::{DeadLetterPolicy, EmbeddedQueue};
+pub(crate) use secrets::write_owner_only;
 pub use secrets::FileSecretStore;
 #[cfg(feature = "smtp")]
 pub use smtp::SmtpMailer;
-pub(crate) use secrets::write_owner_only;

@@ -95,7 +95,10 @@ pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 /// Checks a presented bearer token against the admin token (constant time): 401 otherwise.
-pub(crate) fn check_bearer(expected: &SecretString, presented: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_bearer(
+    expected: &SecretString,
+    presented: Option<&str>,
+) -> Result<(), ApiError> {
     match presented {
         Some(token) if same_token(expected, token) => Ok(()),
         Some(_) => Err(ApiError::new(

@@ -24,9 +24,7 @@ use serde::Deserialize;
 use super::{
     admin_authorized, admin_token, bearer, check_bearer, connector_for, public_base_url, ApiError,
 };
-use crate::admin_credential::{
-    is_signed_link, ConnectLink, ConnectLinkSigner, MAX_LINK_LIFETIME,
-};
+use crate::admin_credential::{is_signed_link, ConnectLink, ConnectLinkSigner, MAX_LINK_LIFETIME};
 use crate::connector::oauth::{
     pkce_challenge, random_token, ConnectRequest, StateError, StateSigner,
 };

@@ -69,10 +69,7 @@ pub struct Channels {
 impl Channels {
     /// The channels `source` defines, plus `security-team` (e-mail to `security_team`, the
     /// `CASB_NOTIFY_EMAILS` list) unless the file defines it. Without a source, only that.
-    pub fn load(
-        source: Option<&ChannelsSource>,
-        security_team: &[String],
-    ) -> Result<Self, String> {
+    pub fn load(source: Option<&ChannelsSource>, security_team: &[String]) -> Result<Self, String> {
         match source {
             None => Ok(Self::with_security_team(BTreeMap::new(), security_team)),
             Some(ChannelsSource::File(path)) => {
@@ -154,8 +151,10 @@ struct Problems<'a> {
 
 impl Problems<'_> {
     fn add(&mut self, field: &str, text: impl std::fmt::Display) {
-        self.found
-            .push(format!("channel '{}', field '{field}': {text}", self.channel));
+        self.found.push(format!(
+            "channel '{}', field '{field}': {text}",
+            self.channel
+        ));
     }
 
     /// The secret name in `value`, if it is one a channel may use.
@@ -228,7 +227,10 @@ impl RawChannel {
             ("url_secret", url_secret.is_some()),
             ("signing_secret", signing_secret.is_some()),
         ];
-        for (field, _) in present.iter().filter(|(f, set)| *set && !allowed.contains(f)) {
+        for (field, _) in present
+            .iter()
+            .filter(|(f, set)| *set && !allowed.contains(f))
+        {
             if *field == "url" {
                 // Slack and Teams URLs carry their own credential: anyone holding one can post.
                 problems.add(field, format_args!(
@@ -312,7 +314,8 @@ fn plausible_address(address: &str) -> bool {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !address.contains(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>'))
+                && !address
+                    .contains(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>'))
         }
         None => false,
     }
@@ -361,7 +364,15 @@ channels:
         let channels = parse(yaml).unwrap();
         assert_eq!(
             channels.names(),
-            ["owner", "security-team", "soar", "soc-mail", "soc-slack", "soc-teams", "tines"]
+            [
+                "owner",
+                "security-team",
+                "soar",
+                "soc-mail",
+                "soc-slack",
+                "soc-teams",
+                "tines"
+            ]
         );
         assert_eq!(
             channels.get("soc-slack"),
@@ -395,10 +406,9 @@ channels:
 
     #[test]
     fn the_file_may_redefine_the_security_team() {
-        let channels = parse(
-            "channels:\n  security-team:\n    kind: slack\n    url_secret: notify/sec\n",
-        )
-        .unwrap();
+        let channels =
+            parse("channels:\n  security-team:\n    kind: slack\n    url_secret: notify/sec\n")
+                .unwrap();
         assert_eq!(channels.get(SECURITY_TEAM).unwrap().kind(), "slack");
         // Without a file, the security team is the e-mail list alone.
         let defaults = Channels::load(None, &["a@example.com".to_string()]).unwrap();
@@ -450,7 +460,8 @@ channels:
 
     #[test]
     fn unknown_fields_and_bad_structure_are_refused_with_their_place() {
-        let error = parse("channels:\n  soc:\n    kind: slack\n    url_secrt: notify/x\n").unwrap_err();
+        let error =
+            parse("channels:\n  soc:\n    kind: slack\n    url_secrt: notify/x\n").unwrap_err();
         assert!(
             error.contains("channels.soc") && error.contains("url_secrt"),
             "{error}"
@@ -467,7 +478,10 @@ channels:
             "{missing}"
         );
         let inline = Channels::load(Some(&ChannelsSource::Inline("{".into())), &[]).unwrap_err();
-        assert!(inline.starts_with("CASB_NOTIFY_CHANNELS_JSON: "), "{inline}");
+        assert!(
+            inline.starts_with("CASB_NOTIFY_CHANNELS_JSON: "),
+            "{inline}"
+        );
     }
 
     #[test]

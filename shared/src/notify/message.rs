@@ -48,7 +48,11 @@ pub fn render(incident: &Incident) -> Message {
             ("Object", object.to_string()),
             (
                 "Actor",
-                incident.actor_email.as_deref().unwrap_or("unknown").to_string(),
+                incident
+                    .actor_email
+                    .as_deref()
+                    .unwrap_or("unknown")
+                    .to_string(),
             ),
             ("Matches", matches),
             ("Incident", incident.id.clone()),
@@ -120,7 +124,11 @@ pub(super) mod tests {
         incident.object.object_name = None;
         incident.actor_email = None;
         let message = render(&incident);
-        assert!(message.subject.ends_with("(an object)"), "{}", message.subject);
+        assert!(
+            message.subject.ends_with("(an object)"),
+            "{}",
+            message.subject
+        );
         assert!(message.text().contains("Actor: unknown\n"));
     }
 }

@@ -36,7 +36,7 @@ pub mod channels;
 pub mod message;
 pub mod webhooks;
 
-pub use channels::{ChannelsSource, Channels, Channel, Endpoint, OWNER, SECURITY_TEAM};
+pub use channels::{Channel, Channels, ChannelsSource, Endpoint, OWNER, SECURITY_TEAM};
 pub use message::{render, Message};
 
 use secrecy::ExposeSecret;

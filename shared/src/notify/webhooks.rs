@@ -205,23 +205,38 @@ mod tests {
 
         let teams = teams_payload(&message);
         let attachment = &teams["attachments"][0];
-        assert_eq!(attachment["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(
+            attachment["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
         let card = &attachment["content"];
         assert_eq!(card["type"], "AdaptiveCard");
         assert_eq!(card["body"][0]["text"], message.subject);
         assert_eq!(card["body"][1]["facts"][5]["title"], "Matches");
-        assert_eq!(card["body"][1]["facts"][5]["value"], "credit_card x3, public_link x1");
+        assert_eq!(
+            card["body"][1]["facts"][5]["value"],
+            "credit_card x3, public_link x1"
+        );
     }
 
     #[test]
     fn the_webhook_body_carries_the_delivery_id_and_the_incident() {
         let incident = incident();
         let at = "2026-11-24T10:05:00Z".parse().unwrap();
-        let body = webhook_payload(&incident, "inc-1#notify#soar", "soar", &render(&incident), at);
+        let body = webhook_payload(
+            &incident,
+            "inc-1#notify#soar",
+            "soar",
+            &render(&incident),
+            at,
+        );
         assert_eq!(body["delivery_id"], "inc-1#notify#soar");
         assert_eq!(body["incident"]["severity"], "high");
         assert_eq!(body["incident"]["matches"][0]["rule"], "credit_card");
-        assert_eq!(body["incident"]["object"]["object_path"], "/Finance/cards.csv");
+        assert_eq!(
+            body["incident"]["object"]["object_path"],
+            "/Finance/cards.csv"
+        );
         assert!(body["incident"].get("actions").is_none());
     }
 }

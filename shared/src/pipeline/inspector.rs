@@ -160,7 +160,12 @@ async fn raise(
             .ok_or_else(|| {
                 PipelineError::Inconsistent(format!("incident {id} exists but cannot be read"))
             })?;
-        let seen = stored.activity_id == activity.id() || stored.activity_ids.contains(&activity.id());
+        let seen =
+            stored.activity_id == activity.id() || stored.activity_ids.contains(&activity.id());
+        // Only what happened after the remediation finished is a new exposure; an activity
+        // from before it, processed late, sees today's exposure but is not new. Providers log
+        // to the second, so an exposure in the very second the remediation finished waits
+        // for the next activity on the file.
         let after_remediation = stored.remediated()
             && stored
                 .last_action_at()
@@ -299,7 +304,11 @@ async fn classify_holding_lease(
     let keep = Duration::from_std(core.settings.activity_retention).unwrap_or(Duration::days(90));
     if let Some(key) = &provider_key {
         // Classified while we waited for the lease.
-        if let Some(known) = backend.classifications.get_classification(tenant, key).await? {
+        if let Some(known) = backend
+            .classifications
+            .get_classification(tenant, key)
+            .await?
+        {
             inspection.classification_reused = true;
             return Ok(Some(known));
         }
@@ -311,7 +320,10 @@ async fn classify_holding_lease(
         if !key.is_empty() {
             backend
                 .classifications
-                .put_classification(&record, now + Duration::hours(RETRY_UNINSPECTED_AFTER_HOURS))
+                .put_classification(
+                    &record,
+                    now + Duration::hours(RETRY_UNINSPECTED_AFTER_HOURS),
+                )
                 .await?;
         }
         Ok::<_, PipelineError>(Some(record))
@@ -368,7 +380,11 @@ async fn classify_holding_lease(
             // No provider hash: the bytes name the version. A version seen before is not
             // scanned again, though it had to be downloaded to know.
             let key = content_key("sha256", &hex::encode(Sha256::digest(&bytes)));
-            if let Some(known) = backend.classifications.get_classification(tenant, &key).await? {
+            if let Some(known) = backend
+                .classifications
+                .get_classification(tenant, &key)
+                .await?
+            {
                 inspection.classification_reused = true;
                 return Ok(Some(known));
             }

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::dlp::{Category, Confidence};
-use crate::domain::{
-    Activity, Classification, EventType, LinkVisibility, MatchSummary, UserType,
-};
+use crate::domain::{Activity, Classification, EventType, LinkVisibility, MatchSummary, UserType};
 
 /// Every clause present must hold; absent clauses hold.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -94,21 +94,23 @@ pub fn parse(
 
 /// The line where policy `id` is defined, for messages about it.
 fn line_of_policy(text: &str, id: &str) -> Option<usize> {
-    text.lines().position(|line| {
-        let line = line.trim_start().trim_start_matches("- ");
-        let rest = line
-            .strip_prefix("id:")
-            .or_else(|| line.strip_prefix("\"id\":"));
-        rest.is_some_and(|value| value.trim().trim_matches(|c| c == '"' || c == '\'' || c == ',') == id)
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ");
+            let rest = line
+                .strip_prefix("id:")
+                .or_else(|| line.strip_prefix("\"id\":"));
+            rest.is_some_and(|value| {
+                value
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'' || c == ',')
+                    == id
+            })
+        })
+        .map(|i| i + 1)
 }
 
-fn check(
-    set: &PolicySet,
-    text: &str,
-    detectors: Option<&[(String, Category)]>,
-) -> Vec<Problem> {
+fn check(set: &PolicySet, text: &str, detectors: Option<&[(String, Category)]>) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut ids = HashSet::new();
     for (name, entries) in &set.lists {
@@ -140,7 +142,10 @@ fn check(
             );
         }
         if policy.name.trim().is_empty() {
-            problem("name", "give the policy a name people will read in incidents".into());
+            problem(
+                "name",
+                "give the policy a name people will read in incidents".into(),
+            );
         }
         check_conditions(policy, &set.lists, detectors, &mut problem);
         check_actions(&policy.actions, &mut problem);
@@ -172,12 +177,18 @@ fn check_conditions(
     if let Some(object) = &when.object {
         if let Some(kind) = &object.kind {
             if kind != "file" && kind != "folder" {
-                problem("when.object.type", format!("'{kind}' is not `file` or `folder`"));
+                problem(
+                    "when.object.type",
+                    format!("'{kind}' is not `file` or `folder`"),
+                );
             }
         }
         if let (Some(min), Some(max)) = (object.min_size, object.max_size) {
             if min > max {
-                problem("when.object", format!("min_size {min} is above max_size {max}"));
+                problem(
+                    "when.object",
+                    format!("min_size {min} is above max_size {max}"),
+                );
             }
         }
     }

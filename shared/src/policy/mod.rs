@@ -59,10 +59,14 @@ pub enum PolicyAction {
     Quarantine,
     Delete,
     RemoveSharedLink,
-    RemoveExternalCollaborators { scope: CollaboratorScope },
+    RemoveExternalCollaborators {
+        scope: CollaboratorScope,
+    },
     /// Send the incident to a notification channel (`security-team`, `owner`, or one defined
     /// in the channels file).
-    Notify { channel: String },
+    Notify {
+        channel: String,
+    },
 }
 
 impl PolicyAction {
@@ -226,7 +230,9 @@ impl PolicySet {
         self.policies.iter().any(|p| {
             p.covers(activity)
                 && p.needs_content()
-                && p.when.holds_without_content(activity, &self.lists).is_some()
+                && p.when
+                    .holds_without_content(activity, &self.lists)
+                    .is_some()
         })
     }
 

@@ -50,7 +50,10 @@ use crate::dlp::Category;
 fn the_default_set_parses_and_keeps_the_ids_incidents_were_keyed_on() {
     let set = default_set();
     assert_eq!(
-        set.policies.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        set.policies
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
         [
             "builtin.sensitive-file-exposed",
             "builtin.exposed-file-uninspected",
@@ -121,15 +124,16 @@ fn sensitive_content_is_an_incident_only_when_the_file_is_exposed() {
         ids(&hits),
         ["builtin.sensitive-file-exposed", "builtin.public-file-link"]
     );
-    assert!(hits[0]
-        .matches
-        .contains(&MatchSummary {
-            rule: "credit_card".into(),
-            count: 3
-        }));
+    assert!(hits[0].matches.contains(&MatchSummary {
+        rule: "credit_card".into(),
+        count: 3
+    }));
     assert_eq!(hits[0].subject, "f-1#abc");
     // Without the classification the content policy cannot fire.
-    assert_eq!(ids(&set.evaluate(&shared, None)), ["builtin.public-file-link"]);
+    assert_eq!(
+        ids(&set.evaluate(&shared, None)),
+        ["builtin.public-file-link"]
+    );
     // Clean content: only the collaboration policy.
     let clean = classification(&[], Coverage::Complete);
     assert_eq!(
@@ -151,10 +155,7 @@ fn a_few_contact_details_are_not_sensitive_but_a_contact_list_is() {
     shared.link_visibility = None;
     let signature = classification(&[("email", Category::Pii, [0, 3, 0])], Coverage::Complete);
     assert!(set.evaluate(&shared, Some(&signature)).is_empty());
-    let list = classification(
-        &[("email", Category::Pii, [0, 15, 5])],
-        Coverage::Complete,
-    );
+    let list = classification(&[("email", Category::Pii, [0, 15, 5])], Coverage::Complete);
     assert_eq!(
         ids(&set.evaluate(&shared, Some(&list))),
         ["builtin.sensitive-file-exposed"]
@@ -186,7 +187,10 @@ fn an_exposed_file_that_could_not_be_inspected_is_its_own_incident() {
     );
     assert_eq!(
         ids(&set.evaluate(&shared, Some(&partial))),
-        ["builtin.sensitive-file-exposed", "builtin.exposed-file-uninspected"]
+        [
+            "builtin.sensitive-file-exposed",
+            "builtin.exposed-file-uninspected"
+        ]
     );
 }
 
@@ -244,7 +248,10 @@ fn conditions_combine_lists_object_and_content_thresholds() {
 
     let mut other = share.clone();
     other.target_user_email = Some("pat@notrival.example".into());
-    assert!(set.evaluate(&other, None).is_empty(), "a suffix is not a subdomain");
+    assert!(
+        set.evaluate(&other, None).is_empty(),
+        "a suffix is not a subdomain"
+    );
     let mut big = share.clone();
     big.enrichments.exposure.as_mut().unwrap().size = Some(1001);
     assert!(set.evaluate(&big, None).is_empty());
@@ -288,7 +295,9 @@ fn a_bad_file_is_refused_with_the_line_and_the_field() {
         "{message}"
     );
     // An unknown field is refused, not silently ignored.
-    let message = problems("policies:\n  - id: a\n    name: A\n    severity: low\n    when: { evnt_types: [login] }\n");
+    let message = problems(
+        "policies:\n  - id: a\n    name: A\n    severity: low\n    when: { evnt_types: [login] }\n",
+    );
     assert!(message.contains("evnt_types"), "{message}");
     // Checks after parsing name the policy, its line and the field.
     let message = problems(
@@ -325,7 +334,16 @@ fn globs_and_addresses_match_as_documented() {
     assert!(conditions::glob_matches("*.pdf", "x.pdf"));
     assert!(!conditions::glob_matches("/Finance/*", "/Fin/x"));
     assert!(conditions::glob_matches("/a?c", "/abc"));
-    assert!(conditions::address_matches("Example.COM", "a@mail.example.com"));
-    assert!(!conditions::address_matches("example.com", "a@badexample.com"));
-    assert!(conditions::address_matches("a@example.com", "A@Example.com"));
+    assert!(conditions::address_matches(
+        "Example.COM",
+        "a@mail.example.com"
+    ));
+    assert!(!conditions::address_matches(
+        "example.com",
+        "a@badexample.com"
+    ));
+    assert!(conditions::address_matches(
+        "a@example.com",
+        "A@Example.com"
+    ));
 }

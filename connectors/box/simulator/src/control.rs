@@ -417,6 +417,11 @@ impl BoxSimulator {
         self.with_state(|s| s.expire_all_access_tokens());
     }
 
+    /// How many times the download host has served the file's bytes.
+    pub fn downloads_served(&self, file_id: &str) -> usize {
+        self.with_state(|s| s.downloads_served.get(file_id).copied().unwrap_or(0))
+    }
+
     pub fn expire_download_urls(&self) {
         self.with_state(|s| s.expire_download_urls());
     }

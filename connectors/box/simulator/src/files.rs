@@ -535,6 +535,10 @@ pub(crate) async fn serve_download(
             return Err((StatusCode::NOT_FOUND, "file not found"));
         };
         let content = file.content.clone();
+        *state
+            .downloads_served
+            .entry(grant.file_id.clone())
+            .or_default() += 1;
         if state.config.record_api_downloads {
             let _ = state.record_file_access(&grant.user_id, &grant.file_id, FileAccess::Download);
         }

@@ -226,6 +226,9 @@ pub(crate) struct SimState {
     pub oauth: OAuthState,
     pub faults: Faults,
     pub download_grants: HashMap<String, DownloadGrant>,
+    /// How many times the download host served each file's bytes, for tests that a version is
+    /// not downloaded twice.
+    pub downloads_served: HashMap<String, usize>,
     pub rate_windows: HashMap<String, (Instant, u32)>,
     pub admin_user_id: String,
 }
@@ -288,6 +291,7 @@ impl SimState {
             oauth: OAuthState::default(),
             faults: Faults::default(),
             download_grants: HashMap::new(),
+            downloads_served: HashMap::new(),
             rate_windows: HashMap::new(),
             admin_user_id: String::new(),
         };
