@@ -231,6 +231,31 @@ pub(crate) async fn core_for(target: &Target) -> anyhow::Result<Core> {
     Ok(Core::new(embedded.backend, settings, connectors)?)
 }
 
+/// `casb act restore`: undoes an incident's quarantine and collaborator removals.
+pub async fn restore(target: &Target, tenant: &str, incident_id: &str) -> anyhow::Result<()> {
+    let core = core_for(target).await?;
+    let outcomes = casb_shared::pipeline::remediator::restore(&core, tenant, incident_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if outcomes.is_empty() {
+        bail!("incident {incident_id} has no quarantine or collaborator removal to undo");
+    }
+    let mut all_restored = true;
+    for outcome in &outcomes {
+        all_restored &= outcome.status == casb_shared::domain::ActionStatus::Restored;
+        println!(
+            "{}: {:?}: {}",
+            outcome.kind.as_str(),
+            outcome.status,
+            outcome.detail
+        );
+    }
+    if !all_restored {
+        bail!("not everything could be restored; see above");
+    }
+    Ok(())
+}
+
 /// A secret from a file, or from standard input for `-`, trimmed of its final newline.
 pub fn read_secret(path: &Path) -> anyhow::Result<SecretString> {
     let mut value = String::new();

@@ -120,6 +120,7 @@ pub async fn act(
         object_id: Some(file_id.to_string()),
         object_type: Some("file".into()),
         channel: None,
+        scope: None,
     };
     let outcome = connector
         .execute(
@@ -129,7 +130,7 @@ pub async fn act(
         )
         .await?;
     let (status, detail, ok) = match outcome {
-        ActionOutcome::Succeeded { detail } => ("succeeded", detail, true),
+        ActionOutcome::Succeeded { detail, .. } => ("succeeded", detail, true),
         ActionOutcome::Unsupported { reason } => ("unsupported", reason, false),
     };
     println!(

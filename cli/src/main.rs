@@ -115,19 +115,27 @@ enum Command {
         #[arg(long)]
         case_sensitive: bool,
     },
-    /// Run one response action on a file directly.
+    /// Run one response action on a file directly (`--api-base`, `--access-token`), or undo an
+    /// incident's quarantine and collaborator removals: `casb act restore --tenant T INCIDENT`.
     Act {
         #[arg(long, default_value = "box")]
         provider: String,
         #[arg(long)]
-        api_base: String,
+        api_base: Option<String>,
         #[arg(long, env = "CASB_ACCESS_TOKEN", hide_env_values = true)]
-        access_token: String,
+        access_token: Option<String>,
         #[arg(long = "internal-domain")]
         internal_domains: Vec<String>,
-        /// quarantine, delete, remove-link or remove-external-collaborators
+        /// With `restore`: the tenant the incident belongs to.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// With `restore`: where the incident is.
+        #[command(flatten)]
+        target: admin::Target,
+        /// quarantine, delete, remove-link, remove-external-collaborators, or restore
         action: String,
-        file_id: String,
+        /// The file id; with `restore`, the incident id.
+        id: String,
     },
 }
 
@@ -206,16 +214,27 @@ async fn main() -> anyhow::Result<()> {
             api_base,
             access_token,
             internal_domains,
+            tenant,
+            target,
             action,
-            file_id,
+            id,
         } => {
+            if action == "restore" {
+                let tenant = tenant.ok_or_else(|| {
+                    anyhow::anyhow!("restore needs --tenant (the incident's tenant)")
+                })?;
+                return admin::restore(&target, &tenant, &id).await;
+            }
+            let (Some(api_base), Some(access_token)) = (api_base, access_token) else {
+                anyhow::bail!("acting on a file directly needs --api-base and --access-token");
+            };
             let kind = box_tools::action_kind(&action)?;
             let succeeded = box_tools::act(
                 &provider,
                 &api_base,
                 &access_token,
                 kind,
-                &file_id,
+                &id,
                 &internal_domains,
             )
             .await?;

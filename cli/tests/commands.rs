@@ -546,7 +546,8 @@ async fn integration_commands_work_against_a_deployed_stack() {
     let outputs = serde_json::json!({
         "IntegrationsTableName": tables.integrations, "CheckpointsTableName": tables.checkpoints,
         "DedupTableName": tables.dedup, "ActivitiesTableName": tables.activities,
-        "IncidentsTableName": tables.incidents, "ActivityQueueUrl": queue_urls[0],
+        "IncidentsTableName": tables.incidents, "PoliciesTableName": tables.policies,
+        "ClassificationsTableName": tables.classifications, "ActivityQueueUrl": queue_urls[0],
         "ActionQueueUrl": queue_urls[1], "PollJobQueueUrl": queue_urls[2],
         "SecretPrefix": format!("casb/{prefix}/"),
     });
@@ -609,6 +610,39 @@ async fn integration_commands_work_against_a_deployed_stack() {
         sim.enterprise_id().as_str()
     );
     assert_eq!(listed["streams"].as_array().unwrap().len(), 1, "{listed}");
+    // Policies are applied to the stack's table and read back from it.
+    let policy_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        policy_file.path(),
+        "policies:\n  - id: links\n    name: Links\n    severity: low\n    when: { link: [public] }\n",
+    )
+    .unwrap();
+    let policy_path = policy_file.path().to_str().unwrap();
+    let (ok, stdout, stderr) = run_casb(
+        args(&[
+            "policy",
+            "apply",
+            "--stack",
+            &prefix,
+            "--tenant",
+            "tenant-a",
+            policy_path,
+        ]),
+        "",
+        aws_env,
+    )
+    .await;
+    assert!(ok && stdout.contains("version 1"), "{stdout}{stderr}");
+    let (ok, stdout, stderr) = run_casb(
+        args(&["policy", "show", "--stack", &prefix, "--tenant", "tenant-a"]),
+        "",
+        aws_env,
+    )
+    .await;
+    assert!(
+        ok && stdout.contains("id: links") && stdout.contains("version 1"),
+        "{stdout}{stderr}"
+    );
     // A stack that does not exist is a clear error.
     let (ok, _, stderr) = run_casb(
         args(&[

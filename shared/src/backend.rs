@@ -7,9 +7,9 @@ use async_trait::async_trait;
 
 use crate::embedded::{Database, DeadLetterPolicy, EmbeddedQueue, FileSecretStore, OutboxMailer};
 use crate::ports::{
-    ActivityStore, CheckpointStore, ClassificationStore, Clock, DedupStore, Email, IncidentStore,
-    IntegrationStore, MailError, Mailer, PolicyStore, Queue, SecretStore, StoreError, Stores,
-    SystemClock,
+    ActivityStore, CheckpointStore, ClassificationStore, Clock, DedupStore, DedupedQueue, Email,
+    IncidentStore, IntegrationStore, MailError, Mailer, OnceQueue, PolicyStore, Queue, SecretStore,
+    StoreError, Stores, SystemClock,
 };
 
 /// Every port the pipeline needs.
@@ -30,6 +30,9 @@ pub struct Backend {
     pub action_queue: Arc<dyn Queue>,
     /// Poll jobs for the poller: one stream to poll, or one webhook notice to read.
     pub poll_queue: Arc<dyn Queue>,
+    /// The poll-jobs queue as webhook intake sends to it: each delivery's notice once, its
+    /// delivery key recorded with it (in one transaction on the embedded back end).
+    pub webhook_notices: Arc<dyn OnceQueue>,
     pub secrets: Arc<dyn SecretStore>,
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
@@ -56,6 +59,7 @@ impl Backend {
             actions: action_queue,
             poll_jobs: poll_queue,
         } = queues;
+        let webhook_notices = Arc::new(DedupedQueue::new(stores.clone(), poll_queue.clone()));
         Backend {
             integrations: stores.clone(),
             checkpoints: stores.clone(),
@@ -67,6 +71,7 @@ impl Backend {
             activity_queue,
             action_queue,
             poll_queue,
+            webhook_notices,
             secrets,
             mailer,
             clock,
@@ -117,17 +122,20 @@ impl EmbeddedBackend {
             )
         };
         let outbox = OutboxMailer::new(database.clone());
-        let backend = Backend::with_stores(
+        let poll_jobs = Arc::new(queue(POLL_QUEUE));
+        let mut backend = Backend::with_stores(
             Arc::new(database.clone()),
             Queues {
                 activities: Arc::new(queue(ACTIVITY_QUEUE)),
                 actions: Arc::new(queue(ACTION_QUEUE)),
-                poll_jobs: Arc::new(queue(POLL_QUEUE)),
+                poll_jobs: poll_jobs.clone(),
             },
             Arc::new(FileSecretStore::new(&data_dir.join("secrets.json"))),
             Arc::new(outbox.clone()),
             clock.clone(),
         );
+        // The delivery key and the notice in one transaction, instead of two writes.
+        backend.webhook_notices = poll_jobs;
         EmbeddedBackend {
             backend,
             activity_dead_letters: dead_letters(ACTIVITY_QUEUE),

@@ -133,6 +133,13 @@ impl World {
             .unwrap()
     }
 
+    /// The admin invites `email` to a file or folder.
+    fn invite(&self, kind: ItemKind, id: &str, email: &str, role: &str) {
+        self.sim
+            .add_collaborator(None, item_ref(kind, id), email, role)
+            .unwrap();
+    }
+
     async fn incident(&self, id: &str) -> Incident {
         self.casb()
             .core
@@ -306,18 +313,12 @@ async fn push_path_remediates_an_external_share_and_a_replayed_webhook_changes_n
             format!("{CARDS}ssn 123-45-6789\n"),
         )
         .unwrap();
-    world
-        .sim
-        .add_collaborator(
-            None,
-            ItemRef {
-                kind: ItemKind::File,
-                id: contract.clone(),
-            },
-            "partner@outside.example",
-            "editor",
-        )
-        .unwrap();
+    world.invite(
+        ItemKind::File,
+        &contract,
+        "partner@outside.example",
+        "editor",
+    );
 
     let incidents = world.settled_incidents(1).await;
     let sensitive = sensitive_policy(&incidents);
@@ -1405,18 +1406,7 @@ async fn an_endless_page_from_box_ends_the_action_with_an_error() {
         .sim
         .upload_file(&admin, "0", "shared.txt", HARMLESS)
         .unwrap();
-    world
-        .sim
-        .add_collaborator(
-            None,
-            ItemRef {
-                kind: ItemKind::File,
-                id: file.clone(),
-            },
-            "partner@outside.example",
-            "editor",
-        )
-        .unwrap();
+    world.invite(ItemKind::File, &file, "partner@outside.example", "editor");
     world.sim.inject_endless_pages(None);
     let core = world.casb().core.clone();
     let connector = core
@@ -1443,6 +1433,7 @@ async fn an_endless_page_from_box_ends_the_action_with_an_error() {
             object_id: Some(file.clone()),
             object_type: Some("file".into()),
             channel: None,
+            scope: None,
         };
         let result = tokio::time::timeout(
             Duration::from_secs(60),
@@ -1676,6 +1667,13 @@ async fn the_connect_flow_refuses_settings_the_connector_does_not_declare() {
     );
 }
 
+fn item_ref(kind: ItemKind, id: &str) -> ItemRef {
+    ItemRef {
+        kind,
+        id: id.to_string(),
+    }
+}
+
 /// Waits until the file's current version has a stored classification.
 async fn classification_of(world: &World, file_id: &str) -> Classification {
     let key = format!("sha1:{}", world.sim.file(file_id).unwrap().sha1);
@@ -1761,10 +1759,7 @@ async fn a_new_exposure_after_remediation_raises_the_incident_again_and_acts_aga
         .sim
         .upload_file(&admin, &legal, "contract.txt", CARDS)
         .unwrap();
-    let file = || ItemRef {
-        kind: ItemKind::File,
-        id: contract.clone(),
-    };
+    let file = || item_ref(ItemKind::File, &contract);
     world
         .sim
         .add_collaborator(None, file(), "partner@outside.example", "editor")
@@ -1804,5 +1799,88 @@ async fn a_new_exposure_after_remediation_raises_the_incident_again_and_acts_aga
     assert!(
         settled.actions.iter().all(|a| a.attempts == 1),
         "{settled:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removals_act_only_where_the_policy_says_are_recorded_and_restore_puts_them_back() {
+    let world = World::start().await;
+    world.connect("pull", "").await;
+    let admin = world.sim.admin_user_id();
+    let legal = world.sim.create_folder(&admin, "0", "Legal").unwrap();
+    let contract = world
+        .sim
+        .upload_file(&admin, &legal, "contract.txt", CARDS)
+        .unwrap();
+    // The partner works in the whole Legal folder, and was also given the file itself.
+    world.invite(
+        ItemKind::Folder,
+        &legal,
+        "partner@outside.example",
+        "viewer",
+    );
+    world.invite(
+        ItemKind::File,
+        &contract,
+        "auditor@outside.example",
+        "editor",
+    );
+    let incidents = world.settled_incidents(3).await;
+    let incident = sensitive_policy(&incidents)[0].clone();
+    assert_remediated(&world, &contract);
+    // The default policy removes collaborators from the file only (after moving it out of
+    // the shared folder): the partner keeps the Legal folder.
+    assert_eq!(
+        world.sim.folder_collaborators(&legal),
+        ["partner@outside.example"]
+    );
+    let removal = incident
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::RemoveExternalCollaborators)
+        .unwrap();
+    let undo = removal.undo.as_ref().expect("the removal is recorded");
+    assert_eq!(
+        undo["collaborations"][0]["login"], "auditor@outside.example",
+        "{undo}"
+    );
+    assert_eq!(undo["collaborations"][0]["role"], "editor", "{undo}");
+
+    // The analyst decides it was legitimate: restore puts the file and the auditor back.
+    let core = &world.casb().core;
+    let restored = casb_shared::pipeline::remediator::restore(core, TENANT, &incident.id)
+        .await
+        .unwrap();
+    let kinds: Vec<ActionKind> = restored.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ActionKind::RemoveExternalCollaborators,
+            ActionKind::Quarantine
+        ],
+        "newest first: {restored:?}"
+    );
+    assert!(restored.iter().all(|r| r.status == ActionStatus::Restored));
+    let file = world.sim.file(&contract).unwrap();
+    assert_eq!(file.parent_id, legal, "moved back");
+    assert_eq!(file.name, "contract.txt");
+    let auditor: Vec<_> = file
+        .collaborations
+        .iter()
+        .filter(|c| c.login == "auditor@outside.example")
+        .collect();
+    assert_eq!(auditor.len(), 1, "{:?}", file.collaborations);
+    assert_eq!(auditor[0].role, "editor");
+    let after = world.incident(&incident.id).await;
+    assert_eq!(
+        outcome(&after, ActionKind::Quarantine).0,
+        ActionStatus::Restored
+    );
+    // Restoring again finds nothing left to undo.
+    assert!(
+        casb_shared::pipeline::remediator::restore(core, TENANT, &incident.id)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -156,6 +156,7 @@ async fn incident_notifying(
             object_id: Some("file-1".into()),
             object_type: Some("file".into()),
             channel: channel.map(str::to_string),
+            scope: None,
         })
         .collect();
     let records: Vec<serde_json::Value> = actions

@@ -253,6 +253,7 @@ async fn queued_activity_travels_inspector_incident_remediator_once(f: Fixture) 
         object_id: Some("file-e-1".into()),
         object_type: Some("file".into()),
         channel: None,
+        scope: None,
     };
     let envelope = Envelope::wrap(action, chrono::Utc::now());
     core.backend
@@ -731,7 +732,7 @@ async fn casb_serve_answers_health_and_runs_the_pipeline_in_one_process() {
         .await
         .unwrap();
     let incident = wait_for(|| async {
-        let incidents = instance.incidents_of(&core, "tenant-a").await;
+        let incidents = incidents_of(&instance.core, "tenant-a").await;
         incidents
             .into_iter()
             .find(|i| i.actions.iter().all(|a| a.status.is_final()))
@@ -1282,9 +1283,7 @@ impl casb_shared::connector::Connector for GatedConnector {
         _: &secrecy::SecretString,
         _: &ResponseAction,
     ) -> Result<casb_shared::connector::ActionOutcome, casb_shared::connector::ConnectorError> {
-        Ok(casb_shared::connector::ActionOutcome::Succeeded {
-            detail: "done".into(),
-        })
+        Ok(casb_shared::connector::ActionOutcome::done("done"))
     }
 }
 

@@ -303,9 +303,10 @@ impl Connector for RecordingConnector {
             .lock()
             .unwrap()
             .push((action.kind, action.object_id.clone()));
-        Ok(ActionOutcome::Succeeded {
-            detail: format!("{} done", action.kind.as_str()),
-        })
+        Ok(ActionOutcome::done(format!(
+            "{} done",
+            action.kind.as_str()
+        )))
     }
 }
 

@@ -8,7 +8,9 @@ use super::{internal_domains, BoxConfig};
 use casb_shared::connector::http::ProviderHttp;
 use casb_shared::connector::paging::{PageGuard, DEFAULT_MAX_PAGES};
 use casb_shared::connector::{ActionOutcome, ConnectorError};
-use casb_shared::domain::{Activity, Exposure, Integration, LinkVisibility, UserType};
+use casb_shared::domain::{
+    Activity, CollaboratorScope, Exposure, Integration, LinkVisibility, UserType,
+};
 
 /// Fields fetched for a file: everything the activity schema may still lack.
 const FILE_FIELDS: &str =
@@ -606,9 +608,9 @@ impl<'a> BoxApi<'a> {
         folder_name: &str,
     ) -> Result<ActionOutcome, ConnectorError> {
         let Some(file) = self.file(file_id).await? else {
-            return Ok(ActionOutcome::Succeeded {
-                detail: format!("file {file_id} no longer exists; nothing to quarantine"),
-            });
+            return Ok(ActionOutcome::done(format!(
+                "file {file_id} no longer exists; nothing to quarantine"
+            )));
         };
         let quarantine = self.quarantine_folder(folder_name).await?;
         let original = file
@@ -617,9 +619,9 @@ impl<'a> BoxApi<'a> {
             .map(|p| p.id.clone())
             .unwrap_or_default();
         if original == quarantine {
-            return Ok(ActionOutcome::Succeeded {
-                detail: format!("already in quarantine folder {quarantine}"),
-            });
+            return Ok(ActionOutcome::done(format!(
+                "already in quarantine folder {quarantine}"
+            )));
         }
         let path = format!("/files/{}", path_segment(file_id));
         let (mut status, _) = self
@@ -647,9 +649,9 @@ impl<'a> BoxApi<'a> {
                 .0;
         }
         if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(ActionOutcome::Succeeded {
-                detail: format!("file {file_id} no longer exists; nothing to quarantine"),
-            });
+            return Ok(ActionOutcome::done(format!(
+                "file {file_id} no longer exists; nothing to quarantine"
+            )));
         }
         if !status.is_success() {
             return Err(ConnectorError::Permanent(format!(
@@ -658,6 +660,10 @@ impl<'a> BoxApi<'a> {
         }
         Ok(ActionOutcome::Succeeded {
             detail: format!("moved to quarantine folder {quarantine}; original_parent={original} (restore by moving it back)"),
+            undo: Some(json!({
+                "original_parent": original,
+                "name": file.name,
+            })),
         })
     }
 
@@ -670,13 +676,13 @@ impl<'a> BoxApi<'a> {
                 None,
             )
             .await?;
-        Ok(ActionOutcome::Succeeded {
-            detail: if status == reqwest::StatusCode::NOT_FOUND {
+        Ok(ActionOutcome::done(
+            if status == reqwest::StatusCode::NOT_FOUND {
                 format!("file {file_id} was already deleted")
             } else {
                 format!("file {file_id} moved to the trash")
             },
-        })
+        ))
     }
 
     pub async fn remove_shared_link(&self, file_id: &str) -> Result<ActionOutcome, ConnectorError> {
@@ -689,19 +695,20 @@ impl<'a> BoxApi<'a> {
                 Some(json!({"shared_link": null})),
             )
             .await?;
-        Ok(ActionOutcome::Succeeded {
-            detail: if status == reqwest::StatusCode::NOT_FOUND {
+        Ok(ActionOutcome::done(
+            if status == reqwest::StatusCode::NOT_FOUND {
                 format!("file {file_id} no longer exists; no link to remove")
             } else {
                 "shared link removed".into()
             },
-        })
+        ))
     }
 
     pub async fn remove_external_collaborations(
         &self,
         integration: &Integration,
         file_id: &str,
+        scope: CollaboratorScope,
     ) -> Result<ActionOutcome, ConnectorError> {
         let internal = internal_domains(integration);
         if internal.is_empty() {
@@ -710,31 +717,124 @@ impl<'a> BoxApi<'a> {
             });
         }
         let Some(file) = self.file(file_id).await? else {
-            return Ok(ActionOutcome::Succeeded {
-                detail: format!("file {file_id} no longer exists"),
-            });
+            return Ok(ActionOutcome::done(format!(
+                "file {file_id} no longer exists"
+            )));
         };
-        let mut removed = Vec::new();
-        for collaboration in self.collaborations_reaching(&file).await? {
-            let Some(email) = collaboration.email().filter(|e| is_external(e, &internal)) else {
-                continue;
-            };
-            self.write(
-                reqwest::Method::DELETE,
-                &format!("/collaborations/{}", path_segment(&collaboration.id)),
-                &[],
-                None,
-            )
-            .await?;
-            removed.push(email);
+        // The file's own collaborations, and those on the folders above it only when the
+        // policy says so: removing a partner from a folder takes the whole folder from them.
+        let mut items = vec![("file", file.id.clone())];
+        if scope == CollaboratorScope::Ancestors {
+            items.extend(
+                file.path_collection
+                    .iter()
+                    .flat_map(|p| &p.entries)
+                    .filter(|f| f.id != "0")
+                    .map(|f| ("folder", f.id.clone())),
+            );
         }
+        let mut removed = Vec::new();
+        for (kind, id) in items {
+            let path = format!("/{kind}s/{}", path_segment(&id));
+            for collaboration in self.collaborations(&path).await? {
+                let Some(email) = collaboration.email().filter(|e| is_external(e, &internal))
+                else {
+                    continue;
+                };
+                self.write(
+                    reqwest::Method::DELETE,
+                    &format!("/collaborations/{}", path_segment(&collaboration.id)),
+                    &[],
+                    None,
+                )
+                .await?;
+                removed.push(json!({
+                    "item": {"type": kind, "id": id},
+                    "login": email,
+                    "role": collaboration.role.clone().unwrap_or_else(|| "viewer".into()),
+                }));
+            }
+        }
+        let names: Vec<&str> = removed.iter().filter_map(|r| r["login"].as_str()).collect();
         Ok(ActionOutcome::Succeeded {
             detail: if removed.is_empty() {
                 "no external collaborators remained".into()
             } else {
-                format!("removed external collaborators: {}", removed.join(", "))
+                format!("removed external collaborators: {}", names.join(", "))
             },
+            undo: (!removed.is_empty()).then(|| json!({ "collaborations": removed })),
         })
+    }
+
+    /// Moves a quarantined file back where it was (`undo` from [`BoxApi::quarantine`]).
+    pub async fn restore_from_quarantine(
+        &self,
+        file_id: &str,
+        undo: &Value,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        let Some(parent) = undo["original_parent"].as_str().filter(|p| !p.is_empty()) else {
+            return Ok(ActionOutcome::Unsupported {
+                reason: "the quarantine recorded no original folder".into(),
+            });
+        };
+        let mut body = json!({"parent": {"id": parent}});
+        if let Some(name) = undo["name"].as_str() {
+            // Quarantine may have renamed it to avoid a clash: give it its name back.
+            body["name"] = json!(name);
+        }
+        let path = format!("/files/{}", path_segment(file_id));
+        let (status, _) = self
+            .write(reqwest::Method::PUT, &path, &[], Some(body))
+            .await?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(ActionOutcome::Unsupported {
+                reason: format!("file {file_id} or folder {parent} no longer exists"),
+            });
+        }
+        if !status.is_success() {
+            return Err(ConnectorError::Permanent(format!(
+                "moving file {file_id} back to folder {parent} answered {status}"
+            )));
+        }
+        Ok(ActionOutcome::done(format!(
+            "moved back to folder {parent}"
+        )))
+    }
+
+    /// Adds back the collaborations a removal recorded, with their roles.
+    pub async fn restore_collaborations(
+        &self,
+        undo: &Value,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        let mut restored = Vec::new();
+        for entry in undo["collaborations"].as_array().into_iter().flatten() {
+            let (Some(kind), Some(id), Some(login)) = (
+                entry["item"]["type"].as_str(),
+                entry["item"]["id"].as_str(),
+                entry["login"].as_str(),
+            ) else {
+                continue;
+            };
+            let body = json!({
+                "item": {"type": kind, "id": id},
+                "accessible_by": {"type": "user", "login": login},
+                "role": entry["role"].as_str().unwrap_or("viewer"),
+            });
+            let (status, answer) = self
+                .write(reqwest::Method::POST, "/collaborations", &[], Some(body))
+                .await?;
+            // 409: they are a collaborator again already (restoring twice is success).
+            if !status.is_success() && status != reqwest::StatusCode::CONFLICT {
+                return Err(ConnectorError::Permanent(format!(
+                    "adding {login} back to {kind} {id} answered {status}: {answer}"
+                )));
+            }
+            restored.push(format!("{login} on {kind} {id}"));
+        }
+        Ok(ActionOutcome::done(format!(
+            "collaborations added back: {}",
+            restored.join(", ")
+        )))
     }
 }
 

@@ -690,11 +690,34 @@ impl Connector for BoxConnector {
             ActionKind::Delete => api.trash(file_id).await,
             ActionKind::RemoveSharedLink => api.remove_shared_link(file_id).await,
             ActionKind::RemoveExternalCollaborators => {
-                api.remove_external_collaborations(integration, file_id)
-                    .await
+                api.remove_external_collaborations(
+                    integration,
+                    file_id,
+                    action.scope.unwrap_or_default(),
+                )
+                .await
             }
             ActionKind::Notify => Ok(ActionOutcome::Unsupported {
                 reason: "notifications are not a provider action".into(),
+            }),
+        }
+    }
+
+    async fn restore(
+        &self,
+        _integration: &Integration,
+        access_token: &SecretString,
+        action: &ResponseAction,
+        undo: &serde_json::Value,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        let api = self.api(access_token);
+        match (action.kind, action.object_id.as_deref()) {
+            (ActionKind::Quarantine, Some(file_id)) => {
+                api.restore_from_quarantine(file_id, undo).await
+            }
+            (ActionKind::RemoveExternalCollaborators, _) => api.restore_collaborations(undo).await,
+            _ => Ok(ActionOutcome::Unsupported {
+                reason: format!("Box cannot undo {}", action.kind.as_str()),
             }),
         }
     }

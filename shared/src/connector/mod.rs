@@ -267,15 +267,15 @@ pub fn validate_settings(
 }
 
 /// How a response action ended at the provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ActionOutcome {
     Succeeded {
         detail: String,
+        /// What undoing it would need (kept on the incident for `casb act restore`).
+        undo: Option<serde_json::Value>,
     },
     /// The provider offers no API for it, or this object cannot take it.
-    Unsupported {
-        reason: String,
-    },
+    Unsupported { reason: String },
 }
 
 /// OAuth tokens as the provider issued them. Lives only in the secret store.
@@ -553,6 +553,23 @@ pub trait Connector: Send + Sync {
         access_token: &SecretString,
         action: &ResponseAction,
     ) -> Result<ActionOutcome, ConnectorError>;
+
+    /// Undoes an action carried out earlier, from what its [`ActionOutcome::Succeeded::undo`]
+    /// recorded. Must be idempotent too: restoring twice is success.
+    async fn restore(
+        &self,
+        integration: &Integration,
+        access_token: &SecretString,
+        action: &ResponseAction,
+        undo: &serde_json::Value,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        let _ = (integration, access_token, undo);
+        Err(ConnectorError::Unsupported(format!(
+            "{} cannot undo {}",
+            self.provider(),
+            action.kind.as_str()
+        )))
+    }
 }
 
 /// The connectors this deployment has, by provider.
@@ -578,5 +595,15 @@ impl ConnectorRegistry {
         let mut providers: Vec<_> = self.connectors.keys().copied().collect();
         providers.sort();
         providers
+    }
+}
+
+impl ActionOutcome {
+    /// Done, with nothing to undo.
+    pub fn done(detail: impl Into<String>) -> Self {
+        ActionOutcome::Succeeded {
+            detail: detail.into(),
+            undo: None,
+        }
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{ActionKind, Provider};
+use super::{ActionKind, CollaboratorScope, Provider};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -53,6 +53,9 @@ pub enum ActionStatus {
     /// Not carried out: the policy runs in monitor mode. Kept so the incident shows what
     /// enforcing the policy would have done.
     Skipped,
+    /// Carried out, then undone by `casb act restore` (the file moved back, the removed
+    /// collaborations added again).
+    Restored,
     /// The provider has no API for this action, or no connector is configured.
     Unsupported,
 }
@@ -62,7 +65,10 @@ impl ActionStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            ActionStatus::Succeeded | ActionStatus::Unsupported | ActionStatus::Skipped
+            ActionStatus::Succeeded
+                | ActionStatus::Unsupported
+                | ActionStatus::Skipped
+                | ActionStatus::Restored
         )
     }
 }
@@ -75,9 +81,16 @@ pub struct ActionRecord {
     /// The notification channel of a [`ActionKind::Notify`] action, when the policy names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// Where a `remove_external_collaborators` action acts, as the policy said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<CollaboratorScope>,
     pub status: ActionStatus,
     /// What happened, in words an analyst can act on.
     pub detail: Option<String>,
+    /// What the provider needs to undo the action (the folder a file was moved from, the
+    /// collaborations removed with their roles), as its connector recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<serde_json::Value>,
     pub attempts: u32,
     pub updated_at: DateTime<Utc>,
 }
@@ -137,6 +150,22 @@ impl Incident {
                 && provider_actions
                     .iter()
                     .all(|a| a.status == ActionStatus::Succeeded))
+    }
+
+    /// The remediator's message for one of this incident's actions.
+    pub fn response_action(&self, record: &ActionRecord) -> super::ResponseAction {
+        super::ResponseAction {
+            id: record.action_id.clone(),
+            incident_id: self.id.clone(),
+            tenant_id: self.tenant_id.clone(),
+            integration_id: self.integration_id.clone(),
+            provider: self.object.provider,
+            kind: record.kind,
+            object_id: self.object.object_id.clone(),
+            object_type: self.object.object_type.clone(),
+            channel: record.channel.clone(),
+            scope: record.scope,
+        }
     }
 
     /// When the last action was recorded.

@@ -29,6 +29,17 @@ impl ActionKind {
     }
 }
 
+/// Which collaborations `remove_external_collaborators` removes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollaboratorScope {
+    /// Only collaborations on the file itself.
+    #[default]
+    File,
+    /// Also those on the folders above it (the partner loses those whole folders).
+    Ancestors,
+}
+
 /// A response action addressed to the remediator. Carries ids and references only, never file
 /// content or secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +57,10 @@ pub struct ResponseAction {
     /// [`crate::notify`]); `None` is the security team's default channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// For [`ActionKind::RemoveExternalCollaborators`]: where to remove them; `None` is the
+    /// file only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<CollaboratorScope>,
 }
 
 impl ResponseAction {

@@ -2,11 +2,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
 
-use super::database::{millis, sqlite_error, Database};
-use crate::ports::{Clock, OutgoingMessage, Queue, QueueError, ReceivedMessage, StoreError};
+use super::database::{insert_dedup_key, millis, sqlite_error, Database};
+use crate::ports::{
+    Clock, OnceQueue, OutgoingMessage, Queue, QueueError, ReceivedMessage, SendOnce, StoreError,
+};
 
 /// Where a queue sends messages that were received too often without being deleted.
 #[derive(Debug, Clone)]
@@ -61,11 +64,12 @@ impl EmbeddedQueue {
         let dead_letter = self.dead_letter.clone();
         let now = millis(self.clock.now());
         let visible_at = now.saturating_add(visibility_timeout.as_millis() as i64);
+        // One transaction (the database runs each piece of work as one): a message is either
+        // handed out with a new receipt or not at all.
         self.database
             .run(move |c| {
-                let tx = c.transaction().map_err(sqlite_error)?;
                 let candidates: Vec<(String, String, u32)> = {
-                    let mut statement = tx
+                    let mut statement = c
                         .prepare(
                             "SELECT message_id, body, receive_count FROM queue_messages
                              WHERE queue = ?1 AND visible_at <= ?2
@@ -82,7 +86,7 @@ impl EmbeddedQueue {
                 let mut received = Vec::with_capacity(candidates.len());
                 for (message_id, body, receive_count) in candidates {
                     if let Some(policy) = dead_letter.as_ref().filter(|p| receive_count >= p.max_receives) {
-                        tx.execute(
+                        c.execute(
                             "UPDATE queue_messages SET queue = ?2, visible_at = ?3, receive_count = 0,
                              receipt_handle = NULL WHERE message_id = ?1",
                             params![message_id, policy.queue, now],
@@ -93,7 +97,7 @@ impl EmbeddedQueue {
                         continue;
                     }
                     let receipt_handle = uuid::Uuid::new_v4().to_string();
-                    tx.execute(
+                    c.execute(
                         "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?2,
                          receipt_handle = ?3 WHERE message_id = ?1",
                         params![message_id, visible_at, receipt_handle],
@@ -106,12 +110,33 @@ impl EmbeddedQueue {
                         receive_count: receive_count + 1,
                     });
                 }
-                tx.commit().map_err(sqlite_error)?;
                 Ok(received)
             })
             .await
             .map_err(|e| self.unavailable(e))
     }
+}
+
+fn insert_message(
+    c: &Connection,
+    queue: &str,
+    message: &OutgoingMessage,
+    now: i64,
+) -> Result<(), StoreError> {
+    let delay = message.delay.map_or(0, |d| d.as_millis() as i64);
+    c.execute(
+        "INSERT INTO queue_messages (message_id, queue, body, sent_at, visible_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            uuid::Uuid::new_v4().to_string(),
+            queue,
+            message.body,
+            now,
+            now.saturating_add(delay)
+        ],
+    )
+    .map_err(sqlite_error)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -126,25 +151,12 @@ impl Queue for EmbeddedQueue {
         }
         let queue = self.name.clone();
         let now = millis(self.clock.now());
+        // All or nothing: the batch is one piece of database work.
         self.database
             .run(move |c| {
-                let tx = c.transaction().map_err(sqlite_error)?;
-                for message in &messages {
-                    let delay = message.delay.map_or(0, |d| d.as_millis() as i64);
-                    tx.execute(
-                        "INSERT INTO queue_messages (message_id, queue, body, sent_at, visible_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![
-                            uuid::Uuid::new_v4().to_string(),
-                            queue,
-                            message.body,
-                            now,
-                            now.saturating_add(delay)
-                        ],
-                    )
-                    .map_err(sqlite_error)?;
-                }
-                tx.commit().map_err(sqlite_error)
+                messages
+                    .iter()
+                    .try_for_each(|message| insert_message(c, &queue, message, now))
             })
             .await
             .map_err(|e| self.unavailable(e))?;
@@ -203,5 +215,105 @@ impl Queue for EmbeddedQueue {
             })
             .await
             .map_err(|e| self.unavailable(e))
+    }
+}
+
+/// The dedup key and the message are written in one transaction, committed (fsynced, with
+/// whatever else was waiting) before the answer: an acknowledged delivery is queued and
+/// remembered, and one that failed left neither, so the provider's retry is accepted. The key
+/// lives in the same database's `dedup_keys`, the embedded [`crate::ports::DedupStore`].
+#[async_trait]
+impl OnceQueue for EmbeddedQueue {
+    async fn send_once(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        message: OutgoingMessage,
+    ) -> Result<SendOnce, QueueError> {
+        let (key, queue) = (key.to_string(), self.name.clone());
+        let sent_at = millis(self.clock.now());
+        let outcome = self
+            .database
+            .run(move |c| {
+                if !insert_dedup_key(c, &key, expires_at, now)? {
+                    return Ok(SendOnce::AlreadySent);
+                }
+                insert_message(c, &queue, &message, sent_at)?;
+                Ok(SendOnce::Sent)
+            })
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        if outcome == SendOnce::Sent {
+            self.arrivals.notify_waiters();
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::EmbeddedBackend;
+    use crate::embedded::database::sqlite_error;
+    use crate::ports::{OutgoingMessage, SendOnce};
+
+    #[tokio::test]
+    async fn a_delivery_key_and_its_notice_are_written_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        // The back end webhook intake uses: its `webhook_notices` and `dedup`, one database.
+        let embedded = EmbeddedBackend::open(dir.path()).unwrap();
+        let backend = &embedded.backend;
+        let key = "webhook#tenant-a#int-1#delivery-1";
+        let now = chrono::Utc::now();
+        let expires = now + chrono::Duration::days(14);
+        let notice = || OutgoingMessage::new("m-1", r#"{"notice": 1}"#);
+
+        // A failure between the two writes: the queue insert is refused after the key's insert.
+        embedded
+            .database
+            .run(|c| {
+                c.execute_batch(
+                    "CREATE TEMP TRIGGER refuse_messages BEFORE INSERT ON queue_messages
+                     BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+                )
+                .map_err(sqlite_error)
+            })
+            .await
+            .unwrap();
+        let failed = backend
+            .webhook_notices
+            .send_once(key, expires, now, notice())
+            .await;
+        assert!(
+            failed.as_ref().is_err_and(|e| e.to_string().contains("injected failure")),
+            "{failed:?}"
+        );
+        assert!(
+            !backend.dedup.contains(key, now).await.unwrap(),
+            "a key kept without its notice would make the provider's retry a 'duplicate'"
+        );
+        assert_eq!(backend.poll_queue.approximate_depth().await.unwrap(), 0);
+
+        embedded
+            .database
+            .run(|c| {
+                c.execute_batch("DROP TRIGGER refuse_messages")
+                    .map_err(sqlite_error)
+            })
+            .await
+            .unwrap();
+        // The provider's retry is accepted, once.
+        let retry = backend.webhook_notices.send_once(key, expires, now, notice());
+        assert_eq!(retry.await.unwrap(), SendOnce::Sent);
+        let again = backend.webhook_notices.send_once(key, expires, now, notice());
+        assert_eq!(again.await.unwrap(), SendOnce::AlreadySent);
+        assert!(backend.dedup.contains(key, now).await.unwrap());
+        let queued = backend
+            .poll_queue
+            .receive(10, std::time::Duration::from_secs(30), std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].body, r#"{"notice": 1}"#);
     }
 }

@@ -7,8 +7,9 @@
 //! 2. the signature and timestamp are checked over the exact raw bytes (401, nothing queued);
 //! 3. signed handshakes (Slack's `url_verification`) are answered;
 //! 4. the delivery must name a webhook the integration in the URL registered (403);
-//! 5. a delivery seen before is acknowledged and dropped;
-//! 6. the raw notice goes onto the poll-jobs queue; the poller turns it into activities.
+//! 5. a delivery seen before is acknowledged and dropped; otherwise the raw notice goes onto the
+//!    poll-jobs queue and its delivery id is recorded, in one step (`OnceQueue`); the poller
+//!    turns the notice into activities.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,7 +25,7 @@ use super::{connector_for, ApiError};
 use crate::connector::{HandshakeAnswer, WebhookDelivery, WebhookRequest};
 use crate::core::Core;
 use crate::domain::{Envelope, PollJob, PollWork};
-use crate::ports::OutgoingMessage;
+use crate::ports::{OutgoingMessage, SendOnce};
 
 /// Our own body limit, far below API Gateway's 10 MB and inside SQS's 256 KiB message limit
 /// (the notice travels on the poll-jobs queue): webhook payloads are small JSON.
@@ -175,18 +176,6 @@ async fn receive(
         "webhook#{}#{}#{}",
         integration.tenant_id, integration.id, notice.delivery_id
     );
-    if core
-        .backend
-        .dedup
-        .contains(&delivery_key, now)
-        .await
-        .map_err(|e| unavailable(&e))?
-    {
-        return Ok(Json(
-            serde_json::json!({"status": "duplicate", "delivery_id": notice.delivery_id}),
-        )
-        .into_response());
-    }
     let job = PollJob {
         tenant_id: integration.tenant_id.clone(),
         integration_id: integration.id.clone(),
@@ -200,22 +189,26 @@ async fn receive(
         },
     };
     let envelope = Envelope::wrap(job, now);
-    core.backend
-        .poll_queue
-        .send_batch(vec![OutgoingMessage::new(
-            envelope.id.clone(),
-            envelope.to_json(),
-        )])
-        .await
-        .map_err(|e| unavailable(&e))?;
-    // Remembered only once queued: a crash in between makes the provider's retry queue it
-    // again, which the activity dedup downstream absorbs.
     let ttl = Duration::from_std(core.settings.dedup_ttl).unwrap_or(Duration::days(14));
-    core.backend
-        .dedup
-        .insert_if_absent(&delivery_key, now + ttl, now)
+    // Queued and remembered together before the 200: see `OnceQueue` for what each back end
+    // guarantees when it fails in between.
+    let sent = core
+        .backend
+        .webhook_notices
+        .send_once(
+            &delivery_key,
+            now + ttl,
+            now,
+            OutgoingMessage::new(envelope.id.clone(), envelope.to_json()),
+        )
         .await
         .map_err(|e| unavailable(&e))?;
+    if sent == SendOnce::AlreadySent {
+        return Ok(Json(
+            serde_json::json!({"status": "duplicate", "delivery_id": notice.delivery_id}),
+        )
+        .into_response());
+    }
     Ok(
         Json(serde_json::json!({"status": "queued", "delivery_id": notice.delivery_id}))
             .into_response(),

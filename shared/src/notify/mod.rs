@@ -174,7 +174,7 @@ impl Notifier {
                 format!("delivered to webhook '{name}' (HTTP {status})")
             }
         };
-        Ok(ActionOutcome::Succeeded { detail })
+        Ok(ActionOutcome::done(detail))
     }
 }
 

@@ -108,6 +108,8 @@ async fn raise(
                     action_id: ResponseAction::id_for(&id, kind, channel),
                     kind,
                     channel: channel.map(str::to_string),
+                    scope: action.scope(),
+                    undo: None,
                     status: if monitor_only {
                         ActionStatus::Skipped
                     } else {
@@ -206,17 +208,7 @@ async fn raise(
         .iter()
         .filter(|a| a.status == ActionStatus::Pending)
         .map(|record| {
-            let action = ResponseAction {
-                id: record.action_id.clone(),
-                incident_id: incident.id.clone(),
-                tenant_id: incident.tenant_id.clone(),
-                integration_id: incident.integration_id.clone(),
-                provider: incident.object.provider,
-                kind: record.kind,
-                object_id: incident.object.object_id.clone(),
-                object_type: incident.object.object_type.clone(),
-                channel: record.channel.clone(),
-            };
+            let action = incident.response_action(record);
             let envelope = Envelope::wrap(action, now);
             OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
         })

@@ -8,7 +8,7 @@
 use super::PipelineError;
 use crate::connector::{ActionOutcome, ConnectorError};
 use crate::core::Core;
-use crate::domain::{ActionKind, ActionStatus, Envelope, ResponseAction};
+use crate::domain::{ActionKind, ActionRecord, ActionStatus, Envelope, ResponseAction};
 use crate::lease::HeldLease;
 
 /// Handles one message from the actions queue.
@@ -77,12 +77,16 @@ async fn carry_out_holding_lease(
             .map_err(PipelineError::from),
         _ => act_at_provider(core, action).await,
     };
-    let (status, detail, error) = match result {
-        Ok(ActionOutcome::Succeeded { detail }) => (ActionStatus::Succeeded, detail, None),
-        Ok(ActionOutcome::Unsupported { reason }) => (ActionStatus::Unsupported, reason, None),
-        Err(error) => (ActionStatus::Failed, error.to_string(), Some(error)),
+    let (status, detail, undo, error) = match result {
+        Ok(ActionOutcome::Succeeded { detail, undo }) => {
+            (ActionStatus::Succeeded, detail, undo, None)
+        }
+        Ok(ActionOutcome::Unsupported { reason }) => {
+            (ActionStatus::Unsupported, reason, None, None)
+        }
+        Err(error) => (ActionStatus::Failed, error.to_string(), None, Some(error)),
     };
-    record_outcome(core, action, status, &detail).await?;
+    record_outcome(core, action, status, &detail, undo).await?;
     tracing::info!(action = %action.id, kind = ?action.kind, ?status, %detail, "response action recorded");
     match error {
         // Failing the message retries the action; after the queue's receive limit it is
@@ -143,37 +147,61 @@ async fn act_at_provider(
     }
 }
 
-/// Writes the outcome onto the incident, re-reading and retrying if another action's outcome
-/// was written concurrently.
+/// Writes the outcome onto the incident, unless the action is already done.
 async fn record_outcome(
     core: &Core,
     action: &ResponseAction,
     status: ActionStatus,
     detail: &str,
+    undo: Option<serde_json::Value>,
+) -> Result<(), PipelineError> {
+    let now = core.backend.clock.now();
+    update_action(
+        core,
+        &action.tenant_id,
+        &action.incident_id,
+        &action.id,
+        |record| {
+            if record.status.is_final() {
+                return false;
+            }
+            record.status = status;
+            record.detail = Some(detail.to_string());
+            record.undo = undo.clone();
+            record.attempts += 1;
+            record.updated_at = now;
+            true
+        },
+    )
+    .await
+}
+
+/// Changes one action record of an incident, re-reading and retrying if another action's
+/// outcome was written concurrently. `change` answers whether it changed anything.
+async fn update_action(
+    core: &Core,
+    tenant_id: &str,
+    incident_id: &str,
+    action_id: &str,
+    change: impl Fn(&mut ActionRecord) -> bool,
 ) -> Result<(), PipelineError> {
     let incidents = &core.backend.incidents;
     for _ in 0..10 {
         let mut incident = incidents
-            .get_incident(&action.tenant_id, &action.incident_id)
+            .get_incident(tenant_id, incident_id)
             .await?
             .ok_or_else(|| {
-                PipelineError::Inconsistent(format!("incident {} disappeared", action.incident_id))
+                PipelineError::Inconsistent(format!("incident {incident_id} disappeared"))
             })?;
-        let now = core.backend.clock.now();
-        let Some(record) = incident.action_mut(&action.id) else {
+        let Some(record) = incident.action_mut(action_id) else {
             return Err(PipelineError::Inconsistent(format!(
-                "incident has no action {}",
-                action.id
+                "incident has no action {action_id}"
             )));
         };
-        if record.status.is_final() {
+        if !change(record) {
             return Ok(());
         }
-        record.status = status;
-        record.detail = Some(detail.to_string());
-        record.attempts += 1;
-        record.updated_at = now;
-        incident.updated_at = now;
+        incident.updated_at = core.backend.clock.now();
         match incidents.update_incident(&incident).await {
             Ok(_) => return Ok(()),
             Err(e) if e.is_conflict() => continue,
@@ -181,7 +209,108 @@ async fn record_outcome(
         }
     }
     Err(PipelineError::Inconsistent(format!(
-        "incident {} kept changing while recording action {}; will retry",
-        action.incident_id, action.id
+        "incident {incident_id} kept changing while recording action {action_id}; will retry"
     )))
+}
+
+/// One action [`restore`] undid, or could not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RestoreOutcome {
+    pub kind: ActionKind,
+    pub status: ActionStatus,
+    pub detail: String,
+}
+
+/// Undoes an incident's quarantine and collaborator removals at the provider (`casb act
+/// restore`), newest first, from what each action recorded when it ran; each undone action is
+/// marked [`ActionStatus::Restored`]. Links removed and files deleted are not restored: a link
+/// comes back with a new address only its owner should hand out, and a deleted file is in the
+/// provider's trash.
+pub async fn restore(
+    core: &Core,
+    tenant_id: &str,
+    incident_id: &str,
+) -> Result<Vec<RestoreOutcome>, PipelineError> {
+    let incident = core
+        .backend
+        .incidents
+        .get_incident(tenant_id, incident_id)
+        .await?
+        .ok_or_else(|| {
+            PipelineError::Inconsistent(format!("tenant {tenant_id} has no incident {incident_id}"))
+        })?;
+    let connector = core
+        .connectors
+        .get(incident.object.provider)
+        .ok_or_else(|| {
+            PipelineError::Inconsistent(format!(
+                "no {} connector is configured in this deployment",
+                incident.object.provider
+            ))
+        })?;
+    let integration = core
+        .backend
+        .integrations
+        .get_integration(tenant_id, &incident.integration_id)
+        .await?
+        .ok_or_else(|| {
+            PipelineError::Inconsistent(format!(
+                "integration {} no longer exists",
+                incident.integration_id
+            ))
+        })?;
+    let mut outcomes = Vec::new();
+    for record in incident.actions.iter().rev() {
+        let restorable = matches!(
+            record.kind,
+            ActionKind::Quarantine | ActionKind::RemoveExternalCollaborators
+        );
+        let (true, ActionStatus::Succeeded, Some(undo)) =
+            (restorable, record.status, record.undo.as_ref())
+        else {
+            continue;
+        };
+        let action = incident.response_action(record);
+        let (connector, integration, action_ref) = (connector.as_ref(), &integration, &action);
+        let restored = core
+            .tokens
+            .with_token(connector, integration, |token| async move {
+                connector
+                    .restore(integration, &token, action_ref, undo)
+                    .await
+            })
+            .await;
+        let restored = match restored {
+            Err(ConnectorError::Unsupported(reason)) => ActionOutcome::Unsupported { reason },
+            other => other?,
+        };
+        let outcome = match restored {
+            ActionOutcome::Succeeded { detail, .. } => {
+                let now = core.backend.clock.now();
+                update_action(core, tenant_id, incident_id, &record.action_id, |r| {
+                    if r.status != ActionStatus::Succeeded {
+                        return false;
+                    }
+                    r.status = ActionStatus::Restored;
+                    r.detail = Some(detail.clone());
+                    r.updated_at = now;
+                    true
+                })
+                .await?;
+                RestoreOutcome {
+                    kind: record.kind,
+                    status: ActionStatus::Restored,
+                    detail,
+                }
+            }
+            ActionOutcome::Unsupported { reason } => RestoreOutcome {
+                kind: record.kind,
+                status: record.status,
+                detail: reason,
+            },
+        };
+        tracing::info!(incident = %incident_id, kind = ?outcome.kind, detail = %outcome.detail, "action restored");
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }

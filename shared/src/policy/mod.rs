@@ -25,6 +25,7 @@ pub use conditions::*;
 pub use load::{default_set, parse, PolicyError, DEFAULT_POLICIES_YAML};
 
 use crate::content::ContentFindings;
+pub use crate::domain::CollaboratorScope;
 use crate::domain::{ActionKind, Activity, Classification, MatchSummary, Provider, Severity};
 
 /// Whether a policy acts or only records.
@@ -37,17 +38,6 @@ pub enum Mode {
     /// Record the incident and list the actions it would take, taking none: for trying a new
     /// policy on live traffic.
     Monitor,
-}
-
-/// Which collaborations `remove_external_collaborators` removes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CollaboratorScope {
-    /// Only collaborations on the file itself.
-    #[default]
-    File,
-    /// Also those on the folders above it (the partner loses those whole folders).
-    Ancestors,
 }
 
 /// One step of a policy's response, in the order written. Written as a name (`quarantine`) or
@@ -93,6 +83,14 @@ impl PolicyAction {
             PolicyAction::RemoveSharedLink => "remove_shared_link",
             PolicyAction::RemoveExternalCollaborators { .. } => "remove_external_collaborators",
             PolicyAction::Notify { .. } => "notify",
+        }
+    }
+
+    /// Where `remove_external_collaborators` acts.
+    pub fn scope(&self) -> Option<CollaboratorScope> {
+        match self {
+            PolicyAction::RemoveExternalCollaborators { scope } => Some(*scope),
+            _ => None,
         }
     }
 

@@ -1,6 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::DedupStore;
 
 /// A message to send. `id` is unique within one batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,4 +78,78 @@ pub trait Queue: Send + Sync {
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
     /// Messages waiting or in flight (approximate on SQS).
     async fn approximate_depth(&self) -> Result<u64, QueueError>;
+}
+
+/// What [`OnceQueue::send_once`] did with the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOnce {
+    /// The key was new (or had expired): the message is queued and the key recorded.
+    Sent,
+    /// The key was recorded before: nothing was queued.
+    AlreadySent,
+}
+
+/// A queue that takes a message once per key: webhook intake's "seen this delivery?" and its
+/// hand-off to the poll-jobs queue as one step, so that what it acknowledges is both queued and
+/// remembered.
+#[async_trait]
+pub trait OnceQueue: Send + Sync {
+    /// Queues `message` unless `key` is recorded and unexpired at `now`, and records `key` until
+    /// `expires_at`. On error the provider is told to retry (503); the retry must be accepted.
+    async fn send_once(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        message: OutgoingMessage,
+    ) -> Result<SendOnce, QueueError>;
+}
+
+/// [`OnceQueue`] over a dedup store and a queue that share no transaction (DynamoDB and SQS).
+/// The key is recorded only after the send: a crash in between makes the provider's retry queue
+/// the notice again, which the activity dedup downstream absorbs; recording first would make
+/// that retry look like a duplicate and lose the notice. Two copies of one delivery arriving at
+/// once may both be queued, for the same reason harmlessly.
+pub struct DedupedQueue {
+    dedup: Arc<dyn DedupStore>,
+    queue: Arc<dyn Queue>,
+}
+
+impl DedupedQueue {
+    pub fn new(dedup: Arc<dyn DedupStore>, queue: Arc<dyn Queue>) -> Self {
+        DedupedQueue { dedup, queue }
+    }
+
+    fn dedup_unavailable(&self, e: super::StoreError) -> QueueError {
+        QueueError::Unavailable {
+            queue: self.queue.name().to_string(),
+            message: format!("its dedup store failed: {e}"),
+        }
+    }
+}
+
+#[async_trait]
+impl OnceQueue for DedupedQueue {
+    async fn send_once(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        message: OutgoingMessage,
+    ) -> Result<SendOnce, QueueError> {
+        if self
+            .dedup
+            .contains(key, now)
+            .await
+            .map_err(|e| self.dedup_unavailable(e))?
+        {
+            return Ok(SendOnce::AlreadySent);
+        }
+        self.queue.send_batch(vec![message]).await?;
+        self.dedup
+            .insert_if_absent(key, expires_at, now)
+            .await
+            .map_err(|e| self.dedup_unavailable(e))?;
+        Ok(SendOnce::Sent)
+    }
 }

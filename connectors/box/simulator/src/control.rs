@@ -417,6 +417,17 @@ impl BoxSimulator {
         self.with_state(|s| s.expire_all_access_tokens());
     }
 
+    /// Logins of the users collaborating on a folder itself (not inherited).
+    pub fn folder_collaborators(&self, folder_id: &str) -> Vec<String> {
+        self.with_state(|s| {
+            s.collaborations
+                .values()
+                .filter(|c| c.item.kind == ItemKind::Folder && c.item.id == folder_id)
+                .filter_map(|c| s.users.get(&c.user_id).map(|u| u.login.clone()))
+                .collect()
+        })
+    }
+
     /// How many times the download host has served the file's bytes.
     pub fn downloads_served(&self, file_id: &str) -> usize {
         self.with_state(|s| s.downloads_served.get(file_id).copied().unwrap_or(0))

@@ -1,44 +1,7 @@
 //! zip (and the zip-based office formats), gzip and tar, read under the limits.
 
-use super::{extract_into, member_path, office, Ctx};
-use std::io::{Cursor, Read};
-
-/// Reads at most `cap` bytes; the flag says whether there was more.
-fn read_capped(reader: &mut dyn Read, cap: u64) -> std::io::Result<(Vec<u8>, bool)> {
-    let mut data = Vec::new();
-    reader.take(cap.saturating_add(1)).read_to_end(&mut data)?;
-    let exceeded = data.len() as u64 > cap;
-    if exceeded {
-        data.truncate(cap as usize);
-    }
-    Ok((data, exceeded))
-}
-
-/// A member inflated past its cap: past the compression ratio (a bomb), or past what is left of
-/// the file's total budget, whichever cap was the lower.
-fn report_inflation_limit(
-    ctx: &mut Ctx<'_>,
-    what: &str,
-    format: &str,
-    ratio_cap: u64,
-    budget: u64,
-) {
-    if ratio_cap <= budget {
-        let ratio = ctx.limits.max_compression_ratio;
-        ctx.error(format!(
-            "{what}: inflates beyond {ratio}:1 (possible {format} bomb); not extracted"
-        ));
-    } else {
-        ctx.error(format!(
-            "limit: more than {} bytes extracted; the rest is not scanned",
-            ctx.limits.max_total_bytes
-        ));
-    }
-}
-
-fn remaining(ctx: &Ctx<'_>) -> u64 {
-    ctx.limits.max_total_bytes.saturating_sub(ctx.total_bytes)
-}
+use super::{extract_into, measure, member_path, office, read_up_to, Ctx, Ending};
+use std::io::Cursor;
 
 fn count_entry(ctx: &mut Ctx<'_>, label: &str) -> bool {
     ctx.entries += 1;
@@ -50,6 +13,13 @@ fn count_entry(ctx: &mut Ctx<'_>, label: &str) -> bool {
         return false;
     }
     true
+}
+
+fn bomb(ctx: &mut Ctx<'_>, what: &str, format: &str) {
+    let ratio = ctx.limits.max_compression_ratio;
+    ctx.error(format!(
+        "{what}: inflates beyond {ratio}:1 (possible {format} bomb); not extracted"
+    ));
 }
 
 pub(super) fn zip(
@@ -72,9 +42,17 @@ pub(super) fn zip(
         .filter_map(Result::ok)
         .map(|n| n.into_owned())
         .collect();
-    let office_kind = office::classify(&names);
-    let mut document_text: Vec<u8> = Vec::new();
+    let mut sink = ZipSink {
+        office_kind: office::classify(&names),
+        document_text: Vec::new(),
+        name,
+        display,
+        depth,
+    };
     let ratio = ctx.limits.max_compression_ratio;
+    // Members larger than what is left of the budget wait until every member that fits has
+    // been read, then share what is left: a large log must not crowd out the files beside it.
+    let mut larger: Vec<(usize, String)> = Vec::new();
 
     for i in 0..archive.len() {
         if ctx.timed_out() || !count_entry(ctx, &label) {
@@ -94,7 +72,7 @@ pub(super) fn zip(
             .name()
             .map(|n| n.into_owned())
             .unwrap_or_else(|_| format!("#{i}"));
-        if let Some(kind) = office_kind {
+        if let Some(kind) = sink.office_kind {
             if !office::wants_member(kind, &member) {
                 continue;
             }
@@ -108,40 +86,105 @@ pub(super) fn zip(
             ));
             continue;
         }
-        // Declared sizes can lie: the cap also holds for the bytes actually inflated.
-        let ratio_cap = compressed.saturating_mul(ratio);
-        let budget = remaining(ctx);
-        let (data, exceeded) = match read_capped(&mut file, ratio_cap.min(budget)) {
-            Ok(r) => r,
+        if declared > ctx.remaining() {
+            larger.push((i, member));
+            continue;
+        }
+        if let Some(data) = read_member(ctx, &mut file, &label, &member) {
+            drop(file);
+            sink.take(ctx, &member, &data);
+        }
+    }
+    let mut left_out = Vec::new();
+    for (i, member) in larger {
+        if ctx.timed_out() {
+            break;
+        }
+        if ctx.remaining() == 0 {
+            left_out.push(member);
+            continue;
+        }
+        let mut file = match archive.by_index(i) {
+            Ok(f) => f,
             Err(e) => {
-                ctx.error(format!("{label}!{member}: corrupt member: {e}"));
+                ctx.error(format!("{label}!{member}: unreadable: {e}"));
                 continue;
             }
         };
-        if exceeded {
-            report_inflation_limit(ctx, &format!("{label}!{member}"), "zip", ratio_cap, budget);
-            continue;
+        if let Some(data) = read_member(ctx, &mut file, &label, &member) {
+            drop(file);
+            sink.take(ctx, &member, &data);
         }
-        if !ctx.reserve(data.len() as u64) {
-            break;
+    }
+    ctx.not_scanned(&label, ("member", "members"), &left_out);
+    if sink.office_kind.is_some() {
+        ctx.push_text(display, sink.document_text);
+    }
+}
+
+/// Inflates one zip member (whose declared ratio was checked) up to the ratio cap and what is
+/// left of the budget, and counts it. `None` when it is refused or broken (the reason noted).
+fn read_member(
+    ctx: &mut Ctx<'_>,
+    file: &mut zip::read::ZipFile<'_, Cursor<&[u8]>>,
+    label: &str,
+    member: &str,
+) -> Option<Vec<u8>> {
+    let declared = file.size();
+    // Declared sizes can lie: the cap also holds for the bytes actually inflated (and the zip
+    // crate refuses a member that inflates past its declared size).
+    let ratio_cap = file
+        .compressed_size()
+        .max(1)
+        .saturating_mul(ctx.limits.max_compression_ratio);
+    let budget = ctx.remaining();
+    // The declared size is enforced by the zip crate: it sizes the one allocation.
+    let (data, ending) = read_up_to(file, declared.min(ratio_cap).min(budget));
+    match ending {
+        Ending::Whole => {}
+        Ending::Broken(e) => {
+            ctx.error(format!("{label}!{member}: corrupt member: {e}"));
+            return None;
         }
-        drop(file);
-        match office_kind {
+        // Past the ratio, or past a declared size that fitted (a lying header).
+        Ending::Cut if ratio_cap <= budget || declared <= budget => {
+            bomb(ctx, &format!("{label}!{member}"), "zip");
+            return None;
+        }
+        // Within the ratio, merely larger than what is left: its first part is scanned.
+        Ending::Cut => ctx.partly_scanned(
+            &format!("{label}!{member}"),
+            data.len() as u64,
+            Some(declared),
+        ),
+    }
+    ctx.reserve(data.len() as u64).then_some(data)
+}
+
+/// Where the members of one zip go: the text of an office document, or extraction of each.
+struct ZipSink<'a> {
+    office_kind: Option<office::OfficeKind>,
+    document_text: Vec<u8>,
+    name: &'a str,
+    display: Option<&'a str>,
+    depth: usize,
+}
+
+impl ZipSink<'_> {
+    fn take(&mut self, ctx: &mut Ctx<'_>, member: &str, data: &[u8]) {
+        match self.office_kind {
             Some(kind) => {
-                let text = office::markup_to_text(&data, office::dialect_of(kind));
+                let text = office::markup_to_text(data, office::dialect_of(kind));
                 if !text.is_empty() {
-                    document_text.extend_from_slice(&text);
-                    document_text.push(b'\n');
+                    self.document_text.extend_from_slice(&text);
+                    self.document_text.push(b'\n');
                 }
             }
             None => {
-                let path = member_path(display, name, &member);
-                extract_into(ctx, &member, Some(&path), &data, depth + 1);
+                let path = member_path(self.display, self.name, member);
+                extract_into(ctx, member, Some(&path), data, self.depth + 1);
             }
         }
-    }
-    if office_kind.is_some() {
-        ctx.push_text(display, document_text);
     }
 }
 
@@ -155,19 +198,29 @@ pub(super) fn gzip(
     let label = display.unwrap_or(name).to_string();
     let ratio = ctx.limits.max_compression_ratio;
     let ratio_cap = (bytes.len() as u64).saturating_mul(ratio);
-    let budget = remaining(ctx);
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let (data, exceeded) = match read_capped(&mut decoder, ratio_cap.min(budget)) {
-        Ok(r) => r,
-        Err(e) => {
+    let budget = ctx.remaining();
+    // Decoding from the slice itself: what is left of it afterwards is how much input the
+    // decompressed bytes cost, the ratio of the part read.
+    let mut decoder = flate2::bufread::MultiGzDecoder::new(bytes);
+    let (size, ending) = measure(&mut decoder, ratio_cap.min(budget));
+    match ending {
+        Ending::Whole => {}
+        Ending::Broken(e) => {
             ctx.error(format!("{label}: corrupt gzip stream: {e}"));
             return;
         }
-    };
-    if exceeded {
-        report_inflation_limit(ctx, &label, "gzip", ratio_cap, budget);
-        return;
+        Ending::Cut => {
+            let consumed = (bytes.len() - decoder.get_ref().len()).max(1) as u64;
+            // Past the ratio over the whole stream, or over the part read: a gzip has no
+            // declared size, and a bomb's first part is filler.
+            if ratio_cap <= budget || size / consumed > ratio {
+                bomb(ctx, &label, "gzip");
+                return;
+            }
+            ctx.partly_scanned(&label, size, None);
+        }
     }
+    let (data, _) = read_up_to(&mut flate2::bufread::MultiGzDecoder::new(bytes), size);
     if !ctx.reserve(data.len() as u64) {
         return;
     }
@@ -183,8 +236,17 @@ pub(super) fn gzip(
     extract_into(ctx, &inner, display, &data, depth + 1);
 }
 
-pub(super) fn tar(ctx: &mut Ctx<'_>, display: Option<&str>, bytes: &[u8], depth: usize) {
-    let label = display.unwrap_or("tar archive").to_string();
+/// Tar members are scanned in place: the archive is already in memory (and was counted when
+/// it was decompressed), so its members cost no budget, and a .tar.gz cut at the limit still
+/// has every member before the cut scanned whole.
+pub(super) fn tar(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    display: Option<&str>,
+    bytes: &[u8],
+    depth: usize,
+) {
+    let label = display.unwrap_or(name).to_string();
     let mut archive = tar::Archive::new(bytes);
     let entries = match archive.entries() {
         Ok(e) => e,
@@ -197,7 +259,7 @@ pub(super) fn tar(ctx: &mut Ctx<'_>, display: Option<&str>, bytes: &[u8], depth:
         if ctx.timed_out() || !count_entry(ctx, &label) {
             break;
         }
-        let mut entry = match entry {
+        let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 ctx.error(format!("{label}: corrupt tar entry: {e}"));
@@ -211,22 +273,26 @@ pub(super) fn tar(ctx: &mut Ctx<'_>, display: Option<&str>, bytes: &[u8], depth:
             .path()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "?".into());
-        let budget = remaining(ctx);
-        let (data, exceeded) = match read_capped(&mut entry, budget) {
-            Ok(r) => r,
-            Err(e) => {
-                ctx.error(format!("{label}!{member}: corrupt member: {e}"));
-                continue;
-            }
-        };
-        if exceeded || !ctx.reserve(data.len() as u64) {
+        let size = entry.size();
+        let start = usize::try_from(entry.raw_file_position())
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = start
+            .saturating_add(usize::try_from(size).unwrap_or(usize::MAX))
+            .min(bytes.len());
+        let data = &bytes[start..end];
+        let cut = (data.len() as u64) < size;
+        if cut {
+            // A truncated archive, or one cut at the limit by the gzip around it.
             ctx.error(format!(
-                "limit: more than {} bytes extracted; the rest is not scanned",
-                ctx.limits.max_total_bytes
+                "{label}!{member}: the archive ends after {} of its {size} bytes; the rest is not scanned",
+                data.len()
             ));
-            break;
         }
         let path = member_path(display, "", &member);
-        extract_into(ctx, &member, Some(&path), &data, depth + 1);
+        extract_into(ctx, &member, Some(&path), data, depth + 1);
+        if cut {
+            break;
+        }
     }
 }

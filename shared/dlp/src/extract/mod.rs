@@ -3,8 +3,14 @@
 //!
 //! Formats are recognised by their magic bytes first and the file name second. Every
 //! container goes through [`Limits`]: total bytes produced, entry count, nesting depth,
-//! compression ratio and a deadline. Hitting a limit stops that container with a clear
-//! message in [`Extracted::errors`]; it never allocates past the limit.
+//! compression ratio and a deadline. What a limit leaves out is named in
+//! [`Extracted::errors`], and extraction never allocates past the limit.
+//!
+//! A member or stream larger than what is left of the total budget is not skipped whole: it
+//! waits until its siblings that fit have been read, then its first part is inflated and
+//! scanned up to the budget, and the message says the rest was not. A secret at the start of
+//! a large log is still found. A member past the compression ratio (a bomb) stays refused
+//! whole: its first part is filler the attacker chose.
 
 mod archive;
 mod email;
@@ -12,6 +18,7 @@ mod office;
 mod pdf;
 mod text;
 
+use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 /// Bounds on what one file may expand to.
@@ -135,6 +142,46 @@ impl Ctx<'_> {
         true
     }
 
+    /// Bytes left of the file's budget.
+    pub fn remaining(&self) -> u64 {
+        self.limits.max_total_bytes.saturating_sub(self.total_bytes)
+    }
+
+    /// Notes that only the first `scanned` bytes of `what` (of `total`, when known) were
+    /// scanned, because the file's budget ran out.
+    pub fn partly_scanned(&mut self, what: &str, scanned: u64, total: Option<u64>) {
+        let max = self.limits.max_total_bytes;
+        self.error(if scanned == 0 {
+            format!("limit: the file reached its {max} extracted bytes; {what} not scanned")
+        } else {
+            let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+            format!(
+                "limit: {what}: only the first {scanned}{of} bytes scanned, the file reached \
+                 its {max} extracted bytes; the rest is not scanned"
+            )
+        });
+    }
+
+    /// Notes the members or streams of `label` left out whole because the file's budget ran
+    /// out, in one message that names the first few (ten thousand members make one line).
+    /// `noun` is the singular and the plural that introduce them.
+    pub fn not_scanned(&mut self, label: &str, noun: (&str, &str), left_out: &[String]) {
+        const NAMED: usize = 5;
+        let noun = match left_out.len() {
+            0 => return,
+            1 => noun.0,
+            _ => noun.1,
+        };
+        let max = self.limits.max_total_bytes;
+        let mut names = left_out[..left_out.len().min(NAMED)].join(", ");
+        if left_out.len() > NAMED {
+            names.push_str(&format!(" and {} more", left_out.len() - NAMED));
+        }
+        self.error(format!(
+            "limit: the file reached its {max} extracted bytes; {label}: {noun} {names} not scanned"
+        ));
+    }
+
     pub fn timed_out(&mut self) -> bool {
         if Instant::now() > self.deadline {
             self.error(format!(
@@ -160,6 +207,70 @@ impl Ctx<'_> {
             name: name.map(str::to_string),
             text,
         });
+    }
+}
+
+/// How reading a member or stream ended.
+#[derive(Debug)]
+pub(crate) enum Ending {
+    /// The stream ended within the size asked for.
+    Whole,
+    /// There was more than the size asked for; the bytes read are the first part.
+    Cut,
+    /// The stream broke; the bytes read are those before the damage.
+    Broken(io::Error),
+}
+
+/// Reads up to `size` bytes into one allocation of exactly that size (never more: a stream
+/// that inflates without end costs no more memory than asked for), then tries one byte more
+/// to tell whether the stream went on.
+pub(crate) fn read_up_to(reader: &mut dyn Read, size: u64) -> (Vec<u8>, Ending) {
+    let mut data = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    let mut filled = 0;
+    while filled < data.len() {
+        match reader.read(&mut data[filled..]) {
+            Ok(0) => {
+                data.truncate(filled);
+                return (data, Ending::Whole);
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                data.truncate(filled);
+                return (data, Ending::Broken(e));
+            }
+        }
+    }
+    let mut probe = [0u8; 1];
+    let ending = loop {
+        match reader.read(&mut probe) {
+            Ok(0) => break Ending::Whole,
+            Ok(_) => break Ending::Cut,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Ending::Broken(e),
+        }
+    };
+    (data, ending)
+}
+
+/// Counts the bytes of `reader`, up to `cap`, without keeping them. Streams with no declared
+/// size (gzip, PDF) are measured first and read with [`read_up_to`] second, so that neither
+/// a bomb nor a large stream is ever held past the budget, not even while a buffer grows.
+pub(crate) fn measure(reader: &mut dyn Read, cap: u64) -> (u64, Ending) {
+    let mut scratch = [0u8; 8 << 10];
+    let mut count: u64 = 0;
+    loop {
+        match reader.read(&mut scratch) {
+            Ok(0) => return (count, Ending::Whole),
+            Ok(n) => {
+                count += n as u64;
+                if count > cap {
+                    return (cap, Ending::Cut);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (count, Ending::Broken(e)),
+        }
     }
 }
 
@@ -203,9 +314,9 @@ pub(crate) fn extract_into(
     match format {
         Format::Zip => archive::zip(ctx, name, display, bytes, depth),
         Format::Gzip => archive::gzip(ctx, name, display, bytes, depth),
-        Format::Tar => archive::tar(ctx, display, bytes, depth),
+        Format::Tar => archive::tar(ctx, name, display, bytes, depth),
         Format::Pdf => {
-            let text = pdf::extract_text(ctx, bytes);
+            let text = pdf::extract_text(ctx, display.unwrap_or(name), bytes);
             ctx.push_text(display, text);
         }
         Format::Rtf => ctx.push_text(display, text::rtf_to_text(bytes)),
@@ -256,6 +367,23 @@ mod tests {
         assert_eq!(sniff("page.html", b"<html>hi</html>"), Format::Markup);
         assert_eq!(sniff("data.csv", b"a,b\n1,2\n"), Format::PlainText);
         assert_eq!(sniff("blob", &[0, 1, 2, 3, 0, 0, 7, 8]), Format::Binary);
+    }
+
+    #[test]
+    fn reads_up_to_a_size_in_one_allocation_and_tells_whether_there_was_more() {
+        let (data, ending) = read_up_to(&mut &b"hello world"[..], 5);
+        assert_eq!((data.as_slice(), data.capacity()), (&b"hello"[..], 5));
+        assert!(matches!(ending, Ending::Cut));
+        let (data, ending) = read_up_to(&mut &b"hello"[..], 5);
+        assert_eq!(data, b"hello");
+        assert!(matches!(ending, Ending::Whole));
+        let (data, ending) = read_up_to(&mut &b"hi"[..], 5);
+        assert_eq!(data, b"hi");
+        assert!(matches!(ending, Ending::Whole));
+
+        let mut endless = std::io::repeat(b'x');
+        assert!(matches!(measure(&mut endless, 1 << 20), (n, Ending::Cut) if n == 1 << 20));
+        assert!(matches!(measure(&mut &b"abc"[..], 3), (3, Ending::Whole)));
     }
 
     #[test]

@@ -4,72 +4,164 @@
 //! encoding are not decoded (their glyph ids are skipped, not guessed). Broken files
 //! yield what could be read.
 
-use super::Ctx;
-use std::io::Read;
+use super::{measure, read_up_to, Ctx, Ending};
 
-pub(super) fn extract_text(ctx: &mut Ctx<'_>, pdf: &[u8]) -> Vec<u8> {
+/// A stream that may carry text: where its data starts in the file, and the data.
+struct Stream<'a> {
+    at: usize,
+    data: &'a [u8],
+    flate: bool,
+}
+
+enum Decoded {
+    Whole(Vec<u8>),
+    /// Larger than what is left of the budget: its first part, when it was asked for.
+    Prefix(Vec<u8>),
+    Larger,
+    /// Past the compression ratio (noted).
+    Refused,
+}
+
+/// `label` names the document in messages.
+pub(super) fn extract_text(ctx: &mut Ctx<'_>, label: &str, pdf: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut pos = 0;
-    let ratio = ctx.limits.max_compression_ratio;
-    while let Some(found) = memchr::memmem::find(&pdf[pos..], b"stream") {
-        let kw = pos + found;
-        pos = kw + 6;
-        // `endstream` also contains `stream`: only a keyword followed by an EOL starts data.
-        if kw >= 3 && &pdf[kw - 3..kw] == b"end" {
-            continue;
+    // Streams larger than what is left of the budget wait until every stream that fits has
+    // been read, then share what is left: one huge page must not crowd out the others.
+    let mut larger = Vec::new();
+    for stream in text_streams(pdf) {
+        if ctx.timed_out() {
+            return out;
         }
-        let data_start = match pdf.get(pos..pos + 2) {
-            Some(b"\r\n") => pos + 2,
-            Some([b'\n', _]) | Some([b'\r', _]) => pos + 1,
-            _ => continue,
-        };
-        let Some(end_rel) = memchr::memmem::find(&pdf[data_start..], b"endstream") else {
-            break;
-        };
-        let data = &pdf[data_start..data_start + end_rel];
-        pos = data_start + end_rel + 9;
+        match decode(ctx, label, &stream, false) {
+            Decoded::Whole(content) => scan(ctx, &content, &mut out),
+            Decoded::Prefix(_) | Decoded::Larger => larger.push(stream),
+            Decoded::Refused => {}
+        }
+    }
+    let mut left_out = Vec::new();
+    for stream in larger {
         if ctx.timed_out() {
             break;
         }
-        let dict_start = kw.saturating_sub(512);
-        let dict = &pdf[dict_start..kw];
-        let dict = match memchr::memmem::rfind(dict, b"obj") {
-            Some(p) => &dict[p..],
-            None => dict,
-        };
-        let has = |name: &[u8]| memchr::memmem::find(dict, name).is_some();
-        if has(b"/Image") || has(b"/FontFile") || has(b"/DCTDecode") || has(b"/XRef") {
+        if ctx.remaining() == 0 {
+            left_out.push(stream.at.to_string());
             continue;
         }
-        let content: Vec<u8> = if has(b"/FlateDecode") || has(b"/Fl ") || has(b"/Fl]") {
-            let cap = (data.len() as u64)
-                .saturating_mul(ratio)
-                .min(ctx.limits.max_total_bytes.saturating_sub(ctx.total_bytes));
-            let mut decoded = Vec::new();
-            let mut decoder = flate2::read::ZlibDecoder::new(data).take(cap.saturating_add(1));
-            // A truncated or corrupt stream still gives the text decoded so far.
-            let _ = decoder.read_to_end(&mut decoded);
-            if decoded.len() as u64 > cap {
-                ctx.error(
-                    "pdf: a stream inflates beyond the compression-ratio or size limit; skipped"
-                        .into(),
-                );
-                continue;
+        let content = match decode(ctx, label, &stream, true) {
+            Decoded::Whole(content) => content,
+            Decoded::Prefix(content) => {
+                let what = format!("{label}: the content stream at byte {}", stream.at);
+                ctx.partly_scanned(&what, content.len() as u64, None);
+                content
             }
-            decoded
-        } else if has(b"/Filter") {
-            continue; // LZW, ASCII85, ... carry no text we can read here.
-        } else {
-            data.to_vec()
+            Decoded::Larger | Decoded::Refused => continue,
         };
-        if !ctx.reserve(content.len() as u64) {
-            break;
+        scan(ctx, &content, &mut out);
+    }
+    let noun = ("the content stream at byte", "the content streams at bytes");
+    ctx.not_scanned(label, noun, &left_out);
+    out
+}
+
+fn scan(ctx: &mut Ctx<'_>, content: &[u8], out: &mut Vec<u8>) {
+    // Never over: `decode` keeps within what is left of the budget.
+    if ctx.reserve(content.len() as u64) && memchr::memmem::find(content, b"BT").is_some() {
+        show_text(content, out);
+    }
+}
+
+/// Inflates a stream up to the ratio cap and what is left of the budget. A stream larger
+/// than what is left is read in part only when `prefix` asks for it.
+fn decode(ctx: &mut Ctx<'_>, label: &str, stream: &Stream<'_>, prefix: bool) -> Decoded {
+    let budget = ctx.remaining();
+    let data = stream.data;
+    if !stream.flate {
+        return match usize::try_from(budget) {
+            Ok(b) if b < data.len() && !prefix => Decoded::Larger,
+            Ok(b) if b < data.len() => Decoded::Prefix(data[..b].to_vec()),
+            _ => Decoded::Whole(data.to_vec()),
+        };
+    }
+    let ratio = ctx.limits.max_compression_ratio;
+    let ratio_cap = (data.len() as u64).saturating_mul(ratio);
+    // Decoding from the slice itself: what is left of it afterwards is how much input the
+    // inflated bytes cost, the ratio of the part read.
+    let mut decoder = flate2::bufread::ZlibDecoder::new(data);
+    let (size, ending) = measure(&mut decoder, ratio_cap.min(budget));
+    if let Ending::Cut = ending {
+        let consumed = (data.len() - decoder.get_ref().len()).max(1) as u64;
+        // Past the ratio over the whole stream, or over the part read: a stream has no
+        // declared inflated size, and a bomb's first part is filler.
+        if ratio_cap <= budget || size / consumed > ratio {
+            ctx.error(format!(
+                "{label}: the content stream at byte {} inflates beyond {ratio}:1 (possible PDF bomb); not extracted",
+                stream.at
+            ));
+            return Decoded::Refused;
         }
-        if memchr::memmem::find(&content, b"BT").is_some() {
-            show_text(&content, &mut out);
+        if !prefix {
+            return Decoded::Larger;
         }
     }
-    out
+    // A truncated or corrupt stream still gives the text decoded before the damage.
+    let (decoded, _) = read_up_to(&mut flate2::bufread::ZlibDecoder::new(data), size);
+    match ending {
+        Ending::Cut => Decoded::Prefix(decoded),
+        Ending::Whole | Ending::Broken(_) => Decoded::Whole(decoded),
+    }
+}
+
+/// The streams that may carry page text, in file order (images, fonts and cross-reference
+/// streams left out).
+fn text_streams(pdf: &[u8]) -> impl Iterator<Item = Stream<'_>> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while let Some(found) = memchr::memmem::find(&pdf[pos..], b"stream") {
+            let kw = pos + found;
+            pos = kw + 6;
+            // `endstream` also contains `stream`: only a keyword followed by an EOL starts data.
+            if kw >= 3 && &pdf[kw - 3..kw] == b"end" {
+                continue;
+            }
+            let data_start = match pdf.get(pos..pos + 2) {
+                Some(b"\r\n") => pos + 2,
+                Some([b'\n', _]) | Some([b'\r', _]) => pos + 1,
+                _ => continue,
+            };
+            let end_rel = memchr::memmem::find(&pdf[data_start..], b"endstream")?;
+            let data = &pdf[data_start..data_start + end_rel];
+            pos = data_start + end_rel + 9;
+            let dict_start = kw.saturating_sub(512);
+            let dict = &pdf[dict_start..kw];
+            let dict = match memchr::memmem::rfind(dict, b"obj") {
+                Some(p) => &dict[p..],
+                None => dict,
+            };
+            let has = |name: &[u8]| memchr::memmem::find(dict, name).is_some();
+            if has(b"/Image") || has(b"/FontFile") || has(b"/DCTDecode") || has(b"/XRef") {
+                continue;
+            }
+            // Font programs (`/Length1`..`/Length3` are their keys, PDF 32000-1 9.9) and object
+            // streams (which never hold a stream, 7.5.7) carry no page text: decoding them
+            // would only spend the budget that page content needs.
+            if false {
+                continue;
+            }
+            if has(b"/Type1C") || has(b"/CIDFontType0C") || has(b"/OpenType") {
+                continue;
+            }
+            let flate = has(b"/FlateDecode") || has(b"/Fl ") || has(b"/Fl]");
+            if !flate && has(b"/Filter") {
+                continue; // LZW, ASCII85, ... carry no text we can read here.
+            }
+            return Some(Stream {
+                at: data_start,
+                data,
+                flate,
+            });
+        }
+        None
+    })
 }
 
 fn push_latin1(bytes: &[u8], out: &mut Vec<u8>) {
@@ -245,6 +337,23 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("SSN: 536-22-1234"), "{text}");
         assert!(text.contains("Card 4111 1111 1111 1111"), "{text}");
+    }
+
+    #[test]
+    fn font_programs_and_object_streams_spend_no_budget() {
+        let limits = super::super::Limits {
+            max_total_bytes: 1000,
+            ..Default::default()
+        };
+        let font = "A".repeat(5000);
+        let doc = format!(
+            "%PDF-1.4\n5 0 obj << /Length1 5000 /Length2 0 /Length3 0 /Length 5000 >> stream\n{font}\nendstream endobj\n\
+             6 0 obj << /Type /ObjStm /N 1 /First 4 /Length 5000 >> stream\n{font}\nendstream endobj\n\
+             7 0 obj << /Length 40 >> stream\nBT (SSN 536-22-1234) Tj ET\nendstream endobj\n"
+        );
+        let out = super::super::extract("x.pdf", doc.as_bytes(), &limits);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert!(String::from_utf8_lossy(&out.parts[0].text).contains("536-22-1234"));
     }
 
     #[test]

@@ -6,10 +6,10 @@ use casb_dlp::Engine;
 use std::io::Write;
 use zip::write::SimpleFileOptions;
 
-const SSN_LINE: &str = "Employee SSN: 536-22-1234";
+pub(crate) const SSN_LINE: &str = "Employee SSN: 536-22-1234";
 const TOKEN: &str = "ghp_Z3xY9wV8uT7sR6qP5oN4mL3kJ2iH1gF0eD9c";
 
-fn zip_of(members: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
+pub(crate) fn zip_of(members: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut w = zip::ZipWriter::new(&mut buf);
