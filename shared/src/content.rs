@@ -45,8 +45,9 @@ pub trait ContentScanner: Send + Sync {
     fn scan(&self, file_name: &str, bytes: &[u8]) -> ContentFindings;
     /// Every detector the scanner can report, with its category: what policies may name.
     fn detectors(&self) -> Vec<(String, Category)>;
-    /// How much text one file may expand to, for sizing the inspector's memory.
-    fn max_extracted_bytes(&self) -> u64;
+    /// At most how much a file of `size` bytes may expand to when extracted (its text, its
+    /// archive members), for reserving the inspector's memory before it is downloaded.
+    fn max_extracted_bytes(&self, size: u64) -> u64;
 }
 
 /// Detectors that fire on nearly every business document (contact details, network
@@ -113,8 +114,12 @@ impl ContentScanner for DlpScanner {
             .collect()
     }
 
-    fn max_extracted_bytes(&self) -> u64 {
-        self.limits.max_total_bytes
+    fn max_extracted_bytes(&self, size: u64) -> u64 {
+        // Each archive member is refused beyond the compression ratio, and everything
+        // extracted from one file stops at the total: a small file cannot need much.
+        size.saturating_mul(self.limits.max_compression_ratio)
+            .max(size)
+            .min(self.limits.max_total_bytes)
     }
 
     fn scan(&self, file_name: &str, bytes: &[u8]) -> ContentFindings {

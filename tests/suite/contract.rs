@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use casb_shared::domain::*;
-use casb_shared::ports::{ActivityQuery, OutgoingMessage, StoreError, StoredPolicySet};
+use casb_shared::ports::{ActivityQuery, OutgoingMessage, SendOnce, StoreError, StoredPolicySet};
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -13,6 +13,7 @@ crate::on_both_back_ends!(
     stale_checkpoint_writer_is_rejected,
     checkpoints_carry_stream_health_and_list_by_integration,
     dedup_inserts_only_if_absent_and_honours_expiry,
+    webhook_notices_are_queued_once_per_delivery_key,
     leases_are_owned_extended_by_their_owner_and_released_only_by_it,
     delayed_messages_stay_invisible_until_their_delay_ends,
     integrations_list_in_pages_with_a_cursor,
@@ -125,6 +126,53 @@ async fn dedup_inserts_only_if_absent_and_honours_expiry(f: Fixture) {
         f.name
     );
     dedup.remove("never-inserted").await.unwrap();
+}
+
+async fn webhook_notices_are_queued_once_per_delivery_key(f: Fixture) {
+    let notices = &f.backend.webhook_notices;
+    let key = "webhook#tenant-a#int-1#d-1";
+    let now = Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    let sent = notices
+        .send_once(key, later, now, message("1", "first"))
+        .await
+        .unwrap();
+    assert_eq!(sent, SendOnce::Sent, "{}", f.name);
+    let again = notices
+        .send_once(key, later, now, message("2", "again"))
+        .await
+        .unwrap();
+    assert_eq!(again, SendOnce::AlreadySent, "{}: a redelivery", f.name);
+    assert!(
+        f.backend.dedup.contains(key, now).await.unwrap(),
+        "{}",
+        f.name
+    );
+    let queued = f
+        .backend
+        .poll_queue
+        .receive(10, Duration::from_secs(30), Duration::from_millis(500))
+        .await
+        .unwrap();
+    let bodies: Vec<_> = queued.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        vec!["first"],
+        "{}: onto the poll-jobs queue, once",
+        f.name
+    );
+    // Past the key's expiry the same delivery id is a new delivery.
+    let after_expiry = later + chrono::Duration::seconds(1);
+    let renewed = notices
+        .send_once(
+            key,
+            after_expiry + chrono::Duration::hours(1),
+            after_expiry,
+            message("3", "renewed"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed, SendOnce::Sent, "{}", f.name);
 }
 
 fn message(id: &str, body: &str) -> OutgoingMessage {

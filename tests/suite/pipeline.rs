@@ -31,6 +31,77 @@ crate::on_both_back_ends!(
     a_file_that_cannot_be_inspected_is_recorded_so_and_an_exposed_one_is_an_incident,
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_files_take_turns_within_the_inspection_memory_and_a_huge_one_fails_no_neighbour() {
+    let f = crate::support::embedded();
+    let connector = Arc::new(RecordingConnector::default());
+    *connector.content.lock().unwrap() = Some(b"card 4111 1111 1111 1111\n".to_vec());
+    *connector.download_delay.lock().unwrap() = Duration::from_millis(300);
+    let mut registry = ConnectorRegistry::new();
+    registry.register(connector.clone());
+    let settings = Settings {
+        max_download_bytes: 3 << 20,
+        inspection_memory_bytes: 4 << 20,
+        ..Settings::default()
+    };
+    let core = Core::new(f.backend.clone(), settings, registry).unwrap();
+    let box_tenant = integration("tenant-a", "int-1");
+    connect(&core, &box_tenant).await;
+    // Three uploads of 3 MiB each (the provider reports the size) and one of 1 GiB.
+    let upload = |n: u32, size: u64| {
+        let mut activity = public_share(&box_tenant, &format!("e-{n}"));
+        activity.event_type = EventType::DataCreation;
+        activity.link_visibility = None;
+        activity.enrichments.exposure = Some(Exposure {
+            content_sha1: Some(format!("{n:040x}")),
+            size: Some(size),
+            ..Exposure::default()
+        });
+        activity
+    };
+    let batch: Vec<Activity> = (1..=3)
+        .map(|n| upload(n, 3 << 20))
+        .chain([upload(4, 1 << 30)])
+        .collect();
+    let reports =
+        futures::future::join_all(batch.iter().map(|a| inspector::inspect(&core, a))).await;
+    for report in &reports {
+        assert!(report.is_ok(), "{reports:?}");
+    }
+    // Each 3 MiB file reserves its bytes and what they may expand to, most of the 4 MiB: they
+    // were downloaded one at a time. The 1 GiB file was never downloaded.
+    assert_eq!(
+        connector
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    let downloads = connector.downloads.lock().unwrap().clone();
+    assert_eq!(downloads.len(), 3, "{downloads:?}");
+    assert!(!downloads.contains(&"file-e-4".to_string()));
+    let huge = core
+        .backend
+        .classifications
+        .get_classification("tenant-a", &format!("sha1:{:040x}", 4))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&huge.coverage, Coverage::Uninspected(r) if r.contains("download limit")),
+        "{huge:?}"
+    );
+    for n in 1..=3u32 {
+        let classified = core
+            .backend
+            .classifications
+            .get_classification("tenant-a", &format!("sha1:{n:040x}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(classified.detectors[0].detector, "credit_card");
+    }
+}
+
 /// Runs one scheduled job on the integration's `events` stream, as the poller would.
 async fn poll(core: &Core, integration: &Integration) -> Result<poller::PollStats, PipelineError> {
     poll_stream(core, integration, "events").await

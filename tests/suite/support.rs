@@ -228,6 +228,11 @@ pub struct RecordingConnector {
     pub content: Mutex<Option<Vec<u8>>>,
     /// Downloads served, by file id.
     pub downloads: Mutex<Vec<String>>,
+    /// How long each download takes, so that concurrent ones overlap.
+    pub download_delay: Mutex<std::time::Duration>,
+    /// Downloads running now, and the most that ever ran at once.
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    pub max_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
@@ -283,7 +288,13 @@ impl Connector for RecordingConnector {
         file_id: &str,
         max_bytes: u64,
     ) -> Result<Vec<u8>, ConnectorError> {
+        use std::sync::atomic::Ordering;
         self.downloads.lock().unwrap().push(file_id.to_string());
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let delay = *self.download_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let content = self.content.lock().unwrap().clone().unwrap_or_default();
         if content.len() as u64 > max_bytes {
             return Err(ConnectorError::Permanent(format!(

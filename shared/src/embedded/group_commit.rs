@@ -296,7 +296,10 @@ mod tests {
         // The gate's group, then one group for all the writers (or a single group, if they were
         // queued before the thread took the gate).
         let groups = db.groups_committed() - groups_before;
-        assert!(groups <= 2, "{WRITERS} queued writers took {groups} commits");
+        assert!(
+            groups <= 2,
+            "{WRITERS} queued writers took {groups} commits"
+        );
 
         assert!(results[0].is_ok(), "the gate");
         for (i, result) in results[1..].iter().enumerate() {
@@ -326,12 +329,17 @@ mod tests {
             .map(|i| format!("writer-{i}"))
             .collect();
         expected.sort();
-        assert_eq!(stored, expected, "every other writer's key, and only theirs");
+        assert_eq!(
+            stored, expected,
+            "every other writer's key, and only theirs"
+        );
         let orphan: Option<String> = db
             .run(|c| {
-                c.query_row("SELECT message_id FROM queue_messages", [], |row| row.get(0))
-                    .optional()
-                    .map_err(sqlite_error)
+                c.query_row("SELECT message_id FROM queue_messages", [], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(sqlite_error)
             })
             .await
             .unwrap();

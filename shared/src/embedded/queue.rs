@@ -285,7 +285,9 @@ mod tests {
             .send_once(key, expires, now, notice())
             .await;
         assert!(
-            failed.as_ref().is_err_and(|e| e.to_string().contains("injected failure")),
+            failed
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("injected failure")),
             "{failed:?}"
         );
         assert!(
@@ -303,14 +305,22 @@ mod tests {
             .await
             .unwrap();
         // The provider's retry is accepted, once.
-        let retry = backend.webhook_notices.send_once(key, expires, now, notice());
+        let retry = backend
+            .webhook_notices
+            .send_once(key, expires, now, notice());
         assert_eq!(retry.await.unwrap(), SendOnce::Sent);
-        let again = backend.webhook_notices.send_once(key, expires, now, notice());
+        let again = backend
+            .webhook_notices
+            .send_once(key, expires, now, notice());
         assert_eq!(again.await.unwrap(), SendOnce::AlreadySent);
         assert!(backend.dedup.contains(key, now).await.unwrap());
         let queued = backend
             .poll_queue
-            .receive(10, std::time::Duration::from_secs(30), std::time::Duration::ZERO)
+            .receive(
+                10,
+                std::time::Duration::from_secs(30),
+                std::time::Duration::ZERO,
+            )
             .await
             .unwrap();
         assert_eq!(queued.len(), 1);

@@ -341,7 +341,8 @@ async fn classify_holding_lease(
     // Reserve the file's memory (its bytes and the text it may expand to) before downloading:
     // big files take turns, small ones run side by side, and none exceeds the budget.
     let total = core.settings.inspection_memory_bytes.max(1 << 20);
-    let wanted = known_size.unwrap_or(max).min(max) + scanner.max_extracted_bytes();
+    let size = known_size.unwrap_or(max).min(max);
+    let wanted = size + scanner.max_extracted_bytes(size);
     let permits = wanted.min(total).div_ceil(1 << 20).max(1) as u32;
     let _memory = core
         .inspection_memory

@@ -144,7 +144,7 @@ fn text_streams(pdf: &[u8]) -> impl Iterator<Item = Stream<'_>> {
             // Font programs (`/Length1`..`/Length3` are their keys, PDF 32000-1 9.9) and object
             // streams (which never hold a stream, 7.5.7) carry no page text: decoding them
             // would only spend the budget that page content needs.
-            if false {
+            if has(b"/Length1") || has(b"/Length2") || has(b"/Length3") || has(b"/ObjStm") {
                 continue;
             }
             if has(b"/Type1C") || has(b"/CIDFontType0C") || has(b"/OpenType") {
