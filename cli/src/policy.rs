@@ -98,12 +98,30 @@ fn detectors() -> anyhow::Result<Vec<(String, casb_shared::dlp::Category)>> {
     Ok(scanner.detectors())
 }
 
+fn warn_unknown_channels(set: &policy::PolicySet, known: &[&str]) {
+    for (policy, channel) in set.unknown_channels(known) {
+        eprintln!(
+            "warning: policy {policy} notifies channel '{channel}', which this process's \
+             channels file does not define (known: {}); unless the remediator's does, the \
+             action will be recorded as unsupported",
+            known.join(", ")
+        );
+    }
+}
+
 pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
     match command {
         PolicyCommand::Validate { file } => {
             let (text, name) = read(&file)?;
             let set =
                 policy::parse(&text, &name, Some(&detectors()?)).map_err(|e| anyhow!("{e}"))?;
+            let settings = casb_shared::config::Settings::from_env()?;
+            let channels = casb_shared::notify::Channels::load(
+                settings.notify_channels.as_ref(),
+                &settings.notify_emails,
+            )
+            .map_err(|e| anyhow!("notification channels: {e}"))?;
+            warn_unknown_channels(&set, &channels.names());
             let enabled = set.policies.iter().filter(|p| p.enabled).count();
             println!(
                 "{name}: valid: {} policies ({enabled} enabled), {} lists",
@@ -122,6 +140,9 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
             let stored = policy::apply(&core, &tenant, &text, &name)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
+            if let Ok(set) = policy::parse(&text, &name, None) {
+                warn_unknown_channels(&set, &core.notifier.channels().names());
+            }
             println!(
                 "tenant {tenant} runs policy set version {} ({name}, applied {})",
                 stored.version,

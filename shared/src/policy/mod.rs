@@ -222,6 +222,22 @@ impl Policy {
 }
 
 impl PolicySet {
+    /// `(policy id, channel)` for every notify action naming a channel not in `known` (nor
+    /// `owner`, always there): such an action would be recorded as unsupported. A warning, not
+    /// an error: the channels of the process that checks may not be the remediator's.
+    pub fn unknown_channels(&self, known: &[&str]) -> Vec<(String, String)> {
+        self.policies
+            .iter()
+            .flat_map(|p| {
+                p.actions
+                    .iter()
+                    .filter_map(|a| a.channel())
+                    .filter(|c| *c != "owner" && !known.contains(c))
+                    .map(|c| (p.id.clone(), c.to_string()))
+            })
+            .collect()
+    }
+
     /// Whether any enabled policy covering the activity would need its file's content, once
     /// the conditions that need no content hold.
     pub fn wants_content(&self, activity: &Activity) -> bool {

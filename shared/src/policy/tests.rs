@@ -347,3 +347,21 @@ fn globs_and_addresses_match_as_documented() {
         "A@Example.com"
     ));
 }
+
+#[test]
+fn notify_actions_naming_undefined_channels_are_reported() {
+    let set = parse(CUSTOM, "custom.yaml", None).unwrap();
+    assert_eq!(
+        set.unknown_channels(&["security-team"]),
+        [(
+            "finance-pdfs-to-rivals".to_string(),
+            "soc-slack".to_string()
+        )]
+    );
+    assert!(set
+        .unknown_channels(&["security-team", "soc-slack"])
+        .is_empty());
+    assert!(default_set()
+        .unknown_channels(&["security-team"])
+        .is_empty());
+}
