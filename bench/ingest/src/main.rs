@@ -2,6 +2,7 @@
 //! the Box simulator. See README.md beside this crate for what each figure means.
 
 mod backlog;
+mod classify;
 mod crash;
 mod db;
 mod incidents;
@@ -28,6 +29,8 @@ enum Part {
     Incidents,
     /// 5: kill -9 crash run of a separate `casb serve` process.
     Crash,
+    /// 6: DLP on every uploaded file, on real documents; later shares judged without download.
+    Classify,
 }
 
 #[derive(Parser, Debug)]
@@ -90,6 +93,12 @@ struct Args {
     /// How long the crash run may take to drain after the script and the kills.
     #[arg(long, default_value_t = 300)]
     crash_drain_timeout: u64,
+    /// Real documents uploaded in the classify part [500; quick 60].
+    #[arg(long)]
+    documents: Option<usize>,
+    /// Where the classify part's documents come from.
+    #[arg(long, default_value = "/usr/share/doc")]
+    documents_from: PathBuf,
     /// Where data directories go (default: a fresh directory under the system temp dir).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -114,7 +123,13 @@ async fn main() -> anyhow::Result<()> {
         .try_init();
     let args = Args::parse();
     let parts = if args.parts.is_empty() {
-        vec![Part::Webhooks, Part::Backlog, Part::Incidents, Part::Crash]
+        vec![
+            Part::Webhooks,
+            Part::Backlog,
+            Part::Incidents,
+            Part::Crash,
+            Part::Classify,
+        ]
     } else {
         args.parts.clone()
     };
@@ -280,6 +295,53 @@ async fn main() -> anyhow::Result<()> {
                             "{} of {} found; poll interval {} s (push path first)",
                             o.public_link_incidents_found, o.shares, o.poll_interval_seconds
                         ),
+                    ]);
+                    failed |= !o.complete;
+                    serde_json::to_value(&o).unwrap_or_default()
+                })
+            }
+            Part::Classify => {
+                let options = classify::Options {
+                    files: pick(args.documents, 500, 60, quick),
+                    max_file_bytes: 4 << 20,
+                    shares: pick(args.documents, 50, 10, quick).min(50),
+                    source: args.documents_from.clone(),
+                    timeout: Duration::from_secs(600),
+                };
+                classify::run(&work_dir, &options).await.map(|o| {
+                    rows.push([
+                        "6".into(),
+                        format!(
+                            "Files classified on upload ({} real documents, {:.1} MB, from {})",
+                            o.files,
+                            o.bytes as f64 / 1e6,
+                            o.source
+                        ),
+                        format!(
+                            "{:.1} files/s, {:.2} MB/s ({} in {:.1} s)",
+                            o.files_per_second, o.megabytes_per_second, o.classified, o.seconds
+                        ),
+                        format!(
+                            "coverage: {} complete, {} partial, {} uninspected; {} with findings; top: {}",
+                            o.complete_coverage,
+                            o.partial_coverage,
+                            o.uninspected,
+                            o.files_with_findings,
+                            o.top_detectors
+                                .iter()
+                                .map(|(d, n)| format!("{d} {n}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ]);
+                    rows.push([
+                        "6".into(),
+                        "Downloads when classified files are shared later".into(),
+                        format!(
+                            "{} (for {} shares; {} downloads for {} uploads)",
+                            o.downloads_for_shares, o.shares, o.downloads_for_uploads, o.files
+                        ),
+                        format!("{} public-link incidents", o.share_incidents),
                     ]);
                     failed |= !o.complete;
                     serde_json::to_value(&o).unwrap_or_default()
