@@ -1741,6 +1741,17 @@ async fn a_file_uploaded_unshared_is_classified_once_and_a_later_share_is_judged
         sensitive_incidents[0].policy_version, 0,
         "the default set fired"
     );
+    // The owner channel writes to the file's owner, whoever shared it.
+    let owner = world
+        .sim
+        .users()
+        .into_iter()
+        .find(|u| u.id == admin)
+        .unwrap();
+    assert_eq!(
+        sensitive_incidents[0].owner_email.as_deref(),
+        Some(owner.login.to_ascii_lowercase().as_str())
+    );
     assert_eq!(
         world.sim.downloads_served(&cards),
         2,

@@ -633,6 +633,7 @@ fn incident(tenant: &str, id: &str, created_at: &str) -> Incident {
         activity_ids: vec!["a-1".into()],
         reopened: 0,
         actor_email: Some("ann@example.com".into()),
+        owner_email: None,
         matches: vec![MatchSummary {
             rule: "public_link".into(),
             count: 1,

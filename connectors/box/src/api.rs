@@ -74,6 +74,7 @@ pub struct File {
     pub name: Option<String>,
     pub sha1: Option<String>,
     pub size: Option<u64>,
+    pub owned_by: Option<Collaborator>,
     pub parent: Option<MiniItem>,
     pub path_collection: Option<PathCollection>,
     pub shared_link: Option<SharedLink>,
@@ -546,6 +547,11 @@ impl<'a> BoxApi<'a> {
             external_collaborators: external.into_iter().map(|(e, _)| e).collect(),
             content_sha1: file.sha1.clone(),
             size: file.size,
+            owner_email: file
+                .owned_by
+                .as_ref()
+                .and_then(|o| o.login.clone())
+                .map(|l| l.to_ascii_lowercase()),
         });
         Ok(activity)
     }

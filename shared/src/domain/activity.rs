@@ -81,6 +81,9 @@ pub struct Exposure {
     /// The file's size in bytes, as the provider reports it.
     #[serde(default)]
     pub size: Option<u64>,
+    /// The login of the file's owner (who may not be the person acting on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
 }
 
 impl Exposure {
@@ -244,6 +247,7 @@ impl Activity {
                 }
                 mine.content_sha1 = mine.content_sha1.or_else(|| theirs.content_sha1.clone());
                 mine.size = mine.size.or(theirs.size);
+                mine.owner_email = mine.owner_email.or_else(|| theirs.owner_email.clone());
                 Some(mine)
             }
             (mine, theirs) => mine.or_else(|| theirs.clone()),

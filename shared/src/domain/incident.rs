@@ -122,6 +122,10 @@ pub struct Incident {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reopened: u32,
     pub actor_email: Option<String>,
+    /// The owner of the object, when the provider names one: who the `owner` notification
+    /// channel writes to (the actor when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
     pub matches: Vec<MatchSummary>,
     pub status: IncidentStatus,
     pub actions: Vec<ActionRecord>,

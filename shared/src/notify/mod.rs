@@ -20,8 +20,9 @@
 //!
 //! Two names are always there:
 //! - `security-team`: e-mail to `CASB_NOTIFY_EMAILS`, unless the file defines it otherwise;
-//! - `owner`: e-mail to the user the incident names (`Incident::actor_email`: the person who
-//!   shared or uploaded the file), so they can fix their own exposure. It cannot be redefined;
+//! - `owner`: e-mail to the file's owner (`Incident::owner_email`, when the provider names one),
+//!   else to the user the incident names (`Incident::actor_email`: the person who shared or
+//!   uploaded the file), so they can fix their own exposure. It cannot be redefined;
 //!   an incident without an actor address makes it unsupported, not failed.
 //!
 //! Every channel says the same thing ([`message::render`]): the policy, severity, object, actor,
@@ -96,7 +97,11 @@ impl Notifier {
         let name = action.channel.as_deref().unwrap_or(SECURITY_TEAM);
         let owner;
         let channel = if name == OWNER {
-            let Some(address) = &incident.actor_email else {
+            let Some(address) = incident
+                .owner_email
+                .as_ref()
+                .or(incident.actor_email.as_ref())
+            else {
                 return Ok(ActionOutcome::Unsupported {
                     reason: "the incident names no user e-mail address to notify".into(),
                 });

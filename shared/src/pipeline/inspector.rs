@@ -143,6 +143,11 @@ async fn raise(
         activity_ids: vec![activity.id()],
         reopened: 0,
         actor_email: activity.actor_email.clone(),
+        owner_email: activity
+            .enrichments
+            .exposure
+            .as_ref()
+            .and_then(|e| e.owner_email.clone()),
         matches: hit.matches.clone(),
         status: IncidentStatus::Open,
         actions: records(),
