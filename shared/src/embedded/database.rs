@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::group_commit::GroupCommit;
+use super::group_commit::{Answer, GroupCommit};
 use crate::domain::{
     enum_label, Activity, Checkpoint, Classification, Incident, IncidentStatus, Integration,
     StreamHealth,
@@ -179,7 +179,20 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.commits.run(work).await
+        self.commits.run(Answer::AfterSync, work).await
+    }
+
+    /// Like [`Database::run`], but answered as soon as `work` has run, before its group's
+    /// commit reaches the disk: for queue receives and deletes only, whose loss in an
+    /// operating-system crash brings a message back, which at-least-once consumers absorb (see
+    /// [`Answer::BeforeSync`]). A worker deleting ten finished messages one by one need not wait
+    /// for ten fsyncs.
+    pub(crate) async fn run_before_sync<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.commits.run(Answer::BeforeSync, work).await
     }
 
     /// Group transactions committed since the database was opened (for tests and

@@ -1,6 +1,9 @@
 //! Group commit: one thread owns the SQLite connection and runs every caller's work on it. It
 //! takes everything queued, runs it in one `BEGIN IMMEDIATE … COMMIT`, each caller's work in
-//! its own savepoint, and answers each caller only once that commit is on disk.
+//! its own savepoint, and answers each caller only once that commit is on disk. Two exceptions
+//! answer as soon as the work has run: work that wrote nothing and saw nothing uncommitted (a
+//! read before any write of its group), and queue bookkeeping whose loss redoes work
+//! ([`Answer::BeforeSync`]).
 //!
 //! The database runs with `synchronous = FULL`, so every commit waits for an fsync of the WAL
 //! (a few milliseconds on an ordinary disk). One commit per write would make concurrent webhook
@@ -59,25 +62,27 @@ impl GroupCommit {
         })
     }
 
-    /// Runs `work` in the next group and returns its result once that group has committed. The
-    /// work gets `&Connection`, not `&mut`: it runs inside the group's transaction and cannot
-    /// open one of its own; everything it writes is kept or rolled back as one.
-    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// Runs `work` in the next group and returns its result when `when` says. The work gets
+    /// `&Connection`, not `&mut`: it runs inside the group's transaction and cannot open one of
+    /// its own; everything it writes is kept or rolled back as one.
+    pub(crate) async fn run<T, F>(&self, when: Answer, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending { work, when, reply });
         self.jobs
             .as_ref()
-            .and_then(|jobs| jobs.send(Box::new(Pending { work, reply })).ok())
+            .and_then(|jobs| jobs.send(job).ok())
             .ok_or_else(|| StoreError::Unavailable("the database thread has stopped".into()))?;
         answer.await.map_err(|_| {
             StoreError::Unavailable("database work panicked; nothing it wrote was kept".into())
         })?
     }
 
-    /// Transactions committed so far (each one fsync), for tests and diagnostics.
+    /// Group transactions committed so far (one fsync each, unless nothing in it wrote), for
+    /// tests and diagnostics.
     pub(crate) fn groups_committed(&self) -> u64 {
         self.groups.load(Ordering::Relaxed)
     }
@@ -97,6 +102,18 @@ impl Drop for GroupCommit {
     }
 }
 
+/// When a caller gets its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Once the group's commit is on disk: what the caller acknowledges survives any crash.
+    AfterSync,
+    /// As soon as the work has run, before the group commits. Only for writes whose loss in an
+    /// operating-system crash redoes work and loses none (a queue receive or delete: the message
+    /// comes back, as SQS may always do). Commits reach the disk in order, so such a write never
+    /// survives without what its caller wrote before it.
+    BeforeSync,
+}
+
 /// A caller's work, queued for the connection's thread.
 trait Job: Send {
     /// Runs the work; its result waits in the returned [`Ran`] until the group's fate is known.
@@ -108,6 +125,7 @@ trait Job: Send {
 /// Work that has run, waiting for its group to commit.
 trait Ran: Send {
     fn failed(&self) -> bool;
+    fn when(&self) -> Answer;
     /// Answers the caller: its own result if the group committed (or if its work failed, which
     /// was rolled back either way), otherwise the group's failure.
     fn answer(self: Box<Self>, group: Result<(), &str>);
@@ -115,11 +133,13 @@ trait Ran: Send {
 
 struct Pending<F, T> {
     work: F,
+    when: Answer,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
 struct Done<T> {
     result: Result<T, StoreError>,
+    when: Answer,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
@@ -129,9 +149,10 @@ where
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
 {
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn Ran> {
-        let Pending { work, reply } = *self;
+        let Pending { work, when, reply } = *self;
         Box::new(Done {
             result: work(connection),
+            when,
             reply,
         })
     }
@@ -144,6 +165,10 @@ where
 impl<T: Send + 'static> Ran for Done<T> {
     fn failed(&self) -> bool {
         self.result.is_err()
+    }
+
+    fn when(&self) -> Answer {
+        self.when
     }
 
     fn answer(self: Box<Self>, group: Result<(), &str>) {
@@ -199,6 +224,7 @@ fn commit_group(connection: &Connection, group: Vec<Box<dyn Job>>, groups: &Atom
             return;
         }
         match ran {
+            Ok(done) if done.when() == Answer::BeforeSync => done.answer(Ok(())),
             // Nothing in this group has written yet: this work saw only committed data and
             // wrote nothing, so its answer need not wait for the fsync.
             Ok(done) if connection.total_changes() == changes_before => done.answer(Ok(())),
@@ -254,7 +280,13 @@ mod tests {
         let (release, gate) = std::sync::mpsc::channel::<()>();
         let mut writes: Vec<Write> = vec![Box::pin({
             let db = db.clone();
-            async move { db.run(move |_| Ok(gate.recv().unwrap_or(()))).await }
+            async move {
+                db.run(move |_| {
+                    let _ = gate.recv();
+                    Ok(())
+                })
+                .await
+            }
         })];
         const WRITERS: usize = 40;
         const CONSTRAINT: usize = 7;

@@ -65,9 +65,10 @@ impl EmbeddedQueue {
         let now = millis(self.clock.now());
         let visible_at = now.saturating_add(visibility_timeout.as_millis() as i64);
         // One transaction (the database runs each piece of work as one): a message is either
-        // handed out with a new receipt or not at all.
+        // handed out with a new receipt or not at all. Answered before the commit is synced:
+        // a receive lost in a machine crash only makes the message visible again.
         self.database
-            .run(move |c| {
+            .run_before_sync(move |c| {
                 let candidates: Vec<(String, String, u32)> = {
                     let mut statement = c
                         .prepare(
@@ -187,8 +188,11 @@ impl Queue for EmbeddedQueue {
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
         let handle = receipt_handle.to_string();
+        // Answered before the commit is synced: a delete lost in a machine crash brings the
+        // message back once more (at-least-once), and it is synced after everything the
+        // consumer wrote before deleting.
         self.database
-            .run(move |c| {
+            .run_before_sync(move |c| {
                 c.execute(
                     "DELETE FROM queue_messages WHERE receipt_handle = ?1",
                     [handle],
