@@ -100,6 +100,20 @@ enum Command {
         #[arg(long = "internal-domain")]
         internal_domains: Vec<String>,
     },
+    /// Print raw provider events (JSON Lines, a JSON array, or a page with `entries`; FILE or
+    /// standard input) as OCSF 1.5.0 records, one per line, to check a mapping on your own data.
+    /// An event the connector does not map comes out raw with `"casb_unmapped": true`.
+    Normalize {
+        #[arg(long, default_value = "box")]
+        provider: String,
+        /// Email domains of the organization, to tell external users apart.
+        #[arg(long = "internal-domain")]
+        internal_domains: Vec<String>,
+        /// Put each original event in the record's `raw_data`.
+        #[arg(long)]
+        raw_data: bool,
+        file: Option<PathBuf>,
+    },
     /// Scan files and folders for sensitive data (exit code 0 clean, 1 findings, 2 usage error,
     /// 3 nothing found but not everything could be inspected).
     Scan(scan::ScanArgs),
@@ -189,6 +203,27 @@ async fn main() -> anyhow::Result<()> {
         Command::SecretPut { target, from, name } => admin::secret_put(&target, &name, &from).await,
         Command::Integration(command) => admin::run(command).await,
         Command::Policy(command) => policy::run(command).await,
+        Command::Normalize {
+            provider,
+            internal_domains,
+            raw_data,
+            file,
+        } => {
+            let input = match &file {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
+                None => std::io::read_to_string(std::io::stdin())?,
+            };
+            let (mapped, unmapped) = box_tools::normalize(
+                &provider,
+                &input,
+                &internal_domains,
+                raw_data,
+                &mut std::io::stdout().lock(),
+            )?;
+            eprintln!("{mapped} events mapped to OCSF 1.5.0, {unmapped} passed through raw");
+            Ok(())
+        }
         Command::AdminToken { target, rotate } => admin::admin_token(&target, rotate).await,
         Command::ConnectLink(args) => admin::connect_link(args).await,
         Command::Poll {

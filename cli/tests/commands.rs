@@ -1119,3 +1119,68 @@ async fn policies_are_validated_applied_versioned_and_dry_run_over_stored_histor
     let (ok, stdout, stderr) = run_plain(&["policy", "validate", default_path.to_str().unwrap()]);
     assert!(ok, "{stdout}{stderr}");
 }
+
+#[test]
+fn normalize_prints_ocsf_records_and_passes_unmapped_events_through_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    // A page as Box's enterprise events API answers it, with one event Box sends but nobody
+    // maps (no source, unknown type).
+    let page = serde_json::json!({
+        "chunk_size": 3,
+        "next_stream_position": "1152923",
+        "entries": [
+            {"type": "event", "event_id": "f82c3ba03e41", "event_type": "UPLOAD",
+             "created_at": "2026-11-24T10:00:00-08:00", "ip_address": "198.51.100.7",
+             "created_by": {"type": "user", "id": "11446498", "name": "Aaron Levie", "login": "ceo@example.com"},
+             "source": {"type": "file", "id": "12345", "name": "q3.xlsx", "parent": {"type": "folder", "id": "0"}}},
+            {"type": "event", "event_id": "a1b2", "event_type": "FAILED_LOGIN",
+             "created_at": "2026-11-24T10:01:00-08:00", "ip_address": "203.0.113.9",
+             "created_by": {"type": "user", "id": "11446498", "name": "Aaron Levie", "login": "ceo@example.com"},
+             "source": {"type": "user", "id": "11446498", "name": "Aaron Levie", "login": "ceo@example.com"}},
+            {"type": "event", "event_id": "zz", "weird": true}
+        ]
+    });
+    let path = dir.path().join("page.json");
+    std::fs::write(&path, page.to_string()).unwrap();
+    let output = casb()
+        .args([
+            "normalize",
+            "--provider",
+            "box",
+            "--internal-domain",
+            "example.com",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let records = json_lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(records.len(), 3);
+    assert_eq!(
+        (
+            records[0]["class_uid"].as_u64(),
+            records[0]["activity_id"].as_u64()
+        ),
+        (Some(6006), Some(1)),
+        "{}",
+        records[0]
+    );
+    assert_eq!(records[0]["file"]["name"], "q3.xlsx");
+    assert_eq!(records[0]["actor"]["user"]["email_addr"], "ceo@example.com");
+    // 2026-11-24T10:00:00-08:00 in epoch milliseconds (Python: datetime.fromisoformat(...).timestamp()).
+    assert_eq!(records[0]["time"], 1795543200000i64);
+    assert_eq!(
+        (
+            records[1]["class_uid"].as_u64(),
+            records[1]["status_id"].as_u64()
+        ),
+        (Some(3002), Some(2))
+    );
+    assert_eq!(records[2]["casb_unmapped"], true);
+    assert_eq!(records[2]["raw"]["event_id"], "zz");
+    assert!(
+        stderr.contains("2 events mapped") && stderr.contains("1 passed through raw"),
+        "{stderr}"
+    );
+}

@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod lease;
 pub mod local;
 pub mod notify;
+pub mod ocsf;
 pub mod pipeline;
 pub mod policy;
 pub mod ports;
