@@ -336,3 +336,54 @@ pub fn incident(incident: &Incident) -> Value {
     }
     record
 }
+
+/// A response action carried out at the provider, as File Remediation Activity (7002). `None`
+/// for notifications (not a remediation) and for actions not tried yet.
+pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord) -> Option<Value> {
+    use crate::domain::{ActionKind, ActionStatus};
+    let (activity_id, activity_name) = match (record.kind, record.status) {
+        (ActionKind::Notify, _) | (_, ActionStatus::Pending) => return None,
+        (_, ActionStatus::Restored) => (3, "Restore"),
+        (ActionKind::Quarantine, _) => (1, "Isolate"),
+        (ActionKind::Delete, _) => (2, "Evict"),
+        (ActionKind::RemoveSharedLink | ActionKind::RemoveExternalCollaborators, _) => {
+            (4, "Harden")
+        }
+    };
+    let (status_id, status) = match record.status {
+        ActionStatus::Succeeded | ActionStatus::Restored => (1, "Success"),
+        ActionStatus::Failed => (2, "Failure"),
+        ActionStatus::Unsupported => (5, "Unsupported"),
+        ActionStatus::Skipped => (99, "Skipped (monitor mode)"),
+        ActionStatus::Pending => return None,
+    };
+    let (severity_id, severity) = severity_id(incident.severity);
+    let mut record_json = json!({
+        "metadata": metadata(&record.action_id, &incident.tenant_id, None),
+        "time": record.updated_at.timestamp_millis(),
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": status_id,
+        "status": status,
+        "command_uid": record.action_id,
+        "file": {
+            "uid": incident.object.object_id,
+            "name": incident.object.object_name.clone().unwrap_or_default(),
+            "type_id": if incident.object.object_type.as_deref() == Some("folder") { 2 } else { 1 },
+        },
+        "remediation": { "desc": record.kind.as_str() },
+        "unmapped": {
+            "incident_uid": incident.id,
+            "policy_uid": incident.policy_id,
+            "attempts": record.attempts,
+        },
+    });
+    if let Some(path) = &incident.object.object_path {
+        record_json["file"]["path"] = json!(path);
+    }
+    if let Some(detail) = &record.detail {
+        record_json["status_detail"] = json!(detail);
+    }
+    class_fields(&mut record_json, 7, 7002, activity_id, activity_name);
+    Some(record_json)
+}

@@ -2039,6 +2039,18 @@ async fn every_activity_and_incident_maps_to_valid_ocsf_1_5_0() {
         assert_eq!(record["finding_info"]["uid"], incident.id.as_str());
     }
     let sensitive = sensitive_policy(&incidents)[0];
+    // Its response actions at the provider are File Remediation Activity; the e-mail is not.
+    let remediations: Vec<serde_json::Value> = sensitive
+        .actions
+        .iter()
+        .filter_map(|a| casb_shared::ocsf::response_action(sensitive, a))
+        .collect();
+    assert_eq!(remediations.len(), 3, "{remediations:#?}");
+    for record in &remediations {
+        assert!(assert_valid_ocsf(record));
+        assert_eq!(record["status_id"], 1);
+    }
+    assert_eq!(remediations[0]["activity_name"], "Isolate");
     let record = casb_shared::ocsf::incident(sensitive);
     assert_eq!(record["severity_id"], 4, "high");
     assert!(record["data_security"]["discovery_details"]
