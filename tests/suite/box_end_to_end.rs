@@ -560,15 +560,7 @@ async fn a_forged_or_reused_state_gets_400_and_stores_no_token() {
         "{body}"
     );
 
-    let integrations = world
-        .casb()
-        .core
-        .backend
-        .integrations
-        .list_integrations_page(None, 100)
-        .await
-        .unwrap()
-        .integrations;
+    let integrations = all_integrations(&world).await;
     assert_eq!(integrations.len(), 1, "only the genuine callback connected");
     assert_eq!(integrations[0].tenant_id, TENANT);
     assert_eq!(world.sim.oauth_stats().code_exchanges, exchanges_before + 1);
