@@ -71,6 +71,37 @@ fn user(
     Value::Object(user)
 }
 
+/// An OCSF `file` object for a provider's file or folder.
+fn file_object(
+    uid: Option<&str>,
+    name: Option<&str>,
+    kind: Option<&str>,
+    path: Option<&str>,
+) -> Value {
+    let mut file = json!({
+        "name": name.unwrap_or_default(),
+        // 1 Regular File, 2 Folder.
+        "type_id": if kind == Some("folder") { 2 } else { 1 },
+    });
+    if let Some(uid) = uid {
+        file["uid"] = json!(uid);
+    }
+    if let Some(path) = path {
+        file["path"] = json!(path);
+    }
+    file
+}
+
+fn incident_file(incident: &Incident) -> Value {
+    let object = &incident.object;
+    file_object(
+        object.object_id.as_deref(),
+        object.object_name.as_deref(),
+        object.object_type.as_deref(),
+        object.object_path.as_deref(),
+    )
+}
+
 /// File Hosting Activity ids, from the provider's event name where it says more than the
 /// activity's type.
 fn file_hosting_activity(activity: &Activity) -> (u32, &'static str) {
@@ -166,15 +197,12 @@ pub fn activity(activity: &Activity, options: Options) -> Value {
             class_fields(&mut record, 6, 6006, id, name);
             record["actor"] = json!({ "user": actor_user });
             record["src_endpoint"] = src_endpoint;
-            let mut file = json!({
-                "name": activity.object_name.clone().unwrap_or_default(),
-                "uid": activity.object_id,
-                // 1 Regular File, 2 Folder.
-                "type_id": if activity.object_type.as_deref() == Some("folder") { 2 } else { 1 },
-            });
-            if let Some(path) = &activity.object_path {
-                file["path"] = json!(path);
-            }
+            let mut file = file_object(
+                activity.object_id.as_deref(),
+                activity.object_name.as_deref(),
+                activity.object_type.as_deref(),
+                activity.object_path.as_deref(),
+            );
             if let Some(exposure) = &activity.enrichments.exposure {
                 if let Some(sha1) = &exposure.content_sha1 {
                     // Hash algorithm 2: SHA-1.
@@ -320,16 +348,8 @@ pub fn incident(incident: &Incident) -> Value {
         },
     });
     class_fields(&mut record, 2, 2006, activity_id, activity_name);
-    if let Some(object) = &incident.object.object_id {
-        let mut file = json!({
-            "uid": object,
-            "name": incident.object.object_name.clone().unwrap_or_default(),
-            "type_id": if incident.object.object_type.as_deref() == Some("folder") { 2 } else { 1 },
-        });
-        if let Some(path) = &incident.object.object_path {
-            file["path"] = json!(path);
-        }
-        record["file"] = file;
+    if incident.object.object_id.is_some() {
+        record["file"] = incident_file(incident);
     }
     if let Some(actor) = &incident.actor_email {
         record["actor"] = json!({ "user": user(Some(actor), None, None, None) });
@@ -366,11 +386,7 @@ pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord
         "status_id": status_id,
         "status": status,
         "command_uid": record.action_id,
-        "file": {
-            "uid": incident.object.object_id,
-            "name": incident.object.object_name.clone().unwrap_or_default(),
-            "type_id": if incident.object.object_type.as_deref() == Some("folder") { 2 } else { 1 },
-        },
+        "file": incident_file(incident),
         "remediation": { "desc": record.kind.as_str() },
         "unmapped": {
             "incident_uid": incident.id,
@@ -378,9 +394,6 @@ pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord
             "attempts": record.attempts,
         },
     });
-    if let Some(path) = &incident.object.object_path {
-        record_json["file"]["path"] = json!(path);
-    }
     if let Some(detail) = &record.detail {
         record_json["status_detail"] = json!(detail);
     }
