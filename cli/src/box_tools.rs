@@ -23,7 +23,7 @@ fn connector(api_base: &str, _scratch: &tempfile::TempDir) -> BoxConnector {
     )
 }
 
-fn integration(internal_domains: &[String]) -> Integration {
+pub(crate) fn integration(internal_domains: &[String]) -> Integration {
     let now = chrono::Utc::now();
     Integration {
         id: "cli".into(),
@@ -138,54 +138,4 @@ pub async fn act(
         serde_json::json!({"action": kind.as_str(), "file_id": file_id, "status": status, "detail": detail})
     );
     Ok(ok)
-}
-
-/// `casb normalize`: raw provider events (JSON Lines, or a page with `entries`) to OCSF, one
-/// record per line. An event the connector does not map comes out raw, marked so. Nothing is
-/// looked up at the provider: fields only enrichment would add (paths, exposure) stay absent.
-pub fn normalize(
-    provider_name: &str,
-    input: &str,
-    internal_domains: &[String],
-    raw_data: bool,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<(usize, usize)> {
-    provider(provider_name)?;
-    let integration = integration(internal_domains);
-    let events: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(input) {
-        Ok(serde_json::Value::Object(page)) if page.contains_key("entries") => {
-            page["entries"].as_array().cloned().unwrap_or_default()
-        }
-        Ok(serde_json::Value::Array(events)) => events,
-        Ok(single @ serde_json::Value::Object(_)) => vec![single],
-        _ => input
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, line)| {
-                serde_json::from_str(line)
-                    .map_err(|e| anyhow!("line {}: not a JSON event: {e}", i + 1))
-            })
-            .collect::<anyhow::Result<_>>()?,
-    };
-    let (mut mapped, mut unmapped) = (0, 0);
-    let options = casb_shared::ocsf::Options { raw_data };
-    for event in &events {
-        // An event with no meaning for the CASB (a type the connector does not know) is
-        // passed through as it came, never dropped.
-        let activity = casb_connector_box::events::map_event(&integration, event)
-            .filter(|a| a.event_type != casb_shared::domain::EventType::Other);
-        let line = match activity {
-            Some(activity) => {
-                mapped += 1;
-                casb_shared::ocsf::activity(&activity, options)
-            }
-            None => {
-                unmapped += 1;
-                serde_json::json!({"casb_unmapped": true, "provider": provider_name, "raw": event})
-            }
-        };
-        writeln!(out, "{line}")?;
-    }
-    Ok((mapped, unmapped))
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod box_tools;
 mod demo;
+mod normalize;
 mod policy;
 mod scan;
 mod stack;
@@ -104,8 +105,13 @@ enum Command {
     /// standard input) as OCSF 1.5.0 records, one per line, to check a mapping on your own data.
     /// An event the connector does not map comes out raw with `"casb_unmapped": true`.
     Normalize {
+        /// box, netskope or trend_micro.
         #[arg(long, default_value = "box")]
         provider: String,
+        /// Netskope: the endpoint the events came from (`events/audit`, `alerts/dlp`, ...),
+        /// for events that do not say their `record_type`.
+        #[arg(long)]
+        stream: Option<String>,
         /// Email domains of the organization, to tell external users apart.
         #[arg(long = "internal-domain")]
         internal_domains: Vec<String>,
@@ -205,6 +211,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Policy(command) => policy::run(command).await,
         Command::Normalize {
             provider,
+            stream,
             internal_domains,
             raw_data,
             file,
@@ -214,8 +221,9 @@ async fn main() -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
                 None => std::io::read_to_string(std::io::stdin())?,
             };
-            let (mapped, unmapped) = box_tools::normalize(
+            let (mapped, unmapped) = normalize::normalize(
                 &provider,
+                stream.as_deref(),
                 &input,
                 &internal_domains,
                 raw_data,

@@ -62,11 +62,15 @@ pub fn settings_from_outputs(
             incidents: get("IncidentsTableName")?,
             policies: get("PoliciesTableName")?,
             classifications: get("ClassificationsTableName")?,
+            exports: get("ExportsTableName")?,
         },
         activity_queue_url: get("ActivityQueueUrl")?,
         action_queue_url: get("ActionQueueUrl")?,
         poll_queue_url: get("PollJobQueueUrl")?,
         secret_prefix: get("SecretPrefix")?,
+        // The command line reads and changes tenants' data; exporting is the poller's.
+        export_bucket: None,
+        security_lake: None,
         mail_from: None,
         endpoint_url: optional_env("AWS_ENDPOINT_URL"),
     })

@@ -547,7 +547,7 @@ async fn integration_commands_work_against_a_deployed_stack() {
         "IntegrationsTableName": tables.integrations, "CheckpointsTableName": tables.checkpoints,
         "DedupTableName": tables.dedup, "ActivitiesTableName": tables.activities,
         "IncidentsTableName": tables.incidents, "PoliciesTableName": tables.policies,
-        "ClassificationsTableName": tables.classifications, "ActivityQueueUrl": queue_urls[0],
+        "ClassificationsTableName": tables.classifications, "ExportsTableName": tables.exports, "ActivityQueueUrl": queue_urls[0],
         "ActionQueueUrl": queue_urls[1], "PollJobQueueUrl": queue_urls[2],
         "SecretPrefix": format!("casb/{prefix}/"),
     });
@@ -1183,4 +1183,52 @@ fn normalize_prints_ocsf_records_and_passes_unmapped_events_through_raw() {
         stderr.contains("2 events mapped") && stderr.contains("1 passed through raw"),
         "{stderr}"
     );
+}
+
+#[test]
+fn normalize_maps_netskope_and_trend_micro_events_and_forwards_the_rest_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Netskope iterator page: an audit sign-in, a DLP alert whose incident id is above 2^53,
+    // and a page event (no OCSF class in the vendor's mapping).
+    let page = r#"{"ok":1,"wait_time":0,"result":[
+        {"_id":"8f1b2c3d4e5f60718293a4b5","timestamp":1795543200,"record_type":"audit","audit_log_event":"SSO Login Failed","user":"admin@example.com","srcip":"198.51.100.7"},
+        {"_id":"8f1b2c3d4e5f60718293a4b6","timestamp":1795543260,"record_type":"alert","alert":"yes","alert_type":"DLP","alert_name":"PCI","dlp_incident_id":3188340271830183961,"user":"ann@example.com","file_name":"cards.csv"},
+        {"_id":"8f1b2c3d4e5f60718293a4b7","timestamp":1795543320,"record_type":"page","url":"https://example.com"}]}"#;
+    let path = dir.path().join("netskope.json");
+    std::fs::write(&path, page).unwrap();
+    let output = casb()
+        .args(["normalize", "--provider", "netskope"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let records = json_lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(records[0]["class_uid"], 3002);
+    assert_eq!(records[0]["status_id"], 2, "a failed sign-in");
+    assert_eq!(records[0]["time"], 1795543200000i64);
+    assert_eq!(records[1]["class_uid"], 2006);
+    // Digit for digit: the id is above 2^53, where doubles lose it.
+    assert_eq!(records[1]["finding_info"]["uid"], "3188340271830183961");
+    assert_eq!(records[2]["casb_unmapped"], true);
+    assert_eq!(records[2]["raw"]["url"], "https://example.com");
+    assert!(
+        stderr.contains("2 events mapped") && stderr.contains("1 passed through raw"),
+        "{stderr}"
+    );
+
+    let page = r#"{"security_events":[{"log_item_id":"b13d0f52","service":"onedrive","event":"virtualanalyzer",
+        "message":{"detection_time":"2026-11-24T18:00:00.000Z","affected_user":"bob@example.com","file_name":"setup.exe","risk_level":"High risk"}}],
+        "next_link":""}"#;
+    std::fs::write(&path, page).unwrap();
+    let output = casb()
+        .args(["normalize", "--provider", "trend_micro"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let records = json_lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(records[0]["class_uid"], 2004);
+    assert_eq!(records[0]["severity_id"], 4);
+    assert_eq!(records[0]["evidences"][0]["file"]["name"], "setup.exe");
 }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use crate::embedded::{Database, DeadLetterPolicy, EmbeddedQueue, FileSecretStore, OutboxMailer};
 use crate::ports::{
     ActivityStore, CheckpointStore, ClassificationStore, Clock, DedupStore, DedupedQueue, Email,
-    IncidentStore, IntegrationStore, MailError, Mailer, OnceQueue, PolicyStore, Queue, SecretStore,
-    StoreError, Stores, SystemClock,
+    ExportStore, IncidentStore, IntegrationStore, MailError, Mailer, ObjectSink, OnceQueue,
+    PolicyStore, Queue, SecretStore, StoreError, Stores, SystemClock,
 };
 
 /// Every port the pipeline needs.
@@ -24,6 +24,11 @@ pub struct Backend {
     pub policies: Arc<dyn PolicyStore>,
     /// DLP results per file content version.
     pub classifications: Arc<dyn ClassificationStore>,
+    /// OCSF records waiting for export.
+    pub exports: Arc<dyn ExportStore>,
+    /// Where the exporter writes: gzip JSON Lines for SIEMs, and Parquet for Amazon Security
+    /// Lake. No sink: nothing is exported (and nothing waits in the outbox).
+    pub export_sinks: ExportSinks,
     /// Activities for the inspector.
     pub activity_queue: Arc<dyn Queue>,
     /// Response actions for the remediator.
@@ -67,7 +72,9 @@ impl Backend {
             activities: stores.clone(),
             incidents: stores.clone(),
             policies: stores.clone(),
-            classifications: stores,
+            classifications: stores.clone(),
+            exports: stores,
+            export_sinks: ExportSinks::default(),
             activity_queue,
             action_queue,
             poll_queue,
@@ -76,6 +83,86 @@ impl Backend {
             mailer,
             clock,
         }
+    }
+}
+
+/// The exporter's destinations.
+#[derive(Clone, Default)]
+pub struct ExportSinks {
+    /// gzip JSON Lines, partitioned by class and hour.
+    pub json_lines: Option<Arc<dyn ObjectSink>>,
+    /// Parquet in Security Lake's custom-source layout, with the lake's region and account.
+    pub security_lake: Option<(Arc<dyn ObjectSink>, SecurityLakeTarget)>,
+}
+
+impl ExportSinks {
+    pub fn enabled(&self) -> bool {
+        self.json_lines.is_some() || self.security_lake.is_some()
+    }
+}
+
+/// What a Security Lake custom source's object keys name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityLakeTarget {
+    pub region: String,
+    pub account_id: String,
+    /// Custom source names are `{prefix}_{class_uid}` (one source per class, at most 20
+    /// characters).
+    pub source_prefix: String,
+}
+
+/// A directory as an export sink (the embedded back end): each object a file under it, written
+/// to a temporary name and renamed, so a reader never sees half a file.
+pub struct DirectorySink {
+    root: PathBuf,
+}
+
+impl DirectorySink {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DirectorySink { root: root.into() }
+    }
+}
+
+#[async_trait]
+impl ObjectSink for DirectorySink {
+    async fn put_object(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), StoreError> {
+        if key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(StoreError::Unavailable(format!(
+                "refusing object key '{key}'"
+            )));
+        }
+        let path = self.root.join(key);
+        tokio::task::spawn_blocking(move || {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let temporary = dir.join(format!(".{}.partial", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(&temporary, &bytes))
+                .and_then(|()| std::fs::rename(&temporary, &path))
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot write {}: {e}", path.display()))
+                })
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("file writer stopped: {e}")))?
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+impl Backend {
+    pub fn with_export_sinks(mut self, sinks: ExportSinks) -> Self {
+        self.export_sinks = sinks;
+        self
     }
 }
 
@@ -136,6 +223,9 @@ impl EmbeddedBackend {
         );
         // The delivery key and the notice in one transaction, instead of two writes.
         backend.webhook_notices = poll_jobs;
+        // OCSF for SIEMs, next to the database: `export/class_uid=.../*.jsonl.gz`.
+        backend.export_sinks.json_lines =
+            Some(Arc::new(DirectorySink::new(data_dir.join("export"))));
         EmbeddedBackend {
             backend,
             activity_dead_letters: dead_letters(ACTIVITY_QUEUE),
@@ -145,6 +235,15 @@ impl EmbeddedBackend {
             database,
             data_dir: data_dir.to_path_buf(),
         }
+    }
+
+    /// Also writes Parquet for Amazon Security Lake, under `data_dir/security-lake/` in the
+    /// custom-source layout (copy or sync it to the lake's bucket).
+    pub fn with_security_lake(mut self, target: SecurityLakeTarget) -> Self {
+        let sink: Arc<dyn ObjectSink> =
+            Arc::new(DirectorySink::new(self.data_dir.join("security-lake")));
+        self.backend.export_sinks.security_lake = Some((sink, target));
+        self
     }
 
     /// Sends notifications over SMTP as `smtp` says; the outbox still records each message the
@@ -229,5 +328,20 @@ impl Backend {
             mailer,
             Arc::new(SystemClock),
         )
+        .with_export_sinks(ExportSinks {
+            json_lines: settings.export_bucket.as_ref().map(|bucket| {
+                Arc::new(crate::aws::S3Sink::new(
+                    aws_sdk_s3::Client::new(sdk),
+                    bucket,
+                )) as Arc<dyn ObjectSink>
+            }),
+            security_lake: settings.security_lake.as_ref().map(|(bucket, target)| {
+                let sink: Arc<dyn ObjectSink> = Arc::new(crate::aws::S3Sink::new(
+                    aws_sdk_s3::Client::new(sdk),
+                    bucket,
+                ));
+                (sink, target.clone())
+            }),
+        })
     }
 }

@@ -50,6 +50,11 @@ pub struct Settings {
     /// DLP policy file for the inspector (`CASB_DLP_POLICY`): custom rules, disabled detectors,
     /// threshold, extraction limits. Without one, the built-in catalog minus contact details.
     pub dlp_policy: Option<PathBuf>,
+    /// Put each event's original in the exported OCSF records' `raw_data`
+    /// (`CASB_EXPORT_RAW_DATA`, default off: it roughly doubles the files).
+    pub export_raw_data: bool,
+    /// The most records one export batch writes (`CASB_EXPORT_BATCH_SIZE`, default 1000).
+    pub export_batch_size: usize,
 }
 
 impl Default for Settings {
@@ -66,6 +71,8 @@ impl Default for Settings {
             max_download_bytes: 50 * 1024 * 1024,
             inspection_memory_bytes: 512 * 1024 * 1024,
             policy_cache: Duration::from_secs(30),
+            export_raw_data: false,
+            export_batch_size: 1000,
             dlp_policy: None,
         }
     }
@@ -187,6 +194,16 @@ impl Settings {
                 "a whole number of seconds",
             )?),
             dlp_policy: optional_env("CASB_DLP_POLICY").map(PathBuf::from),
+            export_raw_data: matches!(
+                optional_env("CASB_EXPORT_RAW_DATA").as_deref(),
+                Some("1" | "true" | "yes" | "on")
+            ),
+            export_batch_size: number_env(
+                "CASB_EXPORT_BATCH_SIZE",
+                defaults.export_batch_size as u64,
+                "a whole number of records",
+            )?
+            .clamp(1, 1000) as usize,
         })
     }
 }
@@ -354,6 +371,11 @@ pub struct AwsSettings {
     pub mail_from: Option<String>,
     /// An alternative AWS endpoint (moto, LocalStack): `AWS_ENDPOINT_URL`.
     pub endpoint_url: Option<String>,
+    /// The bucket OCSF JSON Lines are exported to (`CASB_EXPORT_BUCKET`); none: no export.
+    pub export_bucket: Option<String>,
+    /// Security Lake's bucket and custom-source target (`CASB_SECURITY_LAKE_BUCKET` with
+    /// [`security_lake_from_env`]).
+    pub security_lake: Option<(String, crate::backend::SecurityLakeTarget)>,
 }
 
 #[cfg(feature = "aws")]
@@ -369,6 +391,7 @@ impl AwsSettings {
                 incidents: required_env("CASB_INCIDENTS_TABLE", TABLE)?,
                 policies: required_env("CASB_POLICIES_TABLE", TABLE)?,
                 classifications: required_env("CASB_CLASSIFICATIONS_TABLE", TABLE)?,
+                exports: required_env("CASB_EXPORTS_TABLE", TABLE)?,
             },
             activity_queue_url: required_env(
                 "CASB_ACTIVITY_QUEUE_URL",
@@ -382,8 +405,58 @@ impl AwsSettings {
             secret_prefix: optional_env("CASB_SECRET_PREFIX").unwrap_or_else(|| "casb".into()),
             mail_from: optional_env("CASB_MAIL_FROM"),
             endpoint_url: optional_env("AWS_ENDPOINT_URL"),
+            export_bucket: optional_env("CASB_EXPORT_BUCKET"),
+            security_lake: match security_lake_from_env()? {
+                Some(target) => Some((
+                    required_env(
+                        "CASB_SECURITY_LAKE_BUCKET",
+                        "Security Lake's bucket (aws-security-data-lake-REGION-...) when CASB_SECURITY_LAKE_ACCOUNT_ID is set",
+                    )?,
+                    target,
+                )),
+                None => None,
+            },
         })
     }
+}
+
+/// Amazon Security Lake output, on when `CASB_SECURITY_LAKE_ACCOUNT_ID` names the lake's
+/// account: `CASB_SECURITY_LAKE_REGION` (default `AWS_REGION`, else us-east-1) and
+/// `CASB_SECURITY_LAKE_SOURCE_PREFIX` (default `casb`; sources are `{prefix}_{class_uid}`, at
+/// most 20 characters).
+pub fn security_lake_from_env() -> Result<Option<crate::backend::SecurityLakeTarget>, ConfigError> {
+    let Some(account_id) = optional_env("CASB_SECURITY_LAKE_ACCOUNT_ID") else {
+        return Ok(None);
+    };
+    if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::Invalid {
+            name: "CASB_SECURITY_LAKE_ACCOUNT_ID",
+            value: account_id,
+            hint: "the 12-digit AWS account id of the Security Lake",
+        });
+    }
+    let source_prefix =
+        optional_env("CASB_SECURITY_LAKE_SOURCE_PREFIX").unwrap_or_else(|| "casb".into());
+    let valid = !source_prefix.is_empty()
+        && source_prefix.len() <= 15
+        && source_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(ConfigError::Invalid {
+            name: "CASB_SECURITY_LAKE_SOURCE_PREFIX",
+            value: source_prefix,
+            hint:
+                "1 to 15 letters, digits, - or _ (a source name adds _ and the class, 20 at most)",
+        });
+    }
+    Ok(Some(crate::backend::SecurityLakeTarget {
+        region: optional_env("CASB_SECURITY_LAKE_REGION")
+            .or_else(|| optional_env("AWS_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+        account_id,
+        source_prefix,
+    }))
 }
 
 #[cfg(test)]

@@ -68,5 +68,14 @@ pub async fn poller_handler(
         return Ok(serde_json::to_value(batch_response(failed))?);
     }
     let summary = poller::schedule_due(core).await.map_err(Box::new)?;
-    Ok(serde_json::to_value(summary)?)
+    // The same tick writes the export outbox to S3. A failure is the next tick's to retry:
+    // the records stay in the outbox, and scheduling must not wait on it.
+    let export = match crate::pipeline::exporter::run(core).await {
+        Ok(export) => serde_json::to_value(export)?,
+        Err(error) => {
+            tracing::error!(%error, "export run failed; the next tick retries");
+            serde_json::json!({ "error": error.to_string() })
+        }
+    };
+    Ok(serde_json::json!({ "schedule": summary, "export": export }))
 }

@@ -68,6 +68,9 @@ impl LocalInstance {
         connectors: impl FnOnce(&crate::backend::Backend) -> ConnectorRegistry,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let mut embedded = EmbeddedBackend::open(&options.data_dir)?;
+        if let Some(target) = crate::config::security_lake_from_env()? {
+            embedded = embedded.with_security_lake(target);
+        }
         let mail = match &options.smtp {
             Some(smtp) => {
                 let described = format!("SMTP to {smtp}, recorded in the outbox table");
@@ -158,6 +161,13 @@ impl LocalInstance {
                     _ = ticks.tick() => {
                         if let Err(error) = poller::schedule_due(&scheduler_core).await {
                             tracing::error!(%error, "scheduling poll jobs failed");
+                        }
+                        match crate::pipeline::exporter::run(&scheduler_core).await {
+                            Ok(summary) if summary.records > 0 => {
+                                tracing::info!(records = summary.records, files = summary.files.len(), "exported OCSF records")
+                            }
+                            Ok(_) => {}
+                            Err(error) => tracing::error!(%error, "export run failed; the next tick retries"),
                         }
                     }
                 }

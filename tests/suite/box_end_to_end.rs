@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{assert_valid_ocsf, ocsf_schema};
 use box_simulator::{BoxSimulator, DeliveryTamper, HttpFault, ItemKind, ItemRef, SimConfig};
 use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
 use casb_shared::admin_credential::{AdminCredential, ConnectLinkSigner};
@@ -1887,60 +1888,6 @@ async fn removals_act_only_where_the_policy_says_are_recorded_and_restore_puts_t
             .unwrap()
             .is_empty()
     );
-}
-
-/// The OCSF 1.5.0 schema of a class, from the handbook's `ocsf/1.5.0/` (`CASB_SHARED_DIR`);
-/// `None` (skip) when it is absent outside CI.
-fn ocsf_schema(class_uid: u64) -> Option<jsonschema::Validator> {
-    let dir = std::env::var("CASB_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-        })
-        .join("ocsf/1.5.0");
-    let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
-        entries.flatten().map(|e| e.path()).find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{class_uid}_")))
-        })
-    });
-    let Some(path) = found else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "OCSF schema {class_uid} missing under {}; set CASB_SHARED_DIR",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "SKIPPED: OCSF schema {class_uid} not found under {}; set CASB_SHARED_DIR",
-            dir.display()
-        );
-        return None;
-    };
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    Some(jsonschema::validator_for(&schema).unwrap())
-}
-
-fn assert_valid_ocsf(record: &serde_json::Value) -> bool {
-    let class = record["class_uid"]
-        .as_u64()
-        .expect("every record names its class");
-    let Some(validator) = ocsf_schema(class) else {
-        return false;
-    };
-    let errors: Vec<String> = validator
-        .iter_errors(record)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "class {class}: {errors:#?}\n{record:#}");
-    assert_eq!(record["metadata"]["version"], "1.5.0");
-    assert_eq!(
-        record["type_uid"].as_u64(),
-        Some(class * 100 + record["activity_id"].as_u64().unwrap())
-    );
-    true
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use casb_shared::domain::*;
-use casb_shared::ports::{ActivityQuery, OutgoingMessage, SendOnce, StoreError, StoredPolicySet};
+use casb_shared::ports::{
+    ActivityQuery, ExportRecord, OutgoingMessage, SendOnce, StoreError, StoredPolicySet,
+};
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -25,6 +27,8 @@ crate::on_both_back_ends!(
     secrets_are_versioned,
     policy_sets_are_versioned_per_tenant_and_never_overwritten,
     classifications_are_kept_per_content_version_until_they_expire,
+    export_outbox_gives_each_record_to_one_batch_and_reopens_unfinished_ones,
+    export_sink_writes_whole_objects_and_replaces_them,
 );
 
 async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
@@ -951,4 +955,111 @@ async fn classifications_are_kept_per_content_version_until_they_expire(f: Fixtu
         "{}",
         f.name
     );
+}
+
+fn export_record(key: &str, time_ms: i64) -> ExportRecord {
+    ExportRecord {
+        key: key.into(),
+        class_uid: 6006,
+        time_ms,
+        body: format!("{{\"key\":\"{key}\"}}"),
+    }
+}
+
+async fn export_outbox_gives_each_record_to_one_batch_and_reopens_unfinished_ones(f: Fixture) {
+    let exports = &f.backend.exports;
+    let keep = Utc::now() + chrono::Duration::days(1);
+    let records: Vec<ExportRecord> = [("e", 5), ("a", 1), ("d", 4), ("b", 2), ("c", 3)]
+        .iter()
+        .map(|(k, t)| export_record(k, *t))
+        .collect();
+    exports.add_export_records(&records, keep).await.unwrap();
+    // The same key again, even with another body, is the same record.
+    let mut changed = export_record("a", 1);
+    changed.body = "{\"changed\":true}".into();
+    exports.add_export_records(&[changed], keep).await.unwrap();
+
+    let first = exports.claim_export_batch("b1", 3).await.unwrap();
+    let keys = |r: &[ExportRecord]| r.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
+    assert_eq!(keys(&first), ["a", "b", "c"], "{}: oldest first", f.name);
+    assert_eq!(first[0].body, "{\"key\":\"a\"}", "{}", f.name);
+    let second = exports.claim_export_batch("b2", 10).await.unwrap();
+    assert_eq!(keys(&second), ["d", "e"], "{}", f.name);
+    assert!(exports
+        .claim_export_batch("b3", 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Both batches are open until completed: a stopped exporter's batch is found again.
+    assert_eq!(
+        exports.open_export_batches().await.unwrap(),
+        ["b1", "b2"],
+        "{}",
+        f.name
+    );
+    assert_eq!(
+        keys(&exports.export_batch_records("b1").await.unwrap()),
+        ["a", "b", "c"]
+    );
+    exports.complete_export_batch("b1").await.unwrap();
+    assert_eq!(
+        exports.open_export_batches().await.unwrap(),
+        ["b2"],
+        "{}",
+        f.name
+    );
+    assert!(exports.export_batch_records("b1").await.unwrap().is_empty());
+
+    // An exported key added again (a redelivered activity) is not exported again.
+    exports
+        .add_export_records(&[export_record("a", 1)], keep)
+        .await
+        .unwrap();
+    assert!(
+        exports
+            .claim_export_batch("b4", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "{}",
+        f.name
+    );
+    exports.complete_export_batch("b2").await.unwrap();
+    assert!(exports.open_export_batches().await.unwrap().is_empty());
+    exports
+        .add_export_records(&[export_record("f", 6)], keep)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&exports.claim_export_batch("b5", 10).await.unwrap()),
+        ["f"]
+    );
+}
+
+async fn export_sink_writes_whole_objects_and_replaces_them(f: Fixture) {
+    let sink = f
+        .backend
+        .export_sinks
+        .json_lines
+        .clone()
+        .expect("both test back ends export");
+    let key = "ocsf/class_uid=6006/year=2026/month=11/day=29/hour=01/batch-1.jsonl.gz";
+    sink.put_object(key, b"first".to_vec(), "application/gzip")
+        .await
+        .unwrap();
+    sink.put_object(key, b"second".to_vec(), "application/gzip")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.read_export(key).await.as_deref(),
+        Some(&b"second"[..]),
+        "{}",
+        f.name
+    );
+    for bad in ["../escape", "a//b", "/absolute"] {
+        if f.name == "embedded" {
+            assert!(sink.put_object(bad, vec![1], "x").await.is_err(), "{bad}");
+        }
+    }
 }

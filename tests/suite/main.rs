@@ -10,5 +10,7 @@ mod support;
 mod box_end_to_end;
 mod contract;
 mod deployment;
+mod export;
 mod notifications;
 mod pipeline;
+mod security_sources;

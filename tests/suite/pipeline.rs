@@ -349,6 +349,7 @@ fn page(events: &[&str], integration: &Integration, next: &str, has_more: bool) 
             .collect(),
         next_cursor: next.into(),
         has_more,
+        wait_before_next: None,
     }
 }
 
@@ -1153,6 +1154,7 @@ impl casb_shared::connector::Connector for HeadlessConnector {
             activities: vec![activity],
             next_cursor: "c1".into(),
             has_more: false,
+            wait_before_next: None,
         })
     }
     async fn execute(

@@ -4,9 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use casb_shared::aws::{
-    provision, DynamoStores, SecretsManagerStore, SesMailer, SqsQueue, TableNames,
+    provision, DynamoStores, S3Sink, SecretsManagerStore, SesMailer, SqsQueue, TableNames,
 };
-use casb_shared::backend::{Backend, EmbeddedBackend, Queues, MAX_RECEIVES};
+use casb_shared::backend::{Backend, EmbeddedBackend, ExportSinks, Queues, MAX_RECEIVES};
 use casb_shared::connector::{
     ActionOutcome, Capabilities, Connector, ConnectorError, PollPage, PollRequest, StreamSpec,
 };
@@ -47,7 +47,59 @@ pub struct Fixture {
     /// The embedded back end's outbox; SES keeps none we can read (the AWS mailer has its own
     /// test).
     pub outbox: Option<OutboxMailer>,
+    /// Where the back end's export sink writes, to read the files back.
+    pub exports: ExportFiles,
     _keep: Option<tempfile::TempDir>,
+}
+
+/// Where a fixture's exported files land.
+pub enum ExportFiles {
+    Directory(std::path::PathBuf),
+    Bucket(aws_sdk_s3::Client, String),
+}
+
+impl Fixture {
+    /// One exported object's bytes, `None` when absent.
+    pub async fn read_export(&self, key: &str) -> Option<Vec<u8>> {
+        match &self.exports {
+            ExportFiles::Directory(dir) => std::fs::read(dir.join(key)).ok(),
+            ExportFiles::Bucket(s3, bucket) => {
+                let object = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+                Some(object.body.collect().await.ok()?.into_bytes().to_vec())
+            }
+        }
+    }
+
+    /// Every exported object's key, sorted.
+    pub async fn export_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        match &self.exports {
+            ExportFiles::Directory(dir) => {
+                let mut pending = vec![dir.clone()];
+                while let Some(next) = pending.pop() {
+                    for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+                        let path = entry.path();
+                        if path.is_dir() {
+                            pending.push(path);
+                        } else if let Ok(relative) = path.strip_prefix(dir) {
+                            keys.push(relative.to_string_lossy().replace('\\', "/"));
+                        }
+                    }
+                }
+            }
+            ExportFiles::Bucket(s3, bucket) => {
+                let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+                keys.extend(
+                    listed
+                        .contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_string)),
+                );
+            }
+        }
+        keys.sort();
+        keys
+    }
 }
 
 pub fn embedded() -> Fixture {
@@ -55,6 +107,7 @@ pub fn embedded() -> Fixture {
     let embedded = EmbeddedBackend::open(dir.path()).expect("embedded back end opens");
     Fixture {
         name: "embedded",
+        exports: ExportFiles::Directory(dir.path().join("export")),
         backend: embedded.backend.clone(),
         activity_dead_letters: Arc::new(embedded.activity_dead_letters.clone()),
         poll_dead_letters: Arc::new(embedded.poll_dead_letters.clone()),
@@ -106,6 +159,18 @@ pub async fn aws() -> Option<Fixture> {
         .await
         .expect("sender identity created in moto");
     let mailer: Arc<dyn Mailer> = Arc::new(SesMailer::new(sesv2, &sender));
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            // moto answers on one host: bucket in the path, not in the host name.
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("{prefix}-export");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("export bucket created in moto");
     let backend = Backend::with_stores(
         Arc::new(DynamoStores::new(dynamodb, tables)),
         Queues {
@@ -119,10 +184,15 @@ pub async fn aws() -> Option<Fixture> {
         )),
         mailer,
         Arc::new(SystemClock),
-    );
+    )
+    .with_export_sinks(ExportSinks {
+        json_lines: Some(Arc::new(S3Sink::new(s3.clone(), &bucket))),
+        security_lake: None,
+    });
     Some(Fixture {
         name: "aws",
         backend,
+        exports: ExportFiles::Bucket(s3, bucket),
         activity_dead_letters: Arc::new(SqsQueue::new(sqs.clone(), &activities.dead_letter_url)),
         poll_dead_letters: Arc::new(SqsQueue::new(sqs, &poll_jobs.dead_letter_url)),
         outbox: None,
@@ -371,4 +441,77 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     None
+}
+
+/// The OCSF 1.5.0 schema of a class, from the handbook's `ocsf/1.5.0/` (`CASB_SHARED_DIR`);
+/// `None` (skip) when it is absent outside CI.
+pub fn ocsf_schema(class_uid: u64) -> Option<jsonschema::Validator> {
+    let dir = std::env::var("CASB_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+        })
+        .join("ocsf/1.5.0");
+    let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
+        entries.flatten().map(|e| e.path()).find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{class_uid}_")))
+        })
+    });
+    let Some(path) = found else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "OCSF schema {class_uid} missing under {}; set CASB_SHARED_DIR",
+                dir.display()
+            );
+        }
+        eprintln!(
+            "SKIPPED: OCSF schema {class_uid} not found under {}; set CASB_SHARED_DIR",
+            dir.display()
+        );
+        return None;
+    };
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    Some(jsonschema::validator_for(&schema).unwrap())
+}
+
+pub fn assert_valid_ocsf(record: &serde_json::Value) -> bool {
+    let class = record["class_uid"]
+        .as_u64()
+        .expect("every record names its class");
+    let Some(validator) = ocsf_schema(class) else {
+        return false;
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(record)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "class {class}: {errors:#?}\n{record:#}");
+    assert_eq!(record["metadata"]["version"], "1.5.0");
+    assert_eq!(
+        record["type_uid"].as_u64(),
+        Some(class * 100 + record["activity_id"].as_u64().unwrap())
+    );
+    true
+}
+
+/// A file of the team's handbook (`../shared/`, or `CASB_SHARED_DIR`): `None` (skip, said) when
+/// it is absent outside CI; under CI a missing file fails the test.
+pub fn handbook_file(relative: &str) -> Option<String> {
+    let dir = std::env::var("CASB_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+        });
+    let path = dir.join(relative);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(error) if in_ci() => panic!("{} is needed under CI: {error}", path.display()),
+        Err(_) => {
+            eprintln!("SKIPPED: {} not found; set CASB_SHARED_DIR", path.display());
+            None
+        }
+    }
 }

@@ -634,6 +634,7 @@ impl Connector for BoxConnector {
         }
         Ok(PollPage {
             has_more: !page.entries.is_empty() && page.next_stream_position != position,
+            wait_before_next: None,
             activities,
             next_cursor: page.next_stream_position,
         })

@@ -14,5 +14,13 @@ pub fn from_env(backend: &Backend) -> ConnectorRegistry {
         casb_connector_box::BoxConfig::from_env(),
         backend.secrets.clone(),
     )));
+    registry.register(Arc::new(casb_connector_netskope::NetskopeConnector::new(
+        casb_connector_netskope::NetskopeConfig::from_env(),
+    )));
+    registry.register(Arc::new(
+        casb_connector_trendmicro::TrendMicroConnector::new(
+            casb_connector_trendmicro::TrendMicroConfig::from_env(),
+        ),
+    ));
     registry
 }

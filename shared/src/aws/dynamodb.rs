@@ -14,7 +14,8 @@ use crate::domain::{
 };
 use crate::ports::{
     page_cursor, ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore,
-    IncidentStore, IntegrationPage, IntegrationStore, PolicyStore, StoreError, StoredPolicySet,
+    ExportRecord, ExportStore, IncidentStore, IntegrationPage, IntegrationStore, PolicyStore,
+    StoreError, StoredPolicySet,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -29,6 +30,7 @@ pub struct TableNames {
     pub incidents: String,
     pub policies: String,
     pub classifications: String,
+    pub exports: String,
 }
 
 impl TableNames {
@@ -42,6 +44,7 @@ impl TableNames {
             incidents: format!("{prefix}-incidents"),
             policies: format!("{prefix}-policies"),
             classifications: format!("{prefix}-classifications"),
+            exports: format!("{prefix}-exports"),
         }
     }
 }
@@ -51,6 +54,10 @@ pub(crate) const ACTIVITIES_BY_TIME: &str = "by_time";
 pub(crate) const ACTIVITIES_BY_INTEGRATION: &str = "by_integration";
 pub(crate) const ACTIVITIES_BY_ACTOR: &str = "by_actor";
 pub(crate) const INCIDENTS_BY_CREATED: &str = "by_created";
+/// Export records not in a batch yet, oldest first (sparse: `pending` is removed on claim).
+pub(crate) const EXPORTS_PENDING: &str = "pending_by_time";
+/// Batch manifests not completed yet (sparse: `open_manifest` is removed on completion).
+pub(crate) const EXPORTS_OPEN_BATCHES: &str = "open_batches";
 
 /// Every store on DynamoDB, one table each.
 #[derive(Clone)]
@@ -799,6 +806,212 @@ impl ClassificationStore for DynamoStores {
             .put_item()
             .table_name(&self.tables.classifications)
             .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// The manifest of a batch: its item key in the exports table.
+fn manifest_key(batch_id: &str) -> String {
+    format!("batch#{batch_id}")
+}
+
+fn export_record(item: &Item) -> Option<ExportRecord> {
+    Some(ExportRecord {
+        key: item.get("key")?.as_s().ok()?.clone(),
+        class_uid: number(item, "class_uid")? as u32,
+        time_ms: number(item, "time_ms")?,
+        body: item
+            .get("body")
+            .and_then(|b| b.as_s().ok())
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+/// The exports table. A batch is claimed in three steps, each safe to stop after: the
+/// manifest lists the candidates (read consistently later, unlike an index), then each
+/// candidate is claimed with a conditional write (so two exporters never share a record), then
+/// the claimed records are returned. Completion marks the manifest's claimed records done and
+/// closes the manifest.
+#[async_trait]
+impl ExportStore for DynamoStores {
+    async fn add_export_records(
+        &self,
+        records: &[ExportRecord],
+        keep_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for record in records {
+            let item = HashMap::from([
+                ("key".into(), s(&record.key)),
+                ("class_uid".into(), n(record.class_uid)),
+                ("time_ms".into(), n(record.time_ms)),
+                (
+                    "time_key".into(),
+                    s(format!("{:013}#{}", record.time_ms.max(0), record.key)),
+                ),
+                ("pending".into(), s("1")),
+                ("body".into(), s(&record.body)),
+                ("expires_at".into(), n(keep_until.timestamp())),
+            ]);
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.tables.exports)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#k)")
+                .expression_attribute_names("#k", "key")
+                .send()
+                .await;
+            match put {
+                Ok(_) => {}
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn claim_export_batch(
+        &self,
+        batch_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ExportRecord>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.tables.exports)
+            .index_name(EXPORTS_PENDING)
+            .key_condition_expression("pending = :one")
+            .expression_attribute_values(":one", s("1"))
+            .scan_index_forward(true)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let candidates: Vec<String> = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| item.get("key")?.as_s().ok().cloned())
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.client
+            .put_item()
+            .table_name(&self.tables.exports)
+            .item("key", s(manifest_key(batch_id)))
+            .item("open_manifest", s("1"))
+            .item("batch_id", s(batch_id))
+            .item(
+                "candidates",
+                AttributeValue::L(candidates.iter().map(s).collect()),
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut claimed = Vec::new();
+        for key in &candidates {
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.tables.exports)
+                .key("key", s(key))
+                .update_expression("SET open_batch = :b REMOVE pending")
+                .condition_expression("attribute_exists(pending)")
+                .expression_attribute_values(":b", s(batch_id))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+                .send()
+                .await;
+            match update {
+                Ok(output) => {
+                    if let Some(record) = output.attributes.as_ref().and_then(export_record) {
+                        claimed.push(record);
+                    }
+                }
+                // Claimed by another exporter between the query and here.
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        claimed.sort_by(|a, b| (a.time_ms, &a.key).cmp(&(b.time_ms, &b.key)));
+        Ok(claimed)
+    }
+
+    async fn open_export_batches(&self) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .query_all(
+                &self.tables.exports,
+                Some(EXPORTS_OPEN_BATCHES),
+                ("open_manifest", s("1")),
+                None,
+                None,
+                usize::MAX,
+            )
+            .await?;
+        let mut ids: Vec<String> = items
+            .iter()
+            .filter_map(|item| item.get("batch_id")?.as_s().ok().cloned())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn export_batch_records(&self, batch_id: &str) -> Result<Vec<ExportRecord>, StoreError> {
+        let Some(manifest) = self
+            .get_doc(
+                &self.tables.exports,
+                HashMap::from([("key".into(), s(manifest_key(batch_id)))]),
+            )
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let candidates: Vec<String> = manifest
+            .get("candidates")
+            .and_then(|c| c.as_l().ok())
+            .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+            .unwrap_or_default();
+        let mut records = Vec::new();
+        for key in candidates {
+            let Some(item) = self
+                .get_doc(
+                    &self.tables.exports,
+                    HashMap::from([("key".into(), s(&key))]),
+                )
+                .await?
+            else {
+                continue;
+            };
+            let in_batch =
+                item.get("open_batch").and_then(|b| b.as_s().ok()) == Some(&batch_id.to_string());
+            if in_batch {
+                records.extend(export_record(&item));
+            }
+        }
+        records.sort_by(|a, b| (a.time_ms, &a.key).cmp(&(b.time_ms, &b.key)));
+        Ok(records)
+    }
+
+    async fn complete_export_batch(&self, batch_id: &str) -> Result<(), StoreError> {
+        for record in self.export_batch_records(batch_id).await? {
+            self.client
+                .update_item()
+                .table_name(&self.tables.exports)
+                .key("key", s(&record.key))
+                .update_expression("SET done = :one REMOVE open_batch, body")
+                .expression_attribute_values(":one", n(1))
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.tables.exports)
+            .key("key", s(manifest_key(batch_id)))
             .send()
             .await
             .map_err(unavailable)?;

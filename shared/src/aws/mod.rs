@@ -4,11 +4,13 @@
 
 mod dynamodb;
 pub mod provision;
+mod s3;
 mod secrets_manager;
 mod ses;
 mod sqs;
 
 pub use dynamodb::{DynamoStores, TableNames};
+pub use s3::S3Sink;
 pub use secrets_manager::SecretsManagerStore;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;

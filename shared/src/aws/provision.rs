@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use super::describe;
 use super::dynamodb::{
     TableNames, ACTIVITIES_BY_ACTOR, ACTIVITIES_BY_INTEGRATION, ACTIVITIES_BY_TIME,
-    INCIDENTS_BY_CREATED,
+    EXPORTS_OPEN_BATCHES, EXPORTS_PENDING, INCIDENTS_BY_CREATED,
 };
 
 /// A queue and its dead-letter queue, by URL.
@@ -131,6 +131,21 @@ pub async fn create_tables(
             sort: Some("content_key"),
             extra_attributes: &[],
             indexes: vec![],
+            ttl_attribute: Some("expires_at"),
+        },
+    )
+    .await?;
+    create_table(
+        client,
+        TableSpec {
+            name: &tables.exports,
+            partition: "key",
+            sort: None,
+            extra_attributes: &["pending", "time_key", "open_manifest"],
+            indexes: vec![
+                index(EXPORTS_PENDING, "pending", "time_key"),
+                index(EXPORTS_OPEN_BATCHES, "open_manifest", "key"),
+            ],
             ttl_attribute: Some("expires_at"),
         },
     )

@@ -36,6 +36,22 @@ impl HostAllowList {
         self
     }
 
+    /// Adds the hosts (or URLs) listed, comma-separated, in the environment variable `name`:
+    /// how tests and demos let a connector reach its local simulator.
+    pub fn with_hosts_from_env(mut self, name: &str) -> Self {
+        if let Some(extra) = crate::config::optional_env(name) {
+            for host in extra.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+                self = if host.contains("://") {
+                    self.with_url_host(host)
+                } else {
+                    self.0.push(host.to_ascii_lowercase());
+                    self
+                };
+            }
+        }
+        self
+    }
+
     /// Whether `url` may be fetched: an allowed host, over HTTPS (plain HTTP only on loopback,
     /// where local simulators run).
     pub fn permits(&self, url: &reqwest::Url) -> bool {
@@ -285,14 +301,18 @@ pub(crate) fn without_url(error: &reqwest::Error) -> String {
     text
 }
 
-/// `Retry-After` in seconds (Box, Graph and Slack send seconds).
+/// `Retry-After` in seconds (Box, Graph and Slack send seconds), or else the IETF
+/// `RateLimit-Reset` header (Netskope sends `ratelimit-reset` seconds with its 429s).
 pub fn retry_after(response: &Response) -> Option<Duration> {
-    response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let seconds = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    };
+    seconds("retry-after").or_else(|| seconds("ratelimit-reset"))
 }
 
 /// Reads a body, failing as soon as it grows past `max_bytes` (never buffering more).

@@ -77,6 +77,10 @@ pub struct PollPage {
     pub next_cursor: String,
     /// Whether the provider said more events are waiting right now.
     pub has_more: bool,
+    /// How long the provider asked us to wait before the next call on this stream (Netskope's
+    /// `wait_time`, a rate-limit window that is used up). The poller waits it out in the job
+    /// when it is short and the job has the time, else backs the stream off that long.
+    pub wait_before_next: Option<Duration>,
 }
 
 /// What a verified webhook notice turns into, off the request path.
@@ -205,6 +209,19 @@ pub enum SettingKind {
     List,
     /// `true` or `false`.
     Flag,
+}
+
+/// The values of a list setting that are among `known`, in `known`'s order; all of `known` when
+/// the setting is absent or empty (a Netskope integration's event types, Trend Micro services).
+pub fn list_setting<'a>(integration: &Integration, name: &str, known: &[&'a str]) -> Vec<&'a str> {
+    match integration.settings.get(name).and_then(|v| v.as_array()) {
+        Some(chosen) if !chosen.is_empty() => known
+            .iter()
+            .copied()
+            .filter(|k| chosen.iter().any(|c| c.as_str() == Some(k)))
+            .collect(),
+        _ => known.to_vec(),
+    }
 }
 
 /// Validates `given` (name, raw value) against `specs` and returns the settings object an
@@ -348,6 +365,10 @@ pub enum ConnectorError {
     Unsupported(String),
     #[error("connector is not configured: {0}")]
     NotConfigured(String),
+    /// The credential works but may not read this stream (a Netskope token without the
+    /// endpoint's scope): the stream is reported and rested, the others go on.
+    #[error("the provider refused access to this stream: {0}")]
+    Forbidden(String),
 }
 
 /// One provider. Methods that call the provider's API take the access token to use; the caller
@@ -595,6 +616,16 @@ impl ConnectorRegistry {
         let mut providers: Vec<_> = self.connectors.keys().copied().collect();
         providers.sort();
         providers
+    }
+}
+
+impl Capabilities {
+    /// A source of security events: pulled, nothing downloaded, nothing acted on.
+    pub fn pull_only() -> Self {
+        Capabilities {
+            polling: true,
+            ..Capabilities::default()
+        }
     }
 }
 

@@ -13,8 +13,9 @@ use crate::domain::{
     StreamHealth,
 };
 use crate::ports::{
-    ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore, IncidentStore,
-    IntegrationPage, IntegrationStore, PolicyStore, StoreError, StoredPolicySet,
+    ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore, ExportRecord,
+    ExportStore, IncidentStore, IntegrationPage, IntegrationStore, PolicyStore, StoreError,
+    StoredPolicySet,
 };
 
 const SCHEMA: &str = r#"
@@ -87,6 +88,16 @@ CREATE TABLE IF NOT EXISTS queue_messages (
 );
 CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at);
 CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt_handle);
+CREATE TABLE IF NOT EXISTS export_records (
+    key        TEXT PRIMARY KEY,
+    class_uid  INTEGER NOT NULL,
+    time_ms    INTEGER NOT NULL,
+    body       TEXT,
+    batch_id   TEXT,
+    done       INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS export_records_pending ON export_records (done, batch_id, time_ms);
 CREATE TABLE IF NOT EXISTS outbox (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     sent_at    INTEGER NOT NULL,
@@ -214,7 +225,14 @@ impl Database {
             let l = c
                 .execute("DELETE FROM leases WHERE expires_at <= ?1", [now])
                 .map_err(sqlite_error)?;
-            Ok(a + d + l)
+            // Only exported keys expire: a record still waiting is never dropped.
+            let e = c
+                .execute(
+                    "DELETE FROM export_records WHERE done = 1 AND expires_at <= ?1",
+                    [now],
+                )
+                .map_err(sqlite_error)?;
+            Ok(a + d + l + e)
         })
         .await
     }
@@ -872,4 +890,112 @@ mod tests {
             assert_eq!(mode(&path), 0o600);
         }
     }
+}
+
+#[async_trait]
+impl ExportStore for Database {
+    async fn add_export_records(
+        &self,
+        records: &[ExportRecord],
+        keep_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let records = records.to_vec();
+        let expires = millis(keep_until);
+        self.run(move |c| {
+            // One savepoint of the group transaction: all the records or none.
+            {
+                let mut insert = c
+                    .prepare_cached(
+                        "INSERT INTO export_records (key, class_uid, time_ms, body, expires_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
+                    )
+                    .map_err(sqlite_error)?;
+                for r in &records {
+                    insert
+                        .execute(params![r.key, r.class_uid, r.time_ms, r.body, expires])
+                        .map_err(sqlite_error)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_export_batch(
+        &self,
+        batch_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ExportRecord>, StoreError> {
+        let batch = batch_id.to_string();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE export_records SET batch_id = ?1 WHERE key IN (
+                     SELECT key FROM export_records WHERE done = 0 AND batch_id IS NULL
+                     ORDER BY time_ms LIMIT ?2)",
+                params![batch, limit as i64],
+            )
+            .map_err(sqlite_error)?;
+            batch_records(c, &batch)
+        })
+        .await
+    }
+
+    async fn open_export_batches(&self) -> Result<Vec<String>, StoreError> {
+        self.run(|c| {
+            let mut query = c
+                .prepare(
+                    "SELECT DISTINCT batch_id FROM export_records
+                     WHERE done = 0 AND batch_id IS NOT NULL ORDER BY batch_id",
+                )
+                .map_err(sqlite_error)?;
+            let ids = query
+                .query_map([], |row| row.get(0))
+                .map_err(sqlite_error)?
+                .collect::<Result<Vec<String>, _>>()
+                .map_err(sqlite_error)?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn export_batch_records(&self, batch_id: &str) -> Result<Vec<ExportRecord>, StoreError> {
+        let batch = batch_id.to_string();
+        self.run(move |c| batch_records(c, &batch)).await
+    }
+
+    async fn complete_export_batch(&self, batch_id: &str) -> Result<(), StoreError> {
+        let batch = batch_id.to_string();
+        self.run(move |c| {
+            // The body is not needed any more; the key is, to refuse a second export.
+            c.execute(
+                "UPDATE export_records SET done = 1, body = NULL WHERE batch_id = ?1",
+                [batch],
+            )
+            .map(|_| ())
+            .map_err(sqlite_error)
+        })
+        .await
+    }
+}
+
+fn batch_records(c: &Connection, batch: &str) -> Result<Vec<ExportRecord>, StoreError> {
+    let mut query = c
+        .prepare_cached(
+            "SELECT key, class_uid, time_ms, body FROM export_records
+             WHERE batch_id = ?1 AND done = 0 ORDER BY time_ms, key",
+        )
+        .map_err(sqlite_error)?;
+    let records = query
+        .query_map([batch], |row| {
+            Ok(ExportRecord {
+                key: row.get(0)?,
+                class_uid: row.get(1)?,
+                time_ms: row.get(2)?,
+                body: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            })
+        })
+        .map_err(sqlite_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite_error)?;
+    Ok(records)
 }

@@ -66,6 +66,7 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
         .activities
         .put_activity(activity, now + retention)
         .await?;
+    super::exporter::record_activity(core, activity).await?;
 
     let active = core
         .policies_for(&activity.tenant_id)
@@ -208,6 +209,9 @@ async fn raise(
             stored
         }
     };
+    // Every time, not only when created: a delivery that stopped before exporting it left
+    // this to the redelivery (the outbox keeps one record per incident state).
+    super::exporter::record_incident(core, &incident).await?;
     Ok(incident
         .actions
         .iter()

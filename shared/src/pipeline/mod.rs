@@ -2,6 +2,7 @@
 //! local workers run exactly the same code.
 
 pub mod batch;
+pub mod exporter;
 pub mod inspector;
 pub mod poller;
 pub mod remediator;

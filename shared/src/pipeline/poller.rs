@@ -222,6 +222,13 @@ async fn read_notice(
     Ok(stats)
 }
 
+/// How long a stream the credential may not read rests before it is tried again.
+const FORBIDDEN_REST: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The longest wait the provider asks for between pages that a job sits out itself; longer
+/// ones end the job and a delayed continuation picks up.
+const MAX_INLINE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Polls one stream until it is drained, the budget ends or the page cap is hit, then hands
 /// over to a continuation job if more is waiting.
 pub async fn poll_stream(
@@ -347,6 +354,21 @@ async fn poll_pages(
                 stats.stopped = Some(format!("needs re-authorization: {reason}"));
                 return Ok(());
             }
+            Err(ConnectorError::Forbidden(reason)) => {
+                // The credential lacks this stream's permission: asking again every minute
+                // would not grant it. Reported on the stream's health, rested, retried later.
+                let now = backend.clock.now();
+                let until =
+                    now + Duration::from_std(FORBIDDEN_REST).unwrap_or(Duration::minutes(15));
+                backend
+                    .dedup
+                    .insert_if_absent(&format!("poll-backoff#{stream_key}"), until, now)
+                    .await?;
+                let reason = format!("permission denied: {reason}");
+                record_failure(core, &stream_key, &reason).await;
+                stats.stopped = Some(reason);
+                return Ok(());
+            }
             Err(error) => {
                 record_failure(core, &stream_key, &error.to_string()).await;
                 return Err(error.into());
@@ -391,6 +413,25 @@ async fn poll_pages(
                     now,
                 )
                 .await?;
+        }
+        if let Some(wait) = page.wait_before_next.filter(|w| !w.is_zero()) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if page.has_more && wait <= MAX_INLINE_WAIT && wait < left {
+                tokio::time::sleep(wait).await;
+            } else {
+                // Not before the provider said: scheduled polls skip the stream until then.
+                let now = backend.clock.now();
+                let until = now + Duration::from_std(wait).unwrap_or(Duration::seconds(30));
+                backend
+                    .dedup
+                    .insert_if_absent(&format!("poll-backoff#{stream_key}"), until, now)
+                    .await?;
+                if page.has_more {
+                    enqueue_continuation(core, integration, spec, Some(wait)).await?;
+                    stats.continued = true;
+                }
+                return Ok(());
+            }
         }
         if !page.has_more || unchanged {
             return Ok(());

@@ -67,6 +67,8 @@ async fn carry_out_holding_lease(
     })?;
     if record.status.is_final() {
         tracing::info!(action = %action.id, status = ?record.status, "action already done; skipping redelivery");
+        // A run that stopped between recording the outcome and exporting it left this to do.
+        super::exporter::record_incident(core, &incident).await?;
         return Ok(record.status);
     }
     let result = match action.kind {
@@ -203,7 +205,7 @@ async fn update_action(
         }
         incident.updated_at = core.backend.clock.now();
         match incidents.update_incident(&incident).await {
-            Ok(_) => return Ok(()),
+            Ok(updated) => return super::exporter::record_incident(core, &updated).await,
             Err(e) if e.is_conflict() => continue,
             Err(e) => return Err(e.into()),
         }

@@ -195,6 +195,7 @@ pub trait Stores:
     + IncidentStore
     + PolicyStore
     + ClassificationStore
+    + super::ExportStore
 {
 }
 
@@ -206,6 +207,7 @@ impl<T> Stores for T where
         + IncidentStore
         + PolicyStore
         + ClassificationStore
+        + super::ExportStore
 {
 }
 

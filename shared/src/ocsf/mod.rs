@@ -10,10 +10,13 @@
 //! no place for under `unmapped`; the provider's original event goes in `raw_data` when asked.
 //! The shipped JSON Schemas (`../shared/ocsf/1.5.0/`) are the test of every mapping.
 
+pub mod netskope;
+pub mod trend_micro;
+
 use serde_json::{json, Map, Value};
 
 use crate::domain::{
-    Activity, EventType, Incident, IncidentStatus, LinkVisibility, Severity, UserType,
+    Activity, EventType, Incident, IncidentStatus, LinkVisibility, Provider, Severity, UserType,
 };
 
 pub const OCSF_VERSION: &str = "1.5.0";
@@ -144,23 +147,72 @@ fn class_fields(record: &mut Value, category: u32, class: u32, activity_id: u32,
     record["type_uid"] = json!(class * 100 + activity_id);
 }
 
-/// One activity as its OCSF class.
-pub fn activity(activity: &Activity, options: Options) -> Value {
-    let time = activity.event_timestamp.timestamp_millis();
+/// What an activity becomes on its way to a SIEM.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mapped {
+    /// An OCSF record.
+    Ocsf(Value),
+    /// An event the source's mapping does not cover: forwarded as it came, marked
+    /// (`casb_unmapped: true`), never dropped.
+    Unmapped(Value),
+}
+
+/// The record for any activity: the source-specific mapping for security-event sources
+/// (Netskope, Trend Micro), the generic one for SaaS activity feeds.
+pub fn map_activity(activity: &Activity, options: Options) -> Mapped {
+    let specific = match activity.provider {
+        Provider::Netskope => netskope::record(activity, options),
+        Provider::TrendMicro => trend_micro::record(activity, options),
+        _ => return Mapped::Ocsf(self::activity(activity, options)),
+    };
+    match specific {
+        Some(record) => Mapped::Ocsf(record),
+        None => Mapped::Unmapped(unmapped_event(
+            activity.provider.as_str(),
+            Some(activity),
+            &activity.raw,
+        )),
+    }
+}
+
+/// An event no mapping covers, as forwarded: the raw event under `raw`, with what identifies it.
+pub fn unmapped_event(provider: &str, activity: Option<&Activity>, raw: &Value) -> Value {
+    let mut record = json!({ "casb_unmapped": true, "provider": provider, "raw": raw });
+    if let Some(activity) = activity {
+        record["uid"] = json!(activity.id());
+        record["tenant_uid"] = json!(activity.tenant_id);
+        record["integration_id"] = json!(activity.integration_id);
+        record["time"] = json!(activity.event_timestamp.timestamp_millis());
+    }
+    record
+}
+
+/// What every activity record starts with: metadata, time, an informational severity, a
+/// message, and the original event when asked.
+fn common(activity: &Activity, options: Options) -> Value {
     let logged = activity.log_timestamp.map(|t| t.timestamp_millis());
+    let mut record = json!({
+        "metadata": metadata(&activity.id(), &activity.tenant_id, logged),
+        "time": activity.event_timestamp.timestamp_millis(),
+        "severity_id": 1,
+        "severity": "Informational",
+        "message": format!("{} {}", activity.provider, activity.event_name),
+    });
+    if options.raw_data {
+        record["raw_data"] = json!(activity.raw.to_string());
+    }
+    record
+}
+
+/// One activity of a SaaS activity feed as its OCSF class.
+pub fn activity(activity: &Activity, options: Options) -> Value {
     let actor_user = user(
         activity.actor_email.as_deref(),
         activity.actor_id.as_deref(),
         activity.actor_name.as_deref(),
         Some(activity.actor_type),
     );
-    let mut record = json!({
-        "metadata": metadata(&activity.id(), &activity.tenant_id, logged),
-        "time": time,
-        "severity_id": 1,
-        "severity": "Informational",
-        "message": format!("{} {}", activity.provider, activity.event_name),
-    });
+    let mut record = common(activity, options);
     let mut unmapped = Map::new();
     unmapped.insert("provider".into(), json!(activity.provider.as_str()));
     unmapped.insert("integration_id".into(), json!(activity.integration_id));
@@ -275,9 +327,6 @@ pub fn activity(activity: &Activity, options: Options) -> Value {
         }
     }
     record["unmapped"] = Value::Object(unmapped);
-    if options.raw_data {
-        record["raw_data"] = json!(activity.raw.to_string());
-    }
     record
 }
 
