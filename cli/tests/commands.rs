@@ -1232,3 +1232,86 @@ fn normalize_maps_netskope_and_trend_micro_events_and_forwards_the_rest_raw() {
     assert_eq!(records[0]["severity_id"], 4);
     assert_eq!(records[0]["evidences"][0]["file"]["name"], "setup.exe");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_netskope_tenant_is_added_with_its_api_token_and_a_refused_token_keeps_nothing() {
+    use netskope_simulator::{NetskopeSimulator, SimConfig as NetskopeConfig};
+    let sim = NetskopeSimulator::start(NetskopeConfig::default())
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap().to_string();
+    let base = sim.base_url();
+    let add = |token: &'static str| {
+        let args = args(&[
+            "integration",
+            "add",
+            "--data-dir",
+            &dir,
+            "--provider",
+            "netskope",
+            "--tenant",
+            "acme",
+            "--mode",
+            "pull",
+            "--setting",
+            &format!("tenant={base}"),
+            "--setting",
+            "event_types=audit,application",
+            "--setting",
+            "alert_types=dlp",
+            "--secret-file",
+            "-",
+        ]);
+        let base = base.clone();
+        async move {
+            run_casb(args, token, |c| {
+                c.env("CASB_NETSKOPE_EXTRA_HOSTS", &base);
+            })
+            .await
+        }
+    };
+    let (ok, _, stderr) = add("not-the-token").await;
+    assert!(!ok, "a refused token is refused");
+    assert!(stderr.contains("refused"), "{stderr}");
+    let (ok, stdout, stderr) = add("netskope-sim-token").await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("netskope"), "{stdout}");
+    let (ok, stdout, stderr) = run_casb(
+        args(&[
+            "integration",
+            "list",
+            "--data-dir",
+            &dir,
+            "--tenant",
+            "acme",
+            "--json",
+        ]),
+        "",
+        |_| {},
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let listed: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        listed.len(),
+        1,
+        "only the accepted token made an integration: {stdout}"
+    );
+    let streams: Vec<String> = listed[0]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stream"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(streams.len(), 3, "{stdout}");
+    for stream in ["events/audit", "events/application", "alerts/dlp"] {
+        assert!(
+            streams.iter().any(|s| s.ends_with(stream)),
+            "{stream} in {streams:?}"
+        );
+    }
+}

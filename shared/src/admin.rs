@@ -127,7 +127,7 @@ pub async fn add_integration(
         let probe = &integration;
         core.tokens
             .with_token(connector_ref, probe, |token| async move {
-                connector_ref.grant_info(&token).await
+                connector_ref.check_credentials(probe, &token).await
             })
             .await
     };

@@ -1990,6 +1990,14 @@ async fn every_activity_and_incident_maps_to_valid_ocsf_1_5_0() {
         assert_eq!(record["status_id"], 1);
     }
     assert_eq!(remediations[0]["activity_name"], "Isolate");
+    assert!(remediations.iter().all(|r| r["class_uid"] == 7002));
+    // The same action on something that is not a file (a mail message) is Remediation Activity.
+    let mut on_mail = sensitive.clone();
+    on_mail.object.object_type = Some("email".into());
+    let record = casb_shared::ocsf::response_action(&on_mail, &on_mail.actions[0]).unwrap();
+    assert_eq!(record["class_uid"], 7001);
+    assert!(record.get("file").is_none());
+    assert!(assert_valid_ocsf(&record));
     let record = casb_shared::ocsf::incident(sensitive);
     assert_eq!(record["severity_id"], 4, "high");
     assert!(record["data_security"]["discovery_details"]

@@ -851,3 +851,55 @@ async fn trend_micro_pull_survives_a_crash_mid_window_with_no_gap_and_no_duplica
     assert_eq!(queued.len(), expected.len(), "{}: no gap", f.name);
     assert_eq!(queued, expected, "{}: every event once", f.name);
 }
+
+/// The provider samples in `events/providers/` (what `casb normalize` takes) map to the classes
+/// listed here, each record valid, and the rest goes raw.
+#[test]
+fn provider_samples_in_events_normalize_to_valid_ocsf() {
+    let sample = |name: &str| -> Value {
+        let path = crate::support::repo_file(&format!("events/providers/{name}"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let netskope = netskope_integration();
+    let mut trend = integration("tenant-tm", "int-tm");
+    trend.provider = Provider::TrendMicro;
+    let cases: [(&str, &str, &str, Vec<u64>); 3] = [
+        (
+            "netskope-audit-page.json",
+            "result",
+            "events/audit",
+            vec![3002, 3004, 3004, 3001, 0],
+        ),
+        (
+            "netskope-alerts-page.json",
+            "result",
+            "alerts/malware",
+            vec![2004, 2004, 2006, 2004, 0],
+        ),
+        (
+            "trendmicro-security-events.json",
+            "security_events",
+            "",
+            vec![2004, 2004, 2004, 2006],
+        ),
+    ];
+    for (file, list, stream, classes) in cases {
+        let page = sample(file);
+        let mut found = Vec::new();
+        for event in page[list].as_array().unwrap() {
+            let activity = if stream.is_empty() {
+                casb_connector_trendmicro::map_event(&trend, event)
+            } else {
+                casb_connector_netskope::map_event(&netskope, stream, event)
+            };
+            match ocsf::map_activity(&activity, ocsf::Options { raw_data: true }) {
+                Mapped::Ocsf(record) => {
+                    assert_valid_ocsf(&record);
+                    found.push(record["class_uid"].as_u64().unwrap());
+                }
+                Mapped::Unmapped(_) => found.push(0),
+            }
+        }
+        assert_eq!(found, classes, "{file}");
+    }
+}

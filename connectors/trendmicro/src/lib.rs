@@ -21,8 +21,8 @@ use casb_shared::connector::http::{
     read_capped, retry_after, HostAllowList, ProviderHttp, RetryPolicy,
 };
 use casb_shared::connector::{
-    list_setting, ActionOutcome, Capabilities, Connector, ConnectorError, PollPage, PollRequest,
-    SettingKind, SettingSpec, StreamSpec,
+    list_setting, ActionOutcome, Capabilities, Connector, ConnectorError, GrantInfo, PollPage,
+    PollRequest, SettingKind, SettingSpec, StreamSpec,
 };
 use casb_shared::domain::{
     Activity, CredentialKind, Enrichments, EventType, IngestPath, Integration, Provider,
@@ -365,6 +365,36 @@ impl Connector for TrendMicroConnector {
             }
         }
         streams
+    }
+
+    /// One small query (the last five minutes of the first stream): a refused token is refused
+    /// before anything is kept.
+    async fn check_credentials(
+        &self,
+        integration: &Integration,
+        access_token: &SecretString,
+    ) -> Result<GrantInfo, ConnectorError> {
+        let origin = self.origin(integration)?;
+        if let Some(stream) = self.streams(integration).first() {
+            let (service, event) = stream.id.split_once('/').unwrap_or_default();
+            let mut url = origin.clone();
+            url.set_path("/v1/siem/security_events");
+            url.query_pairs_mut()
+                .append_pair("service", service)
+                .append_pair("event", event)
+                .append_pair("limit", "1");
+            match self.get_page(url, access_token).await {
+                Ok(_) | Err(ConnectorError::Forbidden(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let host = origin.host_str().unwrap_or_default().to_string();
+        Ok(GrantInfo {
+            // The API names no account: each added integration is its own.
+            external_tenant_id: None,
+            display_name: format!("Trend Micro Cloud App Security ({host})"),
+            admin_email: None,
+        })
     }
 
     async fn initial_cursor(

@@ -453,6 +453,18 @@ pub trait Connector: Send + Sync {
             admin_email: None,
         })
     }
+    /// Checks headless credentials for an integration being added (`casb integration add`)
+    /// and describes the tenant: sources whose API lives on the tenant's own host (Netskope) or
+    /// region (Trend Micro) need the integration's settings to call it. By default the same as
+    /// [`Connector::grant_info`].
+    async fn check_credentials(
+        &self,
+        integration: &Integration,
+        access_token: &SecretString,
+    ) -> Result<GrantInfo, ConnectorError> {
+        let _ = integration;
+        self.grant_info(access_token).await
+    }
 
     // --- push ---
     /// Registers webhooks for the integration at `address`; returns their ids.

@@ -406,7 +406,8 @@ pub fn incident(incident: &Incident) -> Value {
     record
 }
 
-/// A response action carried out at the provider, as File Remediation Activity (7002). `None`
+/// A response action carried out at the provider, as File Remediation Activity (7002), or
+/// Remediation Activity (7001) when what it acted on is not a file or folder. `None`
 /// for notifications (not a remediation) and for actions not tried yet.
 pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord) -> Option<Value> {
     use crate::domain::{ActionKind, ActionStatus};
@@ -435,7 +436,6 @@ pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord
         "status_id": status_id,
         "status": status,
         "command_uid": record.action_id,
-        "file": incident_file(incident),
         "remediation": { "desc": record.kind.as_str() },
         "unmapped": {
             "incident_uid": incident.id,
@@ -446,6 +446,22 @@ pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord
     if let Some(detail) = &record.detail {
         record_json["status_detail"] = json!(detail);
     }
-    class_fields(&mut record_json, 7, 7002, activity_id, activity_name);
+    // A file or folder: File Remediation Activity; anything else acted on (a mail message, an
+    // account) is the general Remediation Activity, which has no file.
+    let on_file = matches!(
+        incident.object.object_type.as_deref(),
+        None | Some("file" | "folder")
+    );
+    if on_file {
+        record_json["file"] = incident_file(incident);
+        class_fields(&mut record_json, 7, 7002, activity_id, activity_name);
+    } else {
+        record_json["unmapped"]["object"] = json!({
+            "type": incident.object.object_type,
+            "uid": incident.object.object_id,
+            "name": incident.object.object_name,
+        });
+        class_fields(&mut record_json, 7, 7001, activity_id, activity_name);
+    }
     Some(record_json)
 }
