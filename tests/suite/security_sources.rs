@@ -903,3 +903,74 @@ fn provider_samples_in_events_normalize_to_valid_ocsf() {
         assert_eq!(found, classes, "{file}");
     }
 }
+
+/// Netskope's `wait_time` and a spent rate-limit window rest the stream: the next scheduled
+/// poll does not call before Netskope said, and nothing is lost meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netskope_wait_time_and_rate_limits_rest_the_stream() {
+    use netskope_simulator::{NetskopeSimulator, SimConfig};
+    // One simulator whose rate-limit window is spent by the third call, one that asks to wait
+    // once the reader has caught up.
+    let configs = [
+        SimConfig {
+            page_size: 10,
+            rate_limit: Some((3, Duration::from_secs(60))),
+            ..SimConfig::default()
+        },
+        SimConfig {
+            page_size: 10,
+            wait_time_when_caught_up: 120,
+            ..SimConfig::default()
+        },
+    ];
+    for (case, config) in configs.into_iter().enumerate() {
+        let f = crate::support::embedded();
+        let sim = NetskopeSimulator::start(config).await.unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let event = |n: i64| json!({"timestamp": now - 60 + n, "record_type": "audit", "audit_log_event": "Login Successful", "user": "a@example.com"});
+        let ids = sim
+            .push_events("events/audit", (0..25).map(event).collect())
+            .unwrap();
+        let connector: Arc<dyn Connector> =
+            Arc::new(casb_connector_netskope::NetskopeConnector::new(
+                casb_connector_netskope::NetskopeConfig::default().allowing(&sim.base_url()),
+            ));
+        let mut integration = netskope_integration();
+        integration.settings = json!({"tenant": sim.base_url(), "event_types": ["audit"], "alert_types": ["dlp"], "backfill_hours": "1"});
+        let core = core_on(&f, connector.clone(), None);
+        api_token_integration(&core, &mut integration, "netskope-sim-token").await;
+        poller::seed_checkpoints(&core, connector.as_ref(), &integration).await;
+        let calls = || {
+            sim.stats()
+                .requests
+                .get("events/audit")
+                .map(|ops| ops.values().sum::<u64>())
+                .unwrap_or(0)
+        };
+
+        let stats = poll(&core, &integration, "events/audit").await.unwrap();
+        assert_eq!(stats.queued, 25, "case {case}: {stats:?}");
+        assert_eq!(
+            sim.stats().rate_limited,
+            0,
+            "case {case}: no call was refused"
+        );
+        let after_first = calls();
+        // Pages of 10, 10 and 5; after the third, Netskope asked to wait (either way).
+        assert_eq!(after_first, 3, "case {case}");
+        let rested = poll(&core, &integration, "events/audit").await.unwrap();
+        assert!(
+            rested
+                .stopped
+                .as_deref()
+                .is_some_and(|s| s.contains("backing off")),
+            "case {case}: {rested:?}"
+        );
+        assert_eq!(
+            calls(),
+            after_first,
+            "case {case}: a resting stream does not call Netskope"
+        );
+        assert_eq!(queued_event_ids(&core).await.len(), ids.len());
+    }
+}

@@ -6,6 +6,7 @@ mod classify;
 mod crash;
 mod db;
 mod incidents;
+mod sources;
 mod stats;
 mod webhooks;
 mod world;
@@ -31,6 +32,8 @@ enum Part {
     Crash,
     /// 6: DLP on every uploaded file, on real documents; later shares judged without download.
     Classify,
+    /// 7: a Netskope backlog pulled, stored and exported as OCSF (JSON Lines and Parquet).
+    Sources,
 }
 
 #[derive(Parser, Debug)]
@@ -99,6 +102,9 @@ struct Args {
     /// Where the classify part's documents come from.
     #[arg(long, default_value = "/usr/share/doc")]
     documents_from: PathBuf,
+    /// Netskope events in the sources part [20000; quick 2000].
+    #[arg(long)]
+    source_events: Option<usize>,
     /// Where data directories go (default: a fresh directory under the system temp dir).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -129,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
             Part::Incidents,
             Part::Crash,
             Part::Classify,
+            Part::Sources,
         ]
     } else {
         args.parts.clone()
@@ -344,6 +351,31 @@ async fn main() -> anyhow::Result<()> {
                         format!("{} public-link incidents", o.share_incidents),
                     ]);
                     failed |= !o.complete;
+                    serde_json::to_value(&o).unwrap_or_default()
+                })
+            }
+            Part::Sources => {
+                let options = sources::Options {
+                    events: pick(args.source_events, 20_000, 2_000, quick),
+                    page_size: 1000,
+                };
+                sources::run(&work_dir, &options).await.map(|o| {
+                    rows.push([
+                        "7".into(),
+                        format!("Netskope backlog pulled through the dataexport iterator ({} events, pages of {})", o.events, options.page_size),
+                        format!("{:.0} events/s queued ({} in {:.1} s)", o.pulled_per_second, o.pulled, o.pull_seconds),
+                        format!("stored by the inspector at {:.0}/s ({} in {:.1} s)", o.stored_per_second, o.stored, o.inspect_seconds),
+                    ]);
+                    rows.push([
+                        "7".into(),
+                        "Exported as OCSF: gzip JSON Lines and Security Lake Parquet".into(),
+                        format!("{:.0} records/s ({} in {:.1} s)", o.exported_per_second, o.exported, o.export_seconds),
+                        format!(
+                            "{} JSON Lines files, {:.1} MB; {} Parquet files, {:.1} MB; {} lost, {} doubled",
+                            o.json_lines_files, o.json_lines_bytes as f64 / 1e6, o.parquet_files, o.parquet_bytes as f64 / 1e6, o.lost, o.doubled
+                        ),
+                    ]);
+                    failed |= o.lost > 0 || o.doubled > 0 || o.pulled != o.events;
                     serde_json::to_value(&o).unwrap_or_default()
                 })
             }
