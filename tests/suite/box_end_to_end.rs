@@ -1956,13 +1956,13 @@ async fn every_activity_and_incident_maps_to_valid_ocsf_1_5_0() {
         .find(|a| a.event_name == "LOGIN")
         .unwrap()
         .clone();
-    admin_event.event_name = "GROUP_ADD_USER".into();
+    admin_event.event_name = "ADD_LOGIN_ACTIVITY_DEVICE".into();
     admin_event.event_type = casb_shared::domain::EventType::Administration;
     admin_event.actor_ip = None;
     let record = casb_shared::ocsf::activity(&admin_event, options);
     assert!(assert_valid_ocsf(&record));
     assert_eq!(record["class_uid"], 6003);
-    assert_eq!(record["api"]["operation"], "GROUP_ADD_USER");
+    assert_eq!(record["api"]["operation"], "ADD_LOGIN_ACTIVITY_DEVICE");
     // The check is real: a file record without its file is refused.
     let upload = activities
         .iter()
@@ -2005,4 +2005,74 @@ async fn every_activity_and_incident_maps_to_valid_ocsf_1_5_0() {
         .unwrap()
         .iter()
         .any(|d| d["type"] == "credit_card" && d["count"] == 2));
+}
+
+/// Box's admin events about accounts and groups are Account Change (3001) and Group Management
+/// (3006), not generic API activity, each valid against its schema.
+#[test]
+fn box_account_and_group_events_map_to_their_ocsf_classes() {
+    let integration = crate::support::integration("tenant-a", "int-1");
+    let admin = serde_json::json!({"type": "user", "id": "11446498", "name": "Aaron Levie", "login": "ceo@example.com"});
+    let bob =
+        serde_json::json!({"type": "user", "id": "7", "name": "Bob", "login": "bob@example.com"});
+    let cases = [
+        ("NEW_USER", bob.clone(), serde_json::Value::Null, 3001, 1),
+        ("DELETE_USER", bob.clone(), serde_json::Value::Null, 3001, 6),
+        (
+            "CHANGE_ADMIN_ROLE",
+            bob.clone(),
+            serde_json::Value::Null,
+            3001,
+            99,
+        ),
+        (
+            "ENABLE_TWO_FACTOR_AUTH",
+            bob.clone(),
+            serde_json::Value::Null,
+            3001,
+            10,
+        ),
+        (
+            "GROUP_ADD_USER",
+            bob.clone(),
+            serde_json::json!({"group_id": "g-42", "group_name": "Finance"}),
+            3006,
+            3,
+        ),
+        (
+            "GROUP_REMOVE_USER",
+            bob.clone(),
+            serde_json::json!({"group_id": "g-42", "group_name": "Finance"}),
+            3006,
+            4,
+        ),
+    ];
+    for (n, (event_type, source, details, class, activity_id)) in cases.into_iter().enumerate() {
+        let event = serde_json::json!({
+            "type": "event", "event_id": format!("adm-{n}"), "event_type": event_type,
+            "created_at": "2026-11-24T10:00:00-08:00", "ip_address": "198.51.100.7",
+            "created_by": admin, "source": source, "additional_details": details,
+        });
+        let activity = casb_connector_box::events::map_event(&integration, &event).unwrap();
+        let record = casb_shared::ocsf::activity(&activity, casb_shared::ocsf::Options::default());
+        assert_eq!(
+            (record["class_uid"].as_u64(), record["activity_id"].as_u64()),
+            (Some(class), Some(activity_id)),
+            "{event_type}: {record}"
+        );
+        assert!(assert_valid_ocsf(&record) || std::env::var("CI").is_err());
+        assert_eq!(
+            record["actor"]["user"]["email_addr"], "ceo@example.com",
+            "{event_type}: the admin acted"
+        );
+        if class == 3001 {
+            assert_eq!(
+                record["user"]["email_addr"], "bob@example.com",
+                "{event_type}: Bob's account changed"
+            );
+        } else {
+            assert_eq!(record["group"]["name"], "Finance");
+            assert_eq!(record["user"]["email_addr"], "bob@example.com");
+        }
+    }
 }

@@ -127,11 +127,22 @@ pub fn map_event(integration: &Integration, entry: &Value) -> Option<Activity> {
             .or_else(|| text(&details, "collaborator_email"))
             .or_else(|| details.get("invitee").and_then(|a| text(a, "login")))
             .or_else(|| details.get("accessible_by").and_then(|a| text(a, "login")))
+            // An admin event about a user (created, deleted, its role changed): that user.
+            .or_else(|| {
+                (text(&source, "type").as_deref() == Some("user"))
+                    .then(|| text(&source, "login"))
+                    .flatten()
+            })
             .map(|e| e.to_ascii_lowercase()),
         target_user_id: details
             .get("invitee")
             .or_else(|| details.get("accessible_by"))
-            .and_then(|a| text(a, "id")),
+            .and_then(|a| text(a, "id"))
+            .or_else(|| {
+                (text(&source, "type").as_deref() == Some("user"))
+                    .then(|| text(&source, "id"))
+                    .flatten()
+            }),
         target_user_type: None,
         role_granted: text(&details, "role"),
         shared_link: None,

@@ -2,6 +2,8 @@
 //!
 //! - activities about files: File Hosting Activity (6006);
 //! - sign-ins and sign-outs: Authentication (3002);
+//! - accounts created, deleted, changed or given MFA: Account Change (3001); group membership:
+//!   Group Management (3006);
 //! - other activities: API Activity (6003), the provider's operation by name;
 //! - incidents: Data Security Finding (2006), with the detectors and counts (never values).
 //!
@@ -139,6 +141,42 @@ fn file_hosting_activity(activity: &Activity) -> (u32, &'static str) {
     }
 }
 
+/// Account Change (3001) activities, by the provider's event name (Box admin events).
+const ACCOUNT_CHANGES: &[(&str, u32, &str)] = &[
+    ("NEW_USER", 1, "Create"),
+    ("DELETE_USER", 6, "Delete"),
+    ("EDIT_USER", 99, "Update"),
+    ("CHANGE_ADMIN_ROLE", 99, "Change Role"),
+    ("ENABLE_TWO_FACTOR_AUTH", 10, "MFA Factor Enable"),
+];
+
+/// Group Management (3006) activities, by the provider's event name.
+const GROUP_CHANGES: &[(&str, u32, &str)] = &[
+    ("GROUP_ADD_USER", 3, "Add User"),
+    ("GROUP_REMOVE_USER", 4, "Remove User"),
+    ("GROUP_CREATION", 6, "Create"),
+    ("GROUP_DELETION", 5, "Delete"),
+];
+
+fn by_event_name(
+    table: &[(&str, u32, &'static str)],
+    activity: &Activity,
+) -> Option<(u32, &'static str)> {
+    let name = activity.event_name.to_ascii_uppercase();
+    table
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, id, label)| (*id, *label))
+}
+
+fn account_change(activity: &Activity) -> Option<(u32, &'static str)> {
+    by_event_name(ACCOUNT_CHANGES, activity)
+}
+
+fn group_change(activity: &Activity) -> Option<(u32, &'static str)> {
+    by_event_name(GROUP_CHANGES, activity)
+}
+
 fn class_fields(record: &mut Value, category: u32, class: u32, activity_id: u32, name: &str) {
     record["category_uid"] = json!(category);
     record["class_uid"] = json!(class);
@@ -240,6 +278,70 @@ pub fn activity(activity: &Activity, options: Options) -> Value {
             record["status"] = json!(if failed { "Failure" } else { "Success" });
             if activity.actor_ip.is_some() {
                 record["src_endpoint"] = src_endpoint;
+            }
+        }
+        _ if account_change(activity).is_some() => {
+            let (id, name) = account_change(activity).unwrap_or((99, "Other"));
+            class_fields(&mut record, 3, 3001, id, name);
+            record["actor"] = json!({ "user": actor_user.clone() });
+            // The account that changed: the event's target, or the user it is about.
+            let changed = activity.target_user_email.as_deref().or((activity
+                .object_type
+                .as_deref()
+                == Some("user"))
+            .then_some(activity.object_name.as_deref())
+            .flatten());
+            let changed_id = activity
+                .target_user_id
+                .as_deref()
+                .or(activity.object_id.as_deref());
+            record["user"] = match changed {
+                Some(login) if login.contains('@') => {
+                    user(Some(login), changed_id, None, activity.target_user_type)
+                }
+                Some(name) => user(None, changed_id, Some(name), activity.target_user_type),
+                None => actor_user,
+            };
+            if activity.actor_ip.is_some() {
+                record["src_endpoint"] = src_endpoint;
+            }
+        }
+        _ if group_change(activity).is_some() => {
+            let (id, name) = group_change(activity).unwrap_or((99, "Other"));
+            class_fields(&mut record, 3, 3006, id, name);
+            record["actor"] = json!({ "user": actor_user });
+            let group_name = activity
+                .raw
+                .pointer("/additional_details/group_name")
+                .and_then(Value::as_str)
+                .or((activity.object_type.as_deref() == Some("group"))
+                    .then_some(activity.object_name.as_deref())
+                    .flatten());
+            let group_id = activity
+                .raw
+                .pointer("/additional_details/group_id")
+                .and_then(Value::as_str)
+                .or((activity.object_type.as_deref() == Some("group"))
+                    .then_some(activity.object_id.as_deref())
+                    .flatten());
+            let mut group = Map::new();
+            group.insert("name".into(), json!(group_name.unwrap_or("unknown")));
+            if let Some(id) = group_id {
+                group.insert("uid".into(), json!(id));
+            }
+            record["group"] = Value::Object(group);
+            if let Some(member) = activity.target_user_email.as_deref().or((activity
+                .object_type
+                .as_deref()
+                == Some("user"))
+            .then_some(activity.object_name.as_deref())
+            .flatten())
+            {
+                record["user"] = if member.contains('@') {
+                    user(Some(member), None, None, activity.target_user_type)
+                } else {
+                    user(None, None, Some(member), activity.target_user_type)
+                };
             }
         }
         _ if activity.object_id.is_some()
