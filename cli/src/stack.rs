@@ -68,8 +68,9 @@ pub fn settings_from_outputs(
         action_queue_url: get("ActionQueueUrl")?,
         poll_queue_url: get("PollJobQueueUrl")?,
         secret_prefix: get("SecretPrefix")?,
-        // The command line reads and changes tenants' data; exporting is the poller's.
-        export_bucket: None,
+        // Changes made from the command line (policy sets, integrations) go to the export
+        // outbox; the poller writes the files.
+        export_bucket: outputs.get("OcsfExportBucket").cloned(),
         security_lake: None,
         mail_from: None,
         endpoint_url: optional_env("AWS_ENDPOINT_URL"),

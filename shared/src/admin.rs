@@ -170,6 +170,16 @@ pub async fn add_integration(
         .integrations
         .put_integration(&integration)
         .await?;
+    record_integration_change(
+        core,
+        &integration,
+        if integration.created_at == integration.updated_at {
+            1
+        } else {
+            3
+        },
+    )
+    .await?;
     Ok((integration, warnings))
 }
 
@@ -238,6 +248,7 @@ pub async fn set_paused(
         .integrations
         .put_integration(&integration)
         .await?;
+    record_integration_change(core, &integration, if paused { 12 } else { 13 }).await?;
     Ok(integration)
 }
 
@@ -273,5 +284,39 @@ pub async fn remove_integration(
         .integrations
         .put_integration(&integration)
         .await?;
+    record_integration_change(core, &integration, 4).await?;
     Ok((integration, warnings))
+}
+
+/// Records an integration's change (connected, paused, resumed, removed) for export as Entity
+/// Management; `activity_id` is OCSF's (1 Create, 3 Update, 4 Delete, 12 Suspend, 13 Resume).
+pub async fn record_integration_change(
+    core: &Core,
+    integration: &Integration,
+    activity_id: u32,
+) -> Result<(), AdminError> {
+    let change = crate::ocsf::ConfigChange {
+        tenant_id: &integration.tenant_id,
+        uid: format!(
+            "{}#integration#{}#{}",
+            integration.tenant_id,
+            integration.id,
+            integration.updated_at.timestamp_millis()
+        ),
+        entity_type: "integration",
+        entity_uid: &integration.id,
+        entity_name: &integration.display_name,
+        entity_version: None,
+        activity_id,
+        time: integration.updated_at,
+        details: serde_json::json!({
+            "provider": integration.provider.as_str(),
+            "mode": crate::domain::enum_label(&integration.mode),
+            "status": crate::domain::enum_label(&integration.status),
+            "credential": integration.credential.as_str(),
+        }),
+    };
+    crate::pipeline::exporter::record_config_change(core, &change)
+        .await
+        .map_err(|e| AdminError::Invalid(format!("changed, but not recorded for export: {e}")))
 }

@@ -178,6 +178,32 @@ async fn exporter_writes_every_record_once_as_json_lines_and_parquet_that_read_b
         .unwrap();
     assert_eq!(incidents.len(), 1, "{}", f.name);
 
+    // The product's own configuration changes: a policy set applied, an integration paused.
+    casb_shared::policy::apply(
+        &core,
+        "tenant-x",
+        casb_shared::policy::DEFAULT_POLICIES_YAML,
+        "policies.yaml",
+    )
+    .await
+    .unwrap();
+    core.backend
+        .integrations
+        .put_integration(&netskope)
+        .await
+        .unwrap();
+    let paused = casb_shared::admin::set_paused(&core, "tenant-x", &netskope.id, true)
+        .await
+        .unwrap();
+    let config_uids = [
+        "tenant-x#policy-set#1".to_string(),
+        format!(
+            "tenant-x#integration#{}#{}",
+            netskope.id,
+            paused.updated_at.timestamp_millis()
+        ),
+    ];
+
     // An exporter that claimed a batch and stopped before writing it.
     let stopped = core
         .backend
@@ -190,7 +216,7 @@ async fn exporter_writes_every_record_once_as_json_lines_and_parquet_that_read_b
     assert_eq!(summary.recovered_batches, 1, "{}: {summary:?}", f.name);
     assert_eq!(
         summary.records,
-        activities.len() + incidents.len(),
+        activities.len() + incidents.len() + config_uids.len(),
         "{}: {summary:?}",
         f.name
     );
@@ -239,6 +265,27 @@ async fn exporter_writes_every_record_once_as_json_lines_and_parquet_that_read_b
     }
     let mut expected: BTreeMap<String, usize> = activities.iter().map(|a| (a.id(), 1)).collect();
     expected.insert(incidents[0].id.clone(), 1);
+    for uid in &config_uids {
+        expected.insert(uid.clone(), 1);
+    }
+    // Besides Netskope's own "Edited inline policy", this product's changes.
+    let changes: Vec<&Value> = json_lines
+        .values()
+        .flatten()
+        .filter(|r| {
+            r["class_uid"] == 3004
+                && r["metadata"]["uid"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("tenant-x#"))
+        })
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes.iter().any(|r| r["entity"]["type"] == "policy set"
+        && r["activity_id"] == 1
+        && r["entity"]["version"] == "1"));
+    assert!(changes.iter().any(|r| r["entity"]["type"] == "integration"
+        && r["activity_id"] == 12
+        && r["entity"]["uid"] == json!(netskope.id)));
     assert_eq!(copies, expected, "{}: each record exactly once", f.name);
     let unmapped: usize = json_lines
         .iter()
@@ -284,7 +331,7 @@ async fn exporter_writes_every_record_once_as_json_lines_and_parquet_that_read_b
     }
     assert_eq!(
         in_parquet,
-        activities.len() + incidents.len() - unmapped,
+        activities.len() + incidents.len() + config_uids.len() - unmapped,
         "{}",
         f.name
     );

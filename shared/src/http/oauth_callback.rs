@@ -447,6 +447,9 @@ async fn callback(
         .put_integration(&integration)
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    crate::admin::record_integration_change(&core, &integration, if reconnected { 3 } else { 1 })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     tracing::info!(integration = %integration.id, tenant = %integration.tenant_id, %provider,
         reconnected, webhooks = integration.webhook_ids.len(), "integration connected");
     Ok(Json(serde_json::json!({
@@ -541,6 +544,9 @@ async fn disconnect(
         .put_integration(&integration)
         .await
         .map_err(unavailable)?;
+    crate::admin::record_integration_change(&core, &integration, 4)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     tracing::info!(integration = %integration.id, "integration disconnected");
     Ok(Json(serde_json::json!({"status": "disconnected", "integration_id": integration.id, "warnings": warnings})).into_response())
 }

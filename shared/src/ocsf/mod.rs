@@ -567,3 +567,53 @@ pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord
     }
     Some(record_json)
 }
+
+/// A change to this product's own configuration: a policy set applied, an integration
+/// connected, paused, resumed or removed.
+#[derive(Debug, Clone)]
+pub struct ConfigChange<'a> {
+    pub tenant_id: &'a str,
+    /// Stable for this change (the same change recorded twice is one record).
+    pub uid: String,
+    /// `policy set`, `integration`.
+    pub entity_type: &'a str,
+    pub entity_uid: &'a str,
+    pub entity_name: &'a str,
+    pub entity_version: Option<String>,
+    /// Entity Management activity: 1 Create, 3 Update, 4 Delete, 12 Suspend, 13 Resume.
+    pub activity_id: u32,
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// What OCSF has no place for (the provider, the ingest mode, the file name).
+    pub details: Value,
+}
+
+/// A configuration change as Entity Management (3004).
+pub fn config_change(change: &ConfigChange<'_>) -> Value {
+    let name = match change.activity_id {
+        1 => "Create",
+        3 => "Update",
+        4 => "Delete",
+        12 => "Suspend",
+        13 => "Resume",
+        _ => "Other",
+    };
+    let mut entity = json!({
+        "uid": change.entity_uid,
+        "name": change.entity_name,
+        "type": change.entity_type,
+    });
+    if let Some(version) = &change.entity_version {
+        entity["version"] = json!(version);
+    }
+    let mut record = json!({
+        "metadata": metadata(&change.uid, change.tenant_id, None),
+        "time": change.time.timestamp_millis(),
+        "severity_id": 1,
+        "severity": "Informational",
+        "message": format!("{} {} {}", change.entity_type, change.entity_name, name.to_lowercase()),
+        "entity": entity,
+        "unmapped": change.details,
+    });
+    class_fields(&mut record, 3, 3004, change.activity_id, name);
+    record
+}

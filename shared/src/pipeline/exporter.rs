@@ -133,6 +133,26 @@ pub async fn record_incident(core: &Core, incident: &Incident) -> Result<(), Pip
     Ok(())
 }
 
+/// Adds a change to the product's configuration (Entity Management) to the outbox.
+pub async fn record_config_change(
+    core: &Core,
+    change: &ocsf::ConfigChange<'_>,
+) -> Result<(), PipelineError> {
+    if !core.backend.export_sinks.enabled() {
+        return Ok(());
+    }
+    let record = export_record(
+        format!("config#{}", change.uid),
+        &ocsf::config_change(change),
+        change.time,
+    );
+    core.backend
+        .exports
+        .add_export_records(&[record], keep_until(core))
+        .await?;
+    Ok(())
+}
+
 /// Writes what waits in the outbox: first any batch a stopped run left open, then new batches
 /// until the outbox is empty.
 pub async fn run(core: &Core) -> Result<ExportSummary, PipelineError> {
@@ -163,7 +183,12 @@ async fn run_batches(core: &Core, summary: &mut ExportSummary) -> Result<(), Pip
         summary.records += records.len();
     }
     let limit = core.settings.export_batch_size.max(1);
+    // Within the schedule tick's time: what is left waits for the next tick.
+    let budget = std::time::Instant::now() + core.settings.poll_job_budget;
     loop {
+        if std::time::Instant::now() >= budget {
+            return Ok(());
+        }
         let now = core.backend.clock.now();
         // Sortable by time, unique across runs.
         let batch_id = format!(

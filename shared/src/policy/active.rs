@@ -132,6 +132,23 @@ pub async fn apply(
         match store.put_policy_set(&stored).await {
             Ok(()) => {
                 core.policies.forget(tenant_id);
+                let uid = format!("{tenant_id}#policy-set#{}", stored.version);
+                crate::pipeline::exporter::record_config_change(
+                    core,
+                    &crate::ocsf::ConfigChange {
+                        tenant_id,
+                        uid: uid.clone(),
+                        entity_type: "policy set",
+                        entity_uid: &uid,
+                        entity_name: &stored.file_name,
+                        entity_version: Some(stored.version.to_string()),
+                        activity_id: if stored.version == 1 { 1 } else { 3 },
+                        time: stored.applied_at,
+                        details: serde_json::json!({ "policies": parse(text, file_name, None).map(|s| s.policies.len()).unwrap_or(0) }),
+                    },
+                )
+                .await
+                .map_err(|e| ApplyError::Invalid(format!("applied, but not recorded for export: {e}")))?;
                 return Ok(stored);
             }
             Err(e) if e.is_conflict() => continue,
