@@ -974,3 +974,103 @@ async fn netskope_wait_time_and_rate_limits_rest_the_stream() {
         assert_eq!(queued_event_ids(&core).await.len(), ids.len());
     }
 }
+
+/// Trend Micro's per-minute limit and its daily quota rest the stream without losing its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trend_micro_rate_limit_and_quota_rest_the_stream_and_keep_its_place() {
+    use trendmicro_simulator::{SimConfig, TrendMicroSimulator};
+    for (case, config) in [
+        SimConfig {
+            per_minute_limit: Some(2),
+            ..SimConfig::default()
+        },
+        SimConfig {
+            daily_quota: Some(2),
+            ..SimConfig::default()
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = crate::support::embedded();
+        let sim = TrendMicroSimulator::start(config).await.unwrap();
+        let now = chrono::Utc::now();
+        let events: Vec<Value> = (0..30)
+            .map(|n| json!({"service": "exchange", "event": "securityrisk", "message": {
+                "detection_time": (now - chrono::Duration::minutes(50) + chrono::Duration::minutes(n)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                "affected_user": "ann@example.com", "security_risk_name": "TROJ_GEN"}}))
+            .collect();
+        sim.push_events(events).unwrap();
+        let connector: Arc<dyn Connector> =
+            Arc::new(casb_connector_trendmicro::TrendMicroConnector::new(
+                casb_connector_trendmicro::TrendMicroConfig::default().allowing(&sim.base_url()),
+            ));
+        let mut integration = integration("tenant-tm", "int-tm-limits");
+        integration.provider = Provider::TrendMicro;
+        integration.settings = json!({"services": ["exchange"], "events": ["securityrisk"], "api_host": sim.base_url()});
+        let core = core_on(&f, connector.clone(), None);
+        api_token_integration(&core, &mut integration, "tmcas-sim-token").await;
+        let key = integration.stream_key("exchange/securityrisk");
+        let start = (now - chrono::Duration::minutes(55)).to_rfc3339();
+        core.backend
+            .checkpoints
+            .put_checkpoint(
+                &key,
+                &json!({"start": start}).to_string(),
+                &Default::default(),
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+
+        let stats = poll(&core, &integration, "exchange/securityrisk")
+            .await
+            .unwrap();
+        assert!(
+            stats
+                .stopped
+                .as_deref()
+                .is_some_and(|s| s.contains("rate limited")),
+            "case {case}: {stats:?}"
+        );
+        let asked = sim.stats().requests;
+        let again = poll(&core, &integration, "exchange/securityrisk")
+            .await
+            .unwrap();
+        assert!(
+            again
+                .stopped
+                .as_deref()
+                .is_some_and(|s| s.contains("backing off")),
+            "case {case}: {again:?}"
+        );
+        assert_eq!(
+            sim.stats().requests,
+            asked,
+            "case {case}: a resting stream does not call"
+        );
+        // What was read before the limit is queued, and the checkpoint is where reading stopped.
+        let queued = queued_event_ids(&core).await.len();
+        assert_eq!(queued, stats.queued, "case {case}");
+        let checkpoint = core
+            .backend
+            .checkpoints
+            .get_checkpoint(&key)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            checkpoint
+                .health
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("rate limited")),
+            "case {case}"
+        );
+        assert!(
+            queued < 30,
+            "case {case}: the limit stopped reading early ({queued})"
+        );
+    }
+}
