@@ -225,10 +225,36 @@ pub(crate) async fn core_for(target: &Target) -> anyhow::Result<Core> {
     if let Some(stack) = &target.stack {
         return crate::stack::core_for_stack(stack, settings).await;
     }
-    let embedded = casb_shared::backend::EmbeddedBackend::open(&target.data_dir)
+    let mut embedded = casb_shared::backend::EmbeddedBackend::open(&target.data_dir)
         .with_context(|| format!("opening the data directory {}", target.data_dir.display()))?;
+    if let Some(lake) = casb_shared::config::security_lake_from_env()? {
+        embedded = embedded.with_security_lake(lake);
+    }
     let connectors = casb_connectors::from_env(&embedded.backend);
     Ok(Core::new(embedded.backend, settings, connectors)?)
+}
+
+/// `casb export`: writes what waits in the export outbox until it is empty.
+pub async fn export(target: &Target) -> anyhow::Result<()> {
+    let core = core_for(target).await?;
+    let mut total = casb_shared::pipeline::exporter::ExportSummary::default();
+    loop {
+        let summary = casb_shared::pipeline::exporter::run(&core)
+            .await
+            .map_err(|e| anyhow::anyhow!("export failed (the records stay in the outbox): {e}"))?;
+        if let Some(skipped) = summary.skipped {
+            bail!("nothing exported: {skipped}");
+        }
+        total.batches += summary.batches;
+        total.recovered_batches += summary.recovered_batches;
+        total.records += summary.records;
+        total.files.extend(summary.files);
+        if summary.records == 0 {
+            break;
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&total)?);
+    Ok(())
 }
 
 /// `casb act restore`: undoes an incident's quarantine and collaborator removals.

@@ -59,6 +59,14 @@ enum Command {
         from: PathBuf,
         name: String,
     },
+    /// Write the OCSF records waiting for export now (the schedule does it every tick), and
+    /// print what was written: JSON Lines under `<data dir>/export/`, Parquet under
+    /// `<data dir>/security-lake/` when CASB_SECURITY_LAKE_ACCOUNT_ID is set; with --stack, to
+    /// the stack's export bucket.
+    Export {
+        #[command(flatten)]
+        target: admin::Target,
+    },
     /// Add, list, pause, resume or remove integrations.
     #[command(subcommand)]
     Integration(admin::IntegrationCommand),
@@ -207,6 +215,7 @@ async fn main() -> anyhow::Result<()> {
             case_sensitive,
         } => scan::hash_values(&salt, case_sensitive).context("hashing values from standard input"),
         Command::SecretPut { target, from, name } => admin::secret_put(&target, &name, &from).await,
+        Command::Export { target } => admin::export(&target).await,
         Command::Integration(command) => admin::run(command).await,
         Command::Policy(command) => policy::run(command).await,
         Command::Normalize {

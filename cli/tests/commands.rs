@@ -1315,3 +1315,106 @@ async fn a_netskope_tenant_is_added_with_its_api_token_and_a_refused_token_keeps
         );
     }
 }
+
+#[test]
+fn export_writes_the_demos_records_as_ocsf_json_lines_once() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("demo");
+    let output = casb()
+        .arg("demo")
+        .arg("--data-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let export = || {
+        let output = casb()
+            .arg("export")
+            .arg("--data-dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    // The demo's own schedule ticks (every second) exported its activities, incidents and
+    // quarantines; a policy set applied afterwards waits for the next tick, or `casb export`.
+    let policy = data.path().join("policies.yaml");
+    let default = casb().args(["policy", "default"]).output().unwrap();
+    std::fs::write(&policy, &default.stdout).unwrap();
+    let applied = casb()
+        .args(["policy", "apply", "--tenant", "demo", "--data-dir"])
+        .arg(&dir)
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let summary = export();
+    assert_eq!(summary["records"], 1, "the policy set's record: {summary}");
+    assert!(
+        summary["files"][0]
+            .as_str()
+            .unwrap()
+            .contains("ocsf/class_uid=3004/"),
+        "{summary}"
+    );
+    let mut classes = std::collections::BTreeMap::<u64, u64>::new();
+    let mut found = 0;
+    for entry in walk(&dir.join("export")) {
+        let gunzip = std::process::Command::new("gzip")
+            .arg("-dc")
+            .arg(&entry)
+            .output()
+            .unwrap();
+        assert!(gunzip.status.success(), "{}", entry.display());
+        for line in String::from_utf8(gunzip.stdout).unwrap().lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            found += 1;
+            if record["casb_unmapped"] == true {
+                continue;
+            }
+            assert_eq!(record["metadata"]["version"], "1.5.0");
+            let class = record["class_uid"].as_u64().unwrap();
+            let partition = format!("class_uid={class}");
+            assert!(
+                entry.to_string_lossy().contains(&partition),
+                "{} holds class {class}",
+                entry.display()
+            );
+            *classes.entry(class).or_default() += 1;
+        }
+    }
+    assert!(found > 0);
+    for class in [6006, 2006, 7002, 3004] {
+        assert!(
+            classes.get(&class).is_some_and(|n| *n > 0),
+            "class {class} in {classes:?}"
+        );
+    }
+    assert_eq!(export()["records"], 0, "nothing is exported twice");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
