@@ -1320,47 +1320,29 @@ async fn a_netskope_tenant_is_added_with_its_api_token_and_a_refused_token_keeps
 fn export_writes_the_demos_records_as_ocsf_json_lines_once() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("demo");
-    let output = casb()
-        .arg("demo")
-        .arg("--data-dir")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let export = || {
-        let output = casb()
-            .arg("export")
-            .arg("--data-dir")
-            .arg(&dir)
-            .output()
-            .unwrap();
+    // `casb <args> --data-dir <demo dir> [extra]`, which must succeed; its standard output.
+    let run = |args: &[&str], extra: Option<&std::path::Path>| -> Vec<u8> {
+        let mut command = casb();
+        command.args(args).arg("--data-dir").arg(&dir);
+        if let Some(extra) = extra {
+            command.arg(extra);
+        }
+        let output = command.output().unwrap();
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+        output.stdout
     };
+    run(&["demo"], None);
+    let export = || serde_json::from_slice::<serde_json::Value>(&run(&["export"], None)).unwrap();
     // The demo's own schedule ticks (every second) exported its activities, incidents and
     // quarantines; a policy set applied afterwards waits for the next tick, or `casb export`.
     let policy = data.path().join("policies.yaml");
     let default = casb().args(["policy", "default"]).output().unwrap();
     std::fs::write(&policy, &default.stdout).unwrap();
-    let applied = casb()
-        .args(["policy", "apply", "--tenant", "demo", "--data-dir"])
-        .arg(&dir)
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert!(
-        applied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
+    run(&["policy", "apply", "--tenant", "demo"], Some(&policy));
     let summary = export();
     assert_eq!(summary["records"], 1, "the policy set's record: {summary}");
     assert!(
