@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The test command. On a fresh machine it installs what it needs (moto's server and cfn-lint, in
+# The test command. On a fresh machine it installs what it needs (moto's server, cfn-lint and pyarrow, in
 # a virtualenv it creates), starts moto_server on 127.0.0.1 and a free port, runs every test of
 # the workspace (both back ends), and stops the server whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv="${CASB_TEST_VENV:-.venv}"
-if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
-  echo "==> installing moto[server] and cfn-lint into $venv"
+if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ] \
+  || ! "$venv/bin/python" -c 'import pyarrow' 2>/dev/null; then
+  echo "==> installing moto[server], cfn-lint and pyarrow into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
@@ -33,6 +34,7 @@ echo "==> moto_server on 127.0.0.1:$port"
 
 export CASB_TEST_MOTO_ENDPOINT="http://127.0.0.1:$port"
 export CASB_TEST_CFN_LINT="$PWD/$venv/bin/cfn-lint"
+export CASB_TEST_PYTHON="$PWD/$venv/bin/python"
 echo "==> cfn-lint template.yaml"
 "$CASB_TEST_CFN_LINT" template.yaml
 echo "==> cargo test --workspace"

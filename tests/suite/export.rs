@@ -79,6 +79,39 @@ fn read_with_jq(bytes: &[u8]) -> Option<Vec<Value>> {
     )
 }
 
+/// What Apache Arrow's own Python reader (pyarrow, installed by scripts/test.sh) makes of a
+/// Parquet file: its rows' `metadata.uid` and `time`. `None` (skip, said) without pyarrow
+/// outside CI.
+fn read_with_pyarrow(bytes: &[u8]) -> Option<Value> {
+    let python = std::env::var("CASB_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let available = std::process::Command::new(&python)
+        .args(["-c", "import pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            !crate::support::in_ci(),
+            "{python} has no pyarrow: scripts/test.sh installs it"
+        );
+        eprintln!("SKIPPED: pyarrow is not installed; Parquet was read by the crate's reader only");
+        return None;
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let script = "import json, sys\nimport pyarrow.parquet as pq\nt = pq.read_table(sys.argv[1])\nprint(json.dumps({'uids': [m['uid'] for m in t.column('metadata').to_pylist()], 'times': t.column('time').to_pylist()}))";
+    let output = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pyarrow: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
+
 async fn exporter_writes_every_record_once_as_json_lines_and_parquet_that_read_back_equal(
     f: Fixture,
 ) {
@@ -237,7 +270,24 @@ async fn exporter_writes_every_record_once_as_json_lines_and_parquet_that_read_b
             }
             json_lines.insert(key.clone(), records);
         } else if key.ends_with(".gz.parquet") {
-            parquet.insert(key.clone(), casb_export::read_parquet(&bytes).unwrap());
+            let records = casb_export::read_parquet(&bytes).unwrap();
+            if let Some(by_pyarrow) = read_with_pyarrow(&bytes) {
+                let uids: Vec<Value> = records
+                    .iter()
+                    .map(|r| r["metadata"]["uid"].clone())
+                    .collect();
+                let times: Vec<i64> = records
+                    .iter()
+                    .map(|r| r["time"].as_f64().unwrap() as i64)
+                    .collect();
+                assert_eq!(
+                    by_pyarrow["uids"],
+                    json!(uids),
+                    "pyarrow reads {key} as written"
+                );
+                assert_eq!(by_pyarrow["times"], json!(times), "{key}");
+            }
+            parquet.insert(key.clone(), records);
         } else {
             panic!("unexpected object {key}");
         }
