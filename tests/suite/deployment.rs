@@ -564,3 +564,50 @@ fn the_remediator_gets_the_channels_and_reads_notify_secrets_only_for_them() {
         "{statements:?}"
     );
 }
+
+/// Each function that adds records to the export outbox may write its table; only the poller,
+/// which writes the files, may put objects, and in the Security Lake bucket only under the
+/// stack's custom sources.
+#[test]
+fn functions_that_record_for_export_may_write_the_outbox_and_only_the_poller_writes_files() {
+    let template = template();
+    let resources = &template["Resources"];
+    let policies = |function: &str| {
+        serde_yaml::to_string(&resources[function]["Properties"]["Policies"]).unwrap()
+    };
+    // inspector: activities and incidents; remediator: action outcomes; oauth-callback:
+    // connects and disconnects; poller: claims batches and completes them.
+    for function in [
+        "InspectorFunction",
+        "RemediatorFunction",
+        "OAuthCallbackFunction",
+        "PollerFunction",
+    ] {
+        assert!(
+            policies(function).contains("ExportsTable"),
+            "{function} records for export"
+        );
+    }
+    for function in [
+        "InspectorFunction",
+        "RemediatorFunction",
+        "OAuthCallbackFunction",
+        "ApiFunction",
+        "WebhookIntakeFunction",
+    ] {
+        assert!(
+            !policies(function).contains("s3:"),
+            "{function} writes no files"
+        );
+    }
+    let poller = policies("PollerFunction");
+    assert!(poller.contains("s3:PutObject"), "{poller}");
+    assert!(
+        poller.contains("/ext/${SecurityLakeSourcePrefix}_*"),
+        "{poller}"
+    );
+    assert!(
+        !poller.contains("s3:*") && !poller.contains("s3:Delete"),
+        "{poller}"
+    );
+}
