@@ -602,6 +602,51 @@ async fn api_token_integration(core: &Core, integration: &mut Integration, token
         .unwrap();
 }
 
+/// The Netskope connector, allowed to send its token to the simulator.
+fn netskope_connector(sim: &netskope_simulator::NetskopeSimulator) -> Arc<dyn Connector> {
+    Arc::new(casb_connector_netskope::NetskopeConnector::new(
+        casb_connector_netskope::NetskopeConfig::default().allowing(&sim.base_url()),
+    ))
+}
+
+/// The Trend Micro connector, allowed to reach the simulator, with pages of `page_limit`.
+fn trend_micro_connector(
+    sim: &trendmicro_simulator::TrendMicroSimulator,
+    page_limit: u32,
+) -> Arc<dyn Connector> {
+    Arc::new(casb_connector_trendmicro::TrendMicroConnector::new(
+        casb_connector_trendmicro::TrendMicroConfig {
+            page_limit,
+            ..casb_connector_trendmicro::TrendMicroConfig::default().allowing(&sim.base_url())
+        },
+    ))
+}
+
+/// Starts a Trend Micro stream's windows at `start` (instead of a minute ago).
+async fn start_trend_micro_stream(
+    core: &Core,
+    integration: &Integration,
+    stream: &str,
+    start: chrono::DateTime<chrono::Utc>,
+) {
+    core.backend
+        .checkpoints
+        .put_checkpoint(
+            &integration.stream_key(stream),
+            &json!({"start": start.to_rfc3339()}).to_string(),
+            &Default::default(),
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Whether a poll job stopped, and said why with `why`.
+fn stopped_because(stats: &poller::PollStats, why: &str) -> bool {
+    stats.stopped.as_deref().is_some_and(|s| s.contains(why))
+}
+
 fn deadline() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(60)
 }
@@ -650,9 +695,7 @@ async fn netskope_pull_survives_a_crash_between_fetch_and_queue_with_no_gap_and_
     };
     let mut dlp_ids = sim.push_events("alerts/dlp", dlp(0)).unwrap();
 
-    let connector: Arc<dyn Connector> = Arc::new(casb_connector_netskope::NetskopeConnector::new(
-        casb_connector_netskope::NetskopeConfig::default().allowing(&sim.base_url()),
-    ));
+    let connector = netskope_connector(&sim);
     let mut integration = netskope_integration();
     integration.id = format!("int-ns-{}", f.name);
     integration.settings = json!({
@@ -700,13 +743,7 @@ async fn netskope_pull_survives_a_crash_between_fetch_and_queue_with_no_gap_and_
 
     // A stream the token may not read is reported on its health and rested, not spun on.
     let stats = poll(&core, &integration, "alerts/malware").await.unwrap();
-    assert!(
-        stats
-            .stopped
-            .as_deref()
-            .is_some_and(|s| s.contains("permission denied")),
-        "{stats:?}"
-    );
+    assert!(stopped_because(&stats, "permission denied"), "{stats:?}");
     let health = core
         .backend
         .checkpoints
@@ -752,13 +789,7 @@ async fn netskope_pull_survives_a_crash_between_fetch_and_queue_with_no_gap_and_
     let stats = poll(&core, &integration, "events/application")
         .await
         .unwrap();
-    assert!(
-        stats
-            .stopped
-            .as_deref()
-            .is_some_and(|s| s.contains("re-authorization")),
-        "{stats:?}"
-    );
+    assert!(stopped_because(&stats, "re-authorization"), "{stats:?}");
     let stored = core
         .backend
         .integrations
@@ -792,13 +823,7 @@ async fn trend_micro_pull_survives_a_crash_mid_window_with_no_gap_and_no_duplica
             "detection_time": (now - chrono::Duration::minutes(20)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()}})])
         .unwrap();
 
-    let connector: Arc<dyn Connector> =
-        Arc::new(casb_connector_trendmicro::TrendMicroConnector::new(
-            casb_connector_trendmicro::TrendMicroConfig {
-                page_limit: 50,
-                ..casb_connector_trendmicro::TrendMicroConfig::default().allowing(&sim.base_url())
-            },
-        ));
+    let connector = trend_micro_connector(&sim, 50);
     let mut integration = integration("tenant-tm", &format!("int-tm-{}", f.name));
     integration.provider = Provider::TrendMicro;
     integration.settings =
@@ -806,19 +831,13 @@ async fn trend_micro_pull_survives_a_crash_mid_window_with_no_gap_and_no_duplica
     let crashing = core_on(&f, connector.clone(), Some(2));
     api_token_integration(&crashing, &mut integration, "tmcas-sim-token").await;
     // The stream starts 40 minutes back.
-    let start = (now - chrono::Duration::minutes(40)).to_rfc3339();
-    crashing
-        .backend
-        .checkpoints
-        .put_checkpoint(
-            &integration.stream_key("onedrive/dlp"),
-            &json!({"start": start}).to_string(),
-            &Default::default(),
-            None,
-            now,
-        )
-        .await
-        .unwrap();
+    start_trend_micro_stream(
+        &crashing,
+        &integration,
+        "onedrive/dlp",
+        now - chrono::Duration::minutes(40),
+    )
+    .await;
     assert!(poll(&crashing, &integration, "onedrive/dlp").await.is_err());
 
     let core = core_on(&f, connector.clone(), None);
@@ -931,10 +950,7 @@ async fn netskope_wait_time_and_rate_limits_rest_the_stream() {
         let ids = sim
             .push_events("events/audit", (0..25).map(event).collect())
             .unwrap();
-        let connector: Arc<dyn Connector> =
-            Arc::new(casb_connector_netskope::NetskopeConnector::new(
-                casb_connector_netskope::NetskopeConfig::default().allowing(&sim.base_url()),
-            ));
+        let connector = netskope_connector(&sim);
         let mut integration = netskope_integration();
         integration.settings = json!({"tenant": sim.base_url(), "event_types": ["audit"], "alert_types": ["dlp"], "backfill_hours": "1"});
         let core = core_on(&f, connector.clone(), None);
@@ -960,10 +976,7 @@ async fn netskope_wait_time_and_rate_limits_rest_the_stream() {
         assert_eq!(after_first, 3, "case {case}");
         let rested = poll(&core, &integration, "events/audit").await.unwrap();
         assert!(
-            rested
-                .stopped
-                .as_deref()
-                .is_some_and(|s| s.contains("backing off")),
+            stopped_because(&rested, "backing off"),
             "case {case}: {rested:?}"
         );
         assert_eq!(
@@ -1001,37 +1014,26 @@ async fn trend_micro_rate_limit_and_quota_rest_the_stream_and_keep_its_place() {
                 "affected_user": "ann@example.com", "security_risk_name": "TROJ_GEN"}}))
             .collect();
         sim.push_events(events).unwrap();
-        let connector: Arc<dyn Connector> =
-            Arc::new(casb_connector_trendmicro::TrendMicroConnector::new(
-                casb_connector_trendmicro::TrendMicroConfig::default().allowing(&sim.base_url()),
-            ));
+        let connector = trend_micro_connector(&sim, 500);
         let mut integration = integration("tenant-tm", "int-tm-limits");
         integration.provider = Provider::TrendMicro;
         integration.settings = json!({"services": ["exchange"], "events": ["securityrisk"], "api_host": sim.base_url()});
         let core = core_on(&f, connector.clone(), None);
         api_token_integration(&core, &mut integration, "tmcas-sim-token").await;
         let key = integration.stream_key("exchange/securityrisk");
-        let start = (now - chrono::Duration::minutes(55)).to_rfc3339();
-        core.backend
-            .checkpoints
-            .put_checkpoint(
-                &key,
-                &json!({"start": start}).to_string(),
-                &Default::default(),
-                None,
-                now,
-            )
-            .await
-            .unwrap();
+        start_trend_micro_stream(
+            &core,
+            &integration,
+            "exchange/securityrisk",
+            now - chrono::Duration::minutes(55),
+        )
+        .await;
 
         let stats = poll(&core, &integration, "exchange/securityrisk")
             .await
             .unwrap();
         assert!(
-            stats
-                .stopped
-                .as_deref()
-                .is_some_and(|s| s.contains("rate limited")),
+            stopped_because(&stats, "rate limited"),
             "case {case}: {stats:?}"
         );
         let asked = sim.stats().requests;
@@ -1039,10 +1041,7 @@ async fn trend_micro_rate_limit_and_quota_rest_the_stream_and_keep_its_place() {
             .await
             .unwrap();
         assert!(
-            again
-                .stopped
-                .as_deref()
-                .is_some_and(|s| s.contains("backing off")),
+            stopped_because(&again, "backing off"),
             "case {case}: {again:?}"
         );
         assert_eq!(

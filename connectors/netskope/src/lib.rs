@@ -28,10 +28,10 @@ use casb_shared::connector::{
     PollRequest, SettingKind, SettingSpec, StreamSpec,
 };
 use casb_shared::domain::{
-    Activity, CredentialKind, Enrichments, EventType, GeoEnrichment, IngestPath, Integration,
-    Provider, ResponseAction, UserType,
+    content_event_id, Activity, CredentialKind, Enrichments, EventType, GeoEnrichment, IngestPath,
+    Integration, Provider, ResponseAction, UserType,
 };
-use casb_shared::ocsf::netskope::{classify, Classified};
+use casb_shared::ocsf::netskope::{classify, id_text, Classified};
 
 /// Event types served by `/api/v2/events/dataexport/events/{type}` (`clientstatus` is CSV on
 /// another path and is not read).
@@ -321,14 +321,6 @@ fn epoch_seconds(value: Option<&Value>) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(seconds, 0).single()
 }
 
-fn id_text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// The CASB's event type for a classified Netskope event.
 fn event_type(class: Option<&Classified>) -> EventType {
     let Some(class) = class else {
@@ -372,12 +364,8 @@ pub fn map_event(integration: &Integration, stream: &str, event: &Value) -> Acti
             .filter(|v| !v.is_empty() && *v != "N/A" && *v != "unknown")
             .map(str::to_string)
     };
-    let event_id = id_text(raw.get("_id")).unwrap_or_else(|| {
-        // An event without `_id` (not seen in practice) is identified by its content, so a
-        // resent copy is still recognised.
-        use sha2::{Digest, Sha256};
-        hex::encode(&Sha256::digest(raw.to_string().as_bytes())[..16])
-    });
+    // An event without `_id` (not seen in practice) is identified by its content.
+    let event_id = id_text(&raw, "_id").unwrap_or_else(|| content_event_id(&raw));
     let logged = epoch_seconds(raw.get("_insertion_epoch_timestamp"));
     let event_timestamp = epoch_seconds(raw.get("timestamp"))
         .or(logged)

@@ -25,8 +25,8 @@ use casb_shared::connector::{
     PollRequest, SettingKind, SettingSpec, StreamSpec,
 };
 use casb_shared::domain::{
-    Activity, CredentialKind, Enrichments, EventType, IngestPath, Integration, Provider,
-    ResponseAction, UserType,
+    content_event_id, Activity, CredentialKind, Enrichments, EventType, IngestPath, Integration,
+    Provider, ResponseAction, UserType,
 };
 
 /// Services whose security events the API serves (one per call).
@@ -185,13 +185,7 @@ impl TrendMicroConnector {
                     .bearer_auth(token.expose_secret())
                     .header("content-type", "application/json")
             })
-            .await;
-        let response = match response {
-            Err(ConnectorError::RateLimited { retry_after }) => {
-                return Err(ConnectorError::RateLimited { retry_after })
-            }
-            other => other?,
-        };
+            .await?;
         let status = response.status();
         let wait = retry_after(&response);
         let bytes = read_capped(response, 64 * 1024 * 1024).await?;
@@ -249,10 +243,7 @@ pub fn map_event(integration: &Integration, event: &Value) -> Activity {
         .get("log_item_id")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            use sha2::{Digest, Sha256};
-            hex::encode(&Sha256::digest(event.to_string().as_bytes())[..16])
-        });
+        .unwrap_or_else(|| content_event_id(event));
     let kind = event
         .get("event")
         .and_then(Value::as_str)

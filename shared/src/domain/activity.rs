@@ -275,6 +275,12 @@ impl Activity {
     }
 }
 
+/// The event id of an event whose provider gave it none: derived from its content, so a copy
+/// delivered again (a resent page) is still recognised.
+pub fn content_event_id(event: &serde_json::Value) -> String {
+    hex::encode(&Sha256::digest(event.to_string().as_bytes())[..16])
+}
+
 /// Stable activity id derived from the provider's own event id.
 pub fn activity_id(provider: Provider, integration_id: &str, event_id: &str) -> String {
     let mut hasher = Sha256::new();

@@ -177,6 +177,24 @@ fn group_change(activity: &Activity) -> Option<(u32, &'static str)> {
     by_event_name(GROUP_CHANGES, activity)
 }
 
+/// The user an event acts on: its target, or the user it is about (a Box user event's source).
+fn user_acted_on(activity: &Activity) -> Option<&str> {
+    activity.target_user_email.as_deref().or_else(|| {
+        (activity.object_type.as_deref() == Some("user"))
+            .then_some(activity.object_name.as_deref())
+            .flatten()
+    })
+}
+
+/// A person known by a login: an e-mail address when it is one, else a name.
+fn person(login: &str, id: Option<&str>, kind: Option<UserType>) -> Value {
+    if login.contains('@') {
+        user(Some(login), id, None, kind)
+    } else {
+        user(None, id, Some(login), kind)
+    }
+}
+
 fn class_fields(record: &mut Value, category: u32, class: u32, activity_id: u32, name: &str) {
     record["category_uid"] = json!(category);
     record["class_uid"] = json!(class);
@@ -262,6 +280,7 @@ pub fn activity(activity: &Activity, options: Options) -> Value {
         Some(ip) => json!({ "ip": ip }),
         None => json!({ "name": "unknown" }),
     };
+    let (account_change, group_change) = (account_change(activity), group_change(activity));
     match activity.event_type {
         EventType::Login | EventType::LoginFailure | EventType::Logout => {
             let (id, name) = if activity.event_type == EventType::Logout {
@@ -280,68 +299,49 @@ pub fn activity(activity: &Activity, options: Options) -> Value {
                 record["src_endpoint"] = src_endpoint;
             }
         }
-        _ if account_change(activity).is_some() => {
-            let (id, name) = account_change(activity).unwrap_or((99, "Other"));
+        _ if account_change.is_some() => {
+            let (id, name) = account_change.unwrap_or((99, "Other"));
             class_fields(&mut record, 3, 3001, id, name);
             record["actor"] = json!({ "user": actor_user.clone() });
             // The account that changed: the event's target, or the user it is about.
-            let changed = activity.target_user_email.as_deref().or((activity
-                .object_type
-                .as_deref()
-                == Some("user"))
-            .then_some(activity.object_name.as_deref())
-            .flatten());
             let changed_id = activity
                 .target_user_id
                 .as_deref()
                 .or(activity.object_id.as_deref());
-            record["user"] = match changed {
-                Some(login) if login.contains('@') => {
-                    user(Some(login), changed_id, None, activity.target_user_type)
-                }
-                Some(name) => user(None, changed_id, Some(name), activity.target_user_type),
+            record["user"] = match user_acted_on(activity) {
+                Some(login) => person(login, changed_id, activity.target_user_type),
                 None => actor_user,
             };
             if activity.actor_ip.is_some() {
                 record["src_endpoint"] = src_endpoint;
             }
         }
-        _ if group_change(activity).is_some() => {
-            let (id, name) = group_change(activity).unwrap_or((99, "Other"));
+        _ if group_change.is_some() => {
+            let (id, name) = group_change.unwrap_or((99, "Other"));
             class_fields(&mut record, 3, 3006, id, name);
             record["actor"] = json!({ "user": actor_user });
-            let group_name = activity
-                .raw
-                .pointer("/additional_details/group_name")
-                .and_then(Value::as_str)
-                .or((activity.object_type.as_deref() == Some("group"))
-                    .then_some(activity.object_name.as_deref())
-                    .flatten());
-            let group_id = activity
-                .raw
-                .pointer("/additional_details/group_id")
-                .and_then(Value::as_str)
-                .or((activity.object_type.as_deref() == Some("group"))
-                    .then_some(activity.object_id.as_deref())
-                    .flatten());
+            // Box names the group in the event's details, or the event is about the group.
+            let about_group = activity.object_type.as_deref() == Some("group");
+            let detail = |field: &str| {
+                activity
+                    .raw
+                    .pointer(&format!("/additional_details/{field}"))
+                    .and_then(Value::as_str)
+            };
+            let group_name = detail("group_name").or(about_group
+                .then_some(activity.object_name.as_deref())
+                .flatten());
+            let group_id = detail("group_id").or(about_group
+                .then_some(activity.object_id.as_deref())
+                .flatten());
             let mut group = Map::new();
             group.insert("name".into(), json!(group_name.unwrap_or("unknown")));
             if let Some(id) = group_id {
                 group.insert("uid".into(), json!(id));
             }
             record["group"] = Value::Object(group);
-            if let Some(member) = activity.target_user_email.as_deref().or((activity
-                .object_type
-                .as_deref()
-                == Some("user"))
-            .then_some(activity.object_name.as_deref())
-            .flatten())
-            {
-                record["user"] = if member.contains('@') {
-                    user(Some(member), None, None, activity.target_user_type)
-                } else {
-                    user(None, None, Some(member), activity.target_user_type)
-                };
+            if let Some(member) = user_acted_on(activity) {
+                record["user"] = person(member, None, activity.target_user_type);
             }
         }
         _ if activity.object_id.is_some()

@@ -380,7 +380,17 @@ fn exact(value: &Value) -> Value {
     }
 }
 
-fn id_text(event: &Value, field: &str) -> Option<String> {
+/// What an audit entry was about: the first of its `supporting_data.data_values` (the policy
+/// edited, the admin created).
+fn supporting_value(event: &Value) -> Option<&str> {
+    event
+        .pointer("/supporting_data/data_values")
+        .and_then(Value::as_array)
+        .and_then(|values| values.iter().find_map(Value::as_str))
+}
+
+/// An id field as text, whether Netskope sent it as a string or a (64-bit) number.
+pub fn id_text(event: &Value, field: &str) -> Option<String> {
     match event.get(field)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -514,12 +524,7 @@ pub fn record(activity: &Activity, options: super::Options) -> Option<Value> {
         3001 => {
             // The admin whose account changed, when the audit entry names them; otherwise the
             // administrator who acted is the only user known.
-            let target = event
-                .get("supporting_data")
-                .and_then(|d| d.get("data_values"))
-                .and_then(Value::as_array)
-                .and_then(|v| v.iter().find_map(|x| x.as_str()))
-                .filter(|t| t.contains('@'));
+            let target = supporting_value(event).filter(|t| t.contains('@'));
             record["user"] = match target {
                 Some(target) => json!({ "name": target, "email_addr": target, "type_id": 2 }),
                 None => user.clone(),
@@ -533,12 +538,7 @@ pub fn record(activity: &Activity, options: super::Options) -> Option<Value> {
             let (_, _, kind) = ENTITY_MANAGEMENT_AUDIT_EVENTS
                 .iter()
                 .find(|(value, _, _)| Some(*value) == text(event, "audit_log_event"))?;
-            let name = event
-                .get("supporting_data")
-                .and_then(|d| d.get("data_values"))
-                .and_then(Value::as_array)
-                .and_then(|v| v.iter().find_map(|x| x.as_str()))
-                .unwrap_or(kind);
+            let name = supporting_value(event).unwrap_or(kind);
             record["entity"] = json!({ "name": name, "type": kind });
             record["actor"] = json!({ "user": user });
             if let Some(source) = source {

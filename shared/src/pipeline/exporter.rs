@@ -74,22 +74,13 @@ pub async fn record_activity(core: &Core, activity: &Activity) -> Result<(), Pip
     let options = ocsf::Options {
         raw_data: core.settings.export_raw_data,
     };
-    let record = match ocsf::map_activity(activity, options) {
-        Mapped::Ocsf(record) => export_record(
-            format!("activity#{}", activity.id()),
-            &record,
-            activity.event_timestamp,
-        ),
-        Mapped::Unmapped(event) => {
-            let mut record = export_record(
-                format!("activity#{}", activity.id()),
-                &event,
-                activity.event_timestamp,
-            );
-            record.class_uid = 0;
-            record
-        }
-    };
+    // An event forwarded raw has no `class_uid`: it is exported as class 0, under `unmapped/`.
+    let (Mapped::Ocsf(body) | Mapped::Unmapped(body)) = ocsf::map_activity(activity, options);
+    let record = export_record(
+        format!("activity#{}", activity.id()),
+        &body,
+        activity.event_timestamp,
+    );
     core.backend
         .exports
         .add_export_records(&[record], keep_until(core))

@@ -244,7 +244,7 @@ pub async fn poll_stream(
     let now = backend.clock.now();
     if backend
         .dedup
-        .contains(&format!("poll-backoff#{stream_key}"), now)
+        .contains(&backoff_key(&stream_key), now)
         .await?
     {
         stats.stopped = Some("backing off after the provider's rate limit".into());
@@ -331,12 +331,7 @@ async fn poll_pages(
         let page = match polled {
             Ok(page) => page,
             Err(ConnectorError::RateLimited { retry_after }) => {
-                let now = backend.clock.now();
-                let until = now + Duration::from_std(retry_after).unwrap_or(Duration::seconds(60));
-                backend
-                    .dedup
-                    .insert_if_absent(&format!("poll-backoff#{stream_key}"), until, now)
-                    .await?;
+                rest_stream(core, &stream_key, retry_after, Duration::seconds(60)).await?;
                 record_failure(
                     core,
                     &stream_key,
@@ -357,13 +352,7 @@ async fn poll_pages(
             Err(ConnectorError::Forbidden(reason)) => {
                 // The credential lacks this stream's permission: asking again every minute
                 // would not grant it. Reported on the stream's health, rested, retried later.
-                let now = backend.clock.now();
-                let until =
-                    now + Duration::from_std(FORBIDDEN_REST).unwrap_or(Duration::minutes(15));
-                backend
-                    .dedup
-                    .insert_if_absent(&format!("poll-backoff#{stream_key}"), until, now)
-                    .await?;
+                rest_stream(core, &stream_key, FORBIDDEN_REST, Duration::minutes(15)).await?;
                 let reason = format!("permission denied: {reason}");
                 record_failure(core, &stream_key, &reason).await;
                 stats.stopped = Some(reason);
@@ -420,12 +409,7 @@ async fn poll_pages(
                 tokio::time::sleep(wait).await;
             } else {
                 // Not before the provider said: scheduled polls skip the stream until then.
-                let now = backend.clock.now();
-                let until = now + Duration::from_std(wait).unwrap_or(Duration::seconds(30));
-                backend
-                    .dedup
-                    .insert_if_absent(&format!("poll-backoff#{stream_key}"), until, now)
-                    .await?;
+                rest_stream(core, &stream_key, wait, Duration::seconds(30)).await?;
                 if page.has_more {
                     enqueue_continuation(core, integration, spec, Some(wait)).await?;
                     stats.continued = true;
@@ -442,6 +426,27 @@ async fn poll_pages(
             return Ok(());
         }
     }
+}
+
+/// The dedup key whose presence rests a stream: scheduled polls skip it until it expires.
+fn backoff_key(stream_key: &str) -> String {
+    format!("poll-backoff#{stream_key}")
+}
+
+/// Rests a stream for `wait` (`fallback` when `wait` is too long to be a date).
+async fn rest_stream(
+    core: &Core,
+    stream_key: &str,
+    wait: std::time::Duration,
+    fallback: Duration,
+) -> Result<(), PipelineError> {
+    let now = core.backend.clock.now();
+    let until = now + Duration::from_std(wait).unwrap_or(fallback);
+    core.backend
+        .dedup
+        .insert_if_absent(&backoff_key(stream_key), until, now)
+        .await?;
+    Ok(())
 }
 
 async fn enqueue_continuation(
