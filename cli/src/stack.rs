@@ -63,6 +63,7 @@ pub fn settings_from_outputs(
             policies: get("PoliciesTableName")?,
             classifications: get("ClassificationsTableName")?,
             exports: get("ExportsTableName")?,
+            threats: get("ThreatsTableName")?,
         },
         activity_queue_url: get("ActivityQueueUrl")?,
         action_queue_url: get("ActionQueueUrl")?,

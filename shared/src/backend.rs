@@ -9,7 +9,7 @@ use crate::embedded::{Database, DeadLetterPolicy, EmbeddedQueue, FileSecretStore
 use crate::ports::{
     ActivityStore, CheckpointStore, ClassificationStore, Clock, DedupStore, DedupedQueue, Email,
     ExportStore, IncidentStore, IntegrationStore, MailError, Mailer, ObjectSink, OnceQueue,
-    PolicyStore, Queue, SecretStore, StoreError, Stores, SystemClock,
+    PolicyStore, Queue, SecretStore, StoreError, Stores, SystemClock, ThreatStore,
 };
 
 /// Every port the pipeline needs.
@@ -24,6 +24,8 @@ pub struct Backend {
     pub policies: Arc<dyn PolicyStore>,
     /// DLP results per file content version.
     pub classifications: Arc<dyn ClassificationStore>,
+    /// Behaviour state and anomalies, for the threat detectors.
+    pub threats: Arc<dyn ThreatStore>,
     /// OCSF records waiting for export.
     pub exports: Arc<dyn ExportStore>,
     /// Where the exporter writes: gzip JSON Lines for SIEMs, and Parquet for Amazon Security
@@ -73,6 +75,7 @@ impl Backend {
             incidents: stores.clone(),
             policies: stores.clone(),
             classifications: stores.clone(),
+            threats: stores.clone(),
             exports: stores,
             export_sinks: ExportSinks::default(),
             activity_queue,

@@ -55,6 +55,9 @@ pub struct Settings {
     pub export_raw_data: bool,
     /// The most records one export batch writes (`CASB_EXPORT_BATCH_SIZE`, default 1000).
     pub export_batch_size: usize,
+    /// The threat detectors' thresholds and geolocation database (`CASB_THREAT_*`,
+    /// `CASB_GEOIP_DB`).
+    pub threat: crate::threat::ThreatSettings,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
             export_raw_data: false,
             export_batch_size: 1000,
             dlp_policy: None,
+            threat: crate::threat::ThreatSettings::default(),
         }
     }
 }
@@ -204,6 +208,7 @@ impl Settings {
                 "a whole number of records",
             )?
             .clamp(1, 1000) as usize,
+            threat: crate::threat::ThreatSettings::from_env()?,
         })
     }
 }
@@ -392,6 +397,7 @@ impl AwsSettings {
                 policies: required_env("CASB_POLICIES_TABLE", TABLE)?,
                 classifications: required_env("CASB_CLASSIFICATIONS_TABLE", TABLE)?,
                 exports: required_env("CASB_EXPORTS_TABLE", TABLE)?,
+                threats: required_env("CASB_THREATS_TABLE", TABLE)?,
             },
             activity_queue_url: required_env(
                 "CASB_ACTIVITY_QUEUE_URL",

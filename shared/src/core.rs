@@ -33,6 +33,8 @@ pub struct Core {
     pub admin: AdminCredential,
     /// The DLP engine the inspector runs on downloaded files; see [`Core::scanner`].
     scanner: Arc<LazyScanner>,
+    /// The threat detectors' settings and geolocation database.
+    threats: Arc<crate::threat::ThreatDetection>,
 }
 
 /// Building the engine takes tens of milliseconds and only the inspector scans, so the other
@@ -68,6 +70,7 @@ impl Core {
                 policy,
                 built: OnceLock::new(),
             }),
+            threats: Arc::new(crate::threat::ThreatDetection::new(settings.threat.clone())),
             backend,
             connectors: Arc::new(connectors),
             policies: Arc::new(PolicyCache::new(settings.policy_cache)),
@@ -86,6 +89,11 @@ impl Core {
         self.policies
             .get(self.backend.policies.as_ref(), tenant_id)
             .await
+    }
+
+    /// The threat detectors' settings and geolocation database.
+    pub fn threats(&self) -> &crate::threat::ThreatDetection {
+        &self.threats
     }
 
     /// This core with another admin credential.

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod ports;
 pub mod telemetry;
+pub mod threat;
 
 #[cfg(feature = "aws")]
 pub mod aws;

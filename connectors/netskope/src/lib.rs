@@ -381,13 +381,23 @@ pub fn map_event(integration: &Integration, stream: &str, event: &Value) -> Acti
     .iter()
     .find_map(|f| text(f))
     .unwrap_or_else(|| stream.to_string());
+    let number = |field: &str| {
+        match raw.get(field)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|v| v.is_finite())
+    };
     let user = text("user").or_else(|| text("ur_normalized"));
     let geo = text("src_country").map(|country| GeoEnrichment {
         country: Some(country),
         region: text("src_region"),
         city: text("src_location"),
-        asn: None,
-        asn_name: None,
+        // Netskope's own placement of the address, used before any database lookup.
+        latitude: number("src_latitude"),
+        longitude: number("src_longitude"),
+        ..GeoEnrichment::default()
     });
     let object_name = text("file_name").or_else(|| text("object"));
     let enrichments = Enrichments {

@@ -9,14 +9,15 @@ use serde::Serialize;
 
 use super::describe;
 use crate::domain::{
-    enum_label, Activity, Checkpoint, Classification, Incident, IncidentStatus, Integration,
-    StreamHealth,
+    enum_label, Activity, Anomaly, Checkpoint, Classification, Incident, IncidentStatus,
+    Integration, StreamHealth,
 };
 use crate::ports::{
     page_cursor, ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore,
     ExportRecord, ExportStore, IncidentStore, IntegrationPage, IntegrationStore, PolicyStore,
-    StoreError, StoredPolicySet,
+    StoreError, StoredPolicySet, ThreatStore,
 };
+use crate::threat::BehaviourState;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -31,6 +32,8 @@ pub struct TableNames {
     pub policies: String,
     pub classifications: String,
     pub exports: String,
+    /// Behaviour states, anomalies and the activities behind them (one table, `pk`/`sk`).
+    pub threats: String,
 }
 
 impl TableNames {
@@ -45,6 +48,7 @@ impl TableNames {
             policies: format!("{prefix}-policies"),
             classifications: format!("{prefix}-classifications"),
             exports: format!("{prefix}-exports"),
+            threats: format!("{prefix}-threats"),
         }
     }
 }
@@ -58,6 +62,9 @@ pub(crate) const INCIDENTS_BY_CREATED: &str = "by_created";
 pub(crate) const EXPORTS_PENDING: &str = "pending_by_time";
 /// Batch manifests not completed yet (sparse: `open_manifest` is removed on completion).
 pub(crate) const EXPORTS_OPEN_BATCHES: &str = "open_batches";
+
+/// A tenant's anomalies, the most recently active first.
+pub(crate) const ANOMALIES_BY_ACTIVITY: &str = "anomalies_by_activity";
 
 /// Every store on DynamoDB, one table each.
 #[derive(Clone)]
@@ -1016,5 +1023,265 @@ impl ExportStore for DynamoStores {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+fn behaviour_key(tenant_id: &str, subject: &str) -> Item {
+    HashMap::from([
+        ("pk".into(), s(format!("behaviour#{tenant_id}#{subject}"))),
+        ("sk".into(), s("state")),
+    ])
+}
+
+fn anomaly_pk(tenant_id: &str, anomaly_id: &str) -> AttributeValue {
+    s(format!("anomaly#{tenant_id}#{anomaly_id}"))
+}
+
+fn anomaly_item(anomaly: &Anomaly) -> Result<Item, StoreError> {
+    Ok(HashMap::from([
+        ("pk".into(), anomaly_pk(&anomaly.tenant_id, &anomaly.id)),
+        ("sk".into(), s("anomaly")),
+        ("anomaly_tenant".into(), s(&anomaly.tenant_id)),
+        (
+            "activity_key".into(),
+            s(time_key(anomaly.last_activity_at, &anomaly.id)),
+        ),
+        ("version".into(), n(anomaly.version)),
+        ("doc".into(), to_doc(anomaly)?),
+    ]))
+}
+
+impl DynamoStores {
+    /// Puts `item` if the stored `version` equals `expected` (0: no item yet).
+    async fn put_versioned(
+        &self,
+        item: Item,
+        expected: u64,
+        what: String,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.tables.threats)
+            .set_item(Some(item));
+        let request = if expected == 0 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict { what }),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ThreatStore for DynamoStores {
+    async fn get_behaviour(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+    ) -> Result<Option<BehaviourState>, StoreError> {
+        self.get_doc(&self.tables.threats, behaviour_key(tenant_id, subject))
+            .await?
+            .map(|item| from_item("behaviour state", &item))
+            .transpose()
+    }
+
+    async fn put_behaviour(&self, state: &BehaviourState) -> Result<BehaviourState, StoreError> {
+        let mut stored = state.clone();
+        stored.version = state.version + 1;
+        let mut item = behaviour_key(&state.tenant_id, &state.subject);
+        item.insert("version".into(), n(stored.version));
+        item.insert("doc".into(), to_doc(&stored)?);
+        self.put_versioned(
+            item,
+            state.version,
+            format!("behaviour of '{}'", state.subject),
+        )
+        .await?;
+        Ok(stored)
+    }
+
+    async fn create_anomaly(&self, anomaly: &Anomaly) -> Result<bool, StoreError> {
+        let mut stored = anomaly.clone();
+        stored.version = 1;
+        match self
+            .put_versioned(
+                anomaly_item(&stored)?,
+                0,
+                format!("anomaly '{}'", anomaly.id),
+            )
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_conflict() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_anomaly(
+        &self,
+        tenant_id: &str,
+        anomaly_id: &str,
+    ) -> Result<Option<Anomaly>, StoreError> {
+        let key = HashMap::from([
+            ("pk".into(), anomaly_pk(tenant_id, anomaly_id)),
+            ("sk".into(), s("anomaly")),
+        ]);
+        self.get_doc(&self.tables.threats, key)
+            .await?
+            .map(|item| from_item("anomaly", &item))
+            .transpose()
+    }
+
+    async fn update_anomaly(&self, anomaly: &Anomaly) -> Result<Anomaly, StoreError> {
+        let mut stored = anomaly.clone();
+        stored.version = anomaly.version + 1;
+        self.put_versioned(
+            anomaly_item(&stored)?,
+            anomaly.version.max(1),
+            format!("anomaly '{}'", anomaly.id),
+        )
+        .await?;
+        Ok(stored)
+    }
+
+    async fn list_anomalies(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Anomaly>, StoreError> {
+        let items = self
+            .query_all(
+                &self.tables.threats,
+                Some(ANOMALIES_BY_ACTIVITY),
+                ("anomaly_tenant", s(tenant_id)),
+                None,
+                None,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| from_item("anomaly", item))
+            .collect()
+    }
+
+    async fn add_anomaly_activities(
+        &self,
+        tenant_id: &str,
+        anomaly_id: &str,
+        activities: &[(String, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let pk = anomaly_pk(tenant_id, anomaly_id);
+        let mut added = 0u64;
+        for (activity_id, at) in activities {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.tables.threats)
+                .item("pk", pk.clone())
+                .item("sk", s(format!("activity#{}", time_key(*at, activity_id))))
+                .item("activity_id", s(activity_id))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => added += 1,
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        if added == 0 {
+            return Ok(());
+        }
+        // A counter item says when the oldest must go, without counting 100,000 items.
+        let kept = self
+            .client
+            .update_item()
+            .table_name(&self.tables.threats)
+            .key("pk", pk.clone())
+            .key("sk", s("activity_count"))
+            .update_expression("ADD #c :added")
+            .expression_attribute_names("#c", "activities")
+            .expression_attribute_values(":added", n(added))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .attributes
+            .as_ref()
+            .and_then(|a| number(a, "activities"))
+            .unwrap_or(0);
+        let excess = kept - Anomaly::KEPT_ACTIVITIES as i64;
+        if excess <= 0 {
+            return Ok(());
+        }
+        let oldest = self
+            .client
+            .query()
+            .table_name(&self.tables.threats)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :activity)")
+            .expression_attribute_values(":pk", pk.clone())
+            .expression_attribute_values(":activity", s("activity#"))
+            .scan_index_forward(true)
+            .limit(excess.min(1000) as i32)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .items
+            .unwrap_or_default();
+        for item in &oldest {
+            if let Some(sk) = item.get("sk") {
+                self.client
+                    .delete_item()
+                    .table_name(&self.tables.threats)
+                    .key("pk", pk.clone())
+                    .key("sk", sk.clone())
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        self.client
+            .update_item()
+            .table_name(&self.tables.threats)
+            .key("pk", pk)
+            .key("sk", s("activity_count"))
+            .update_expression("ADD #c :removed")
+            .expression_attribute_names("#c", "activities")
+            .expression_attribute_values(":removed", n(-(oldest.len() as i64)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn anomaly_activities(
+        &self,
+        tenant_id: &str,
+        anomaly_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .query_all(
+                &self.tables.threats,
+                None,
+                ("pk", anomaly_pk(tenant_id, anomaly_id)),
+                Some(("sk", "activity#".into(), "activity#~".into())),
+                None,
+                limit,
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| item.get("activity_id")?.as_s().ok().cloned())
+            .collect())
     }
 }

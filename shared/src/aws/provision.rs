@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use super::describe;
 use super::dynamodb::{
     TableNames, ACTIVITIES_BY_ACTOR, ACTIVITIES_BY_INTEGRATION, ACTIVITIES_BY_TIME,
-    EXPORTS_OPEN_BATCHES, EXPORTS_PENDING, INCIDENTS_BY_CREATED,
+    ANOMALIES_BY_ACTIVITY, EXPORTS_OPEN_BATCHES, EXPORTS_PENDING, INCIDENTS_BY_CREATED,
 };
 
 /// A queue and its dead-letter queue, by URL.
@@ -210,6 +210,22 @@ pub async fn create_tables(
             sort: Some("id"),
             extra_attributes: &["created_key"],
             indexes: vec![index(INCIDENTS_BY_CREATED, "tenant_id", "created_key")],
+            ttl_attribute: None,
+        },
+    )
+    .await?;
+    create_table(
+        client,
+        TableSpec {
+            name: &tables.threats,
+            partition: "pk",
+            sort: Some("sk"),
+            extra_attributes: &["anomaly_tenant", "activity_key"],
+            indexes: vec![index(
+                ANOMALIES_BY_ACTIVITY,
+                "anomaly_tenant",
+                "activity_key",
+            )],
             ttl_attribute: None,
         },
     )

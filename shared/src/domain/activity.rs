@@ -65,6 +65,14 @@ pub struct GeoEnrichment {
     pub city: Option<String>,
     pub asn: Option<u32>,
     pub asn_name: Option<String>,
+    /// Where the address is, as the provider or the geolocation database places it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    /// How far off the place may be (the database's 67 % radius), in kilometres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_radius_km: Option<u32>,
 }
 
 /// Who can reach the object now, as the connector found it at the provider.

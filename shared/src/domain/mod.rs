@@ -2,6 +2,7 @@
 //! the versioned envelopes that carry them between stages. Nothing here knows about AWS or SQLite.
 
 mod activity;
+mod anomaly;
 mod checkpoint;
 mod classification;
 mod envelope;
@@ -13,6 +14,7 @@ mod response_action;
 #[cfg(test)]
 pub(crate) use activity::fixtures;
 pub use activity::*;
+pub use anomaly::*;
 pub use checkpoint::*;
 pub use classification::*;
 pub use envelope::*;

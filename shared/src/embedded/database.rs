@@ -98,6 +98,30 @@ CREATE TABLE IF NOT EXISTS export_records (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS export_records_pending ON export_records (done, batch_id, time_ms);
+CREATE TABLE IF NOT EXISTS behaviour (
+    tenant_id TEXT NOT NULL,
+    subject   TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, subject)
+);
+CREATE TABLE IF NOT EXISTS anomalies (
+    tenant_id        TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    last_activity_at INTEGER NOT NULL,
+    version          INTEGER NOT NULL,
+    doc              TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX IF NOT EXISTS anomalies_by_time ON anomalies (tenant_id, last_activity_at);
+CREATE TABLE IF NOT EXISTS anomaly_activities (
+    tenant_id   TEXT NOT NULL,
+    anomaly_id  TEXT NOT NULL,
+    activity_id TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, anomaly_id, activity_id)
+);
+CREATE INDEX IF NOT EXISTS anomaly_activities_by_time ON anomaly_activities (tenant_id, anomaly_id, at);
 CREATE TABLE IF NOT EXISTS outbox (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     sent_at    INTEGER NOT NULL,
@@ -269,21 +293,24 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
-fn to_doc<T: Serialize>(value: &T) -> Result<String, StoreError> {
+pub(super) fn to_doc<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
         what: "record".into(),
         message: e.to_string(),
     })
 }
 
-fn from_doc<T: DeserializeOwned>(what: &str, doc: &str) -> Result<T, StoreError> {
+pub(super) fn from_doc<T: DeserializeOwned>(what: &str, doc: &str) -> Result<T, StoreError> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
         what: what.to_string(),
         message: e.to_string(),
     })
 }
 
-fn docs<T: DeserializeOwned>(what: &str, rows: Vec<String>) -> Result<Vec<T>, StoreError> {
+pub(super) fn docs<T: DeserializeOwned>(
+    what: &str,
+    rows: Vec<String>,
+) -> Result<Vec<T>, StoreError> {
     rows.iter().map(|doc| from_doc(what, doc)).collect()
 }
 
@@ -371,7 +398,7 @@ impl IntegrationStore for Database {
     }
 }
 
-fn collect_strings(
+pub(super) fn collect_strings(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,

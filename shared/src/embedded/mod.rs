@@ -12,6 +12,7 @@ mod queue;
 mod secrets;
 #[cfg(feature = "smtp")]
 mod smtp;
+mod threat_store;
 
 pub use database::Database;
 pub use mailer::OutboxMailer;

@@ -508,6 +508,97 @@ pub fn incident(incident: &Incident) -> Value {
     record
 }
 
+/// An anomaly as a Detection Finding (2004): the detector as the analytic, the explanation as
+/// the finding's description, the activities behind it as related events, and for the
+/// statistical detectors what was observed against the baseline.
+pub fn anomaly(anomaly: &crate::domain::Anomaly, activity_ids: &[String]) -> Value {
+    use crate::domain::DetectorKind;
+    let (severity_id, severity) = severity_id(anomaly.severity);
+    let (activity_id, activity_name) = if anomaly.version > 1 {
+        (2, "Update")
+    } else {
+        (1, "Create")
+    };
+    // OCSF analytic types: 1 Rule, 2 Behavioral, 3 Statistical.
+    let (analytic_type_id, analytic_type) = match anomaly.detector {
+        DetectorKind::MassDownload
+        | DetectorKind::MassDeletion
+        | DetectorKind::MassSharing
+        | DetectorKind::UnusualHours => (3, "Statistical"),
+        DetectorKind::ImpossibleTravel | DetectorKind::NewCountry => (2, "Behavioral"),
+        DetectorKind::BruteForce | DetectorKind::AdminGrant | DetectorKind::PersonalDomainShare => {
+            (1, "Rule")
+        }
+    };
+    let mut record = json!({
+        "metadata": metadata(&format!("{}#{}", anomaly.id, anomaly.version), &anomaly.tenant_id, None),
+        "time": anomaly.updated_at.timestamp_millis(),
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": 1,
+        "status": "New",
+        "is_alert": true,
+        "message": anomaly.explanation,
+        "count": anomaly.activity_count,
+        "start_time": anomaly.first_activity_at.timestamp_millis(),
+        "end_time": anomaly.last_activity_at.timestamp_millis(),
+        "finding_info": {
+            "uid": anomaly.id,
+            "title": anomaly.detector.title(),
+            "desc": anomaly.explanation,
+            "types": [anomaly.category.label()],
+            "analytic": {
+                "uid": anomaly.detector.as_str(),
+                "name": anomaly.detector.title(),
+                "type_id": analytic_type_id,
+                "type": analytic_type,
+            },
+            "created_time": anomaly.created_at.timestamp_millis(),
+            "modified_time": anomaly.updated_at.timestamp_millis(),
+            "first_seen_time": anomaly.first_activity_at.timestamp_millis(),
+            "last_seen_time": anomaly.last_activity_at.timestamp_millis(),
+            "related_events": activity_ids.iter().map(|id| json!({ "uid": id })).collect::<Vec<_>>(),
+            "related_events_count": anomaly.activity_count,
+        },
+        "unmapped": {
+            "provider": anomaly.provider.as_str(),
+            "integration_id": anomaly.integration_id,
+            "subject": anomaly.subject,
+            "category": anomaly.category.label(),
+            "evidence": anomaly.evidence,
+        },
+    });
+    class_fields(&mut record, 2, 2004, activity_id, activity_name);
+    let evidence = &anomaly.evidence;
+    if let (Some(count), Some(threshold)) =
+        (evidence["count"].as_u64(), evidence["threshold"].as_u64())
+    {
+        let window = evidence["window_minutes"].as_u64().unwrap_or(60);
+        let parameter = anomaly.detector.as_str();
+        let mut analysis = json!({
+            "analysis_targets": [{ "name": anomaly.subject, "type": "User" }],
+            "anomalies": [{
+                "observation_parameter": parameter,
+                "observation_type": "count per window",
+                "observations": [{ "value": count.to_string(), "count": count, "timespan": { "duration_mins": window } }],
+            }],
+        });
+        analysis["baselines"] = json!([{
+            "observation_parameter": parameter,
+            "observation_type": "threshold per window",
+            "observations": [{ "value": threshold.to_string(), "timespan": { "duration_mins": window } }],
+        }]);
+        record["anomaly_analyses"] = json!([analysis]);
+    }
+    let subject = &anomaly.subject;
+    if let Some(address) = subject.strip_prefix("ip:") {
+        record["evidences"] = json!([{ "src_endpoint": { "ip": address } }]);
+    } else if let Some(login) = subject.strip_prefix("user:") {
+        record["actor"] = json!({ "user": person(login, None, None) });
+    }
+    record
+}
+
 /// A response action carried out at the provider, as File Remediation Activity (7002), or
 /// Remediation Activity (7001) when what it acted on is not a file or folder. `None`
 /// for notifications (not a remediation) and for actions not tried yet.

@@ -124,6 +124,26 @@ pub async fn record_incident(core: &Core, incident: &Incident) -> Result<(), Pip
     Ok(())
 }
 
+/// Adds an anomaly's state (Detection Finding) to the outbox, once per version.
+pub async fn record_anomaly(
+    core: &Core,
+    anomaly: &crate::domain::Anomaly,
+) -> Result<(), PipelineError> {
+    if !core.backend.export_sinks.enabled() {
+        return Ok(());
+    }
+    let record = export_record(
+        format!("anomaly#{}#{}", anomaly.id, anomaly.version),
+        &ocsf::anomaly(anomaly, &anomaly.recent_activity_ids),
+        anomaly.updated_at,
+    );
+    core.backend
+        .exports
+        .add_export_records(&[record], keep_until(core))
+        .await?;
+    Ok(())
+}
+
 /// Adds a change to the product's configuration (Entity Management) to the outbox.
 pub async fn record_config_change(
     core: &Core,

@@ -34,6 +34,8 @@ pub struct Inspection {
     /// Incidents raised again by a new exposure after their remediation.
     pub incidents_reopened: usize,
     pub actions_queued: usize,
+    /// Anomalies this activity opened or extended.
+    pub anomalies: usize,
 }
 
 /// An uninspected result is kept this long, then the version is tried again (a refused
@@ -61,6 +63,10 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
         Some(stored) => stored.merged_with(activity.clone()),
         None => activity.clone(),
     };
+    let mut merged = merged;
+    // Placed before it is stored: the stored activity, its export and the detectors see one
+    // place (the provider's own coordinates win over the database's).
+    core.threats().locate(&mut merged);
     let activity = &merged;
     backend
         .activities
@@ -77,6 +83,15 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
     let mut actions = Vec::new();
     for hit in active.set.evaluate(activity, classification.as_ref()) {
         actions.extend(raise(core, activity, &active, hit, now, &mut inspection).await?);
+    }
+    // Behaviour: the anomalies this activity opens or extends, and the policies that act on
+    // them.
+    let anomalies = crate::threat::observe(core, activity).await?;
+    inspection.anomalies = anomalies.len();
+    for anomaly in &anomalies {
+        for hit in active.set.evaluate_anomaly(anomaly, activity) {
+            actions.extend(raise(core, activity, &active, hit, now, &mut inspection).await?);
+        }
     }
     inspection.actions_queued = actions.len();
     backend.action_queue.send_batch(actions).await?;

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::dlp::{Category, Confidence};
-use crate::domain::{Activity, Classification, EventType, LinkVisibility, MatchSummary, UserType};
+use crate::domain::{
+    Activity, Anomaly, AnomalyCategory, Classification, DetectorKind, EventType, LinkVisibility,
+    MatchSummary, Severity, UserType,
+};
 
 /// Every clause present must hold; absent clauses hold.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,6 +34,36 @@ pub struct Conditions {
     pub exposure: Option<ExposureCondition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentCondition>,
+    /// An anomaly the threat detectors found. A policy with this clause is judged only when an
+    /// activity opens or extends an anomaly, never on the activity alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<AnomalyCondition>,
+}
+
+/// Which anomalies a policy acts on: every list present must match (a list is any-of).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyCondition {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detectors: Vec<DetectorKind>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<AnomalyCategory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<Severity>,
+}
+
+impl AnomalyCondition {
+    pub fn holds(&self, anomaly: &Anomaly) -> Option<Vec<MatchSummary>> {
+        let holds = (self.detectors.is_empty() || self.detectors.contains(&anomaly.detector))
+            && (self.categories.is_empty() || self.categories.contains(&anomaly.category))
+            && self.min_severity.is_none_or(|min| anomaly.severity >= min);
+        holds.then(|| {
+            vec![summary(
+                format!("anomaly.{}", anomaly.detector.as_str()),
+                anomaly.activity_count.min(u32::MAX as u64) as u32,
+            )]
+        })
+    }
 }
 
 /// Who someone is: internal or external, by address or domain, or on a named list.
@@ -326,6 +359,30 @@ impl Conditions {
     /// Judges every clause but the content ones; `None` when one does not hold, else what
     /// matched.
     pub fn holds_without_content(
+        &self,
+        activity: &Activity,
+        lists: &BTreeMap<String, Vec<String>>,
+    ) -> Option<Vec<MatchSummary>> {
+        if self.anomaly.is_some() {
+            return None;
+        }
+        self.holds_on_activity(activity, lists)
+    }
+
+    /// Judges an anomaly policy on an anomaly and the activity that opened or extended it.
+    pub fn holds_on_anomaly(
+        &self,
+        anomaly: &Anomaly,
+        activity: &Activity,
+        lists: &BTreeMap<String, Vec<String>>,
+    ) -> Option<Vec<MatchSummary>> {
+        let mut matched = self.anomaly.as_ref()?.holds(anomaly)?;
+        matched.extend(self.holds_on_activity(activity, lists)?);
+        Some(matched)
+    }
+
+    /// The clauses about the activity itself (not its content, not an anomaly).
+    fn holds_on_activity(
         &self,
         activity: &Activity,
         lists: &BTreeMap<String, Vec<String>>,

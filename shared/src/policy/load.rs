@@ -201,6 +201,14 @@ fn check_conditions(
             );
         }
     }
+    if when.anomaly.is_some() && when.needs_content() {
+        problem(
+            "when.anomaly",
+            "an anomaly policy acts on behaviour, not on file content: move the content \
+             conditions to a policy of their own"
+                .into(),
+        );
+    }
     if let Some(content) = &when.content {
         if content.any_of.is_empty() && !content.uninspected {
             problem(

@@ -250,6 +250,28 @@ impl PolicySet {
         })
     }
 
+    /// Every anomaly policy the anomaly (with the activity that opened or extended it) meets.
+    /// The incident is about the anomaly: its further activities are the same incident.
+    pub fn evaluate_anomaly(
+        &self,
+        anomaly: &crate::domain::Anomaly,
+        activity: &Activity,
+    ) -> Vec<PolicyHit<'_>> {
+        self.policies
+            .iter()
+            .filter(|p| p.covers(activity) && !p.needs_content())
+            .filter_map(|policy| {
+                Some(PolicyHit {
+                    policy,
+                    matches: policy
+                        .when
+                        .holds_on_anomaly(anomaly, activity, &self.lists)?,
+                    subject: format!("anomaly#{}", anomaly.id),
+                })
+            })
+            .collect()
+    }
+
     /// Every policy the activity violates. `content` is the classification of the file's
     /// current version, when it has one; content conditions do not hold without it.
     pub fn evaluate(

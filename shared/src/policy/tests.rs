@@ -58,7 +58,8 @@ fn the_default_set_parses_and_keeps_the_ids_incidents_were_keyed_on() {
             "builtin.sensitive-file-exposed",
             "builtin.exposed-file-uninspected",
             "builtin.public-file-link",
-            "builtin.external-collaborator"
+            "builtin.external-collaborator",
+            "builtin.account-threat"
         ]
     );
     // Every detector the default set names exists in the engine.

@@ -2,8 +2,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Activity, Checkpoint, Classification, Incident, IncidentStatus, Integration, StreamHealth,
+    Activity, Anomaly, Checkpoint, Classification, Incident, IncidentStatus, Integration,
+    StreamHealth,
 };
+use crate::threat::BehaviourState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -186,6 +188,51 @@ pub trait ClassificationStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// What the threat detectors keep: behaviour state per subject, anomalies, and the activities
+/// behind each anomaly.
+#[async_trait]
+pub trait ThreatStore: Send + Sync {
+    async fn get_behaviour(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+    ) -> Result<Option<BehaviourState>, StoreError>;
+    /// Writes the state if the stored version still equals `state.version` (0: none stored
+    /// yet), and returns it with the version bumped. Otherwise [`StoreError::Conflict`].
+    async fn put_behaviour(&self, state: &BehaviourState) -> Result<BehaviourState, StoreError>;
+    /// Creates the anomaly unless one with its id exists; `true` if it was created.
+    async fn create_anomaly(&self, anomaly: &Anomaly) -> Result<bool, StoreError>;
+    async fn get_anomaly(
+        &self,
+        tenant_id: &str,
+        anomaly_id: &str,
+    ) -> Result<Option<Anomaly>, StoreError>;
+    /// Replaces the anomaly if the stored version still equals `anomaly.version`, and returns
+    /// it with the version bumped. Otherwise [`StoreError::Conflict`].
+    async fn update_anomaly(&self, anomaly: &Anomaly) -> Result<Anomaly, StoreError>;
+    /// The tenant's anomalies, the most recently active first.
+    async fn list_anomalies(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Anomaly>, StoreError>;
+    /// Records activities behind an anomaly (again is harmless), keeping the latest
+    /// [`Anomaly::KEPT_ACTIVITIES`].
+    async fn add_anomaly_activities(
+        &self,
+        tenant_id: &str,
+        anomaly_id: &str,
+        activities: &[(String, DateTime<Utc>)],
+    ) -> Result<(), StoreError>;
+    /// The ids of the activities behind an anomaly, newest first.
+    async fn anomaly_activities(
+        &self,
+        tenant_id: &str,
+        anomaly_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+}
+
 /// Every store in one bound, for back ends that implement them all on one connection.
 pub trait Stores:
     IntegrationStore
@@ -195,6 +242,7 @@ pub trait Stores:
     + IncidentStore
     + PolicyStore
     + ClassificationStore
+    + ThreatStore
     + super::ExportStore
 {
 }
@@ -207,6 +255,7 @@ impl<T> Stores for T where
         + IncidentStore
         + PolicyStore
         + ClassificationStore
+        + ThreatStore
         + super::ExportStore
 {
 }
