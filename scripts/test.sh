@@ -13,6 +13,19 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ] \
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
 
+# MaxMind's own test databases (GeoIP2-City-Test.mmdb: London, Linköping, Milton, Changchun...),
+# shipped in the maxminddb package's source distribution, for the geographic threat detectors.
+geoip_db="target/geoip/GeoIP2-City-Test.mmdb"
+if [ ! -s "$geoip_db" ]; then
+  echo "==> fetching MaxMind's test databases (maxminddb 3.2.0 source distribution)"
+  rm -rf target/geoip && mkdir -p target/geoip
+  "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+    maxminddb==3.2.0 -d target/geoip
+  tar -xzf target/geoip/maxminddb-3.2.0.tar.gz -C target/geoip --strip-components=4 \
+    maxminddb-3.2.0/tests/data/test-data/GeoIP2-City-Test.mmdb
+fi
+export CASB_TEST_GEOIP_DB="$PWD/$geoip_db"
+
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 mkdir -p target
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &

@@ -29,6 +29,7 @@ crate::on_both_back_ends!(
     classifications_are_kept_per_content_version_until_they_expire,
     export_outbox_gives_each_record_to_one_batch_and_reopens_unfinished_ones,
     export_sink_writes_whole_objects_and_replaces_them,
+    behaviour_state_and_anomalies_are_written_optimistically_and_listed_by_activity,
 );
 
 async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
@@ -1062,4 +1063,160 @@ async fn export_sink_writes_whole_objects_and_replaces_them(f: Fixture) {
             assert!(sink.put_object(bad, vec![1], "x").await.is_err(), "{bad}");
         }
     }
+}
+
+fn anomaly(tenant: &str, id: &str, last: &str) -> Anomaly {
+    let at: chrono::DateTime<Utc> = last.parse().unwrap();
+    Anomaly {
+        id: id.into(),
+        tenant_id: tenant.into(),
+        integration_id: "int-1".into(),
+        provider: Provider::Box,
+        subject: "user:ann@example.com".into(),
+        category: AnomalyCategory::DataExfiltration,
+        detector: DetectorKind::MassDownload,
+        severity: Severity::Medium,
+        explanation: "100 downloads within 60 minutes".into(),
+        evidence: serde_json::json!({"count": 100}),
+        first_activity_at: at,
+        last_activity_at: at,
+        activity_count: 1,
+        recent_activity_ids: vec!["a-1".into()],
+        created_at: at,
+        updated_at: at,
+        version: 0,
+    }
+}
+
+async fn behaviour_state_and_anomalies_are_written_optimistically_and_listed_by_activity(
+    f: Fixture,
+) {
+    use casb_shared::threat::BehaviourState;
+    let store = &f.backend.threats;
+    let name = f.name;
+    assert!(store
+        .get_behaviour("tenant-a", "user:ann")
+        .await
+        .unwrap()
+        .is_none());
+    let mut state = BehaviourState::new("tenant-a", "user:ann");
+    state.sign_ins = 3;
+    let written = store.put_behaviour(&state).await.unwrap();
+    assert_eq!(written.version, 1, "{name}");
+    // A second creator of the same state loses.
+    assert!(
+        store.put_behaviour(&state).await.unwrap_err().is_conflict(),
+        "{name}"
+    );
+    let mut next = written.clone();
+    next.sign_ins = 4;
+    let next = store.put_behaviour(&next).await.unwrap();
+    assert_eq!(next.version, 2);
+    // A writer still holding version 1 is stale.
+    assert!(
+        store
+            .put_behaviour(&written)
+            .await
+            .unwrap_err()
+            .is_conflict(),
+        "{name}"
+    );
+    let read = store
+        .get_behaviour("tenant-a", "user:ann")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.sign_ins, read.version), (4, 2), "{name}");
+    assert!(
+        store
+            .get_behaviour("tenant-b", "user:ann")
+            .await
+            .unwrap()
+            .is_none(),
+        "{name}"
+    );
+
+    let first = anomaly("tenant-a", "an-1", "2026-11-24T10:00:00Z");
+    assert!(store.create_anomaly(&first).await.unwrap(), "{name}");
+    assert!(
+        !store.create_anomaly(&first).await.unwrap(),
+        "{name}: created twice"
+    );
+    store
+        .create_anomaly(&anomaly("tenant-a", "an-2", "2026-11-24T11:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .create_anomaly(&anomaly("tenant-b", "an-3", "2026-11-24T12:00:00Z"))
+        .await
+        .unwrap();
+    let mut read = store
+        .get_anomaly("tenant-a", "an-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.version, 1, "{name}");
+    // Extended later than an-2: listed first now.
+    read.last_activity_at = "2026-11-24T13:00:00Z".parse().unwrap();
+    read.activity_count = 2;
+    let updated = store.update_anomaly(&read).await.unwrap();
+    assert_eq!(updated.version, 2);
+    assert!(
+        store.update_anomaly(&read).await.unwrap_err().is_conflict(),
+        "{name}"
+    );
+    let listed: Vec<_> = store
+        .list_anomalies("tenant-a", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.id, a.activity_count))
+        .collect();
+    assert_eq!(
+        listed,
+        [("an-1".to_string(), 2), ("an-2".to_string(), 1)],
+        "{name}: most recently active first, own tenant only"
+    );
+
+    let at =
+        |m: u32| -> chrono::DateTime<Utc> { format!("2026-11-24T10:{m:02}:00Z").parse().unwrap() };
+    let batch: Vec<(String, chrono::DateTime<Utc>)> =
+        (0..5).map(|i| (format!("act-{i}"), at(i))).collect();
+    store
+        .add_anomaly_activities("tenant-a", "an-1", &batch)
+        .await
+        .unwrap();
+    // Again, and overlapping: nothing doubles.
+    store
+        .add_anomaly_activities("tenant-a", "an-1", &batch[3..])
+        .await
+        .unwrap();
+    store
+        .add_anomaly_activities("tenant-a", "an-1", &[("act-9".into(), at(9))])
+        .await
+        .unwrap();
+    let ids = store
+        .anomaly_activities("tenant-a", "an-1", 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids,
+        ["act-9", "act-4", "act-3", "act-2", "act-1", "act-0"],
+        "{name}: newest first, once each"
+    );
+    assert_eq!(
+        store
+            .anomaly_activities("tenant-a", "an-1", 2)
+            .await
+            .unwrap(),
+        ["act-9", "act-4"]
+    );
+    assert!(
+        store
+            .anomaly_activities("tenant-a", "an-2", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "{name}"
+    );
 }

@@ -14,3 +14,4 @@ mod export;
 mod notifications;
 mod pipeline;
 mod security_sources;
+mod threats;

@@ -274,7 +274,6 @@ async fn gather(
     finding: &Finding,
 ) -> Result<Vec<(String, DateTime<Utc>)>, PipelineError> {
     let mut ids: Vec<(String, DateTime<Utc>)> = finding.related.clone();
-    ids.push((activity.id(), activity.event_timestamp));
     if let Some(kind) = finding.gather {
         let window = Duration::minutes(core.threats().settings.window_minutes);
         let address = finding.subject.strip_prefix("ip:");
@@ -302,8 +301,13 @@ async fn gather(
             }
         }
     }
-    let mut seen = BTreeSet::new();
+    // Oldest first and the firing activity last: the anomaly's recent ids end with it, so
+    // its redelivery is recognised.
+    let this = activity.id();
+    let mut seen = BTreeSet::from([this.clone()]);
     ids.retain(|(id, _)| seen.insert(id.clone()));
+    ids.sort_by_key(|(_, at)| *at);
+    ids.push((this, activity.event_timestamp));
     Ok(ids)
 }
 
