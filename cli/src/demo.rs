@@ -175,6 +175,32 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     sim.record_login(&alice, true).map_err(box_error)?;
     sim.record_login(&bob, false).map_err(box_error)?;
 
+    // Threats. Carol's password is guessed: 20 failed sign-ins from one address, then a
+    // success from it.
+    for _ in 0..20 {
+        sim.record_login_from(&carol, false, "175.16.199.5")
+            .map_err(box_error)?;
+    }
+    sim.record_login_from(&carol, true, "175.16.199.5")
+        .map_err(box_error)?;
+    // Alice signs in from London and, a moment later, from Changchun (placed by the
+    // geolocation database, when one is configured).
+    sim.record_login_from(&alice, true, "81.2.69.142")
+        .map_err(box_error)?;
+    sim.record_login_from(&alice, true, "175.16.199.7")
+        .map_err(box_error)?;
+    // Bob downloads 110 files of the archive in a minute.
+    let archive = sim
+        .create_folder(&admin, "0", "Archive")
+        .map_err(box_error)?;
+    for n in 0..110 {
+        let file = sim
+            .upload_file(&admin, &archive, &format!("minutes-{n:03}.txt"), harmless)
+            .map_err(box_error)?;
+        sim.access_file(&bob, &file, FileAccess::Download)
+            .map_err(box_error)?;
+    }
+
     settle(&casb).await?;
 
     // The summary.
@@ -268,6 +294,52 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
             })
             .collect(),
     );
+    println!("\nAnomalies (casb anomalies show --data-dir DIR --tenant {TENANT} ID)");
+    let anomalies = backend.threats.list_anomalies(TENANT, 100).await?;
+    table(
+        &["detector", "severity", "subject", "activities", "id"],
+        anomalies
+            .iter()
+            .map(|a| {
+                vec![
+                    a.detector.as_str().to_string(),
+                    format!("{:?}", a.severity),
+                    a.subject.clone(),
+                    a.activity_count.to_string(),
+                    a.id.clone(),
+                ]
+            })
+            .collect(),
+    );
+    for anomaly in &anomalies {
+        println!(
+            "  {} ({}): {}",
+            anomaly.detector.title(),
+            anomaly.category.label(),
+            anomaly.explanation
+        );
+        let behind = backend
+            .threats
+            .anomaly_activities(TENANT, &anomaly.id, 3)
+            .await?;
+        for id in behind {
+            if let Some(a) = backend.activities.get_activity(TENANT, &id).await? {
+                println!(
+                    "      {}  {:<14} {} from {}",
+                    a.event_timestamp.format("%H:%M:%S"),
+                    a.event_name,
+                    a.actor_email.as_deref().unwrap_or("-"),
+                    a.actor_ip.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    if casb.core.threats().database().is_none() {
+        println!(
+            "  (impossible travel needs a geolocation database: run the demo with \
+             CASB_GEOIP_DB=/path/to/GeoLite2-City.mmdb)"
+        );
+    }
     println!("\nBox after remediation");
     let quarantine = sim.find_folder("0", "CASB Quarantine");
     let folder_name = |id: &str| match id {

@@ -7,6 +7,7 @@ mod normalize;
 mod policy;
 mod scan;
 mod stack;
+mod threats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +71,15 @@ enum Command {
     /// Add, list, pause, resume or remove integrations.
     #[command(subcommand)]
     Integration(admin::IntegrationCommand),
+    /// List the anomalies the threat detectors found, or show one with its activities.
+    #[command(subcommand)]
+    Anomalies(threats::AnomalyCommand),
+    /// Check the configuration and the store, and say which threat detectors run (the
+    /// geographic ones need CASB_GEOIP_DB).
+    Doctor {
+        #[command(flatten)]
+        target: admin::Target,
+    },
     /// Validate, apply, show and dry-run policy sets (YAML or JSON).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -218,6 +228,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Export { target } => admin::export(&target).await,
         Command::Integration(command) => admin::run(command).await,
         Command::Policy(command) => policy::run(command).await,
+        Command::Anomalies(command) => threats::run(command).await,
+        Command::Doctor { target } => threats::doctor(&target).await,
         Command::Normalize {
             provider,
             stream,

@@ -114,7 +114,14 @@ async fn poll_prints_normalized_activities_and_act_changes_the_file() {
 
 #[test]
 fn demo_runs_the_scenario_and_prints_the_summary() {
-    let output = casb().arg("demo").output().unwrap();
+    // MaxMind's test database (scripts/test.sh fetches it) places the demo's addresses.
+    let geoip = std::env::var("CASB_TEST_GEOIP_DB").ok();
+    let mut demo = casb();
+    demo.arg("demo");
+    if let Some(db) = &geoip {
+        demo.env("CASB_GEOIP_DB", db);
+    }
+    let output = demo.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -125,6 +132,7 @@ fn demo_runs_the_scenario_and_prints_the_summary() {
         "Activities ingested",
         "Incidents by policy and severity",
         "Response actions",
+        "Anomalies",
         "Box after remediation",
     ] {
         assert!(
@@ -168,6 +176,28 @@ fn demo_runs_the_scenario_and_prints_the_summary() {
         !stdout.contains("Failed") && !stdout.contains("Pending"),
         "{stdout}"
     );
+    // The scripted threats: Carol's brute force and the success that followed, Bob's mass
+    // download, and with MaxMind's test database Alice's impossible travel.
+    let anomaly = |detector: &str, subject: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(detector) && l.contains(subject))
+            .unwrap_or_else(|| panic!("no {detector} anomaly for {subject} in:\n{stdout}"))
+            .to_string()
+    };
+    assert!(anomaly("brute_force", "user:carol@").contains("High"));
+    assert!(anomaly("brute_force", "ip:175.16.199.5").contains("High"));
+    assert!(stdout.contains("followed 20 failed sign-ins"), "{stdout}");
+    let mass = anomaly("mass_download", "user:bob@");
+    // The 110 archive downloads and Bob's earlier one of the budget.
+    assert!(mass.split_whitespace().any(|w| w == "111"), "{mass}");
+    if geoip.is_some() {
+        assert!(anomaly("impossible_travel", "user:alice@").contains("High"));
+        assert!(
+            stdout.contains("signed in from Changchun, CN (175.16.199.7)"),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]
@@ -934,6 +964,75 @@ async fn policies_are_validated_applied_versioned_and_dry_run_over_stored_histor
     .await
     .unwrap();
     assert!(ok, "{stdout}\n{stderr}");
+    // The demo's anomalies, from the command line: listed, and one shown with its activities.
+    let (ok, list, stderr) = run_plain(&[
+        "anomalies",
+        "list",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "demo-tenant",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let anomalies: Vec<serde_json::Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mass = anomalies
+        .iter()
+        .find(|a| a["detector"] == "mass_download")
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(mass["category"], "data_exfiltration");
+    let id = mass["id"].as_str().unwrap();
+    let (ok, shown, stderr) = run_plain(&[
+        "anomalies",
+        "show",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "demo-tenant",
+        "--activities",
+        "5",
+        id,
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        shown.contains("Mass download") && shown.contains("111 behind it"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown.lines().filter(|l| l.contains("DOWNLOAD")).count(),
+        5,
+        "{shown}"
+    );
+    let (ok, _, stderr) = run_plain(&[
+        "anomalies",
+        "show",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "demo-tenant",
+        "an-unknown",
+    ]);
+    assert!(
+        !ok && stderr.contains("casb anomalies list --tenant demo-tenant"),
+        "{stderr}"
+    );
+    // Without a geolocation database, the doctor says the geographic detectors are off.
+    let output = casb()
+        .args(["doctor", "--data-dir", data_dir])
+        .env_remove("CASB_GEOIP_DB")
+        .output()
+        .unwrap();
+    let doctor = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{doctor}");
+    assert!(
+        doctor
+            .contains("[off] impossible travel, new country: off for addresses: set CASB_GEOIP_DB"),
+        "{doctor}"
+    );
+    assert!(doctor.contains("[on ] brute force"), "{doctor}");
     let incidents_before = {
         let backend = casb_shared::backend::EmbeddedBackend::open(&data)
             .unwrap()

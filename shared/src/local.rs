@@ -203,7 +203,7 @@ impl LocalInstance {
     /// Lines that tell an operator where everything is.
     pub fn describe(&self) -> Vec<String> {
         let base = format!("http://{}", self.address);
-        vec![
+        let mut lines = vec![
             format!(
                 "data directory: {}",
                 std::fs::canonicalize(&self.embedded.data_dir)
@@ -219,7 +219,14 @@ impl LocalInstance {
             format!("webhook-intake: {base}/webhooks/..."),
             "workers: poller (poll-jobs queue, fed by a timer and by webhooks), inspector (activities queue), remediator (actions queue)"
                 .to_string(),
-        ]
+        ];
+        for (name, on, detail) in self.core.threats().status() {
+            lines.push(format!(
+                "threat detector {name}: {}{detail}",
+                if on { "" } else { "OFF - " }
+            ));
+        }
+        lines
     }
 
     /// The admin token this instance requires on connect and disconnect (for its operator's

@@ -164,6 +164,15 @@ pub fn map_event(integration: &Integration, entry: &Value) -> Option<Activity> {
 /// triggers map onto event names ([`event_name_for_trigger`]). Needs the actor, the item and
 /// the time; without them the event id stands alone.
 pub fn action_identity(activity: &Activity) -> Option<String> {
+    // Sign-ins come only from the event stream (no webhook trigger carries them), so no other
+    // copy needs joining; and twenty failed sign-ins in one second are twenty attempts, not
+    // one (a brute force counts them).
+    if matches!(
+        activity.event_type,
+        EventType::Login | EventType::LoginFailure | EventType::Logout
+    ) {
+        return None;
+    }
     let actor = activity.actor_id.as_deref()?;
     let object = activity.object_id.as_deref()?;
     Some(format!(

@@ -102,7 +102,7 @@ pub fn validate_id(kind: &str, id: &str) -> Result<(), String> {
 }
 
 /// Label helpers for enums stored as plain strings in tables and queues.
-pub(crate) fn enum_label<T: Serialize>(value: &T) -> String {
+pub fn enum_label<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         other => format!("{other:?}"),

@@ -46,6 +46,17 @@ pub struct Health {
     pub status: &'static str,
     pub function: &'static str,
     pub version: &'static str,
+    /// The api function's: which threat detectors run (the geographic ones say when they are
+    /// off for want of a geolocation database).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detectors: Vec<DetectorHealth>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DetectorHealth {
+    pub name: String,
+    pub on: bool,
+    pub detail: String,
 }
 
 pub(crate) fn health(function: &'static str) -> Json<Health> {
@@ -53,6 +64,7 @@ pub(crate) fn health(function: &'static str) -> Json<Health> {
         status: "ok",
         function,
         version: env!("CARGO_PKG_VERSION"),
+        detectors: Vec::new(),
     })
 }
 

@@ -133,6 +133,14 @@ pub fn observe(
     }
     if activity.event_type == EventType::Login {
         findings.extend(brute_force_success(state, activity, settings, &finding));
+        state
+            .recent_successes
+            .push((at, activity.actor_ip.clone(), id.clone()));
+        let excess = state
+            .recent_successes
+            .len()
+            .saturating_sub(super::state::SUCCESSES_KEPT);
+        state.recent_successes.drain(..excess);
     }
     let Subject::User(user) = subject else {
         state.note_active(at);
@@ -229,7 +237,49 @@ fn burst(
     if opens {
         found.gather = Some(kind);
     }
+    if kind == Burst::FailedSignIn {
+        escalate_on_earlier_success(state, &mut found, settings);
+    }
     Some(found)
+}
+
+/// A success already counted that follows the burst (same second or later, within the
+/// window): the burst is reported with it, as when the success comes last.
+fn escalate_on_earlier_success(
+    state: &mut BehaviourState,
+    found: &mut Finding,
+    settings: &ThreatSettings,
+) {
+    let at = found.at;
+    let window = Duration::minutes(settings.window_minutes);
+    let Some(open) = state
+        .episodes
+        .get_mut(DetectorKind::BruteForce.as_str())
+        .filter(|e| !e.escalated)
+    else {
+        return;
+    };
+    let Some((success_at, address, success_id)) = state
+        .recent_successes
+        .iter()
+        .find(|(s, _, _)| *s >= at && *s <= at + window)
+        .cloned()
+    else {
+        return;
+    };
+    open.escalated = true;
+    let failures = found.evidence["count"].as_u64().unwrap_or(0);
+    let from = address.as_deref().unwrap_or("an unknown address");
+    found.severity = Severity::High;
+    found.explanation = format!(
+        "a successful sign-in at {} from {from} followed {failures} failed sign-ins within {} \
+         minutes: the password may have been guessed",
+        when(success_at),
+        settings.window_minutes
+    );
+    found.evidence["succeeded"] = json!(true);
+    found.evidence["address"] = json!(address);
+    found.related.push((success_id, success_at));
 }
 
 /// A successful sign-in right after a brute force: the password may have been guessed.

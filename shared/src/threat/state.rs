@@ -95,7 +95,14 @@ pub struct BehaviourState {
     /// The latest findings, newest last.
     #[serde(default)]
     pub recent_findings: Vec<Finding>,
+    /// The latest successful sign-ins (time, address, activity id), newest last: a brute force
+    /// whose failures are counted after its success (workers run out of order) still sees it.
+    #[serde(default)]
+    pub recent_successes: Vec<(DateTime<Utc>, Option<String>, String)>,
 }
+
+/// Successful sign-ins remembered for a brute force counted late.
+pub const SUCCESSES_KEPT: usize = 8;
 
 pub fn minute(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(60)

@@ -681,3 +681,39 @@ fn subjects_are_the_user_and_for_sign_ins_the_address() {
     activity.actor_id = None;
     assert!(Subject::of(&activity).is_empty());
 }
+
+#[test]
+fn a_success_counted_before_the_failures_that_reach_the_threshold_still_escalates() {
+    // Workers take an activity each, in any order: the success may be counted first.
+    let mut history = History::new();
+    let user = "nia@example.com";
+    let at = t0();
+    let success = history.event(user, EventType::Login, "LOGIN", at + Duration::seconds(1));
+    assert!(success.is_empty());
+    let mut last = Vec::new();
+    for _ in 0..20 {
+        last = history.event(user, EventType::LoginFailure, "FAILED_LOGIN", at);
+    }
+    assert_eq!(
+        detectors_of(&last),
+        [DetectorKind::BruteForce, DetectorKind::BruteForce]
+    );
+    assert!(last.iter().all(|f| f.severity == Severity::High));
+    assert!(
+        last[0].explanation.starts_with("a successful sign-in at 2026-11-02 09:00 UTC from 198.51.100.7 followed 20 failed sign-ins"),
+        "{}",
+        last[0].explanation
+    );
+    assert_eq!(last[0].related.len(), 1, "the success is behind it");
+    // A success an hour before the burst is not one that follows it.
+    let mut earlier = History::new();
+    earlier.event(user, EventType::Login, "LOGIN", at - Duration::hours(1));
+    let mut last = Vec::new();
+    for _ in 0..20 {
+        last = earlier.event(user, EventType::LoginFailure, "FAILED_LOGIN", at);
+    }
+    assert!(
+        last.iter().all(|f| f.severity == Severity::Medium),
+        "{last:?}"
+    );
+}

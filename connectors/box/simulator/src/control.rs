@@ -186,6 +186,24 @@ impl SimState {
             now(),
         ))
     }
+
+    /// A sign-in from a given address (the event's `ip_address`), for threat scenarios.
+    fn record_login_from(
+        &mut self,
+        user_id: &str,
+        success: bool,
+        address: &str,
+    ) -> Result<String, BoxError> {
+        let event_id = self.record_login(user_id, success)?;
+        for entry in self
+            .stream
+            .iter_mut()
+            .filter(|e| e.event["event_id"] == event_id.as_str())
+        {
+            entry.event["ip_address"] = json!(address);
+        }
+        Ok(event_id)
+    }
 }
 
 /// Control methods. They lock the world briefly and never block on the network; webhook
@@ -331,6 +349,16 @@ impl BoxSimulator {
     /// LOGIN or FAILED_LOGIN event for a user.
     pub fn record_login(&self, user_id: &str, success: bool) -> Result<String, BoxError> {
         self.with_state(|s| s.record_login(user_id, success))
+    }
+
+    /// LOGIN or FAILED_LOGIN event for a user, from `address` instead of the configured one.
+    pub fn record_login_from(
+        &self,
+        user_id: &str,
+        success: bool,
+        address: &str,
+    ) -> Result<String, BoxError> {
+        self.with_state(|s| s.record_login_from(user_id, success, address))
     }
 
     // ---- inspection --------------------------------------------------------------------
