@@ -8,6 +8,7 @@ mod db;
 mod incidents;
 mod sources;
 mod stats;
+mod threats;
 mod webhooks;
 mod world;
 
@@ -34,6 +35,9 @@ enum Part {
     Classify,
     /// 7: a Netskope backlog pulled, stored and exported as OCSF (JSON Lines and Parquet).
     Sources,
+    /// 8: the threat detectors' cost on the inspector's path, and their precision on two weeks
+    /// of ordinary work with planted threats.
+    Threats,
 }
 
 #[derive(Parser, Debug)]
@@ -105,6 +109,11 @@ struct Args {
     /// Netskope events in the sources part [20000; quick 2000].
     #[arg(long)]
     source_events: Option<usize>,
+    /// Activities in the threats part [50000; quick 4000], by this many users [200; quick 20].
+    #[arg(long)]
+    threat_activities: Option<usize>,
+    #[arg(long)]
+    threat_users: Option<usize>,
     /// Where data directories go (default: a fresh directory under the system temp dir).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -136,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
             Part::Crash,
             Part::Classify,
             Part::Sources,
+            Part::Threats,
         ]
     } else {
         args.parts.clone()
@@ -376,6 +386,31 @@ async fn main() -> anyhow::Result<()> {
                         ),
                     ]);
                     failed |= o.lost > 0 || o.doubled > 0 || o.pulled != o.events;
+                    serde_json::to_value(&o).unwrap_or_default()
+                })
+            }
+            Part::Threats => {
+                let options = threats::Options {
+                    activities: pick(args.threat_activities, 50_000, 4_000, quick),
+                    users: pick(args.threat_users, 200, 20, quick),
+                };
+                threats::run(&work_dir, &options).await.map(|o| {
+                    rows.push([
+                        "8".into(),
+                        format!(
+                            "Threat detectors on the inspector's path ({} activities by {} users over {} days, 8 at a time)",
+                            o.activities, o.users, o.days
+                        ),
+                        format!(
+                            "{:.0} activities/s with, {:.0}/s without ({:.0} us each)",
+                            o.with_detectors_per_second, o.without_detectors_per_second, o.overhead_us_per_activity
+                        ),
+                        format!(
+                            "{}/{} planted threats found, {} false anomalies; state {:.1} KB mean, {:.1} KB max per subject",
+                            o.planted_found, o.planted, o.false_anomalies, o.state_bytes_mean / 1e3, o.state_bytes_max as f64 / 1e3
+                        ),
+                    ]);
+                    failed |= o.planted_found != o.planted || o.false_anomalies > 0;
                     serde_json::to_value(&o).unwrap_or_default()
                 })
             }
