@@ -101,6 +101,8 @@ pub enum ConfigError {
     NotifyChannels(String),
     #[error("CASB_SMTP_URL cannot be used: {0}")]
     Smtp(String),
+    #[error("{0}")]
+    Geolocation(String),
 }
 
 pub fn optional_env(name: &str) -> Option<String> {

@@ -46,8 +46,8 @@ struct LazyScanner {
 }
 
 impl Core {
-    /// Fails only when the DLP policy file or the notification channels named in the settings
-    /// cannot be read or are invalid.
+    /// Fails only when the DLP policy file, the notification channels or the geolocation
+    /// database named in the settings cannot be read or are invalid.
     pub fn new(
         backend: Backend,
         settings: Settings,
@@ -70,7 +70,10 @@ impl Core {
                 policy,
                 built: OnceLock::new(),
             }),
-            threats: Arc::new(crate::threat::ThreatDetection::new(settings.threat.clone())),
+            threats: Arc::new(
+                crate::threat::ThreatDetection::new(settings.threat.clone())
+                    .map_err(ConfigError::Geolocation)?,
+            ),
             backend,
             connectors: Arc::new(connectors),
             policies: Arc::new(PolicyCache::new(settings.policy_cache)),

@@ -357,3 +357,28 @@ async fn a_mass_download_gathers_the_windows_downloads_and_redelivery_counts_onc
         .unwrap();
     assert!(incidents.is_empty(), "{incidents:#?}");
 }
+
+#[test]
+fn a_geolocation_database_that_cannot_be_read_stops_the_start_instead_of_turning_detectors_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_database = dir.path().join("GeoLite2-City.mmdb");
+    std::fs::write(&not_a_database, b"not a MaxMind database").unwrap();
+    for path in [not_a_database, dir.path().join("missing.mmdb")] {
+        let f = crate::support::embedded();
+        let settings = Settings {
+            threat: ThreatSettings {
+                geoip_db: Some(path.clone()),
+                ..ThreatSettings::default()
+            },
+            ..Settings::default()
+        };
+        let error = match Core::new(f.backend.clone(), settings, ConnectorRegistry::new()) {
+            Ok(_) => panic!("{} was accepted", path.display()),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.contains(&path.display().to_string()) && error.contains("CASB_GEOIP_DB"),
+            "{error}"
+        );
+    }
+}

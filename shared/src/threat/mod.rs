@@ -98,24 +98,23 @@ pub struct Finding {
 /// The detectors' settings with the geolocation database they read, loaded once.
 pub struct ThreatDetection {
     pub settings: ThreatSettings,
-    geo: Result<Option<GeoDatabase>, String>,
+    geo: Option<GeoDatabase>,
 }
 
 impl ThreatDetection {
-    pub fn new(settings: ThreatSettings) -> Self {
+    /// Fails when a configured geolocation database cannot be read: a typo in its path must
+    /// not quietly turn the geographic detectors off.
+    pub fn new(settings: ThreatSettings) -> Result<Self, String> {
         let geo = settings
             .geoip_db
             .as_deref()
             .map(GeoDatabase::open)
-            .transpose();
-        if let Err(e) = &geo {
-            tracing::error!(error = %e, "geolocation database unusable: geographic detectors run only on providers' own coordinates");
-        }
-        ThreatDetection { settings, geo }
+            .transpose()?;
+        Ok(ThreatDetection { settings, geo })
     }
 
     pub fn database(&self) -> Option<&GeoDatabase> {
-        self.geo.as_ref().ok().and_then(Option::as_ref)
+        self.geo.as_ref()
     }
 
     /// One line per detector family on whether it runs, for `casb doctor` and the health
@@ -130,14 +129,13 @@ impl ThreatDetection {
             )];
         }
         let geo = match &self.geo {
-            Ok(Some(db)) => (true, format!("on, geolocation from {}", db.describe())),
-            Ok(None) => (
+            Some(db) => (true, format!("on, geolocation from {}", db.describe())),
+            None => (
                 false,
                 "off for addresses: set CASB_GEOIP_DB to a MaxMind-format city database \
                  (GeoLite2-City.mmdb); only providers' own coordinates (Netskope) are used"
                     .into(),
             ),
-            Err(e) => (false, format!("off for addresses: {e}")),
         };
         vec![
             ("impossible travel, new country".into(), geo.0, geo.1),

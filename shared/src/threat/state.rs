@@ -344,7 +344,11 @@ mod tests {
     fn the_state_round_trips_through_its_stored_form() {
         let mut state = BehaviourState::new("t", "user:a");
         for i in 0..100u64 {
-            state.mark_applied(&format!("{:016x}{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15), 0));
+            state.mark_applied(&format!(
+                "{:016x}{:016x}",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                0
+            ));
         }
         state.count_burst(Burst::Share, at(9, 0), 60);
         state.note_hour(9);
