@@ -18,8 +18,11 @@ impl ThreatStore for Database {
         subject: &str,
     ) -> Result<Option<BehaviourState>, StoreError> {
         let (tenant, subject) = (tenant_id.to_string(), subject.to_string());
+        // Answered without waiting for the group's fsync: every write of a state is
+        // conditional on the version read, so a version that never reaches the disk makes that
+        // write a conflict, and the writer reads again.
         let doc: Option<String> = self
-            .run(move |c| {
+            .run_before_sync(move |c| {
                 c.query_row(
                     "SELECT doc FROM behaviour WHERE tenant_id = ?1 AND subject = ?2",
                     params![tenant, subject],
@@ -92,8 +95,9 @@ impl ThreatStore for Database {
         anomaly_id: &str,
     ) -> Result<Option<Anomaly>, StoreError> {
         let (tenant, id) = (tenant_id.to_string(), anomaly_id.to_string());
+        // As behaviour states: updates are conditional on the version read.
         let doc: Option<String> = self
-            .run(move |c| {
+            .run_before_sync(move |c| {
                 c.query_row(
                     "SELECT doc FROM anomalies WHERE tenant_id = ?1 AND id = ?2",
                     params![tenant, id],
