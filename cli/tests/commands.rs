@@ -1478,7 +1478,8 @@ fn export_writes_the_demos_records_as_ocsf_json_lines_once() {
         }
     }
     assert!(found > 0);
-    for class in [6006, 2006, 7002, 3004] {
+    // 2004: the demo's anomalies (Detection Finding).
+    for class in [6006, 2006, 7002, 3004, 2004] {
         assert!(
             classes.get(&class).is_some_and(|n| *n > 0),
             "class {class} in {classes:?}"

@@ -382,3 +382,29 @@ fn a_geolocation_database_that_cannot_be_read_stops_the_start_instead_of_turning
         );
     }
 }
+
+/// The latest 100,000 activity ids are kept per anomaly (the embedded store; moto would take
+/// minutes to write as many items).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anomaly_keeps_its_latest_hundred_thousand_activities() {
+    let f = crate::support::embedded();
+    let store = &f.backend.threats;
+    let kept = Anomaly::KEPT_ACTIVITIES;
+    let at = |i: usize| t0() + Duration::seconds(i as i64);
+    for start in (0..kept + 25).step_by(10_000) {
+        let batch: Vec<(String, DateTime<Utc>)> = (start..(start + 10_000).min(kept + 25))
+            .map(|i| (format!("act-{i:06}"), at(i)))
+            .collect();
+        store
+            .add_anomaly_activities("tenant-a", "an-big", &batch)
+            .await
+            .unwrap();
+    }
+    let ids = store
+        .anomaly_activities("tenant-a", "an-big", kept + 100)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), kept);
+    assert_eq!(ids[0], format!("act-{:06}", kept + 24), "newest first");
+    assert_eq!(ids[kept - 1], "act-000025", "the 25 oldest were dropped");
+}
