@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -1180,22 +1180,76 @@ impl ThreatStore for DynamoStores {
         activities: &[(String, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
         let pk = anomaly_pk(tenant_id, anomaly_id);
+        let item = |activity_id: &str, at: DateTime<Utc>| -> Item {
+            HashMap::from([
+                ("pk".into(), pk.clone()),
+                (
+                    "sk".into(),
+                    s(format!("activity#{}", time_key(at, activity_id))),
+                ),
+                ("activity_id".into(), s(activity_id)),
+            ])
+        };
         let mut added = 0u64;
-        for (activity_id, at) in activities {
+        if let [(activity_id, at)] = activities {
+            // One activity extending an anomaly (the common case): a conditional put says
+            // whether it is new, so a redelivery does not move the counter.
             let result = self
                 .client
                 .put_item()
                 .table_name(&self.tables.threats)
-                .item("pk", pk.clone())
-                .item("sk", s(format!("activity#{}", time_key(*at, activity_id))))
-                .item("activity_id", s(activity_id))
+                .set_item(Some(item(activity_id, *at)))
                 .condition_expression("attribute_not_exists(pk)")
                 .send()
                 .await;
             match result {
-                Ok(_) => added += 1,
+                Ok(_) => added = 1,
                 Err(e) if is_conditional_failure(&e) => {}
                 Err(e) => return Err(unavailable(e)),
+            }
+        } else {
+            // The activities a new anomaly gathers (up to thousands): 25 a request. Counted as
+            // new, so after a repeated opening the counter may run ahead and trim a little early.
+            for chunk in activities.chunks(25) {
+                let mut requests: Vec<WriteRequest> = chunk
+                    .iter()
+                    .map(|(activity_id, at)| {
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(item(activity_id, *at)))
+                                    .build()
+                                    .expect("the item is set"),
+                            )
+                            .build()
+                    })
+                    .collect();
+                added += requests.len() as u64;
+                let mut attempts = 0;
+                while !requests.is_empty() {
+                    attempts += 1;
+                    let output = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.tables.threats, requests)
+                        .send()
+                        .await
+                        .map_err(unavailable)?;
+                    requests = output
+                        .unprocessed_items
+                        .and_then(|mut left| left.remove(&self.tables.threats))
+                        .unwrap_or_default();
+                    if !requests.is_empty() {
+                        if attempts >= 8 {
+                            return Err(StoreError::Unavailable(format!(
+                                "dynamodb: {} anomaly activities left unprocessed after {attempts} \
+                                 attempts; the anomaly is recorded again on redelivery",
+                                requests.len()
+                            )));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(50 << attempts)).await;
+                    }
+                }
             }
         }
         if added == 0 {
