@@ -193,9 +193,16 @@ fn demo_runs_the_scenario_and_prints_the_summary() {
     assert!(mass.split_whitespace().any(|w| w == "111"), "{mass}");
     if geoip.is_some() {
         assert!(anomaly("impossible_travel", "user:alice@").contains("High"));
+        // The two sign-ins share a second: either may be the one "after".
+        let travel = stdout
+            .lines()
+            .find(|l| l.contains("Impossible travel (Compromised Account)"))
+            .unwrap_or_else(|| panic!("{stdout}"));
         assert!(
-            stdout.contains("signed in from Changchun, CN (175.16.199.7)"),
-            "{stdout}"
+            travel.contains("Changchun, CN (175.16.199.7)")
+                && travel.contains("London, GB (81.2.69.142)")
+                && travel.contains("8182 km apart"),
+            "{travel}"
         );
     }
 }
@@ -577,7 +584,7 @@ async fn integration_commands_work_against_a_deployed_stack() {
         "IntegrationsTableName": tables.integrations, "CheckpointsTableName": tables.checkpoints,
         "DedupTableName": tables.dedup, "ActivitiesTableName": tables.activities,
         "IncidentsTableName": tables.incidents, "PoliciesTableName": tables.policies,
-        "ClassificationsTableName": tables.classifications, "ExportsTableName": tables.exports, "ActivityQueueUrl": queue_urls[0],
+        "ClassificationsTableName": tables.classifications, "ExportsTableName": tables.exports, "ThreatsTableName": tables.threats, "ActivityQueueUrl": queue_urls[0],
         "ActionQueueUrl": queue_urls[1], "PollJobQueueUrl": queue_urls[2],
         "SecretPrefix": format!("casb/{prefix}/"),
     });
