@@ -576,7 +576,10 @@ pub fn anomaly(anomaly: &crate::domain::Anomaly, activity_ids: &[String]) -> Val
         let window = evidence["window_minutes"].as_u64().unwrap_or(60);
         let parameter = anomaly.detector.as_str();
         let mut analysis = json!({
-            "analysis_targets": [{ "name": anomaly.subject, "type": "User" }],
+            "analysis_targets": [{
+                "name": anomaly.subject,
+                "type": if anomaly.subject.starts_with("ip:") { "IP Address" } else { "User" },
+            }],
             "anomalies": [{
                 "observation_parameter": parameter,
                 "observation_type": "count per window",

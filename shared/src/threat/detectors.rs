@@ -88,6 +88,7 @@ fn episode(
                 name.to_string(),
                 Episode {
                     key: activity_id.to_string(),
+                    opened_at: Some(at),
                     last_at: at,
                     escalated: false,
                 },
@@ -294,7 +295,13 @@ fn brute_force_success(
     let open = state
         .episodes
         .get_mut(DetectorKind::BruteForce.as_str())
-        .filter(|e| !e.escalated && at >= e.last_at - window && at <= e.last_at + window)?;
+        // A success before the failure that made the burst is not one that follows it (it may
+        // be counted after the burst when workers run out of order).
+        .filter(|e| {
+            !e.escalated
+                && at >= e.opened_at.unwrap_or(e.last_at - window)
+                && at <= e.last_at + window
+        })?;
     open.escalated = true;
     let key = open.key.clone();
     let failures = state

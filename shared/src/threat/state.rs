@@ -47,6 +47,9 @@ pub struct SignIn {
 pub struct Episode {
     /// The key the anomaly id derives from (the activity that opened it).
     pub key: String,
+    /// When the firing that opened it happened.
+    #[serde(default)]
+    pub opened_at: Option<DateTime<Utc>>,
     pub last_at: DateTime<Utc>,
     /// Brute force: a successful sign-in already followed it.
     #[serde(default)]

@@ -705,6 +705,24 @@ fn a_success_counted_before_the_failures_that_reach_the_threshold_still_escalate
         last[0].explanation
     );
     assert_eq!(last[0].related.len(), 1, "the success is behind it");
+    // A success before the burst, counted after it (out of order), does not follow it.
+    let mut late = History::new();
+    for i in 0..20 {
+        late.event(
+            user,
+            EventType::LoginFailure,
+            "FAILED_LOGIN",
+            at + Duration::minutes(i),
+        );
+    }
+    let before = late.event(user, EventType::Login, "LOGIN", at - Duration::minutes(5));
+    assert!(before.is_empty(), "{before:?}");
+    let after = late.event(user, EventType::Login, "LOGIN", at + Duration::minutes(25));
+    assert_eq!(
+        detectors_of(&after),
+        [DetectorKind::BruteForce, DetectorKind::BruteForce],
+        "by user and by address"
+    );
     // A success an hour before the burst is not one that follows it.
     let mut earlier = History::new();
     earlier.event(user, EventType::Login, "LOGIN", at - Duration::hours(1));
