@@ -116,6 +116,10 @@ async fn poll_prints_normalized_activities_and_act_changes_the_file() {
 fn demo_runs_the_scenario_and_prints_the_summary() {
     // MaxMind's test database (scripts/test.sh fetches it) places the demo's addresses.
     let geoip = std::env::var("CASB_TEST_GEOIP_DB").ok();
+    assert!(
+        geoip.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "CASB_TEST_GEOIP_DB is needed under CI: scripts/test.sh fetches MaxMind's test database"
+    );
     let mut demo = casb();
     demo.arg("demo");
     if let Some(db) = &geoip {
