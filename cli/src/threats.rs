@@ -28,6 +28,10 @@ pub enum AnomalyCommand {
         /// How many of the activities behind it to print.
         #[arg(long, default_value_t = 20)]
         activities: usize,
+        /// Print the activities behind it (the latest 100,000, newest first) as the CSV of the
+        /// Anomalous Activity API (`queryActivities`: 56 columns), instead of the summary.
+        #[arg(long)]
+        csv: bool,
         id: String,
     },
 }
@@ -80,6 +84,7 @@ pub async fn run(command: AnomalyCommand) -> anyhow::Result<()> {
             target,
             tenant,
             activities,
+            csv,
             id,
         } => {
             casb_shared::domain::validate_id("tenant id", &tenant).map_err(anyhow::Error::msg)?;
@@ -94,6 +99,9 @@ pub async fn run(command: AnomalyCommand) -> anyhow::Result<()> {
                         "no anomaly {id} for tenant {tenant}: `casb anomalies list --tenant {tenant}` lists them"
                     )
                 })?;
+            if csv {
+                return print_csv(&core, &anomaly).await;
+            }
             println!("{} ({})", anomaly.detector.title(), anomaly.id);
             println!("  category:   {}", anomaly.category.label());
             println!(
@@ -138,6 +146,48 @@ pub async fn run(command: AnomalyCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The activities behind an anomaly as `queryActivities` CSV, newest first, written row by row
+/// (100,000 rows need not sit in memory at once: ids are read in pages).
+async fn print_csv(
+    core: &casb_shared::Core,
+    anomaly: &casb_shared::domain::Anomaly,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    use casb_shared::http::activity_csv;
+    let ids = core
+        .backend
+        .threats
+        .anomaly_activities(
+            &anomaly.tenant_id,
+            &anomaly.id,
+            casb_shared::domain::Anomaly::KEPT_ACTIVITIES,
+        )
+        .await
+        .context("reading the anomaly's activities")?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    out.write_all(activity_csv::header().as_bytes())?;
+    let settings = &core.threats().settings;
+    for id in ids {
+        // Past the activity retention: nothing left to print for it.
+        let Some(activity) = core
+            .backend
+            .activities
+            .get_activity(&anomaly.tenant_id, &id)
+            .await?
+        else {
+            continue;
+        };
+        let trusted = activity
+            .actor_ip
+            .as_deref()
+            .is_some_and(|ip| settings.is_trusted(ip));
+        out.write_all(activity_csv::row(&activity, Some(anomaly), trusted).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// `casb doctor`: checks the configuration and the back end, and says which detectors run.

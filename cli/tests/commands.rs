@@ -1017,6 +1017,29 @@ async fn policies_are_validated_applied_versioned_and_dry_run_over_stored_histor
         5,
         "{shown}"
     );
+    // The same activities as the Anomalous Activity API's CSV: its 56 columns, one row each.
+    let (ok, csv, stderr) = run_plain(&[
+        "anomalies",
+        "show",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "demo-tenant",
+        "--csv",
+        id,
+    ]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(
+        lines[0].starts_with("timeStamp,accountId,actionName,"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[0].split(',').count(), 56);
+    assert_eq!(lines.len(), 1 + 111, "{csv}");
+    assert!(lines[1..]
+        .iter()
+        .all(|l| l.contains(",DOWNLOAD,") && l.contains("Data Exfiltration")));
     let (ok, _, stderr) = run_plain(&[
         "anomalies",
         "show",

@@ -408,3 +408,33 @@ async fn an_anomaly_keeps_its_latest_hundred_thousand_activities() {
     assert_eq!(ids[0], format!("act-{:06}", kept + 24), "newest first");
     assert_eq!(ids[kept - 1], "act-000025", "the 25 oldest were dropped");
 }
+
+/// The Anomalous Activity API's CSV (seed 002): our header is the documented one, column for
+/// column, and the documented sample rows have as many fields.
+#[test]
+fn the_activity_csv_header_is_the_documented_one() {
+    use casb_shared::http::activity_csv::{header, COLUMNS};
+    let Some(seed) = crate::support::handbook_file("seeds/002_19e96b07f0b7c951.txt") else {
+        return;
+    };
+    let documented = seed
+        .lines()
+        .find(|l| l.starts_with("timeStamp,"))
+        .expect("the seed shows the header");
+    assert_eq!(header().trim_end(), documented.trim_end());
+    let samples: Vec<&str> = seed.lines().filter(|l| l.starts_with("1596")).collect();
+    assert_eq!(samples.len(), 11);
+    for sample in samples {
+        // Count fields outside quotes (the samples quote names with spaces and commas).
+        let mut fields = 1;
+        let mut quoted = false;
+        for c in sample.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ',' if !quoted => fields += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(fields, COLUMNS.len(), "{sample}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The HTTP functions as axum routers: lambda_http serves them in Lambda, `casb serve` serves
 //! them (merged) locally. Each function owns a path prefix so the merged router never collides.
 
+pub mod activity_csv;
 pub mod api;
 pub mod oauth_callback;
 pub mod webhook_intake;
