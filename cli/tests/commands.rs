@@ -996,17 +996,20 @@ async fn policies_are_validated_applied_versioned_and_dry_run_over_stored_histor
         .unwrap_or_else(|| panic!("{list}"));
     assert_eq!(mass["category"], "data_exfiltration");
     let id = mass["id"].as_str().unwrap();
-    let (ok, shown, stderr) = run_plain(&[
-        "anomalies",
-        "show",
-        "--data-dir",
-        data_dir,
-        "--tenant",
-        "demo-tenant",
-        "--activities",
-        "5",
-        id,
-    ]);
+    // `casb anomalies show` on the demo's data, with more arguments.
+    let show = |more: &[&str]| {
+        let mut args = vec![
+            "anomalies",
+            "show",
+            "--data-dir",
+            data_dir,
+            "--tenant",
+            "demo-tenant",
+        ];
+        args.extend_from_slice(more);
+        run_plain(&args)
+    };
+    let (ok, shown, stderr) = show(&["--activities", "5", id]);
     assert!(ok, "{stderr}");
     assert!(
         shown.contains("Mass download") && shown.contains("111 behind it"),
@@ -1018,16 +1021,7 @@ async fn policies_are_validated_applied_versioned_and_dry_run_over_stored_histor
         "{shown}"
     );
     // The same activities as the Anomalous Activity API's CSV: its 56 columns, one row each.
-    let (ok, csv, stderr) = run_plain(&[
-        "anomalies",
-        "show",
-        "--data-dir",
-        data_dir,
-        "--tenant",
-        "demo-tenant",
-        "--csv",
-        id,
-    ]);
+    let (ok, csv, stderr) = show(&["--csv", id]);
     assert!(ok, "{stderr}");
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert!(
@@ -1040,15 +1034,7 @@ async fn policies_are_validated_applied_versioned_and_dry_run_over_stored_histor
     assert!(lines[1..]
         .iter()
         .all(|l| l.contains(",DOWNLOAD,") && l.contains("Data Exfiltration")));
-    let (ok, _, stderr) = run_plain(&[
-        "anomalies",
-        "show",
-        "--data-dir",
-        data_dir,
-        "--tenant",
-        "demo-tenant",
-        "an-unknown",
-    ]);
+    let (ok, _, stderr) = show(&["an-unknown"]);
     assert!(
         !ok && stderr.contains("casb anomalies list --tenant demo-tenant"),
         "{stderr}"
