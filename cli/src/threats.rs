@@ -209,6 +209,8 @@ pub async fn doctor(target: &Target) -> anyhow::Result<()> {
     );
     core.scanner().context("the DLP engine cannot be built")?;
     println!("DLP engine: ok");
+    core.geolocation()
+        .context("the geolocation database cannot be read")?;
     println!("threat detectors:");
     for (name, on, detail) in core.threats().status() {
         println!("  [{}] {name}: {detail}", if on { "on " } else { "off" });

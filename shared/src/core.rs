@@ -46,8 +46,8 @@ struct LazyScanner {
 }
 
 impl Core {
-    /// Fails only when the DLP policy file, the notification channels or the geolocation
-    /// database named in the settings cannot be read or are invalid.
+    /// Fails only when the DLP policy file or the notification channels named in the settings
+    /// cannot be read or are invalid.
     pub fn new(
         backend: Backend,
         settings: Settings,
@@ -70,10 +70,7 @@ impl Core {
                 policy,
                 built: OnceLock::new(),
             }),
-            threats: Arc::new(
-                crate::threat::ThreatDetection::new(settings.threat.clone())
-                    .map_err(ConfigError::Geolocation)?,
-            ),
+            threats: Arc::new(crate::threat::ThreatDetection::new(settings.threat.clone())),
             backend,
             connectors: Arc::new(connectors),
             policies: Arc::new(PolicyCache::new(settings.policy_cache)),
@@ -97,6 +94,15 @@ impl Core {
     /// The threat detectors' settings and geolocation database.
     pub fn threats(&self) -> &crate::threat::ThreatDetection {
         &self.threats
+    }
+
+    /// Reads the geolocation database the settings name. Whatever runs the inspector calls it
+    /// at start-up, as [`Core::scanner`]: a path that cannot be read stops the start there.
+    pub fn geolocation(&self) -> Result<(), ConfigError> {
+        self.threats
+            .geolocation()
+            .map(|_| ())
+            .map_err(ConfigError::Geolocation)
     }
 
     /// This core with another admin credential.

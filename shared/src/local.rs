@@ -88,7 +88,10 @@ impl LocalInstance {
         // Fail closed, but usable at once: a token of this instance's own unless one is set.
         let admin = crate::admin_credential::AdminCredential::local(&options.data_dir)?;
         let core = Core::new(embedded.backend.clone(), settings, registry)?.with_admin(admin);
-        core.scanner()?; // this process runs the inspector: build the DLP engine up front
+        // This process runs the inspector: build the DLP engine and read the geolocation
+        // database up front.
+        core.scanner()?;
+        core.geolocation()?;
         let listener = TcpListener::bind(options.listen).await.map_err(|e| {
             format!(
                 "cannot listen on {}: {e} (choose another address with --listen)",

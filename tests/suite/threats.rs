@@ -358,13 +358,16 @@ async fn a_mass_download_gathers_the_windows_downloads_and_redelivery_counts_onc
     assert!(incidents.is_empty(), "{incidents:#?}");
 }
 
-#[test]
-fn a_geolocation_database_that_cannot_be_read_stops_the_start_instead_of_turning_detectors_off() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_geolocation_database_that_cannot_be_read_stops_the_start_instead_of_turning_detectors_off(
+) {
     let dir = tempfile::tempdir().unwrap();
     let not_a_database = dir.path().join("GeoLite2-City.mmdb");
     std::fs::write(&not_a_database, b"not a MaxMind database").unwrap();
-    for path in [not_a_database, dir.path().join("missing.mmdb")] {
-        let f = crate::support::embedded();
+    for (n, path) in [not_a_database, dir.path().join("missing.mmdb")]
+        .into_iter()
+        .enumerate()
+    {
         let settings = Settings {
             threat: ThreatSettings {
                 geoip_db: Some(path.clone()),
@@ -372,7 +375,13 @@ fn a_geolocation_database_that_cannot_be_read_stops_the_start_instead_of_turning
             },
             ..Settings::default()
         };
-        let error = match Core::new(f.backend.clone(), settings, ConnectorRegistry::new()) {
+        let data_dir = dir.path().join(format!("data-{n}"));
+        let options = crate::support::serve_options(&data_dir);
+        let error = match casb_shared::local::LocalInstance::start(options, settings, |_| {
+            ConnectorRegistry::new()
+        })
+        .await
+        {
             Ok(_) => panic!("{} was accepted", path.display()),
             Err(e) => e.to_string(),
         };

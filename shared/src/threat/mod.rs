@@ -17,6 +17,7 @@ pub mod settings;
 pub mod state;
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,30 +96,45 @@ pub struct Finding {
     pub gather: Option<Burst>,
 }
 
-/// The detectors' settings with the geolocation database they read, loaded once.
+/// The detectors' settings with the geolocation database they read, loaded on first use:
+/// only the inspector places addresses, so the other functions never read the file.
 pub struct ThreatDetection {
     pub settings: ThreatSettings,
-    geo: Option<GeoDatabase>,
+    geo: OnceLock<Result<Option<GeoDatabase>, String>>,
 }
 
 impl ThreatDetection {
-    /// Fails when a configured geolocation database cannot be read: a typo in its path must
-    /// not quietly turn the geographic detectors off.
-    pub fn new(settings: ThreatSettings) -> Result<Self, String> {
-        let geo = settings
-            .geoip_db
-            .as_deref()
-            .map(GeoDatabase::open)
-            .transpose()?;
-        Ok(ThreatDetection { settings, geo })
+    pub fn new(settings: ThreatSettings) -> Self {
+        ThreatDetection {
+            settings,
+            geo: OnceLock::new(),
+        }
+    }
+
+    /// The geolocation database, read on first use. Whatever runs the inspector calls this at
+    /// start-up ([`Core::geolocation`]), so a configured database that cannot be read stops the
+    /// start instead of quietly turning the geographic detectors off.
+    pub fn geolocation(&self) -> Result<Option<&GeoDatabase>, String> {
+        self.geo
+            .get_or_init(|| {
+                self.settings
+                    .geoip_db
+                    .as_deref()
+                    .map(GeoDatabase::open)
+                    .transpose()
+            })
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
     }
 
     pub fn database(&self) -> Option<&GeoDatabase> {
-        self.geo.as_ref()
+        self.geolocation().ok().flatten()
     }
 
     /// One line per detector family on whether it runs, for `casb doctor` and the health
-    /// output: the geographic detectors say they are off instead of guessing.
+    /// output: the geographic detectors say they are off instead of guessing. Says what this
+    /// process knows without reading the database (the api function only reports it).
     pub fn status(&self) -> Vec<(String, bool, String)> {
         let s = &self.settings;
         if !s.enabled {
@@ -128,9 +144,17 @@ impl ThreatDetection {
                 "off (CASB_THREAT_DETECTION=false)".into(),
             )];
         }
-        let geo = match &self.geo {
-            Some(db) => (true, format!("on, geolocation from {}", db.describe())),
-            None => (
+        let geo = match (self.geo.get(), &s.geoip_db) {
+            (Some(Ok(Some(db))), _) => (true, format!("on, geolocation from {}", db.describe())),
+            (Some(Err(e)), _) => (false, format!("off for addresses: {e}")),
+            (None, Some(path)) => (
+                true,
+                format!(
+                    "on, geolocation from {} (read where the inspector runs)",
+                    path.display()
+                ),
+            ),
+            (Some(Ok(None)), _) | (None, None) => (
                 false,
                 "off for addresses: set CASB_GEOIP_DB to a MaxMind-format city database \
                  (GeoLite2-City.mmdb); only providers' own coordinates (Netskope) are used"
