@@ -134,14 +134,7 @@ pub fn observe(
     }
     if activity.event_type == EventType::Login {
         findings.extend(brute_force_success(state, activity, settings, &finding));
-        state
-            .recent_successes
-            .push((at, activity.actor_ip.clone(), id.clone()));
-        let excess = state
-            .recent_successes
-            .len()
-            .saturating_sub(super::state::SUCCESSES_KEPT);
-        state.recent_successes.drain(..excess);
+        state.remember_success(at, activity.actor_ip.clone(), id.clone());
     }
     let Subject::User(user) = subject else {
         state.note_active(at);
@@ -269,18 +262,29 @@ fn escalate_on_earlier_success(
         return;
     };
     open.escalated = true;
-    let failures = found.evidence["count"].as_u64().unwrap_or(0);
-    let from = address.as_deref().unwrap_or("an unknown address");
+    let failures = state.window_count(Burst::FailedSignIn, at, settings.window_minutes);
+    escalate(found, success_at, address.as_deref(), failures, settings);
+    found.related.push((success_id, success_at));
+}
+
+/// A brute force that a successful sign-in followed: high, and saying so.
+fn escalate(
+    found: &mut Finding,
+    success_at: DateTime<Utc>,
+    address: Option<&str>,
+    failures: u32,
+    settings: &ThreatSettings,
+) {
     found.severity = Severity::High;
     found.explanation = format!(
-        "a successful sign-in at {} from {from} followed {failures} failed sign-ins within {} \
+        "a successful sign-in at {} from {} followed {failures} failed sign-ins within {} \
          minutes: the password may have been guessed",
         when(success_at),
+        address.unwrap_or("an unknown address"),
         settings.window_minutes
     );
     found.evidence["succeeded"] = json!(true);
     found.evidence["address"] = json!(address);
-    found.related.push((success_id, success_at));
 }
 
 /// A successful sign-in right after a brute force: the password may have been guessed.
@@ -304,31 +308,20 @@ fn brute_force_success(
         })?;
     open.escalated = true;
     let key = open.key.clone();
-    let failures = state
-        .windows
-        .get(&Burst::FailedSignIn)
-        .map(|buckets| {
-            let now = super::state::minute(at);
-            buckets
-                .iter()
-                .filter(|(m, _)| *m > now - settings.window_minutes && *m <= now)
-                .map(|(_, c)| *c)
-                .sum::<u32>()
-        })
-        .unwrap_or(0);
-    let from = activity.actor_ip.as_deref().unwrap_or("an unknown address");
+    let failures = state.window_count(Burst::FailedSignIn, at, settings.window_minutes);
     let mut found = finding(
         DetectorKind::BruteForce,
         key,
-        format!(
-            "a successful sign-in at {} from {from} followed {failures} failed sign-ins within {} \
-             minutes: the password may have been guessed",
-            when(at),
-            settings.window_minutes
-        ),
-        json!({ "failed_sign_ins": failures, "succeeded": true, "address": activity.actor_ip }),
+        String::new(),
+        json!({ "failed_sign_ins": failures }),
     );
-    found.severity = Severity::High;
+    escalate(
+        &mut found,
+        at,
+        activity.actor_ip.as_deref(),
+        failures,
+        settings,
+    );
     Some(found)
 }
 

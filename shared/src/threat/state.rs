@@ -188,11 +188,7 @@ impl BehaviourState {
         // Keep two windows' worth behind the newest minute: late activities still find theirs.
         let newest = buckets.last().map(|(m, _)| *m).unwrap_or(now);
         buckets.retain(|(m, _)| *m > newest - 2 * window_minutes);
-        let count = buckets
-            .iter()
-            .filter(|(m, _)| *m > now - window_minutes && *m <= now)
-            .map(|(_, c)| *c)
-            .sum::<u32>();
+        let count = self.window_count(kind, at, window_minutes);
         let peaks = self.daily_peaks.entry(kind).or_default();
         let today = day(at);
         match peaks.binary_search_by_key(&today, |(d, _)| *d) {
@@ -202,6 +198,18 @@ impl BehaviourState {
         let newest_day = peaks.last().map(|(d, _)| *d).unwrap_or(today);
         peaks.retain(|(d, _)| *d > newest_day - HISTORY_DAYS);
         count
+    }
+
+    /// Activities of `kind` in the window ending at `at`.
+    pub fn window_count(&self, kind: Burst, at: DateTime<Utc>, window_minutes: i64) -> u32 {
+        let now = minute(at);
+        self.windows.get(&kind).map_or(0, |buckets| {
+            buckets
+                .iter()
+                .filter(|(m, _)| *m > now - window_minutes && *m <= now)
+                .map(|(_, c)| *c)
+                .sum()
+        })
     }
 
     /// The subject's daily peaks of `kind` on the active days of the baseline period before
@@ -265,8 +273,12 @@ impl BehaviourState {
 
     pub fn remember_finding(&mut self, finding: Finding) {
         self.recent_findings.push(finding);
-        let excess = self.recent_findings.len().saturating_sub(FINDINGS_KEPT);
-        self.recent_findings.drain(..excess);
+        keep_latest(&mut self.recent_findings, FINDINGS_KEPT);
+    }
+
+    pub fn remember_success(&mut self, at: DateTime<Utc>, address: Option<String>, id: String) {
+        self.recent_successes.push((at, address, id));
+        keep_latest(&mut self.recent_successes, SUCCESSES_KEPT);
     }
 
     pub fn remember_country(&mut self, country: &str, at: DateTime<Utc>) {
@@ -291,12 +303,14 @@ impl BehaviourState {
         if !self.personal_recipients.iter().any(|a| a == address) {
             self.personal_recipients.push(address.to_string());
         }
-        let excess = self
-            .personal_recipients
-            .len()
-            .saturating_sub(RECIPIENTS_KEPT);
-        self.personal_recipients.drain(..excess);
+        keep_latest(&mut self.personal_recipients, RECIPIENTS_KEPT);
     }
+}
+
+/// Drops the oldest (first) items beyond `kept`.
+fn keep_latest<T>(items: &mut Vec<T>, kept: usize) {
+    let excess = items.len().saturating_sub(kept);
+    items.drain(..excess);
 }
 
 /// Median and median absolute deviation.
