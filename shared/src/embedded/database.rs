@@ -342,13 +342,11 @@ impl IntegrationStore for Database {
         let (tenant, id) = (tenant_id.to_string(), integration_id.to_string());
         let doc: Option<String> = self
             .run(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM integrations WHERE tenant_id = ?1 AND id = ?2",
                     params![tenant, id],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("integration", &d)).transpose()
@@ -396,6 +394,17 @@ impl IntegrationStore for Database {
             .map(|last| crate::ports::page_cursor::encode(&last.tenant_id, &last.id));
         Ok(IntegrationPage { integrations, next })
     }
+}
+
+/// The first column of the first row, if there is one (a `doc` by its key).
+pub(super) fn first_doc(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<String>, StoreError> {
+    c.query_row(sql, params, |row| row.get(0))
+        .optional()
+        .map_err(sqlite_error)
 }
 
 pub(super) fn collect_strings(
@@ -627,13 +636,11 @@ impl ActivityStore for Database {
         let (tenant, id) = (tenant_id.to_string(), activity_id.to_string());
         let doc: Option<String> = self
             .run(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM activities WHERE tenant_id = ?1 AND id = ?2",
                     params![tenant, id],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("activity", &d)).transpose()
@@ -701,13 +708,11 @@ impl IncidentStore for Database {
         let (tenant, id) = (tenant_id.to_string(), incident_id.to_string());
         let doc: Option<String> = self
             .run(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM incidents WHERE tenant_id = ?1 AND id = ?2",
                     params![tenant, id],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("incident", &d)).transpose()
@@ -801,14 +806,12 @@ impl PolicyStore for Database {
         let tenant = tenant_id.to_string();
         let doc: Option<String> = self
             .run(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM policy_sets WHERE tenant_id = ?1
                      ORDER BY version DESC LIMIT 1",
                     params![tenant],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("policy set", &d)).transpose()
@@ -822,13 +825,11 @@ impl PolicyStore for Database {
         let tenant = tenant_id.to_string();
         let doc: Option<String> = self
             .run(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM policy_sets WHERE tenant_id = ?1 AND version = ?2",
                     params![tenant, version as i64],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("policy set", &d)).transpose()
@@ -846,14 +847,12 @@ impl ClassificationStore for Database {
         let now = millis(Utc::now());
         let doc: Option<String> = self
             .run(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM classifications
                      WHERE tenant_id = ?1 AND content_key = ?2 AND expires_at > ?3",
                     params![tenant, key, now],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("classification", &d)).transpose()

@@ -3,9 +3,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
-use super::database::{collect_strings, docs, from_doc, millis, sqlite_error, to_doc, Database};
+use super::database::{
+    collect_strings, docs, first_doc, from_doc, millis, sqlite_error, to_doc, Database,
+};
 use crate::domain::Anomaly;
 use crate::ports::{StoreError, ThreatStore};
 use crate::threat::BehaviourState;
@@ -23,13 +25,11 @@ impl ThreatStore for Database {
         // write a conflict, and the writer reads again.
         let doc: Option<String> = self
             .run_before_sync(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM behaviour WHERE tenant_id = ?1 AND subject = ?2",
                     params![tenant, subject],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("behaviour state", &d)).transpose()
@@ -98,13 +98,11 @@ impl ThreatStore for Database {
         // As behaviour states: updates are conditional on the version read.
         let doc: Option<String> = self
             .run_before_sync(move |c| {
-                c.query_row(
+                first_doc(
+                    c,
                     "SELECT doc FROM anomalies WHERE tenant_id = ?1 AND id = ?2",
                     params![tenant, id],
-                    |row| row.get(0),
                 )
-                .optional()
-                .map_err(sqlite_error)
             })
             .await?;
         doc.map(|d| from_doc("anomaly", &d)).transpose()
