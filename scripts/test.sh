@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command. On a fresh machine it installs what it needs (moto's server, cfn-lint and pyarrow, in
+# The test command. On a fresh machine it installs what it needs (moto's server, cfn-lint, pyarrow and
+# openapi-spec-validator, in
 # a virtualenv it creates), starts moto_server on 127.0.0.1 and a free port, runs every test of
 # the workspace (both back ends), and stops the server whatever happens.
 set -euo pipefail
@@ -7,8 +8,8 @@ cd "$(dirname "$0")/.."
 
 venv="${CASB_TEST_VENV:-.venv}"
 if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ] \
-  || ! "$venv/bin/python" -c 'import pyarrow' 2>/dev/null; then
-  echo "==> installing moto[server], cfn-lint and pyarrow into $venv"
+  || ! "$venv/bin/python" -c 'import pyarrow, openapi_spec_validator' 2>/dev/null; then
+  echo "==> installing moto[server], cfn-lint, pyarrow and openapi-spec-validator into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi

@@ -30,6 +30,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     .await
     .context("starting the Box simulator")?;
     let temporary = tempfile::tempdir()?;
+    let kept = keep_data.is_some();
     let data_dir = keep_data.unwrap_or_else(|| temporary.path().to_path_buf());
     if data_dir.join("casb.db").exists() {
         return Err(anyhow!(
@@ -376,6 +377,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
         &["file", "folder", "shared link", "external collaborators"],
         rows,
     );
+    rest_api_walkthrough(&casb, &base, kept.then_some(data_dir.as_path()), &anomalies).await?;
     let notified = casb.embedded.outbox.sent().await?.len();
     println!(
         "\n{notified} notification emails kept in the local outbox. Finished in {:.1} s.",
@@ -383,6 +385,81 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     );
     casb.shutdown().await;
     sim.shutdown().await;
+    Ok(())
+}
+
+/// Creates an API key for the demo tenant, reads the incidents and an anomaly's activities
+/// through the REST API with it (so the commands printed are known to work), and prints the
+/// `curl` commands that do the same.
+async fn rest_api_walkthrough(
+    casb: &LocalInstance,
+    base: &str,
+    kept_data: Option<&std::path::Path>,
+    anomalies: &[casb_shared::domain::Anomaly],
+) -> anyhow::Result<()> {
+    let issued = casb_shared::access::issue_api_key(TENANT, "casb demo", chrono::Utc::now(), None);
+    casb.core
+        .backend
+        .access
+        .create_credential(&issued.credential)
+        .await?;
+    let key = &issued.secret;
+    let client = reqwest::Client::new();
+    let incidents: serde_json::Value = client
+        .get(format!("{base}/api/v1/incidents?limit=500"))
+        .bearer_auth(key)
+        .send()
+        .await?
+        .error_for_status()
+        .context("listing incidents through the REST API")?
+        .json()
+        .await?;
+    let incident_count = incidents["incidents"].as_array().map_or(0, Vec::len);
+    println!("\nREST API (OpenAPI 3.1 document at /openapi.json)");
+    println!(
+        "  API key {} created for {TENANT} (casb api-key create --tenant {TENANT}); read through it just now:",
+        issued.credential.id
+    );
+    println!("    GET  /api/v1/incidents -> {incident_count} incidents");
+    let anomaly = anomalies.iter().max_by_key(|a| a.activity_count);
+    if let Some(anomaly) = anomaly {
+        let csv = client
+            .post(format!(
+                "{base}/shnapi/rest/external/api/v1/queryActivities"
+            ))
+            .bearer_auth(key)
+            .json(&serde_json::json!({ "incident_id": anomaly.id }))
+            .send()
+            .await?
+            .error_for_status()
+            .context("reading an anomaly's activities through the REST API")?
+            .text()
+            .await?;
+        println!(
+            "    POST /shnapi/rest/external/api/v1/queryActivities -> header + {} activity rows of the {} anomaly",
+            csv.lines().count().saturating_sub(1),
+            anomaly.detector.as_str()
+        );
+    }
+    match kept_data {
+        Some(dir) => println!(
+            "  To run them yourself, start `casb serve --data-dir {}` and:",
+            dir.display()
+        ),
+        None => println!(
+            "  To run them yourself, run the demo with --data-dir DIR (this one's data is deleted), start `casb serve --data-dir DIR`, and with the key it prints:"
+        ),
+    }
+    println!("    KEY={key}");
+    println!(
+        "    curl -s -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/api/v1/incidents"
+    );
+    if let Some(anomaly) = anomaly {
+        println!(
+            "    curl -s -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' -d '{{\"incident_id\": \"{}\"}}' http://127.0.0.1:8080/shnapi/rest/external/api/v1/queryActivities",
+            anomaly.id
+        );
+    }
     Ok(())
 }
 

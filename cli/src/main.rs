@@ -1,6 +1,7 @@
 //! The `casb` command: the whole product on one machine, on the embedded back end.
 
 mod admin;
+mod api_keys;
 mod box_tools;
 mod demo;
 mod normalize;
@@ -71,6 +72,9 @@ enum Command {
     /// Add, list, pause, resume or remove integrations.
     #[command(subcommand)]
     Integration(admin::IntegrationCommand),
+    /// Create, list or revoke the REST API's credentials (bearer keys and Basic users).
+    #[command(subcommand)]
+    ApiKey(api_keys::ApiKeyCommand),
     /// List the anomalies the threat detectors found, or show one with its activities.
     #[command(subcommand)]
     Anomalies(threats::AnomalyCommand),
@@ -229,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Integration(command) => admin::run(command).await,
         Command::Policy(command) => policy::run(command).await,
         Command::Anomalies(command) => threats::run(command).await,
+        Command::ApiKey(command) => api_keys::run(command).await,
         Command::Doctor { target } => threats::doctor(&target).await,
         Command::Normalize {
             provider,

@@ -64,6 +64,7 @@ pub fn settings_from_outputs(
             classifications: get("ClassificationsTableName")?,
             exports: get("ExportsTableName")?,
             threats: get("ThreatsTableName")?,
+            access: get("AccessTableName")?,
         },
         activity_queue_url: get("ActivityQueueUrl")?,
         action_queue_url: get("ActionQueueUrl")?,

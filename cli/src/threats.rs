@@ -157,34 +157,18 @@ async fn print_csv(
     use std::io::Write;
 
     use casb_shared::http::activity_csv;
-    let ids = core
-        .backend
-        .threats
-        .anomaly_activities(
-            &anomaly.tenant_id,
-            &anomaly.id,
-            casb_shared::domain::Anomaly::KEPT_ACTIVITIES,
-        )
-        .await
-        .context("reading the anomaly's activities")?;
+    use futures::TryStreamExt;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     out.write_all(activity_csv::header().as_bytes())?;
-    let settings = &core.threats().settings;
-    for id in ids {
-        // Past the activity retention: nothing left to print for it.
-        let Some(activity) = core
-            .backend
-            .activities
-            .get_activity(&anomaly.tenant_id, &id)
-            .await?
-        else {
-            continue;
-        };
-        let trusted = activity
-            .actor_ip
-            .as_deref()
-            .is_some_and(|ip| settings.is_trusted(ip));
-        out.write_all(activity_csv::row(&activity, Some(anomaly), trusted).as_bytes())?;
+    let rows =
+        activity_csv::anomaly_rows(core.clone(), anomaly.clone(), chrono::DateTime::UNIX_EPOCH);
+    futures::pin_mut!(rows);
+    while let Some(line) = rows
+        .try_next()
+        .await
+        .context("reading the anomaly's activities")?
+    {
+        out.write_all(line.as_bytes())?;
     }
     out.flush()?;
     Ok(())

@@ -180,6 +180,28 @@ fn demo_runs_the_scenario_and_prints_the_summary() {
         !stdout.contains("Failed") && !stdout.contains("Pending"),
         "{stdout}"
     );
+    // The demo read its incidents and an anomaly's activities through the REST API with a key
+    // it created, and printed the curl commands that do the same.
+    let through_api = |prefix: &str| -> usize {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{stdout}"));
+        line.split("-> ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().find_map(|w| w.parse().ok()))
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    assert!(through_api("GET  /api/v1/incidents") >= 5, "{stdout}");
+    assert!(
+        through_api("POST /shnapi/rest/external/api/v1/queryActivities") > 0,
+        "{stdout}"
+    );
+    assert!(stdout.contains("KEY=casb_k_"), "{stdout}");
+    assert!(stdout.contains(
+        "curl -s -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/api/v1/incidents"
+    ));
+    assert!(stdout.contains("queryActivities") && stdout.contains("incident_id"));
     // The scripted threats: Carol's brute force and the success that followed, Bob's mass
     // download, and with MaxMind's test database Alice's impossible travel.
     let anomaly = |detector: &str, subject: &str| {
@@ -564,35 +586,12 @@ async fn integrations_are_added_without_a_browser_listed_paused_resumed_and_remo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn integration_commands_work_against_a_deployed_stack() {
-    use casb_shared::aws::{provision, TableNames};
     let Some((endpoint, sdk)) = moto().await else {
         return;
     };
     // What `sam deploy` creates, made directly in moto, and a stack whose outputs name them.
     let prefix = format!("s{}", &uuid_like());
-    let tables = TableNames::with_prefix(&prefix);
-    provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &tables)
-        .await
-        .unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut queue_urls = Vec::new();
-    for name in ["activities", "actions", "poll-jobs"] {
-        queue_urls.push(
-            provision::create_queue_pair(&sqs, &format!("{prefix}-{name}"), 5, 30)
-                .await
-                .unwrap()
-                .url,
-        );
-    }
-    let outputs = serde_json::json!({
-        "IntegrationsTableName": tables.integrations, "CheckpointsTableName": tables.checkpoints,
-        "DedupTableName": tables.dedup, "ActivitiesTableName": tables.activities,
-        "IncidentsTableName": tables.incidents, "PoliciesTableName": tables.policies,
-        "ClassificationsTableName": tables.classifications, "ExportsTableName": tables.exports, "ThreatsTableName": tables.threats, "ActivityQueueUrl": queue_urls[0],
-        "ActionQueueUrl": queue_urls[1], "PollJobQueueUrl": queue_urls[2],
-        "SecretPrefix": format!("casb/{prefix}/"),
-    });
-    create_stack(&sdk, &prefix, outputs).await;
+    deploy_in_moto(&sdk, &prefix).await;
 
     let sim = BoxSimulator::start(SimConfig::default()).await.unwrap();
     let aws_env = |c: &mut Command| {
@@ -723,6 +722,37 @@ async fn moto() -> Option<(String, aws_config::SdkConfig)> {
         .load()
         .await;
     Some((endpoint, sdk))
+}
+
+/// What `sam deploy` creates (tables, queues), made directly in moto, and a stack named
+/// `prefix` whose outputs name them, as `--stack` reads them.
+async fn deploy_in_moto(sdk: &aws_config::SdkConfig, prefix: &str) -> casb_shared::aws::TableNames {
+    use casb_shared::aws::{provision, TableNames};
+    let tables = TableNames::with_prefix(prefix);
+    provision::create_tables(&aws_sdk_dynamodb::Client::new(sdk), &tables)
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut queue_urls = Vec::new();
+    for name in ["activities", "actions", "poll-jobs"] {
+        queue_urls.push(
+            provision::create_queue_pair(&sqs, &format!("{prefix}-{name}"), 5, 30)
+                .await
+                .unwrap()
+                .url,
+        );
+    }
+    let outputs = serde_json::json!({
+        "IntegrationsTableName": tables.integrations, "CheckpointsTableName": tables.checkpoints,
+        "DedupTableName": tables.dedup, "ActivitiesTableName": tables.activities,
+        "IncidentsTableName": tables.incidents, "PoliciesTableName": tables.policies,
+        "ClassificationsTableName": tables.classifications, "ExportsTableName": tables.exports,
+        "ThreatsTableName": tables.threats, "AccessTableName": tables.access,
+        "ActivityQueueUrl": queue_urls[0], "ActionQueueUrl": queue_urls[1],
+        "PollJobQueueUrl": queue_urls[2], "SecretPrefix": format!("casb/{prefix}/"),
+    });
+    create_stack(sdk, prefix, outputs).await;
+    tables
 }
 
 /// A stack in moto whose outputs are `outputs` (name to value), standing in for what
@@ -1519,4 +1549,169 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// `casb api-key` on a data directory and on a deployed stack's table: a key is printed once
+/// and stored only as a hash, an API user's password likewise, listing shows their state, and
+/// revoking is scoped to the tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_created_listed_and_revoked_on_the_data_directory_and_a_stack() {
+    use casb_shared::access;
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap().to_string();
+    let run = run_plain;
+    let (ok, key, stderr) = run(&[
+        "api-key",
+        "create",
+        "--data-dir",
+        &dir,
+        "--tenant",
+        "acme",
+        "--name",
+        "siem",
+        "--quiet",
+    ]);
+    assert!(ok, "{stderr}");
+    let key = key.trim().to_string();
+    let id = access::token_credential_id(&key)
+        .expect("a casb_ token")
+        .to_string();
+    let (ok, user_out, stderr) = run(&[
+        "api-key",
+        "create",
+        "--data-dir",
+        &dir,
+        "--tenant",
+        "acme",
+        "--user",
+        "bot",
+    ]);
+    assert!(ok, "{stderr}");
+    let password = user_out
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .expect(&user_out)
+        .to_string();
+    let (ok, _, stderr) = run(&[
+        "api-key",
+        "create",
+        "--data-dir",
+        &dir,
+        "--tenant",
+        "globex",
+        "--user",
+        "bot",
+    ]);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+    let (ok, _, stderr) = run(&[
+        "api-key",
+        "create",
+        "--data-dir",
+        &dir,
+        "--tenant",
+        "bad tenant",
+    ]);
+    assert!(!ok && stderr.contains("tenant id"), "{stderr}");
+    {
+        let embedded = casb_shared::backend::EmbeddedBackend::open(data.path()).unwrap();
+        let stored = embedded
+            .backend
+            .access
+            .get_credential(&id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.tenant_id, "acme");
+        assert!(access::token_matches(&stored.secret_hash, &key));
+        let raw = std::fs::read(data.path().join("casb.db")).unwrap();
+        let needle = &key.as_bytes()[12..];
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle),
+            "the token is not stored"
+        );
+        let user = embedded
+            .backend
+            .access
+            .get_credential("user:bot")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(access::password_matches(&user.secret_hash, &password));
+    }
+    let (ok, listed, _) = run(&["api-key", "list", "--data-dir", &dir, "--tenant", "acme"]);
+    assert!(ok);
+    let line = listed.lines().find(|l| l.starts_with(&id)).expect(&listed);
+    assert!(
+        line.contains("api_key") && line.ends_with("active"),
+        "{line}"
+    );
+    assert!(listed
+        .lines()
+        .any(|l| l.starts_with("user:bot") && l.contains("basic_user")));
+    assert!(!listed.contains(&key[12..]), "list never shows a secret");
+    let (ok, _, stderr) = run(&[
+        "api-key",
+        "revoke",
+        "--data-dir",
+        &dir,
+        "--tenant",
+        "globex",
+        &id,
+    ]);
+    assert!(!ok && stderr.contains("has no credential"), "{stderr}");
+    let (ok, _, stderr) = run(&[
+        "api-key",
+        "revoke",
+        "--data-dir",
+        &dir,
+        "--tenant",
+        "acme",
+        &id,
+    ]);
+    assert!(ok, "{stderr}");
+    let (_, listed, _) = run(&["api-key", "list", "--data-dir", &dir, "--tenant", "acme"]);
+    assert!(listed
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap()
+        .ends_with("revoked"));
+
+    // A deployed stack: the same command writes the stack's access table.
+    let Some((endpoint, sdk)) = moto().await else {
+        return;
+    };
+    let prefix = format!("k{}", &uuid_like());
+    let tables = deploy_in_moto(&sdk, &prefix).await;
+    let mut command = casb();
+    aws_env(&mut command, &endpoint);
+    let output = command
+        .args([
+            "api-key",
+            "create",
+            "--stack",
+            &prefix,
+            "--tenant",
+            "acme",
+            "--expires-in-days",
+            "30",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let key = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let stores = casb_shared::aws::DynamoStores::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
+    use casb_shared::ports::AccessStore;
+    let stored = stores
+        .get_credential(access::token_credential_id(&key).unwrap())
+        .await
+        .unwrap()
+        .expect("written to the stack's access table");
+    assert!(access::token_matches(&stored.secret_hash, &key));
+    let days = (stored.expires_at.unwrap() - stored.created_at).num_days();
+    assert_eq!(days, 30);
 }

@@ -7,9 +7,10 @@ use async_trait::async_trait;
 
 use crate::embedded::{Database, DeadLetterPolicy, EmbeddedQueue, FileSecretStore, OutboxMailer};
 use crate::ports::{
-    ActivityStore, CheckpointStore, ClassificationStore, Clock, DedupStore, DedupedQueue, Email,
-    ExportStore, IncidentStore, IntegrationStore, MailError, Mailer, ObjectSink, OnceQueue,
-    PolicyStore, Queue, SecretStore, StoreError, Stores, SystemClock, ThreatStore,
+    AccessStore, ActivityStore, CheckpointStore, ClassificationStore, Clock, DedupStore,
+    DedupedQueue, Email, ExportStore, IncidentStore, IntegrationStore, MailError, Mailer,
+    ObjectSink, OnceQueue, PolicyStore, Queue, SecretStore, StoreError, Stores, SystemClock,
+    ThreatStore,
 };
 
 /// Every port the pipeline needs.
@@ -26,6 +27,8 @@ pub struct Backend {
     pub classifications: Arc<dyn ClassificationStore>,
     /// Behaviour state and anomalies, for the threat detectors.
     pub threats: Arc<dyn ThreatStore>,
+    /// The REST API's credentials and the tenants' block lists.
+    pub access: Arc<dyn AccessStore>,
     /// OCSF records waiting for export.
     pub exports: Arc<dyn ExportStore>,
     /// Where the exporter writes: gzip JSON Lines for SIEMs, and Parquet for Amazon Security
@@ -76,6 +79,7 @@ impl Backend {
             policies: stores.clone(),
             classifications: stores.clone(),
             threats: stores.clone(),
+            access: stores.clone(),
             exports: stores,
             export_sinks: ExportSinks::default(),
             activity_queue,

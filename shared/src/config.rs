@@ -58,6 +58,67 @@ pub struct Settings {
     /// The threat detectors' thresholds and geolocation database (`CASB_THREAT_*`,
     /// `CASB_GEOIP_DB`).
     pub threat: crate::threat::ThreatSettings,
+    /// The REST API's rate limit, IAM callers and feature switches (`CASB_API_*`).
+    pub api: ApiSettings,
+}
+
+/// The REST API's settings.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Requests a minute per credential (`CASB_API_RATE_LIMIT_PER_MINUTE`, default 600).
+    pub rate_limit_per_minute: u32,
+    /// Which tenant each IAM caller acts for (`CASB_API_IAM_TENANTS`).
+    pub iam_tenants: crate::access::IamTenants,
+    /// The tenants the Anomalous Activity API (`queryActivities`) is enabled for
+    /// (`CASB_ANOMALY_ACTIVITY_API_TENANTS`, comma-separated); `None`: every tenant.
+    pub anomaly_activity_tenants: Option<Vec<String>>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            rate_limit_per_minute: 600,
+            iam_tenants: crate::access::IamTenants::default(),
+            anomaly_activity_tenants: None,
+        }
+    }
+}
+
+impl ApiSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = ApiSettings::default();
+        let iam_tenants = match optional_env("CASB_API_IAM_TENANTS") {
+            None => defaults.iam_tenants,
+            Some(value) => {
+                crate::access::IamTenants::parse(&value).map_err(|_| ConfigError::Invalid {
+                    name: "CASB_API_IAM_TENANTS",
+                    value,
+                    hint: "<IAM role or user ARN>=<tenant id> pairs separated by commas",
+                })?
+            }
+        };
+        Ok(ApiSettings {
+            rate_limit_per_minute: number_env(
+                "CASB_API_RATE_LIMIT_PER_MINUTE",
+                u64::from(defaults.rate_limit_per_minute),
+                "a whole number of requests a minute",
+            )?
+            .clamp(1, 1_000_000) as u32,
+            iam_tenants,
+            anomaly_activity_tenants: optional_env("CASB_ANOMALY_ACTIVITY_API_TENANTS").map(|v| {
+                v.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }),
+        })
+    }
+
+    pub fn anomaly_activity_enabled(&self, tenant_id: &str) -> bool {
+        self.anomaly_activity_tenants
+            .as_ref()
+            .is_none_or(|tenants| tenants.iter().any(|t| t == tenant_id))
+    }
 }
 
 impl Default for Settings {
@@ -78,6 +139,7 @@ impl Default for Settings {
             export_batch_size: 1000,
             dlp_policy: None,
             threat: crate::threat::ThreatSettings::default(),
+            api: ApiSettings::default(),
         }
     }
 }
@@ -211,6 +273,7 @@ impl Settings {
             )?
             .clamp(1, 1000) as usize,
             threat: crate::threat::ThreatSettings::from_env()?,
+            api: ApiSettings::from_env()?,
         })
     }
 }
@@ -400,6 +463,7 @@ impl AwsSettings {
                 classifications: required_env("CASB_CLASSIFICATIONS_TABLE", TABLE)?,
                 exports: required_env("CASB_EXPORTS_TABLE", TABLE)?,
                 threats: required_env("CASB_THREATS_TABLE", TABLE)?,
+                access: required_env("CASB_ACCESS_TABLE", TABLE)?,
             },
             activity_queue_url: required_env(
                 "CASB_ACTIVITY_QUEUE_URL",

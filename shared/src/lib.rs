@@ -2,6 +2,7 @@
 //! connectors, the policies, the pipeline stages and the HTTP routers. Every Lambda function and
 //! the `casb` command are thin wrappers around this crate.
 
+pub mod access;
 pub mod admin;
 pub mod admin_credential;
 pub mod backend;

@@ -30,6 +30,9 @@ crate::on_both_back_ends!(
     export_outbox_gives_each_record_to_one_batch_and_reopens_unfinished_ones,
     export_sink_writes_whole_objects_and_replaces_them,
     behaviour_state_and_anomalies_are_written_optimistically_and_listed_by_activity,
+    api_credentials_are_unique_scoped_by_tenant_and_revocable,
+    block_lists_hold_each_value_once_per_tenant_and_list,
+    incidents_and_activities_page_by_keyset_without_skips_or_repeats_under_writes,
 );
 
 async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
@@ -616,7 +619,7 @@ async fn activities_are_idempotent_and_queryable(f: Fixture) {
     );
 }
 
-fn incident(tenant: &str, id: &str, created_at: &str) -> Incident {
+pub(crate) fn incident(tenant: &str, id: &str, created_at: &str) -> Incident {
     let at = created_at.parse().unwrap();
     Incident {
         id: id.into(),
@@ -645,6 +648,7 @@ fn incident(tenant: &str, id: &str, created_at: &str) -> Incident {
         }],
         status: IncidentStatus::Open,
         actions: vec![],
+        history: vec![],
         created_at: at,
         updated_at: at,
         version: 0,
@@ -1065,7 +1069,7 @@ async fn export_sink_writes_whole_objects_and_replaces_them(f: Fixture) {
     }
 }
 
-fn anomaly(tenant: &str, id: &str, last: &str) -> Anomaly {
+pub(crate) fn anomaly(tenant: &str, id: &str, last: &str) -> Anomaly {
     let at: chrono::DateTime<Utc> = last.parse().unwrap();
     Anomaly {
         id: id.into(),
@@ -1218,5 +1222,306 @@ async fn behaviour_state_and_anomalies_are_written_optimistically_and_listed_by_
             .unwrap()
             .is_empty(),
         "{name}"
+    );
+}
+
+async fn api_credentials_are_unique_scoped_by_tenant_and_revocable(f: Fixture) {
+    use casb_shared::access;
+    let store = &f.backend.access;
+    let now = Utc::now();
+    let key = access::issue_api_key("tenant-a", "siem", now, None);
+    assert!(store.create_credential(&key.credential).await.unwrap());
+    assert!(
+        !store.create_credential(&key.credential).await.unwrap(),
+        "{}",
+        f.name
+    );
+    let alice = access::issue_api_user("tenant-a", "alice", now);
+    assert!(store.create_credential(&alice.credential).await.unwrap());
+    // User names are global: another tenant cannot take "alice".
+    let other_alice = access::issue_api_user("tenant-b", "alice", now);
+    assert!(
+        !store
+            .create_credential(&other_alice.credential)
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+    let stored = store.get_credential("user:alice").await.unwrap().unwrap();
+    assert_eq!(stored.tenant_id, "tenant-a");
+    assert!(access::password_matches(&stored.secret_hash, &alice.secret));
+    assert!(!stored.secret_hash.contains(&alice.secret));
+    let b_key = access::issue_api_key("tenant-b", "siem", now, None);
+    store.create_credential(&b_key.credential).await.unwrap();
+
+    let listed: Vec<String> = store
+        .list_credentials("tenant-a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut expected = vec![key.credential.id.clone(), "user:alice".to_string()];
+    expected.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "{}", f.name);
+
+    // Tenant B cannot revoke tenant A's key; A can, and the first revocation time stays.
+    assert!(!store
+        .revoke_credential("tenant-b", &key.credential.id, now)
+        .await
+        .unwrap());
+    assert!(store
+        .get_credential(&key.credential.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
+    assert!(store
+        .revoke_credential("tenant-a", &key.credential.id, now)
+        .await
+        .unwrap());
+    let later = now + chrono::Duration::hours(1);
+    assert!(store
+        .revoke_credential("tenant-a", &key.credential.id, later)
+        .await
+        .unwrap());
+    let revoked = store
+        .get_credential(&key.credential.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        revoked.revoked_at.map(|t| t.timestamp_millis()),
+        Some(now.timestamp_millis()),
+        "{}",
+        f.name
+    );
+    assert!(revoked.unusable(later).is_some());
+    assert!(!store
+        .revoke_credential("tenant-a", "k_0000000000000000", now)
+        .await
+        .unwrap());
+}
+
+async fn block_lists_hold_each_value_once_per_tenant_and_list(f: Fixture) {
+    let store = &f.backend.access;
+    let entry = |tenant: &str, list: BlockList, value: &str| BlockEntry {
+        tenant_id: tenant.into(),
+        list,
+        value: list.normalize(value).unwrap(),
+        comment: None,
+        added_at: Utc::now(),
+        added_by: "k_test".into(),
+    };
+    let hash = "a".repeat(64);
+    assert!(store
+        .add_block_entry(&entry("tenant-a", BlockList::Sha256, &hash))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .add_block_entry(&entry("tenant-a", BlockList::Sha256, &hash.to_uppercase()))
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+    assert!(store
+        .add_block_entry(&entry("tenant-a", BlockList::Sha256, &"0".repeat(64)))
+        .await
+        .unwrap());
+    assert!(store
+        .add_block_entry(&entry("tenant-b", BlockList::Sha256, &hash))
+        .await
+        .unwrap());
+    assert!(store
+        .add_block_entry(&entry(
+            "tenant-a",
+            BlockList::Urls,
+            "https://evil.example/x"
+        ))
+        .await
+        .unwrap());
+    let values =
+        |entries: Vec<BlockEntry>| entries.into_iter().map(|e| e.value).collect::<Vec<_>>();
+    assert_eq!(
+        values(
+            store
+                .list_block_entries("tenant-a", BlockList::Sha256)
+                .await
+                .unwrap()
+        ),
+        vec!["0".repeat(64), hash.clone()],
+        "{}",
+        f.name
+    );
+    assert_eq!(
+        values(
+            store
+                .list_block_entries("tenant-a", BlockList::Urls)
+                .await
+                .unwrap()
+        ),
+        vec!["https://evil.example/x".to_string()]
+    );
+    assert!(store
+        .remove_block_entry("tenant-a", BlockList::Sha256, &hash)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .remove_block_entry("tenant-a", BlockList::Sha256, &hash)
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+    assert_eq!(
+        values(
+            store
+                .list_block_entries("tenant-b", BlockList::Sha256)
+                .await
+                .unwrap()
+        ),
+        vec![hash],
+        "tenant B's list is untouched ({})",
+        f.name
+    );
+}
+
+/// Pages are read while other writers add incidents and activities, old and new: every item
+/// that existed before the first page is returned exactly once, in order.
+async fn incidents_and_activities_page_by_keyset_without_skips_or_repeats_under_writes(f: Fixture) {
+    use casb_shared::ports::IncidentQuery;
+    let base: chrono::DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+    // Several incidents share a creation time: the id breaks the tie.
+    let mut existing = Vec::new();
+    for i in 0..60 {
+        let mut inc = incident("tenant-a", &format!("inc-{i:03}"), "2026-11-20T00:00:00Z");
+        inc.created_at = base + chrono::Duration::seconds(i / 3);
+        f.backend.incidents.create_incident(&inc).await.unwrap();
+        existing.push(inc.id.clone());
+    }
+    let other = incident("tenant-b", "inc-b", "2026-11-20T00:00:30Z");
+    f.backend.incidents.create_incident(&other).await.unwrap();
+
+    let writer = {
+        let store = f.backend.incidents.clone();
+        tokio::spawn(async move {
+            for i in 0..30 {
+                let mut inc = incident("tenant-a", &format!("new-{i:03}"), "2026-11-20T00:00:00Z");
+                inc.created_at = base + chrono::Duration::seconds(100 + i);
+                store.create_incident(&inc).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = f
+            .backend
+            .incidents
+            .query_incidents(&IncidentQuery {
+                tenant_id: "tenant-a".into(),
+                before: before.clone(),
+                limit: 7,
+                ..IncidentQuery::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        for inc in &page {
+            assert_eq!(inc.tenant_id, "tenant-a", "{}", f.name);
+            seen.push(inc.id.clone());
+        }
+        let last = page.last().unwrap();
+        before = Some((last.created_at, last.id.clone()));
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    let old: Vec<&String> = seen.iter().filter(|id| id.starts_with("inc-")).collect();
+    let mut expected: Vec<&String> = existing.iter().collect();
+    expected.reverse();
+    assert_eq!(
+        old, expected,
+        "every existing incident once, newest first ({})",
+        f.name
+    );
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no incident twice ({})", f.name);
+
+    // Activities: the same keyset order, with an activity arriving late (an old event time)
+    // between pages.
+    let integration = integration("tenant-a", "int-1");
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let mut a = public_share(&integration, &format!("ev-{i:03}"));
+        a.event_timestamp = base + chrono::Duration::seconds(i / 2);
+        f.backend
+            .activities
+            .put_activity(&a, base + chrono::Duration::days(400))
+            .await
+            .unwrap();
+        ids.push(a.id());
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    let mut late_written = false;
+    loop {
+        let page = f
+            .backend
+            .activities
+            .query_activities(&ActivityQuery {
+                tenant_id: "tenant-a".into(),
+                before: before.clone(),
+                limit: 4,
+                ..ActivityQuery::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page.iter().map(|a| a.id()));
+        let last = page.last().unwrap();
+        before = Some((last.event_timestamp, last.id()));
+        if !late_written {
+            late_written = true;
+            let mut late = public_share(&integration, "late");
+            late.event_timestamp = base + chrono::Duration::seconds(100);
+            f.backend
+                .activities
+                .put_activity(&late, base + chrono::Duration::days(400))
+                .await
+                .unwrap();
+        }
+    }
+    let mut by_order: Vec<(chrono::DateTime<Utc>, String)> = Vec::new();
+    for id in &ids {
+        let a = f
+            .backend
+            .activities
+            .get_activity("tenant-a", id)
+            .await
+            .unwrap()
+            .unwrap();
+        by_order.push((a.event_timestamp, id.clone()));
+    }
+    by_order.sort();
+    by_order.reverse();
+    let expected: Vec<String> = by_order.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(
+        seen, expected,
+        "every activity once, newest first ({})",
+        f.name
     );
 }

@@ -160,8 +160,8 @@ fn tables_are_on_demand_with_point_in_time_recovery() {
     let template = template();
     let tables = resources(&template, "AWS::DynamoDB::Table");
     // Integrations, checkpoints, dedup, activities, incidents, policies, classifications,
-    // exports, threats.
-    assert_eq!(tables.len(), 9);
+    // exports, threats, access.
+    assert_eq!(tables.len(), 10);
     for (name, table) in tables {
         let p = &table["Properties"];
         assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{name}");
@@ -397,13 +397,24 @@ fn alarms_can_reach_their_topic_and_functions_hold_only_what_they_use() {
         .collect();
     assert!(actions.contains(&"kms:Decrypt") && actions.contains(&"kms:GenerateDataKey*"));
 
-    // The api function only reads; it sends to no queue.
-    let api_policies =
-        serde_yaml::to_string(&resources["ApiFunction"]["Properties"]["Policies"]).unwrap();
+    // The api function writes only its credentials and block lists, and incidents (status
+    // changes); it reads the rest and sends to no queue.
+    let api_policies = resources["ApiFunction"]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap();
+    let mut written: Vec<String> = api_policies
+        .iter()
+        .filter_map(|p| p.get("DynamoDBCrudPolicy"))
+        .map(|p| serde_yaml::to_string(&p["TableName"]).unwrap())
+        .collect();
+    written.sort();
+    assert_eq!(written.len(), 2, "{written:?}");
     assert!(
-        !api_policies.contains("Crud") && !api_policies.contains("SQSSend"),
-        "{api_policies}"
+        written[0].contains("AccessTable") && written[1].contains("IncidentsTable"),
+        "{written:?}"
     );
+    let api_policies = serde_yaml::to_string(api_policies).unwrap();
+    assert!(!api_policies.contains("SQSSend"), "{api_policies}");
 
     // The oauth-callback may delete tenants' tokens, never the app credentials or the state key.
     let policies = resources["OAuthCallbackFunction"]["Properties"]["Policies"]

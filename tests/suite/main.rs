@@ -13,5 +13,6 @@ mod deployment;
 mod export;
 mod notifications;
 mod pipeline;
+mod rest_api;
 mod security_sources;
 mod threats;

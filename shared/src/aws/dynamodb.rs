@@ -8,14 +8,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::describe;
+use crate::access::ApiCredential;
 use crate::domain::{
-    enum_label, Activity, Anomaly, Checkpoint, Classification, Incident, IncidentStatus,
+    enum_label, Activity, Anomaly, BlockEntry, BlockList, Checkpoint, Classification, Incident,
     Integration, StreamHealth,
 };
 use crate::ports::{
-    page_cursor, ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore,
-    ExportRecord, ExportStore, IncidentStore, IntegrationPage, IntegrationStore, PolicyStore,
-    StoreError, StoredPolicySet, ThreatStore,
+    page_cursor, AccessStore, ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore,
+    DedupStore, ExportRecord, ExportStore, IncidentQuery, IncidentStore, IntegrationPage,
+    IntegrationStore, PolicyStore, StoreError, StoredPolicySet, ThreatStore,
 };
 use crate::threat::BehaviourState;
 
@@ -34,6 +35,8 @@ pub struct TableNames {
     pub exports: String,
     /// Behaviour states, anomalies and the activities behind them (one table, `pk`/`sk`).
     pub threats: String,
+    /// The REST API's credentials and the tenants' block lists (one table, `pk`/`sk`).
+    pub access: String,
 }
 
 impl TableNames {
@@ -49,6 +52,7 @@ impl TableNames {
             classifications: format!("{prefix}-classifications"),
             exports: format!("{prefix}-exports"),
             threats: format!("{prefix}-threats"),
+            access: format!("{prefix}-access"),
         }
     }
 }
@@ -65,6 +69,8 @@ pub(crate) const EXPORTS_OPEN_BATCHES: &str = "open_batches";
 
 /// A tenant's anomalies, the most recently active first.
 pub(crate) const ANOMALIES_BY_ACTIVITY: &str = "anomalies_by_activity";
+/// A tenant's API credentials, by creation.
+pub(crate) const CREDENTIALS_BY_TENANT: &str = "credentials_by_tenant";
 
 /// Every store on DynamoDB, one table each.
 #[derive(Clone)]
@@ -125,6 +131,62 @@ fn time_key(t: DateTime<Utc>, id: &str) -> String {
     format!("{:013}#{id}", t.timestamp_millis().max(0))
 }
 
+/// The sort-key range of a newest-first, keyset-paged query on a [`time_key`] attribute: from
+/// `from` to `to`, ending at the cursor's key (exclusive: the key condition includes it, so it
+/// is read and dropped).
+struct KeyRange {
+    low: String,
+    high: String,
+    cursor_key: Option<String>,
+}
+
+impl KeyRange {
+    fn new(
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        before: Option<&(DateTime<Utc>, String)>,
+    ) -> Self {
+        let low = from.map_or_else(
+            || "0".repeat(13),
+            |t| format!("{:013}", t.timestamp_millis().max(0)),
+        );
+        let mut high = to.map_or_else(
+            || "9".repeat(13) + "#~",
+            |t| format!("{:013}#~", t.timestamp_millis().max(0)),
+        );
+        let cursor_key = before.map(|(t, id)| time_key(*t, id));
+        if let Some(key) = &cursor_key {
+            high = high.min(key.clone());
+        }
+        KeyRange {
+            low,
+            high,
+            cursor_key,
+        }
+    }
+
+    /// Items to read for a page of `limit`: one more when the cursor's own item may come back.
+    fn fetch(&self, limit: usize) -> usize {
+        limit + usize::from(self.cursor_key.is_some())
+    }
+
+    /// The page: the items read, without the cursor's own.
+    fn page<'a>(
+        &'a self,
+        items: &'a [Item],
+        attribute: &'a str,
+        limit: usize,
+    ) -> impl Iterator<Item = &'a Item> + 'a {
+        items
+            .iter()
+            .filter(move |item| {
+                self.cursor_key.is_none()
+                    || item.get(attribute).and_then(|v| v.as_s().ok()) != self.cursor_key.as_ref()
+            })
+            .take(limit)
+    }
+}
+
 fn is_conditional_failure<E>(error: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -133,6 +195,23 @@ where
 }
 
 impl DynamoStores {
+    /// Puts `item` into a `pk`/`sk` table unless its key exists; `true` if it was written.
+    async fn put_new(&self, table: &str, item: Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn get_doc(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -570,14 +649,7 @@ impl ActivityStore for DynamoStores {
             ),
             (None, None) => (ACTIVITIES_BY_TIME, ("tenant_id", s(&query.tenant_id))),
         };
-        let low = query.from.map_or_else(
-            || "0".repeat(13),
-            |t| format!("{:013}", t.timestamp_millis().max(0)),
-        );
-        let high = query.to.map_or_else(
-            || "9".repeat(13) + "#~",
-            |t| format!("{:013}#~", t.timestamp_millis().max(0)),
-        );
+        let range = KeyRange::new(query.from, query.to, query.before.as_ref());
         // With both an integration and an actor, the second narrows by filter.
         let filter = match (&query.integration_id, &query.actor_email) {
             (Some(_), Some(email)) => Some((
@@ -594,13 +666,13 @@ impl ActivityStore for DynamoStores {
                 &self.tables.activities,
                 Some(index),
                 partition,
-                Some(("time_key", low, high)),
+                Some(("time_key", range.low.clone(), range.high.clone())),
                 filter,
-                query.limit,
+                range.fetch(query.limit),
             )
             .await?;
-        items
-            .iter()
+        range
+            .page(&items, "time_key", query.limit)
             .map(|item| from_item("activity", item))
             .collect()
     }
@@ -664,30 +736,26 @@ impl IncidentStore for DynamoStores {
         }
     }
 
-    async fn list_incidents(
-        &self,
-        tenant_id: &str,
-        status: Option<IncidentStatus>,
-        limit: usize,
-    ) -> Result<Vec<Incident>, StoreError> {
-        let filter = status.map(|status| {
+    async fn query_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
+        let filter = query.status.map(|status| {
             (
                 "incident_status = :status",
                 HashMap::from([(":status".to_string(), s(enum_label(&status)))]),
             )
         });
+        let range = KeyRange::new(query.from, query.to, query.before.as_ref());
         let items = self
             .query_all(
                 &self.tables.incidents,
                 Some(INCIDENTS_BY_CREATED),
-                ("tenant_id", s(tenant_id)),
-                None,
+                ("tenant_id", s(&query.tenant_id)),
+                Some(("created_key", range.low.clone(), range.high.clone())),
                 filter,
-                limit,
+                range.fetch(query.limit),
             )
             .await?;
-        items
-            .iter()
+        range
+            .page(&items, "created_key", query.limit)
             .map(|item| from_item("incident", item))
             .collect()
     }
@@ -1194,19 +1262,10 @@ impl ThreatStore for DynamoStores {
         if let [(activity_id, at)] = activities {
             // One activity extending an anomaly (the common case): a conditional put says
             // whether it is new, so a redelivery does not move the counter.
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.tables.threats)
-                .set_item(Some(item(activity_id, *at)))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => added = 1,
-                Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(unavailable(e)),
-            }
+            added = u64::from(
+                self.put_new(&self.tables.threats, item(activity_id, *at))
+                    .await?,
+            );
         } else {
             // The activities a new anomaly gathers (up to thousands): 25 a request. Counted as
             // new, so after a repeated opening the counter may run ahead and trim a little early.
@@ -1337,5 +1396,141 @@ impl ThreatStore for DynamoStores {
             .iter()
             .filter_map(|item| item.get("activity_id")?.as_s().ok().cloned())
             .collect())
+    }
+}
+
+fn credential_key(id: &str) -> Item {
+    HashMap::from([
+        ("pk".into(), s(format!("credential#{id}"))),
+        ("sk".into(), s("credential")),
+    ])
+}
+
+fn block_partition(tenant_id: &str, list: BlockList) -> String {
+    format!("block#{tenant_id}#{}", list.as_str())
+}
+
+/// The access table: a credential is the item `credential#<id>` (ids are global: Basic and
+/// bearer tokens carry no tenant), found per tenant through [`CREDENTIALS_BY_TENANT`]; a block
+/// list is the partition `block#<tenant>#<list>`, one item per value.
+#[async_trait]
+impl AccessStore for DynamoStores {
+    async fn create_credential(&self, credential: &ApiCredential) -> Result<bool, StoreError> {
+        let mut item = credential_key(&credential.id);
+        item.insert("credential_tenant".into(), s(&credential.tenant_id));
+        item.insert(
+            "created_key".into(),
+            s(time_key(credential.created_at, &credential.id)),
+        );
+        item.insert("doc".into(), to_doc(credential)?);
+        self.put_new(&self.tables.access, item).await
+    }
+
+    async fn get_credential(&self, id: &str) -> Result<Option<ApiCredential>, StoreError> {
+        self.get_doc(&self.tables.access, credential_key(id))
+            .await?
+            .map(|item| from_item("API credential", &item))
+            .transpose()
+    }
+
+    async fn list_credentials(&self, tenant_id: &str) -> Result<Vec<ApiCredential>, StoreError> {
+        let items = self
+            .query_all(
+                &self.tables.access,
+                Some(CREDENTIALS_BY_TENANT),
+                ("credential_tenant", s(tenant_id)),
+                None,
+                None,
+                usize::MAX,
+            )
+            .await?;
+        let mut credentials = items
+            .iter()
+            .map(|item| from_item("API credential", item))
+            .collect::<Result<Vec<ApiCredential>, _>>()?;
+        credentials.reverse();
+        Ok(credentials)
+    }
+
+    async fn revoke_credential(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(mut credential) = self.get_credential(id).await? else {
+            return Ok(false);
+        };
+        if credential.tenant_id != tenant_id {
+            return Ok(false);
+        }
+        credential.revoked_at.get_or_insert(at);
+        // Conditional on the tenant, so the write can never land on another tenant's item.
+        self.client
+            .update_item()
+            .table_name(&self.tables.access)
+            .set_key(Some(credential_key(id)))
+            .update_expression("SET doc = :doc")
+            .condition_expression("credential_tenant = :tenant")
+            .expression_attribute_values(":doc", to_doc(&credential)?)
+            .expression_attribute_values(":tenant", s(tenant_id))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn add_block_entry(&self, entry: &BlockEntry) -> Result<bool, StoreError> {
+        let item = HashMap::from([
+            (
+                "pk".into(),
+                s(block_partition(&entry.tenant_id, entry.list)),
+            ),
+            ("sk".into(), s(&entry.value)),
+            ("doc".into(), to_doc(entry)?),
+        ]);
+        self.put_new(&self.tables.access, item).await
+    }
+
+    async fn remove_block_entry(
+        &self,
+        tenant_id: &str,
+        list: BlockList,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.access)
+            .key("pk", s(block_partition(tenant_id, list)))
+            .key("sk", s(value))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn list_block_entries(
+        &self,
+        tenant_id: &str,
+        list: BlockList,
+    ) -> Result<Vec<BlockEntry>, StoreError> {
+        let items = self
+            .query_all(
+                &self.tables.access,
+                None,
+                ("pk", s(block_partition(tenant_id, list))),
+                None,
+                None,
+                usize::MAX,
+            )
+            .await?;
+        let mut entries = items
+            .iter()
+            .map(|item| from_item("block entry", item))
+            .collect::<Result<Vec<BlockEntry>, _>>()?;
+        entries.sort_by(|a, b| a.value.cmp(&b.value));
+        Ok(entries)
     }
 }

@@ -11,7 +11,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use super::describe;
 use super::dynamodb::{
     TableNames, ACTIVITIES_BY_ACTOR, ACTIVITIES_BY_INTEGRATION, ACTIVITIES_BY_TIME,
-    ANOMALIES_BY_ACTIVITY, EXPORTS_OPEN_BATCHES, EXPORTS_PENDING, INCIDENTS_BY_CREATED,
+    ANOMALIES_BY_ACTIVITY, CREDENTIALS_BY_TENANT, EXPORTS_OPEN_BATCHES, EXPORTS_PENDING,
+    INCIDENTS_BY_CREATED,
 };
 
 /// A queue and its dead-letter queue, by URL.
@@ -225,6 +226,22 @@ pub async fn create_tables(
                 ANOMALIES_BY_ACTIVITY,
                 "anomaly_tenant",
                 "activity_key",
+            )],
+            ttl_attribute: None,
+        },
+    )
+    .await?;
+    create_table(
+        client,
+        TableSpec {
+            name: &tables.access,
+            partition: "pk",
+            sort: Some("sk"),
+            extra_attributes: &["credential_tenant", "created_key"],
+            indexes: vec![index(
+                CREDENTIALS_BY_TENANT,
+                "credential_tenant",
+                "created_key",
             )],
             ttl_attribute: None,
         },

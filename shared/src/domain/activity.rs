@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::Provider;
 
 /// What kind of thing happened, in the CASB's vocabulary rather than the provider's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     DataCreation,
@@ -28,7 +28,7 @@ pub enum EventType {
 }
 
 /// Whether a person belongs to the tenant's organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserType {
     Internal,
@@ -37,7 +37,7 @@ pub enum UserType {
 }
 
 /// Who can open an object through its shared link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkVisibility {
     /// Anyone with the link, no sign-in.
@@ -49,7 +49,7 @@ pub enum LinkVisibility {
 }
 
 /// Where an activity entered the system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IngestPath {
     /// Pushed by the provider to webhook-intake.
@@ -58,7 +58,7 @@ pub enum IngestPath {
     Pull,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GeoEnrichment {
     pub country: Option<String>,
     pub region: Option<String>,
@@ -76,7 +76,7 @@ pub struct GeoEnrichment {
 }
 
 /// Who can reach the object now, as the connector found it at the provider.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Exposure {
     pub public_link: bool,
     /// A link anyone signed in to the organization can open.
@@ -100,7 +100,7 @@ impl Exposure {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Enrichments {
     pub geo: Option<GeoEnrichment>,
     pub user_agent: Option<String>,
@@ -110,7 +110,7 @@ pub struct Enrichments {
 }
 
 /// One user activity in a SaaS tenant, normalized.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Activity {
     // --- the 24 attributes a CASB requires of an event feed ---
     pub tenant_id: String,

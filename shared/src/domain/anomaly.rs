@@ -8,7 +8,19 @@ use sha2::{Digest, Sha256};
 use super::{Provider, Severity};
 
 /// What kind of threat an anomaly suggests: the words security teams file them under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyCategory {
     /// Someone other than the user may be signed in as the user.
@@ -34,7 +46,19 @@ impl AnomalyCategory {
 
 /// The detector that found an anomaly. Each is described, with its settings, in the README's
 /// "Threat detection" section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectorKind {
     ImpossibleTravel,
@@ -125,7 +149,7 @@ impl std::str::FromStr for DetectorKind {
 
 /// One episode of anomalous behaviour. Repeated firing on the same episode extends it (more
 /// activities, a later `last_activity_at`, perhaps a higher severity) instead of opening another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Anomaly {
     pub id: String,
     pub tenant_id: String,

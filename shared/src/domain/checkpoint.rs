@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// An opaque provider cursor (Box `stream_position`, a Graph `deltaLink`, a timestamp) with the
 /// version it was written at. Writers name the version they read; a stale writer is rejected,
 /// so two pollers can never both advance one stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Checkpoint {
     /// The stream this cursor belongs to: `{tenant_id}#{integration_id}#{stream_id}`.
     pub stream: String,
@@ -19,7 +19,7 @@ pub struct Checkpoint {
 }
 
 /// How a stream is doing, written with its cursor, for operators and alarms.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamHealth {
     /// The last poll that fetched and queued without error.
     pub last_success_at: Option<DateTime<Utc>>,

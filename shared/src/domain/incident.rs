@@ -6,7 +6,19 @@ use sha2::{Digest, Sha256};
 
 use super::{ActionKind, CollaboratorScope, Provider};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -15,7 +27,7 @@ pub enum Severity {
     Critical,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     Open,
@@ -25,7 +37,7 @@ pub enum IncidentStatus {
 }
 
 /// The object an incident is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IncidentObject {
     pub provider: Provider,
     pub object_id: Option<String>,
@@ -35,14 +47,14 @@ pub struct IncidentObject {
 }
 
 /// What matched, summarised: never the matched values themselves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MatchSummary {
     /// A detector id (e.g. `credit_card`) or a collaboration condition (e.g. `public_link`).
     pub rule: String,
     pub count: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
     /// Queued for the remediator, not yet carried out.
@@ -74,7 +86,7 @@ impl ActionStatus {
 }
 
 /// One response action on an incident and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionRecord {
     pub action_id: String,
     pub kind: ActionKind,
@@ -95,7 +107,7 @@ pub struct ActionRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Incident {
     pub id: String,
     pub tenant_id: String,
@@ -129,10 +141,25 @@ pub struct Incident {
     pub matches: Vec<MatchSummary>,
     pub status: IncidentStatus,
     pub actions: Vec<ActionRecord>,
+    /// Every status change an analyst made, oldest first, with who made it and why: the audit
+    /// trail of the incident's handling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<StatusChange>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version; the store bumps it on every write.
     pub version: u64,
+}
+
+/// One status change, as the API recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StatusChange {
+    pub from: IncidentStatus,
+    pub to: IncidentStatus,
+    pub comment: String,
+    /// The API credential (or IAM principal) that made the change.
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Provider;
 
 /// How activities reach us from this tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IngestMode {
     /// Webhooks only.
@@ -28,7 +28,9 @@ impl IngestMode {
 }
 
 /// How the CASB authenticates to a provider tenant; each connector says which it supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// OAuth 2.0 authorization code through an admin's browser; the stored secret is the token
@@ -91,7 +93,7 @@ impl std::str::FromStr for CredentialKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationStatus {
     Connected,
@@ -103,7 +105,7 @@ pub enum IntegrationStatus {
 }
 
 /// One connected tenant of one provider.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Integration {
     pub id: String,
     pub tenant_id: String,

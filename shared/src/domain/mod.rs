@@ -3,6 +3,7 @@
 
 mod activity;
 mod anomaly;
+mod block_list;
 mod checkpoint;
 mod classification;
 mod envelope;
@@ -15,6 +16,7 @@ mod response_action;
 pub(crate) use activity::fixtures;
 pub use activity::*;
 pub use anomaly::*;
+pub use block_list::*;
 pub use checkpoint::*;
 pub use classification::*;
 pub use envelope::*;
@@ -26,7 +28,19 @@ pub use response_action::*;
 use serde::{Deserialize, Serialize};
 
 /// A SaaS provider or security-event source the CASB connects to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Box,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Provider;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// Email the security team (always possible: it needs no provider API).
@@ -30,7 +30,9 @@ impl ActionKind {
 }
 
 /// Which collaborations `remove_external_collaborators` removes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CollaboratorScope {
     /// Only collaborations on the file itself.
@@ -42,7 +44,7 @@ pub enum CollaboratorScope {
 
 /// A response action addressed to the remediator. Carries ids and references only, never file
 /// content or secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResponseAction {
     /// `{incident_id}#{kind}`: stable, so a redelivered or re-enqueued action is recognised.
     pub id: String,

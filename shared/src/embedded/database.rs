@@ -9,13 +9,12 @@ use serde::Serialize;
 
 use super::group_commit::{Answer, GroupCommit};
 use crate::domain::{
-    enum_label, Activity, Checkpoint, Classification, Incident, IncidentStatus, Integration,
-    StreamHealth,
+    enum_label, Activity, Checkpoint, Classification, Incident, Integration, StreamHealth,
 };
 use crate::ports::{
     ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore, ExportRecord,
-    ExportStore, IncidentStore, IntegrationPage, IntegrationStore, PolicyStore, StoreError,
-    StoredPolicySet,
+    ExportStore, IncidentQuery, IncidentStore, IntegrationPage, IntegrationStore, PolicyStore,
+    StoreError, StoredPolicySet,
 };
 
 const SCHEMA: &str = r#"
@@ -122,6 +121,19 @@ CREATE TABLE IF NOT EXISTS anomaly_activities (
     PRIMARY KEY (tenant_id, anomaly_id, activity_id)
 );
 CREATE INDEX IF NOT EXISTS anomaly_activities_by_time ON anomaly_activities (tenant_id, anomaly_id, at);
+CREATE TABLE IF NOT EXISTS api_credentials (
+    id        TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    doc       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_credentials_by_tenant ON api_credentials (tenant_id);
+CREATE TABLE IF NOT EXISTS block_entries (
+    tenant_id TEXT NOT NULL,
+    list      TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, list, value)
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     sent_at    INTEGER NOT NULL,
@@ -658,14 +670,17 @@ impl ActivityStore for Database {
                        AND (?3 IS NULL OR actor_email = ?3)
                        AND (?4 IS NULL OR event_time >= ?4)
                        AND (?5 IS NULL OR event_time <= ?5)
+                       AND (?6 IS NULL OR event_time < ?6 OR (event_time = ?6 AND id < ?7))
                      ORDER BY event_time DESC, id DESC
-                     LIMIT ?6",
+                     LIMIT ?8",
                     params![
                         query.tenant_id,
                         query.integration_id,
                         query.actor_email,
                         query.from.map(millis),
                         query.to.map(millis),
+                        query.before.as_ref().map(|(t, _)| millis(*t)),
+                        query.before.as_ref().map(|(_, id)| id.clone()),
                         query.limit as i64
                     ],
                 )
@@ -754,21 +769,29 @@ impl IncidentStore for Database {
         Ok(stored)
     }
 
-    async fn list_incidents(
-        &self,
-        tenant_id: &str,
-        status: Option<IncidentStatus>,
-        limit: usize,
-    ) -> Result<Vec<Incident>, StoreError> {
-        let tenant = tenant_id.to_string();
-        let status = status.map(|s| enum_label(&s));
+    async fn query_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
+        let query = query.clone();
+        let status = query.status.map(|s| enum_label(&s));
         let rows = self
             .run(move |c| {
                 collect_strings(
                     c,
-                    "SELECT doc FROM incidents WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2)
-                     ORDER BY created_at DESC, id DESC LIMIT ?3",
-                    params![tenant, status, limit as i64],
+                    "SELECT doc FROM incidents
+                     WHERE tenant_id = ?1
+                       AND (?2 IS NULL OR status = ?2)
+                       AND (?3 IS NULL OR created_at >= ?3)
+                       AND (?4 IS NULL OR created_at <= ?4)
+                       AND (?5 IS NULL OR created_at < ?5 OR (created_at = ?5 AND id < ?6))
+                     ORDER BY created_at DESC, id DESC LIMIT ?7",
+                    params![
+                        query.tenant_id,
+                        status,
+                        query.from.map(millis),
+                        query.to.map(millis),
+                        query.before.as_ref().map(|(t, _)| millis(*t)),
+                        query.before.as_ref().map(|(_, id)| id.clone()),
+                        query.limit as i64
+                    ],
                 )
             })
             .await?;

@@ -5,6 +5,7 @@
 //! because every step is a transaction committed to disk before it is answered (group commit:
 //! concurrent writers share one fsync).
 
+mod access_store;
 mod database;
 mod group_commit;
 mod mailer;

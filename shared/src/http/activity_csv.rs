@@ -241,6 +241,52 @@ pub fn row(activity: &Activity, anomaly: Option<&Anomaly>, trusted_source: bool)
     line
 }
 
+/// The rows of the activities behind `anomaly` that happened at or after `since`, newest
+/// first, one CSV line each, as a stream: only the ids (at most
+/// [`Anomaly::KEPT_ACTIVITIES`]) are held, and the activities are read a few at a time, so
+/// 100,000 rows never sit in memory. Activities past their retention are left out.
+pub fn anomaly_rows(
+    core: crate::Core,
+    anomaly: Anomaly,
+    since: chrono::DateTime<chrono::Utc>,
+) -> impl futures::Stream<Item = Result<String, crate::ports::StoreError>> + Send + 'static {
+    use futures::TryStreamExt;
+    let anomaly = std::sync::Arc::new(anomaly);
+    let ids = {
+        let (core, anomaly) = (core.clone(), anomaly.clone());
+        async move {
+            core.backend
+                .threats
+                .anomaly_activities(&anomaly.tenant_id, &anomaly.id, Anomaly::KEPT_ACTIVITIES)
+                .await
+        }
+    };
+    futures::stream::once(ids)
+        .map_ok(|ids| futures::stream::iter(ids.into_iter().map(Ok)))
+        .try_flatten()
+        .map_ok(move |id: String| {
+            let (core, anomaly) = (core.clone(), anomaly.clone());
+            async move {
+                let activity = core
+                    .backend
+                    .activities
+                    .get_activity(&anomaly.tenant_id, &id)
+                    .await?;
+                Ok(activity
+                    .filter(|a| a.event_timestamp >= since)
+                    .map(|activity| {
+                        let trusted = activity
+                            .actor_ip
+                            .as_deref()
+                            .is_some_and(|ip| core.threats().settings.is_trusted(ip));
+                        row(&activity, Some(&anomaly), trusted)
+                    }))
+            }
+        })
+        .try_buffered(16)
+        .try_filter_map(|line| async move { Ok(line) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use crate::core::Core;
 use crate::domain::Provider;
 
 /// Every HTTP error body: `{"code": <status>, "message": "..."}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     pub code: u16,
     pub message: String,

@@ -167,6 +167,7 @@ async fn raise(
         matches: hit.matches.clone(),
         status: IncidentStatus::Open,
         actions: records(),
+        history: Vec::new(),
         created_at: now,
         updated_at: now,
         version: 0,

@@ -1,9 +1,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::access::ApiCredential;
 use crate::domain::{
-    Activity, Anomaly, Checkpoint, Classification, Incident, IncidentStatus, Integration,
-    StreamHealth,
+    Activity, Anomaly, BlockEntry, BlockList, Checkpoint, Classification, Incident, IncidentStatus,
+    Integration, StreamHealth,
 };
 use crate::threat::BehaviourState;
 
@@ -102,6 +103,23 @@ pub struct ActivityQuery {
     pub actor_email: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Keyset paging: only activities strictly older than this (event time, activity id) in
+    /// the newest-first order.
+    pub before: Option<(DateTime<Utc>, String)>,
+    pub limit: usize,
+}
+
+/// Which incidents to return, newest first (by creation).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentQuery {
+    pub tenant_id: String,
+    pub status: Option<IncidentStatus>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created at or before.
+    pub to: Option<DateTime<Utc>>,
+    /// Keyset paging: only incidents strictly older than this (created at, incident id).
+    pub before: Option<(DateTime<Utc>, String)>,
     pub limit: usize,
 }
 
@@ -139,7 +157,51 @@ pub trait IncidentStore: Send + Sync {
         tenant_id: &str,
         status: Option<IncidentStatus>,
         limit: usize,
-    ) -> Result<Vec<Incident>, StoreError>;
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.query_incidents(&IncidentQuery {
+            tenant_id: tenant_id.to_string(),
+            status,
+            limit,
+            ..IncidentQuery::default()
+        })
+        .await
+    }
+    /// Newest first, in the same (created at, id) order on every back end.
+    async fn query_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError>;
+}
+
+/// What the REST API keeps: its credentials (only their hashes) and each tenant's block lists.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// Creates the credential unless one with its id exists (an API user's id is its name, so
+    /// two tenants cannot both have user `alice`); `true` if it was created.
+    async fn create_credential(&self, credential: &ApiCredential) -> Result<bool, StoreError>;
+    async fn get_credential(&self, id: &str) -> Result<Option<ApiCredential>, StoreError>;
+    /// The tenant's credentials, oldest first.
+    async fn list_credentials(&self, tenant_id: &str) -> Result<Vec<ApiCredential>, StoreError>;
+    /// Marks the tenant's credential revoked at `at`; `false` if the tenant has no such
+    /// credential. Revoking again keeps the first time.
+    async fn revoke_credential(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Adds the entry unless its value is already on the list; `true` if it was added.
+    async fn add_block_entry(&self, entry: &BlockEntry) -> Result<bool, StoreError>;
+    /// `true` if the value was on the list.
+    async fn remove_block_entry(
+        &self,
+        tenant_id: &str,
+        list: BlockList,
+        value: &str,
+    ) -> Result<bool, StoreError>;
+    /// The list's entries, in value order.
+    async fn list_block_entries(
+        &self,
+        tenant_id: &str,
+        list: BlockList,
+    ) -> Result<Vec<BlockEntry>, StoreError>;
 }
 
 /// One applied version of a tenant's policy set, kept as the administrator wrote it.
@@ -243,6 +305,7 @@ pub trait Stores:
     + PolicyStore
     + ClassificationStore
     + ThreatStore
+    + AccessStore
     + super::ExportStore
 {
 }
@@ -256,6 +319,7 @@ impl<T> Stores for T where
         + PolicyStore
         + ClassificationStore
         + ThreatStore
+        + AccessStore
         + super::ExportStore
 {
 }

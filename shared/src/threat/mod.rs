@@ -310,6 +310,7 @@ async fn gather(
             from: Some(finding.at - window),
             to: Some(finding.at),
             limit: GATHER_LIMIT,
+            ..ActivityQuery::default()
         };
         if address.is_some() || query.actor_email.is_some() {
             for earlier in core.backend.activities.query_activities(&query).await? {
