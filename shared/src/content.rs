@@ -18,6 +18,82 @@ pub struct ContentFindings {
     pub detectors: Vec<DetectorCount>,
     pub coverage: Coverage,
     pub detected_type: Option<String>,
+    /// The http(s) URLs in the file's text, normalised as block lists store them, distinct,
+    /// at most [`MAX_URLS`]: what the tenant's URL block list is checked against.
+    pub urls: Vec<String>,
+}
+
+/// URLs kept per file: enough for any document a person writes, bounded for a link farm.
+pub const MAX_URLS: usize = 256;
+
+/// The http(s) URLs in `text`, normalised (lower-case scheme and host, no fragment), in order
+/// of first appearance, at most `max`. A URL ends at white space, a quote or a bracket, and
+/// loses trailing sentence punctuation.
+pub fn urls_in(text: &[u8], max: usize, into: &mut Vec<String>) {
+    const MAX_URL: usize = 2048;
+    let mut at = 0;
+    while at < text.len() && into.len() < max {
+        let Some(found) = find_scheme(&text[at..]) else {
+            break;
+        };
+        let start = at + found;
+        let end = text[start..]
+            .iter()
+            .position(|&b| {
+                b.is_ascii_whitespace()
+                    || b < 0x20
+                    || matches!(
+                        b,
+                        b'"' | b'\''
+                            | b'<'
+                            | b'>'
+                            | b'('
+                            | b')'
+                            | b'['
+                            | b']'
+                            | b'{'
+                            | b'}'
+                            | b'`'
+                            | b'|'
+                            | b'\\'
+                            | b'^'
+                    )
+            })
+            .map_or(text.len(), |n| start + n);
+        at = end.max(start + 1);
+        let mut candidate = &text[start..end.min(start + MAX_URL)];
+        while let [rest @ .., b'.' | b',' | b';' | b':' | b'!' | b'?'] = candidate {
+            candidate = rest;
+        }
+        let Ok(candidate) = std::str::from_utf8(candidate) else {
+            continue;
+        };
+        if let Ok(url) = crate::domain::BlockList::Urls.normalize(candidate) {
+            if !into.contains(&url) {
+                into.push(url);
+            }
+        }
+    }
+}
+
+/// Where the next `http://` or `https://` (any case) starts.
+fn find_scheme(text: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while from + 7 <= text.len() {
+        let offset = text[from..]
+            .iter()
+            .position(|b| b.eq_ignore_ascii_case(&b'h'))?;
+        let start = from + offset;
+        let rest = &text[start..];
+        let is = |scheme: &[u8]| {
+            rest.len() >= scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme)
+        };
+        if is(b"http://") || is(b"https://") {
+            return Some(start);
+        }
+        from = start + 1;
+    }
+    None
 }
 
 impl Default for ContentFindings {
@@ -26,6 +102,7 @@ impl Default for ContentFindings {
             detectors: Vec::new(),
             coverage: Coverage::Complete,
             detected_type: None,
+            urls: Vec::new(),
         }
     }
 }
@@ -125,9 +202,19 @@ impl ContentScanner for DlpScanner {
     fn scan(&self, file_name: &str, bytes: &[u8]) -> ContentFindings {
         let head = &bytes[..bytes.len().min(8192)];
         let detected_type = format_name(sniff(file_name, head));
-        let report = self
-            .engine
-            .scan_bytes_with_limits(file_name, bytes, &self.limits);
+        // Extracted once: the detectors and the URL collection read the same text.
+        let extracted = crate::dlp::extract::extract(file_name, bytes, &self.limits);
+        let mut report = crate::dlp::ScanReport {
+            skipped: extracted.skipped,
+            errors: extracted.errors,
+            ..Default::default()
+        };
+        let mut urls = Vec::new();
+        for part in extracted.parts {
+            report.scanned_bytes += part.text.len() as u64;
+            report.findings.extend(self.engine.scan_text(&part.text));
+            urls_in(&part.text, MAX_URLS, &mut urls);
+        }
         let mut counts: BTreeMap<String, DetectorCount> = BTreeMap::new();
         for finding in report.findings {
             let tier = match finding.confidence {
@@ -156,6 +243,7 @@ impl ContentScanner for DlpScanner {
             detectors: counts.into_values().collect(),
             coverage,
             detected_type: Some(detected_type.to_string()),
+            urls,
         }
     }
 }
@@ -186,6 +274,33 @@ mod tests {
             "{found:?}"
         );
         assert!(rules("nothing to see here, 42 and 2026-11-24").is_empty());
+    }
+
+    #[test]
+    fn urls_are_collected_normalised_and_bounded() {
+        let text = b"See HTTPS://Evil.Example/login?next=1#top, or (http://a.example/x). \
+                     Not ftp://b.example nor httpx://c.example; again https://evil.example/login?next=1.";
+        let mut urls = Vec::new();
+        urls_in(text, 10, &mut urls);
+        assert_eq!(
+            urls,
+            vec![
+                "https://evil.example/login?next=1".to_string(),
+                "http://a.example/x".to_string()
+            ]
+        );
+        let many: String = (0..20).map(|i| format!("https://h{i}.example/ ")).collect();
+        let mut bounded = Vec::new();
+        urls_in(many.as_bytes(), 5, &mut bounded);
+        assert_eq!(bounded.len(), 5);
+        let found = DlpScanner::for_incidents().scan(
+            "note.txt",
+            b"download it from https://files.example/payload.exe today",
+        );
+        assert_eq!(
+            found.urls,
+            vec!["https://files.example/payload.exe".to_string()]
+        );
     }
 
     #[test]

@@ -2076,3 +2076,120 @@ fn box_account_and_group_events_map_to_their_ocsf_classes() {
         }
     }
 }
+
+/// Block lists edited through the REST API are applied by the inspector: a file whose SHA-1 or
+/// SHA-256 is listed is quarantined with an incident, a file holding a listed URL is an
+/// incident, and an unlisted file is neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_on_the_block_lists_are_quarantined_and_listed_urls_are_found() {
+    use sha2::Digest;
+    let world = World::start().await;
+    world.connect("pull", "").await;
+    let issued = casb_shared::access::issue_api_key(TENANT, "soc", chrono::Utc::now(), None);
+    world
+        .casb()
+        .core
+        .backend
+        .access
+        .create_credential(&issued.credential)
+        .await
+        .unwrap();
+    let malware = "MZ not really a program, but the SOC says it is\n";
+    let dropper = "another sample the SOC has seen\n";
+    let phishing =
+        "Please confirm your payroll details at https://payroll-update.example/login?id=7.\n";
+    let client = reqwest::Client::new();
+    for (list, value) in [
+        (
+            "sha256",
+            hex::encode(sha2::Sha256::digest(malware.as_bytes())).to_uppercase(),
+        ),
+        ("sha1", hex::encode(sha1_of(dropper))),
+        (
+            "urls",
+            "https://Payroll-Update.example/login?id=7".to_string(),
+        ),
+    ] {
+        let reply = client
+            .post(format!("{}/api/v1/blocklists/{list}", world.base))
+            .bearer_auth(&issued.secret)
+            .json(&serde_json::json!({"value": value, "comment": "SOC case 42"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+    }
+    let admin = world.sim.admin_user_id();
+    let folder = world.sim.create_folder(&admin, "0", "Shared").unwrap();
+    let by_hash = world
+        .sim
+        .upload_file(&admin, &folder, "tool.exe", malware)
+        .unwrap();
+    let by_sha1 = world
+        .sim
+        .upload_file(&admin, &folder, "setup.bin", dropper)
+        .unwrap();
+    let with_url = world
+        .sim
+        .upload_file(&admin, &folder, "payroll.txt", phishing)
+        .unwrap();
+    let clean = world
+        .sim
+        .upload_file(&admin, &folder, "plan.txt", HARMLESS)
+        .unwrap();
+
+    let incidents = world.settled_incidents(3).await;
+    let about = |policy: &str| -> Vec<String> {
+        let mut files: Vec<String> = incidents
+            .iter()
+            .filter(|i| i.policy_id == policy)
+            .filter_map(|i| i.object.object_id.clone())
+            .collect();
+        files.sort();
+        files
+    };
+    let mut hashed = vec![by_hash.clone(), by_sha1.clone()];
+    hashed.sort();
+    assert_eq!(about("builtin.blocked-file"), hashed, "{incidents:#?}");
+    assert_eq!(about("builtin.blocked-url"), vec![with_url.clone()]);
+    assert_eq!(
+        incidents.len(),
+        3,
+        "the clean file is no incident: {incidents:#?}"
+    );
+    let blocked = incidents
+        .iter()
+        .find(|i| i.object.object_id.as_deref() == Some(by_hash.as_str()))
+        .unwrap();
+    assert_eq!(
+        outcome(blocked, ActionKind::Quarantine).0,
+        ActionStatus::Succeeded
+    );
+    assert!(blocked
+        .matches
+        .iter()
+        .any(|m| m.rule == "blocked_sha256" && m.count == 1));
+    let quarantine = world.sim.find_folder("0", "CASB Quarantine").unwrap();
+    assert_eq!(world.sim.file(&by_hash).unwrap().parent_id, quarantine);
+    assert_eq!(world.sim.file(&by_sha1).unwrap().parent_id, quarantine);
+    assert_eq!(
+        world.sim.file(&with_url).unwrap().parent_id,
+        folder,
+        "a URL is reported, not quarantined"
+    );
+    assert_eq!(world.sim.file(&clean).unwrap().parent_id, folder);
+    let stored = classification_of(&world, &with_url).await;
+    assert_eq!(
+        stored.urls,
+        vec!["https://payroll-update.example/login?id=7".to_string()]
+    );
+    assert_eq!(
+        stored.sha256.as_deref(),
+        Some(hex::encode(sha2::Sha256::digest(phishing.as_bytes())).as_str())
+    );
+}
+
+fn sha1_of(text: &str) -> Vec<u8> {
+    use sha1::Digest;
+    sha1::Sha1::digest(text.as_bytes()).to_vec()
+}

@@ -74,7 +74,31 @@ pub struct Classification {
     pub detected_type: Option<String>,
     /// Bytes downloaded, when the file was downloaded.
     pub size: Option<u64>,
+    /// The SHA-256 of the bytes downloaded (lower-case hex), for the tenant's SHA-256 block list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The URLs in the file's text ([`crate::content::urls_in`]), for the URL block list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
     pub inspected_at: DateTime<Utc>,
+    /// Which of the tenant's block-list entries this content matches now: worked out by the
+    /// inspector for each activity (lists change; the classification is cached), never stored.
+    #[serde(skip)]
+    pub blocked: Vec<BlockEntryMatch>,
+}
+
+/// A block-list entry the content matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockEntryMatch {
+    pub list: super::BlockList,
+    pub value: String,
+}
+
+impl Classification {
+    /// The content's SHA-1 (the provider's content hash, when it is one).
+    pub fn sha1(&self) -> Option<&str> {
+        self.content_key.strip_prefix("sha1:")
+    }
 }
 
 impl Classification {
@@ -92,7 +116,10 @@ impl Classification {
             coverage: Coverage::Uninspected(reason.into()),
             detected_type: None,
             size: None,
+            sha256: None,
+            urls: Vec::new(),
             inspected_at: now,
+            blocked: Vec::new(),
         }
     }
 }

@@ -16,8 +16,8 @@ use super::PipelineError;
 use crate::connector::ConnectorError;
 use crate::core::Core;
 use crate::domain::{
-    content_key, incident_id, ActionRecord, ActionStatus, Activity, Classification, Envelope,
-    EventType, Incident, IncidentObject, IncidentStatus, ResponseAction,
+    content_key, incident_id, ActionRecord, ActionStatus, Activity, BlockEntryMatch, BlockList,
+    Classification, Envelope, EventType, Incident, IncidentObject, IncidentStatus, ResponseAction,
 };
 use crate::lease::HeldLease;
 use crate::policy::{classification_of, provider_content_key, ActivePolicies, Mode, PolicyHit};
@@ -79,7 +79,17 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
         .await
         .map_err(|e| PipelineError::Inconsistent(e.to_string()))?;
     let mut inspection = Inspection::default();
-    let classification = classify(core, activity, &active, &mut inspection).await?;
+    let mut classification = classify(core, activity, &active, &mut inspection).await?;
+    if let Some(content) = classification.as_mut() {
+        if active
+            .set
+            .policies
+            .iter()
+            .any(|p| !p.when.blocked.is_empty())
+        {
+            content.blocked = blocked_content(core, activity, content).await?;
+        }
+    }
     let mut actions = Vec::new();
     for hit in active.set.evaluate(activity, classification.as_ref()) {
         actions.extend(raise(core, activity, &active, hit, now, &mut inspection).await?);
@@ -411,11 +421,15 @@ async fn classify_holding_lease(
     };
     let name = activity.object_name.clone().unwrap_or_default();
     let size = bytes.len() as u64;
+    let sha256 = key
+        .strip_prefix("sha256:")
+        .map_or_else(|| hex::encode(Sha256::digest(&bytes)), str::to_string);
     let findings = tokio::task::spawn_blocking(move || scanner.scan(&name, &bytes))
         .await
         .map_err(|e| PipelineError::Inconsistent(format!("content scan failed: {e}")))?;
     inspection.content_scanned = true;
-    let classification = classification_of(tenant, &key, findings, Some(size), now);
+    let mut classification = classification_of(tenant, &key, findings, Some(size), now);
+    classification.sha256 = Some(sha256);
     if let Some(reason) = classification.coverage.reason() {
         // A hostile or unreadable file (zip bomb, nesting, timeout, unknown binary) is
         // recorded as such; policies decide whether that deserves a person's look.
@@ -429,4 +443,47 @@ async fn classify_holding_lease(
         .put_classification(&classification, now + keep)
         .await?;
     Ok(Some(classification))
+}
+
+/// The tenant's block-list entries the file matches now: its SHA-1 (the provider's content
+/// hash), its SHA-256 (of the bytes downloaded), and the URLs in its text. Read for each
+/// activity, so an entry added today catches a file classified last week.
+async fn blocked_content(
+    core: &Core,
+    activity: &Activity,
+    content: &Classification,
+) -> Result<Vec<BlockEntryMatch>, PipelineError> {
+    let sha1 = content
+        .sha1()
+        .map(str::to_string)
+        .or_else(|| {
+            activity
+                .enrichments
+                .exposure
+                .as_ref()
+                .and_then(|e| e.content_sha1.clone())
+        })
+        .map(|h| h.to_ascii_lowercase());
+    let mut hits = Vec::new();
+    for (list, values) in [
+        (BlockList::Sha1, sha1.into_iter().collect::<Vec<_>>()),
+        (BlockList::Sha256, content.sha256.iter().cloned().collect()),
+        (BlockList::Urls, content.urls.clone()),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        let entries = core
+            .backend
+            .access
+            .list_block_entries(&activity.tenant_id, list)
+            .await?;
+        for value in values {
+            if entries.iter().any(|e| e.value == value) {
+                tracing::info!(activity = %activity.id(), list = list.as_str(), %value, "content on a block list");
+                hits.push(BlockEntryMatch { list, value });
+            }
+        }
+    }
+    Ok(hits)
 }

@@ -38,6 +38,10 @@ pub struct Conditions {
     /// activity opens or extends an anomaly, never on the activity alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<AnomalyCondition>,
+    /// The file's content is on one of these of the tenant's block lists (`sha1`, `sha256`:
+    /// its hash; `urls`: a URL in its text), as the REST API keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<crate::domain::BlockList>,
 }
 
 /// Which anomalies a policy acts on: every list present must match (a list is any-of).
@@ -457,15 +461,33 @@ impl Conditions {
                 }
             }
         }
-        match &self.content {
-            Some(content) => content.matches(classification?),
-            None => Some(Vec::new()),
+        let mut matched = match &self.content {
+            Some(content) => content.matches(classification?)?,
+            None => Vec::new(),
+        };
+        if !self.blocked.is_empty() {
+            let hits: Vec<_> = classification?
+                .blocked
+                .iter()
+                .filter(|hit| self.blocked.contains(&hit.list))
+                .collect();
+            if hits.is_empty() {
+                return None;
+            }
+            for list in &self.blocked {
+                let count = hits.iter().filter(|h| h.list == *list).count() as u32;
+                if count > 0 {
+                    matched.push(summary(format!("blocked_{}", list.as_str()), count));
+                }
+            }
         }
+        Some(matched)
     }
 
     /// Whether judging these conditions needs the file's classification.
     pub fn needs_content(&self) -> bool {
         self.content.is_some()
+            || !self.blocked.is_empty()
             || self
                 .object
                 .as_ref()

@@ -316,7 +316,10 @@ pub fn classification_of(
         coverage: findings.coverage,
         detected_type: findings.detected_type,
         size,
+        sha256: None,
+        urls: findings.urls,
         inspected_at: now,
+        blocked: Vec::new(),
     }
 }
 

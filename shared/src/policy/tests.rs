@@ -24,7 +24,10 @@ fn classification(detectors: &[(&str, Category, [u32; 3])], coverage: Coverage) 
         coverage,
         detected_type: Some("text".into()),
         size: Some(10),
+        sha256: None,
+        urls: Vec::new(),
         inspected_at: "2026-11-24T10:00:00Z".parse().unwrap(),
+        blocked: Vec::new(),
     }
 }
 
@@ -59,6 +62,8 @@ fn the_default_set_parses_and_keeps_the_ids_incidents_were_keyed_on() {
             "builtin.exposed-file-uninspected",
             "builtin.public-file-link",
             "builtin.external-collaborator",
+            "builtin.blocked-file",
+            "builtin.blocked-url",
             "builtin.account-threat"
         ]
     );
@@ -145,8 +150,20 @@ fn sensitive_content_is_an_incident_only_when_the_file_is_exposed() {
     let mut private = shared.clone();
     private.link_visibility = None;
     private.enrichments.exposure = Some(Exposure::default());
-    assert!(!set.wants_content(&private));
+    // Every file is judged against the block lists, exposed or not; the cards alone are no
+    // incident in a private file.
+    assert!(set.wants_content(&private));
     assert!(set.evaluate(&private, Some(&cards())).is_empty());
+    let mut listed = cards();
+    listed.blocked.push(crate::domain::BlockEntryMatch {
+        list: crate::domain::BlockList::Sha1,
+        value: "abc".into(),
+    });
+    let hits = set.evaluate(&private, Some(&listed));
+    assert_eq!(ids(&hits), ["builtin.blocked-file"]);
+    assert_eq!(hits[0].matches[0].rule, "blocked_sha1");
+    listed.blocked[0].list = crate::domain::BlockList::Urls;
+    assert_eq!(ids(&set.evaluate(&private, Some(&listed))), ["builtin.blocked-url"]);
 }
 
 #[test]
