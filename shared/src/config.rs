@@ -72,6 +72,9 @@ pub struct ApiSettings {
     /// The tenants the Anomalous Activity API (`queryActivities`) is enabled for
     /// (`CASB_ANOMALY_ACTIVITY_API_TENANTS`, comma-separated); `None`: every tenant.
     pub anomaly_activity_tenants: Option<Vec<String>>,
+    /// How far behind now the SIEM log's windows end (`CASB_API_LOG_SETTLE_SECONDS`, default
+    /// 60): longer than any store write takes, so a page once read never gains a record.
+    pub log_settle: chrono::Duration,
 }
 
 impl Default for ApiSettings {
@@ -80,6 +83,7 @@ impl Default for ApiSettings {
             rate_limit_per_minute: 600,
             iam_tenants: crate::access::IamTenants::default(),
             anomaly_activity_tenants: None,
+            log_settle: chrono::Duration::seconds(60),
         }
     }
 }
@@ -105,6 +109,11 @@ impl ApiSettings {
             )?
             .clamp(1, 1_000_000) as u32,
             iam_tenants,
+            log_settle: chrono::Duration::seconds(number_env(
+                "CASB_API_LOG_SETTLE_SECONDS",
+                defaults.log_settle.num_seconds() as u64,
+                "a whole number of seconds",
+            )? as i64),
             anomaly_activity_tenants: optional_env("CASB_ANOMALY_ACTIVITY_API_TENANTS").map(|v| {
                 v.split(',')
                     .map(|t| t.trim().to_string())

@@ -23,6 +23,7 @@ crate::on_both_back_ends!(
     incident_listing_filters_and_pages_without_skips_under_concurrent_writes,
     status_changes_are_validated_and_kept_as_an_audit_trail,
     block_list_values_are_validated_per_list_and_removed_only_by_their_tenant,
+    the_siem_log_pages_in_received_order_without_skips_or_repeats_while_records_arrive,
 );
 
 /// The API on a fixture's back end, with keys for two tenants.
@@ -952,6 +953,7 @@ async fn the_openapi_document_describes_every_route_and_is_valid() {
         "GET /api/v1/anomalies/{id}",
         "POST /shnapi/rest/external/api/v1/queryActivities",
         "GET /api/v1/activities",
+        "GET /api/v1/logs",
         "GET /api/v1/blocklists/{list}",
         "POST /api/v1/blocklists/{list}",
         "DELETE /api/v1/blocklists/{list}",
@@ -1080,4 +1082,194 @@ async fn query_activities_returns_at_most_the_latest_100000() {
         lines.last().unwrap()
     );
     assert!(!text.contains(",file-24,"));
+}
+
+/// Follows `next_link`s from `first` to the end: every record's uid, in order.
+async fn walk_log(api: &Api, first: &str, key: &str) -> (Vec<String>, Value) {
+    let mut uids = Vec::new();
+    let mut path = first.to_string();
+    let mut pages = 0;
+    loop {
+        let reply = api.get(&path, key).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
+        let page = reply.json();
+        for record in page["records"].as_array().unwrap() {
+            uids.push(record["metadata"]["uid"].as_str().unwrap().to_string());
+        }
+        pages += 1;
+        assert!(pages < 100, "the walk does not end");
+        match page["next_link"].as_str() {
+            Some(link) => {
+                let at = link.find("/api/v1/logs").expect(link);
+                path = link[at..].to_string();
+            }
+            None => return (uids, page),
+        }
+    }
+}
+
+async fn the_siem_log_pages_in_received_order_without_skips_or_repeats_while_records_arrive(
+    f: Fixture,
+) {
+    let api = api_on(
+        &f,
+        ApiSettings {
+            log_settle: Duration::zero(),
+            ..ApiSettings::default()
+        },
+    )
+    .await;
+    let core = &api.core;
+    let box_a = integration("tenant-a", "int-a");
+    let mut expected = Vec::new();
+    let start = Utc::now() - Duration::seconds(1);
+    for i in 0..23 {
+        let mut activity = public_share(&box_a, &format!("log-{i}"));
+        // Event times out of order: a late delivery must not fall behind the cursor.
+        activity.event_timestamp = start - Duration::hours((i % 5) as i64);
+        if i % 4 == 0 {
+            activity.event_type = EventType::Login;
+            activity.event_name = "LOGIN".into();
+        }
+        core.backend
+            .activities
+            .put_activity(&activity, Utc::now() + Duration::days(30))
+            .await
+            .unwrap();
+        expected.push(activity.id());
+    }
+    let other = public_share(&integration("tenant-b", "int-b"), "b-log");
+    core.backend
+        .activities
+        .put_activity(&other, Utc::now() + Duration::days(30))
+        .await
+        .unwrap();
+    // A second copy of an activity (the other ingest path) keeps its place.
+    let again = public_share(&box_a, "log-3");
+    core.backend
+        .activities
+        .put_activity(&again, Utc::now() + Duration::days(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let window_start = start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let first = format!(
+        "/api/v1/logs?limit=4&start={}",
+        window_start.replace('+', "%2B")
+    );
+
+    // Records keep arriving while the SIEM pages: they belong to the next window.
+    let writer = {
+        let store = core.backend.activities.clone();
+        let box_a = box_a.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..10 {
+                let activity = public_share(&box_a, &format!("late-{i}"));
+                store
+                    .put_activity(&activity, Utc::now() + Duration::days(30))
+                    .await
+                    .unwrap();
+                ids.push(activity.id());
+            }
+            ids
+        })
+    };
+    let (uids, last) = walk_log(&api, &first, &api.key_a).await;
+    let arrived = writer.await.unwrap();
+    let mut sorted = uids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), uids.len(), "{}: a record twice", api.name);
+    let mut wanted = expected.clone();
+    wanted.sort();
+    let old: Vec<String> = sorted
+        .iter()
+        .filter(|u| !arrived.contains(u))
+        .cloned()
+        .collect();
+    assert_eq!(old, wanted, "{}: every record of the window once", api.name);
+
+    // The next window starts where this one ended: what arrived meanwhile, and nothing again.
+    let end = last["end"].as_str().unwrap().replace('+', "%2B");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let (next_window, _) = walk_log(
+        &api,
+        &format!("/api/v1/logs?limit=3&start={end}"),
+        &api.key_a,
+    )
+    .await;
+    let mut both = uids.clone();
+    both.extend(next_window.iter().cloned());
+    let mut all: Vec<String> = expected.iter().chain(arrived.iter()).cloned().collect();
+    all.sort();
+    both.sort();
+    assert_eq!(
+        both, all,
+        "{}: two windows hold every record exactly once",
+        api.name
+    );
+
+    // Filters, and the records are valid OCSF.
+    let page = api
+        .get(
+            &format!(
+                "/api/v1/logs?event_type=login&start={}",
+                window_start.replace('+', "%2B")
+            ),
+            &api.key_a,
+        )
+        .await
+        .json();
+    let records = page["records"].as_array().unwrap();
+    assert_eq!(records.len(), 6, "{}", api.name);
+    for record in records {
+        assert_eq!(record["class_uid"], 3002);
+        assert!(crate::support::assert_valid_ocsf(record));
+    }
+    let by_class = api
+        .get(
+            &format!(
+                "/api/v1/logs?class_uid=3002&limit=1000&start={}",
+                window_start.replace('+', "%2B")
+            ),
+            &api.key_a,
+        )
+        .await
+        .json();
+    assert_eq!(by_class["records"].as_array().unwrap().len(), 6);
+    let netskope = api
+        .get(
+            &format!(
+                "/api/v1/logs?service=netskope&start={}",
+                window_start.replace('+', "%2B")
+            ),
+            &api.key_a,
+        )
+        .await
+        .json();
+    assert_eq!(netskope["records"], json!([]));
+    let (b_uids, _) = walk_log(&api, &first, &api.key_b).await;
+    assert_eq!(
+        b_uids,
+        vec![other.id()],
+        "{}: tenant B's own only",
+        api.name
+    );
+
+    for bad in [
+        "/api/v1/logs?start=2026-01-01T00:00:00Z&end=2026-02-01T00:00:00Z",
+        "/api/v1/logs?start=2026-02-01T00:00:00Z&end=2026-01-01T00:00:00Z",
+        "/api/v1/logs?cursor=not-a-cursor",
+        "/api/v1/logs?limit=5000",
+        "/api/v1/logs?service=myspace",
+    ] {
+        let reply = api.get(bad, &api.key_a).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.text()
+        );
+    }
 }

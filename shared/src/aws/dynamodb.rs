@@ -16,7 +16,7 @@ use crate::domain::{
 use crate::ports::{
     page_cursor, AccessStore, ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore,
     DedupStore, ExportRecord, ExportStore, IncidentQuery, IncidentStore, IntegrationPage,
-    IntegrationStore, PolicyStore, StoreError, StoredPolicySet, ThreatStore,
+    IntegrationStore, PolicyStore, StoreError, StoredActivity, StoredPolicySet, ThreatStore,
 };
 use crate::threat::BehaviourState;
 
@@ -61,6 +61,8 @@ impl TableNames {
 pub(crate) const ACTIVITIES_BY_TIME: &str = "by_time";
 pub(crate) const ACTIVITIES_BY_INTEGRATION: &str = "by_integration";
 pub(crate) const ACTIVITIES_BY_ACTOR: &str = "by_actor";
+/// A tenant's activities in the order they were first stored (the SIEM log).
+pub(crate) const ACTIVITIES_BY_STORED: &str = "by_stored";
 pub(crate) const INCIDENTS_BY_CREATED: &str = "by_created";
 /// Export records not in a batch yet, oldest first (sparse: `pending` is removed on claim).
 pub(crate) const EXPORTS_PENDING: &str = "pending_by_time";
@@ -594,26 +596,40 @@ impl ActivityStore for DynamoStores {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let id = activity.id();
+        // An update, not a put: `stored_key` (when it was first stored, for the SIEM log)
+        // stays what the first write set.
+        let mut expression = "SET doc = :doc, time_key = :time, integration_key = :integration, \
+             expires_at = :expires, stored_key = if_not_exists(stored_key, :stored)"
+            .to_string();
         let mut request = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.tables.activities)
-            .item("tenant_id", s(&activity.tenant_id))
-            .item("id", s(&id))
-            .item("time_key", s(time_key(activity.event_timestamp, &id)))
-            .item(
-                "integration_key",
+            .key("tenant_id", s(&activity.tenant_id))
+            .key("id", s(&id))
+            .expression_attribute_values(":doc", to_doc(activity)?)
+            .expression_attribute_values(":time", s(time_key(activity.event_timestamp, &id)))
+            .expression_attribute_values(
+                ":integration",
                 s(format!(
                     "{}#{}",
                     activity.tenant_id, activity.integration_id
                 )),
             )
-            .item("expires_at", n(expires_at.timestamp()))
-            .item("doc", to_doc(activity)?);
+            .expression_attribute_values(":expires", n(expires_at.timestamp()))
+            .expression_attribute_values(":stored", s(time_key(Utc::now(), &id)));
         if let Some(email) = &activity.actor_email {
-            request = request.item("actor_key", s(format!("{}#{}", activity.tenant_id, email)));
+            expression.push_str(", actor_key = :actor");
+            request = request.expression_attribute_values(
+                ":actor",
+                s(format!("{}#{}", activity.tenant_id, email)),
+            );
         }
-        request.send().await.map_err(unavailable)?;
+        request
+            .update_expression(expression)
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -675,6 +691,77 @@ impl ActivityStore for DynamoStores {
             .page(&items, "time_key", query.limit)
             .map(|item| from_item("activity", item))
             .collect()
+    }
+
+    async fn activity_log(
+        &self,
+        tenant_id: &str,
+        after: Option<&(DateTime<Utc>, String)>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredActivity>, StoreError> {
+        self.activity_log_page(tenant_id, after, until, limit).await
+    }
+}
+
+impl DynamoStores {
+    async fn activity_log_page(
+        &self,
+        tenant_id: &str,
+        after: Option<&(DateTime<Utc>, String)>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredActivity>, StoreError> {
+        let low = after.map_or_else(|| "0".repeat(13), |(t, id)| time_key(*t, id));
+        let until_ms = until.timestamp_millis().max(1) - 1;
+        let high = format!("{until_ms:013}#~");
+        if low > high {
+            return Ok(Vec::new());
+        }
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.tables.activities)
+                .index_name(ACTIVITIES_BY_STORED)
+                .key_condition_expression("tenant_id = :t AND stored_key BETWEEN :low AND :high")
+                .expression_attribute_values(":t", s(tenant_id))
+                .expression_attribute_values(":low", s(&low))
+                .expression_attribute_values(":high", s(&high))
+                .scan_index_forward(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                let Some(key) = item.get("stored_key").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                // The range includes the cursor's own item: it was on the previous page.
+                if after.is_some() && *key == low {
+                    continue;
+                }
+                let stored_at = key
+                    .split('#')
+                    .next()
+                    .and_then(|ms| ms.parse::<i64>().ok())
+                    .and_then(DateTime::from_timestamp_millis)
+                    .unwrap_or_default();
+                found.push(StoredActivity {
+                    activity: from_item("activity", &item)?,
+                    stored_at,
+                });
+                if found.len() == limit {
+                    return Ok(found);
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(found),
+            }
+        }
     }
 }
 

@@ -10,9 +10,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::describe;
 use super::dynamodb::{
-    TableNames, ACTIVITIES_BY_ACTOR, ACTIVITIES_BY_INTEGRATION, ACTIVITIES_BY_TIME,
-    ANOMALIES_BY_ACTIVITY, CREDENTIALS_BY_TENANT, EXPORTS_OPEN_BATCHES, EXPORTS_PENDING,
-    INCIDENTS_BY_CREATED,
+    TableNames, ACTIVITIES_BY_ACTOR, ACTIVITIES_BY_INTEGRATION, ACTIVITIES_BY_STORED,
+    ACTIVITIES_BY_TIME, ANOMALIES_BY_ACTIVITY, CREDENTIALS_BY_TENANT, EXPORTS_OPEN_BATCHES,
+    EXPORTS_PENDING, INCIDENTS_BY_CREATED,
 };
 
 /// A queue and its dead-letter queue, by URL.
@@ -193,11 +193,12 @@ pub async fn create_tables(
             name: &tables.activities,
             partition: "tenant_id",
             sort: Some("id"),
-            extra_attributes: &["time_key", "integration_key", "actor_key"],
+            extra_attributes: &["time_key", "integration_key", "actor_key", "stored_key"],
             indexes: vec![
                 index(ACTIVITIES_BY_TIME, "tenant_id", "time_key"),
                 index(ACTIVITIES_BY_INTEGRATION, "integration_key", "time_key"),
                 index(ACTIVITIES_BY_ACTOR, "actor_key", "time_key"),
+                index(ACTIVITIES_BY_STORED, "tenant_id", "stored_key"),
             ],
             ttl_attribute: Some("expires_at"),
         },

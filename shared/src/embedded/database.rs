@@ -14,7 +14,7 @@ use crate::domain::{
 use crate::ports::{
     ActivityQuery, ActivityStore, CheckpointStore, ClassificationStore, DedupStore, ExportRecord,
     ExportStore, IncidentQuery, IncidentStore, IntegrationPage, IntegrationStore, PolicyStore,
-    StoreError, StoredPolicySet,
+    StoreError, StoredActivity, StoredPolicySet,
 };
 
 const SCHEMA: &str = r#"
@@ -213,6 +213,7 @@ impl Database {
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sqlite_error)?;
         connection.execute_batch(SCHEMA).map_err(sqlite_error)?;
+        migrate(&connection)?;
         Ok(Database {
             commits: Arc::new(GroupCommit::start(connection)?),
         })
@@ -406,6 +407,27 @@ impl IntegrationStore for Database {
             .map(|last| crate::ports::page_cursor::encode(&last.tenant_id, &last.id));
         Ok(IntegrationPage { integrations, next })
     }
+}
+
+/// Brings a database made by an earlier version up to this schema.
+fn migrate(c: &Connection) -> Result<(), StoreError> {
+    // When each activity was first stored, for the SIEM log (`activity_log`); activities
+    // stored before the column existed take their event time.
+    let has_stored_at = c
+        .prepare("SELECT 1 FROM pragma_table_info('activities') WHERE name = 'stored_at'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(sqlite_error)?;
+    if !has_stored_at {
+        c.execute_batch(
+            "ALTER TABLE activities ADD COLUMN stored_at INTEGER;
+             UPDATE activities SET stored_at = event_time WHERE stored_at IS NULL;",
+        )
+        .map_err(sqlite_error)?;
+    }
+    c.execute_batch(
+        "CREATE INDEX IF NOT EXISTS activities_by_stored ON activities (tenant_id, stored_at, id);",
+    )
+    .map_err(sqlite_error)
 }
 
 /// The first column of the first row, if there is one (a `doc` by its key).
@@ -629,10 +651,10 @@ impl ActivityStore for Database {
         );
         self.run(move |c| {
             c.execute(
-                "INSERT INTO activities (tenant_id, id, integration_id, actor_email, event_time, expires_at, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO activities (tenant_id, id, integration_id, actor_email, event_time, expires_at, doc, stored_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (tenant_id, id) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at",
-                params![row.0, row.1, row.2, row.3, row.4, millis(expires_at), doc],
+                params![row.0, row.1, row.2, row.3, row.4, millis(expires_at), doc, millis(Utc::now())],
             )
             .map_err(sqlite_error)?;
             Ok(())
@@ -687,6 +709,50 @@ impl ActivityStore for Database {
             })
             .await?;
         docs("activity", rows)
+    }
+
+    async fn activity_log(
+        &self,
+        tenant_id: &str,
+        after: Option<&(DateTime<Utc>, String)>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredActivity>, StoreError> {
+        let tenant = tenant_id.to_string();
+        let after = after.map(|(t, id)| (millis(*t), id.clone()));
+        let rows: Vec<(i64, String)> = self
+            .run(move |c| {
+                let mut statement = c
+                    .prepare(
+                        "SELECT stored_at, doc FROM activities
+                         WHERE tenant_id = ?1 AND stored_at < ?2
+                           AND (?3 IS NULL OR stored_at > ?3 OR (stored_at = ?3 AND id > ?4))
+                         ORDER BY stored_at, id LIMIT ?5",
+                    )
+                    .map_err(sqlite_error)?;
+                let rows = statement
+                    .query_map(
+                        params![
+                            tenant,
+                            millis(until),
+                            after.as_ref().map(|(t, _)| *t),
+                            after.as_ref().map(|(_, id)| id.clone()),
+                            limit as i64
+                        ],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .map_err(sqlite_error)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(stored_at, doc)| {
+                Ok(StoredActivity {
+                    activity: from_doc("activity", &doc)?,
+                    stored_at: from_millis(stored_at),
+                })
+            })
+            .collect()
     }
 }
 

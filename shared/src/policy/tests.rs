@@ -163,7 +163,10 @@ fn sensitive_content_is_an_incident_only_when_the_file_is_exposed() {
     assert_eq!(ids(&hits), ["builtin.blocked-file"]);
     assert_eq!(hits[0].matches[0].rule, "blocked_sha1");
     listed.blocked[0].list = crate::domain::BlockList::Urls;
-    assert_eq!(ids(&set.evaluate(&private, Some(&listed))), ["builtin.blocked-url"]);
+    assert_eq!(
+        ids(&set.evaluate(&private, Some(&listed))),
+        ["builtin.blocked-url"]
+    );
 }
 
 #[test]

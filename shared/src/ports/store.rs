@@ -137,6 +137,23 @@ pub trait ActivityStore: Send + Sync {
         activity_id: &str,
     ) -> Result<Option<Activity>, StoreError>;
     async fn query_activities(&self, query: &ActivityQuery) -> Result<Vec<Activity>, StoreError>;
+    /// The tenant's activities in the order they were first stored (oldest first), after the
+    /// (stored at, activity id) `after` and stored before `until`: the log SIEMs page through.
+    /// An activity stored again (a second copy merged in) keeps its first place.
+    async fn activity_log(
+        &self,
+        tenant_id: &str,
+        after: Option<&(DateTime<Utc>, String)>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredActivity>, StoreError>;
+}
+
+/// An activity with when it was first stored.
+#[derive(Debug, Clone)]
+pub struct StoredActivity {
+    pub activity: Activity,
+    pub stored_at: DateTime<Utc>,
 }
 
 #[async_trait]

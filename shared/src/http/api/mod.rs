@@ -12,6 +12,7 @@ pub mod auth;
 mod block_lists;
 mod credentials;
 mod incidents;
+mod logs;
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ pub struct ApiState {
         (name = "incidents", description = "Policy violations and their handling"),
         (name = "anomalies", description = "What the threat detectors found"),
         (name = "activities", description = "Stored user activities"),
+        (name = "logs", description = "Security events for SIEMs, as OCSF records"),
         (name = "block lists", description = "Senders, URLs and file hashes the inspector blocks"),
         (name = "access", description = "Credentials"),
         (name = "service", description = "Health and this document"),
@@ -86,6 +88,7 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(anomalies::get_anomaly))
         .routes(routes!(anomalies::query_activities))
         .routes(routes!(activities::search_activities))
+        .routes(routes!(logs::security_events))
         .routes(routes!(
             block_lists::list_entries,
             block_lists::add_entry,
