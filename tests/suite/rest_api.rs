@@ -954,6 +954,11 @@ async fn the_openapi_document_describes_every_route_and_is_valid() {
         "POST /shnapi/rest/external/api/v1/queryActivities",
         "GET /api/v1/activities",
         "GET /api/v1/logs",
+        "GET /api/v1/integrations",
+        "POST /api/v1/integrations",
+        "POST /api/v1/integrations/{id}/pause",
+        "POST /api/v1/integrations/{id}/resume",
+        "DELETE /api/v1/integrations/{id}",
         "GET /api/v1/blocklists/{list}",
         "POST /api/v1/blocklists/{list}",
         "DELETE /api/v1/blocklists/{list}",
@@ -1272,4 +1277,198 @@ async fn the_siem_log_pages_in_received_order_without_skips_or_repeats_while_rec
             reply.text()
         );
     }
+}
+
+/// Integrations through the API: a Netskope tenant connected with its API token (a refused
+/// token keeps nothing), listed with its streams, paused, resumed and disconnected; a Box
+/// consent URL for the caller's own tenant; another tenant can touch none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_are_connected_listed_paused_resumed_and_disconnected_per_tenant() {
+    use netskope_simulator::{NetskopeSimulator, SimConfig};
+    let sim = NetskopeSimulator::start(SimConfig::default())
+        .await
+        .unwrap();
+    let f = embedded();
+    let mut registry = ConnectorRegistry::new();
+    registry.register(std::sync::Arc::new(
+        casb_connector_netskope::NetskopeConnector::new(
+            casb_connector_netskope::NetskopeConfig::default().allowing(&sim.base_url()),
+        ),
+    ));
+    let box_sim = box_simulator::BoxSimulator::start(box_simulator::SimConfig::default())
+        .await
+        .unwrap();
+    registry.register(std::sync::Arc::new(casb_connector_box::BoxConnector::new(
+        casb_connector_box::BoxConfig::for_local(&box_sim.origin(), &box_sim.download_base()),
+        f.backend.secrets.clone(),
+    )));
+    let core = Core::new(f.backend.clone(), Settings::default(), registry)
+        .unwrap()
+        .with_admin(casb_shared::admin_credential::AdminCredential::Token(
+            secrecy::SecretString::from("admin-token-for-links"),
+        ));
+    let mut keys = Vec::new();
+    for tenant in ["tenant-a", "tenant-b"] {
+        let issued = access::issue_api_key(tenant, "test", Utc::now(), None);
+        core.backend
+            .access
+            .create_credential(&issued.credential)
+            .await
+            .unwrap();
+        keys.push(issued.secret);
+    }
+    let api = Api {
+        router: casb_shared::http::api::router(core.clone()),
+        core,
+        key_b: keys.pop().unwrap(),
+        key_a: keys.pop().unwrap(),
+        name: "embedded",
+    };
+    let connect = |token: &str| {
+        json!({
+            "provider": "netskope",
+            "credential": "api_token",
+            "secret": token,
+            "mode": "pull",
+            "settings": {"tenant": sim.base_url(), "event_types": "audit", "alert_types": "dlp"}
+        })
+    };
+    let refused = api
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            Some(&api.key_a),
+            Some(connect("wrong")),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text()
+    );
+    let listed = api.get("/api/v1/integrations", &api.key_a).await.json();
+    assert_eq!(
+        listed["integrations"],
+        json!([]),
+        "a refused token keeps nothing"
+    );
+
+    let added = api
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            Some(&api.key_a),
+            Some(connect("netskope-sim-token")),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let added = added.json();
+    let id = added["integration"]["id"].as_str().unwrap().to_string();
+    assert_eq!(added["integration"]["tenant_id"], "tenant-a");
+    let listed = api.get("/api/v1/integrations", &api.key_a).await.json();
+    let view = &listed["integrations"][0];
+    assert_eq!(view["id"], id.as_str());
+    assert_eq!(view["status"], "connected");
+    let streams: Vec<&str> = view["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stream"].as_str().unwrap())
+        .collect();
+    assert!(
+        !streams.is_empty() && streams.iter().all(|s| !s.contains('#')),
+        "{view}"
+    );
+    assert!(view["streams"][0]["health"]
+        .get("consecutive_failures")
+        .is_some());
+    assert_eq!(
+        api.get("/api/v1/integrations", &api.key_b).await.json()["integrations"],
+        json!([]),
+        "tenant B sees none of A's"
+    );
+    for (method, path) in [
+        (Method::POST, format!("/api/v1/integrations/{id}/pause")),
+        (Method::DELETE, format!("/api/v1/integrations/{id}")),
+    ] {
+        let reply = api.call(method, &path, Some(&api.key_b), None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let paused = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/integrations/{id}/pause"),
+            Some(&api.key_a),
+            None,
+        )
+        .await;
+    assert_eq!(paused.json()["status"], "paused");
+    let resumed = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/integrations/{id}/resume"),
+            Some(&api.key_a),
+            None,
+        )
+        .await;
+    assert_eq!(resumed.json()["status"], "connected");
+    let removed = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/integrations/{id}"),
+            Some(&api.key_a),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.json()["integration"]["status"], "disconnected");
+    let again = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/integrations/{id}/resume"),
+            Some(&api.key_a),
+            None,
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::BAD_REQUEST,
+        "a disconnected integration is connected again, not resumed"
+    );
+
+    // OAuth: a consent URL for the caller's tenant, never another's.
+    let consent = api
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            Some(&api.key_b),
+            Some(json!({"provider": "box", "mode": "pull"})),
+        )
+        .await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
+    let url = consent.json()["consent_url"].as_str().unwrap().to_string();
+    assert!(
+        url.contains("/oauth/box/connect?") && url.contains("tenant_id=tenant-b"),
+        "{url}"
+    );
+    assert!(url.contains("signature="), "{url}");
+    let smuggled = api
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            Some(&api.key_b),
+            Some(json!({"provider": "box", "settings": {"tenant_id": "tenant-a"}})),
+        )
+        .await;
+    assert_eq!(smuggled.status, StatusCode::BAD_REQUEST);
+    let unknown = api
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            Some(&api.key_b),
+            Some(json!({"provider": "myspace"})),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
 }

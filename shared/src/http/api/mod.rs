@@ -12,6 +12,7 @@ pub mod auth;
 mod block_lists;
 mod credentials;
 mod incidents;
+mod integrations;
 mod logs;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub struct ApiState {
         (name = "anomalies", description = "What the threat detectors found"),
         (name = "activities", description = "Stored user activities"),
         (name = "logs", description = "Security events for SIEMs, as OCSF records"),
+        (name = "integrations", description = "The SaaS tenants and security-event sources watched"),
         (name = "block lists", description = "Senders, URLs and file hashes the inspector blocks"),
         (name = "access", description = "Credentials"),
         (name = "service", description = "Health and this document"),
@@ -89,6 +91,13 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(anomalies::query_activities))
         .routes(routes!(activities::search_activities))
         .routes(routes!(logs::security_events))
+        .routes(routes!(
+            integrations::list_integrations,
+            integrations::connect
+        ))
+        .routes(routes!(integrations::pause))
+        .routes(routes!(integrations::resume))
+        .routes(routes!(integrations::disconnect))
         .routes(routes!(
             block_lists::list_entries,
             block_lists::add_entry,
