@@ -2193,3 +2193,121 @@ fn sha1_of(text: &str) -> Vec<u8> {
     use sha1::Digest;
     sha1::Sha1::digest(text.as_bytes()).to_vec()
 }
+
+/// Mitigation through the REST API: a file quarantined and an account suspended at "Box" by
+/// the remediator, read back by batch id; a sign-out Box has no API for is recorded as
+/// unsupported, and another tenant cannot read the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mitigation_quarantines_a_file_and_suspends_an_account_and_the_batch_reports_it() {
+    let (world, _admin, folder, file) =
+        World::with_file("pull", "Finance", "ledger.csv", HARMLESS).await;
+    let integration = all_integrations(&world).await.remove(0);
+    let core = &world.casb().core;
+    let mut keys = Vec::new();
+    for tenant in [TENANT, "tenant-other"] {
+        let issued = casb_shared::access::issue_api_key(tenant, "soc", chrono::Utc::now(), None);
+        core.backend
+            .access
+            .create_credential(&issued.credential)
+            .await
+            .unwrap();
+        keys.push(issued.secret);
+    }
+    let bob = world
+        .sim
+        .user_id_by_login(&format!("bob@{}", world.sim.config().enterprise_domain))
+        .unwrap();
+    let client = reqwest::Client::new();
+    let request = serde_json::json!({
+        "integration_id": integration.id,
+        "comment": "case 7: exfiltration by a compromised account",
+        "targets": [
+            {"type": "file", "id": file, "name": "ledger.csv", "actions": ["quarantine"]},
+            {"type": "user", "id": bob, "actions": ["suspend_user", "sign_out_user"]},
+        ]
+    });
+    let reply = client
+        .post(format!("{}/api/v1/mitigations", world.base))
+        .bearer_auth(&keys[0])
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202);
+    let queued: serde_json::Value = reply.json().await.unwrap();
+    let batch = queued["batch_id"].as_str().unwrap().to_string();
+    assert_eq!(queued["done"], false);
+
+    let mut outcome = serde_json::Value::Null;
+    for _ in 0..300 {
+        outcome = client
+            .get(format!("{}/api/v1/mitigations/{batch}", world.base))
+            .bearer_auth(&keys[0])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if outcome["done"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(outcome["done"], true, "{outcome:#}");
+    let quarantine = world.sim.find_folder("0", "CASB Quarantine").unwrap();
+    assert_eq!(world.sim.file(&file).unwrap().parent_id, quarantine);
+    assert_ne!(quarantine, folder);
+    let suspended = world.sim.users().into_iter().find(|u| u.id == bob).unwrap();
+    assert_eq!(suspended.status, "inactive");
+    let actions = &outcome["targets"][1]["actions"];
+    let status_of = |kind: &str| {
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == kind)
+            .map(|a| {
+                (
+                    a["status"].as_str().unwrap().to_string(),
+                    a["detail"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(status_of("suspend_user").0, "succeeded");
+    let (status, detail) = status_of("sign_out_user");
+    assert_eq!(status, "unsupported");
+    assert!(detail.contains("no API"), "{detail}");
+    assert_eq!(
+        outcome["targets"][0]["history"][0]["comment"],
+        "case 7: exfiltration by a compromised account"
+    );
+
+    let other = client
+        .get(format!("{}/api/v1/mitigations/{batch}", world.base))
+        .bearer_auth(&keys[1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    let mismatched = client
+        .post(format!("{}/api/v1/mitigations", world.base))
+        .bearer_auth(&keys[0])
+        .json(&serde_json::json!({
+            "integration_id": integration.id, "comment": "x",
+            "targets": [{"type": "user", "id": bob, "actions": ["quarantine"]}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatched.status(), 400);
+    let foreign = client
+        .post(format!("{}/api/v1/mitigations", world.base))
+        .bearer_auth(&keys[1])
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404, "another tenant's integration");
+}

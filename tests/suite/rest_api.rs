@@ -959,6 +959,8 @@ async fn the_openapi_document_describes_every_route_and_is_valid() {
         "POST /api/v1/integrations/{id}/pause",
         "POST /api/v1/integrations/{id}/resume",
         "DELETE /api/v1/integrations/{id}",
+        "POST /api/v1/mitigations",
+        "GET /api/v1/mitigations/{batch_id}",
         "GET /api/v1/blocklists/{list}",
         "POST /api/v1/blocklists/{list}",
         "DELETE /api/v1/blocklists/{list}",
@@ -968,7 +970,10 @@ async fn the_openapi_document_describes_every_route_and_is_valid() {
     // Each documented operation is routed: it answers, and not with "no such route".
     for operation in &documented {
         let (method, path) = operation.split_once(' ').unwrap();
-        let path = path.replace("{id}", "x").replace("{list}", "urls");
+        let path = path
+            .replace("{id}", "x")
+            .replace("{list}", "urls")
+            .replace("{batch_id}", "x");
         let reply = api.call(method.parse().unwrap(), &path, None, None).await;
         assert_ne!(
             reply.text(),

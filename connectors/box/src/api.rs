@@ -691,6 +691,31 @@ impl<'a> BoxApi<'a> {
         ))
     }
 
+    /// `PUT /users/{id}` with `status`: `inactive` suspends the account, `active` restores it.
+    pub async fn set_user_status(
+        &self,
+        user_id: &str,
+        status: &str,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        let (code, _) = self
+            .write(
+                reqwest::Method::PUT,
+                &format!("/users/{}", path_segment(user_id)),
+                &[("fields", "status")],
+                Some(json!({ "status": status })),
+            )
+            .await?;
+        if code == reqwest::StatusCode::NOT_FOUND {
+            return Err(ConnectorError::Permanent(format!(
+                "Box has no user {user_id}"
+            )));
+        }
+        Ok(ActionOutcome::done(match status {
+            "inactive" => format!("user {user_id} suspended (Box status inactive)"),
+            other => format!("user {user_id} set to {other}"),
+        }))
+    }
+
     pub async fn remove_shared_link(&self, file_id: &str) -> Result<ActionOutcome, ConnectorError> {
         // `fields=shared_link` is required for the removal to take (Box's shared-links guide).
         let (status, _) = self

@@ -333,6 +333,8 @@ impl Connector for BoxConnector {
                 ActionKind::Delete,
                 ActionKind::RemoveSharedLink,
                 ActionKind::RemoveExternalCollaborators,
+                // Box has no API that ends a user's sessions: sign-out is not offered.
+                ActionKind::SuspendUser,
             ],
         }
     }
@@ -673,6 +675,23 @@ impl Connector for BoxConnector {
                 reason: "the incident names no object".into(),
             });
         };
+        if action.kind.on_user() {
+            if action.object_type.as_deref() != Some("user") {
+                return Ok(ActionOutcome::Unsupported {
+                    reason: format!("{} acts on a user, not a file", action.kind.as_str()),
+                });
+            }
+            return match action.kind {
+                ActionKind::SuspendUser => {
+                    self.api(access_token)
+                        .set_user_status(file_id, "inactive")
+                        .await
+                }
+                _ => Ok(ActionOutcome::Unsupported {
+                    reason: format!("Box offers no API for {}", action.kind.as_str()),
+                }),
+            };
+        }
         if action.object_type.as_deref().is_some_and(|t| t != "file") {
             return Ok(ActionOutcome::Unsupported {
                 reason: format!(
@@ -701,6 +720,9 @@ impl Connector for BoxConnector {
             ActionKind::Notify => Ok(ActionOutcome::Unsupported {
                 reason: "notifications are not a provider action".into(),
             }),
+            ActionKind::SuspendUser | ActionKind::SignOutUser => Ok(ActionOutcome::Unsupported {
+                reason: format!("{} acts on a user", action.kind.as_str()),
+            }),
         }
     }
 
@@ -717,6 +739,9 @@ impl Connector for BoxConnector {
                 api.restore_from_quarantine(file_id, undo).await
             }
             (ActionKind::RemoveExternalCollaborators, _) => api.restore_collaborations(undo).await,
+            (ActionKind::SuspendUser, Some(user_id)) => {
+                api.set_user_status(user_id, "active").await
+            }
             _ => Ok(ActionOutcome::Unsupported {
                 reason: format!("Box cannot undo {}", action.kind.as_str()),
             }),

@@ -15,6 +15,10 @@ pub enum ActionKind {
     Delete,
     RemoveSharedLink,
     RemoveExternalCollaborators,
+    /// Suspend the user's account (the object is a user): no sign-in until reactivated.
+    SuspendUser,
+    /// End the user's sessions and revoke their tokens (the object is a user).
+    SignOutUser,
 }
 
 impl ActionKind {
@@ -25,7 +29,14 @@ impl ActionKind {
             ActionKind::Delete => "delete",
             ActionKind::RemoveSharedLink => "remove_shared_link",
             ActionKind::RemoveExternalCollaborators => "remove_external_collaborators",
+            ActionKind::SuspendUser => "suspend_user",
+            ActionKind::SignOutUser => "sign_out_user",
         }
+    }
+
+    /// Whether the action is on an account rather than a file.
+    pub fn on_user(self) -> bool {
+        matches!(self, ActionKind::SuspendUser | ActionKind::SignOutUser)
     }
 }
 

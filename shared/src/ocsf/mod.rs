@@ -610,8 +610,9 @@ pub fn response_action(incident: &Incident, record: &crate::domain::ActionRecord
     let (activity_id, activity_name) = match (record.kind, record.status) {
         (ActionKind::Notify, _) | (_, ActionStatus::Pending) => return None,
         (_, ActionStatus::Restored) => (3, "Restore"),
-        (ActionKind::Quarantine, _) => (1, "Isolate"),
-        (ActionKind::Delete, _) => (2, "Evict"),
+        // A suspended account is isolated; signed-out sessions are evicted.
+        (ActionKind::Quarantine | ActionKind::SuspendUser, _) => (1, "Isolate"),
+        (ActionKind::Delete | ActionKind::SignOutUser, _) => (2, "Evict"),
         (ActionKind::RemoveSharedLink | ActionKind::RemoveExternalCollaborators, _) => {
             (4, "Harden")
         }

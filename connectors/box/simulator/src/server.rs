@@ -93,7 +93,7 @@ fn api_router(shared: Arc<Shared>) -> Router {
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/2.0/users/me", get(users::me))
         .route("/2.0/users", get(users::list))
-        .route("/2.0/users/{id}", get(users::get_one))
+        .route("/2.0/users/{id}", get(users::get_one).put(users::update))
         .route("/2.0/folders", post(folders::create_folder))
         .route(
             "/2.0/folders/{id}",

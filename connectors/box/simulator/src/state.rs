@@ -92,6 +92,9 @@ pub struct User {
     /// Managed by the simulated enterprise (false for external collaborators).
     pub is_enterprise_member: bool,
     pub created_at: DateTime<Utc>,
+    /// `active`, `inactive` (suspended: cannot sign in), `cannot_delete_edit` or
+    /// `cannot_delete_edit_upload` (User--Full.status).
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -312,6 +315,7 @@ impl SimState {
                 role: "user".to_string(),
                 is_enterprise_member: false,
                 created_at: now(),
+                status: "active".to_string(),
             },
         );
         let admin = self.insert_user("Ada Admin", &format!("admin@{domain}"), "admin", true);
@@ -363,6 +367,7 @@ impl SimState {
                 role: role.to_string(),
                 is_enterprise_member,
                 created_at: now(),
+                status: "active".to_string(),
             },
         );
         id
@@ -557,7 +562,7 @@ impl SimState {
             "space_amount": 10_737_418_240_i64,
             "space_used": self.files.values().filter(|f| f.owner_id == user.id).map(|f| f.size as i64).sum::<i64>(),
             "max_upload_size": 5_368_709_120_i64,
-            "status": "active",
+            "status": user.status,
             "job_title": "",
             "phone": "",
             "address": "",

@@ -67,3 +67,43 @@ pub(crate) async fn get_one(
         Ok(axum::Json(state.user_full(user)))
     })
 }
+
+/// `PUT /users/{id}` (admins only): of the spec's fields, `status` (`active`, `inactive`,
+/// `cannot_delete_edit`, `cannot_delete_edit_upload`); an inactive user cannot sign in.
+pub(crate) async fn update(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    shared.serve_as_caller(&headers, |state, caller| {
+        state.require_admin(&caller, "Updating users requires an admin")?;
+        let body: Value = serde_json::from_slice(&body)
+            .map_err(|_| crate::error::BoxError::bad_request("The request body is not JSON"))?;
+        let status = match body.get("status") {
+            None => None,
+            Some(Value::String(s))
+                if [
+                    "active",
+                    "inactive",
+                    "cannot_delete_edit",
+                    "cannot_delete_edit_upload",
+                ]
+                .contains(&s.as_str()) =>
+            {
+                Some(s.clone())
+            }
+            Some(_) => return Err(crate::error::BoxError::bad_request(
+                "status must be active, inactive, cannot_delete_edit or cannot_delete_edit_upload",
+            )),
+        };
+        state.user(&id)?;
+        if let Some(status) = status {
+            if let Some(user) = state.users.get_mut(&id) {
+                user.status = status;
+            }
+        }
+        let user = state.user(&id)?;
+        Ok(axum::Json(state.user_full(user)))
+    })
+}

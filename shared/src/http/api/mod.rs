@@ -14,6 +14,7 @@ mod credentials;
 mod incidents;
 mod integrations;
 mod logs;
+mod mitigations;
 
 use std::sync::Arc;
 
@@ -55,6 +56,7 @@ pub struct ApiState {
         (name = "activities", description = "Stored user activities"),
         (name = "logs", description = "Security events for SIEMs, as OCSF records"),
         (name = "integrations", description = "The SaaS tenants and security-event sources watched"),
+        (name = "mitigation", description = "Act on files and accounts now"),
         (name = "block lists", description = "Senders, URLs and file hashes the inspector blocks"),
         (name = "access", description = "Credentials"),
         (name = "service", description = "Health and this document"),
@@ -98,6 +100,8 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(integrations::pause))
         .routes(routes!(integrations::resume))
         .routes(routes!(integrations::disconnect))
+        .routes(routes!(mitigations::mitigate))
+        .routes(routes!(mitigations::get_batch))
         .routes(routes!(
             block_lists::list_entries,
             block_lists::add_entry,
