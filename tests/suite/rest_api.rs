@@ -24,6 +24,7 @@ crate::on_both_back_ends!(
     status_changes_are_validated_and_kept_as_an_audit_trail,
     block_list_values_are_validated_per_list_and_removed_only_by_their_tenant,
     the_siem_log_pages_in_received_order_without_skips_or_repeats_while_records_arrive,
+    a_sweep_finds_activities_across_providers_by_what_an_investigation_knows,
 );
 
 /// The API on a fixture's back end, with keys for two tenants.
@@ -961,6 +962,7 @@ async fn the_openapi_document_describes_every_route_and_is_valid() {
         "DELETE /api/v1/integrations/{id}",
         "POST /api/v1/mitigations",
         "GET /api/v1/mitigations/{batch_id}",
+        "POST /api/v1/sweeps",
         "GET /api/v1/blocklists/{list}",
         "POST /api/v1/blocklists/{list}",
         "DELETE /api/v1/blocklists/{list}",
@@ -1476,4 +1478,151 @@ async fn integrations_are_connected_listed_paused_resumed_and_disconnected_per_t
         )
         .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+}
+
+async fn a_sweep_finds_activities_across_providers_by_what_an_investigation_knows(f: Fixture) {
+    let api = api_on(&f, ApiSettings::default()).await;
+    let now = Utc::now();
+    let sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+    let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let store = |mut a: Activity, minutes: i64| {
+        a.event_timestamp = now - Duration::minutes(minutes);
+        let activities = api.core.backend.activities.clone();
+        async move {
+            activities
+                .put_activity(&a, now + Duration::days(30))
+                .await
+                .unwrap();
+            a.id()
+        }
+    };
+    let box_a = integration("tenant-a", "int-box");
+    let mut download = public_share(&box_a, "sweep-box");
+    download.object_name = Some("Invoice_2026.EXE".into());
+    download.actor_ip = Some("203.0.113.7".into());
+    download.enrichments.exposure = Some(Exposure {
+        content_sha1: Some(sha1.to_uppercase()),
+        ..Exposure::default()
+    });
+    let on_box = store(download, 5).await;
+    let mut alert = public_share(&integration("tenant-a", "int-ns"), "sweep-ns");
+    alert.provider = Provider::Netskope;
+    alert.actor_email = Some("raj@example.com".into());
+    alert.actor_ip = Some("198.51.100.9".into());
+    alert.object_name = Some("report.pdf".into());
+    alert.raw = json!({"alert_type": "malware", "local_sha256": sha256, "url": "https://evil.example/x/payload"});
+    let on_netskope = store(alert, 10).await;
+    let mut mail = public_share(&integration("tenant-a", "int-tm"), "sweep-tm");
+    mail.provider = Provider::TrendMicro;
+    mail.actor_email = Some("kim@example.com".into());
+    mail.from_email = Some("eve@evil.example".into());
+    mail.object_name = None;
+    mail.actor_ip = None;
+    let on_mail = store(mail, 15).await;
+    let mut old = public_share(&box_a, "sweep-old");
+    old.object_name = Some("old.exe".into());
+    store(old, 60 * 24 * 20).await;
+    let mut theirs = public_share(&integration("tenant-b", "int-b"), "sweep-b");
+    theirs.enrichments.exposure = Some(Exposure {
+        content_sha1: Some(sha1.into()),
+        ..Exposure::default()
+    });
+    let on_b = store(theirs, 5).await;
+
+    let sweep = |body: Value, key: String| {
+        let api = &api;
+        async move {
+            let reply = api
+                .call(Method::POST, "/api/v1/sweeps", Some(&key), Some(body))
+                .await;
+            (reply.status, reply)
+        }
+    };
+    let found = |body: Value| {
+        let key = api.key_a.clone();
+        let sweep = &sweep;
+        async move {
+            let (status, reply) = sweep(body.clone(), key).await;
+            assert_eq!(status, StatusCode::OK, "{body}: {}", reply.text());
+            let page = reply.json();
+            let ids: Vec<String> = page["activities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| serde_json::from_value::<Activity>(a.clone()).unwrap().id())
+                .collect();
+            ids
+        }
+    };
+    assert_eq!(
+        found(json!({"file_hash": sha1})).await,
+        vec![on_box.clone()],
+        "{}",
+        api.name
+    );
+    assert_eq!(
+        found(json!({"file_hash": sha256.to_uppercase()})).await,
+        vec![on_netskope.clone()]
+    );
+    assert_eq!(
+        found(json!({"extension": ".EXE"})).await,
+        vec![on_box.clone()],
+        "the 20-day-old one is outside the default week"
+    );
+    assert_eq!(
+        found(json!({"extension": "exe", "from": (now - Duration::days(30)).to_rfc3339()}))
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        found(json!({"file_name": "invoice"})).await,
+        vec![on_box.clone()]
+    );
+    assert_eq!(
+        found(json!({"sender": "EVE@evil.example"})).await,
+        vec![on_mail.clone()]
+    );
+    assert_eq!(
+        found(json!({"actor": "raj@example.com"})).await,
+        vec![on_netskope.clone()]
+    );
+    assert_eq!(
+        found(json!({"url": "evil.example/x"})).await,
+        vec![on_netskope.clone()]
+    );
+    assert_eq!(
+        found(json!({"source_address": "203.0.113.0/24"})).await,
+        vec![on_box.clone()]
+    );
+    assert_eq!(
+        found(json!({"source_address": "198.51.100.9"})).await,
+        vec![on_netskope.clone()]
+    );
+    assert_eq!(
+        found(json!({"extension": "exe", "source_address": "198.51.100.0/24"})).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        found(json!({"file_name": "e", "provider": "trend_micro"})).await,
+        Vec::<String>::new()
+    );
+    let (_, theirs) = sweep(json!({"file_hash": sha1}), api.key_b.clone()).await;
+    let theirs: Vec<String> = theirs.json()["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| serde_json::from_value::<Activity>(a.clone()).unwrap().id())
+        .collect();
+    assert_eq!(theirs, vec![on_b], "{}", api.name);
+    for bad in [
+        json!({}),
+        json!({"file_hash": "abc"}),
+        json!({"source_address": "not-an-ip"}),
+        json!({"file_name": "x", "from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"}),
+        json!({"file_name": "x", "colour": "red"}),
+    ] {
+        let (status, _) = sweep(bad.clone(), api.key_a.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
 }

@@ -6,7 +6,7 @@
 //! annotations and types: a route exists only if it was registered through the documented
 //! router, so the document cannot miss one.
 
-mod activities;
+pub(crate) mod activities;
 mod anomalies;
 pub mod auth;
 mod block_lists;
@@ -15,6 +15,7 @@ mod incidents;
 mod integrations;
 mod logs;
 mod mitigations;
+mod sweeps;
 
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub struct ApiState {
         (name = "logs", description = "Security events for SIEMs, as OCSF records"),
         (name = "integrations", description = "The SaaS tenants and security-event sources watched"),
         (name = "mitigation", description = "Act on files and accounts now"),
+        (name = "investigation", description = "Sweep stored activities for what an investigation knows"),
         (name = "block lists", description = "Senders, URLs and file hashes the inspector blocks"),
         (name = "access", description = "Credentials"),
         (name = "service", description = "Health and this document"),
@@ -102,6 +104,7 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(integrations::disconnect))
         .routes(routes!(mitigations::mitigate))
         .routes(routes!(mitigations::get_batch))
+        .routes(routes!(sweeps::sweep))
         .routes(routes!(
             block_lists::list_entries,
             block_lists::add_entry,
