@@ -155,6 +155,14 @@ pub fn routes(core: Core) -> Router {
         .merge(api.clone())
         .merge(openapi_route)
         .nest(auth::IAM_PREFIX, api)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not take that method: see /openapi.json",
+    )
 }
 
 /// The api function's router as deployed alone.
