@@ -33,6 +33,7 @@ crate::on_both_back_ends!(
     api_credentials_are_unique_scoped_by_tenant_and_revocable,
     block_lists_hold_each_value_once_per_tenant_and_list,
     incidents_and_activities_page_by_keyset_without_skips_or_repeats_under_writes,
+    activities_are_read_in_batches_within_their_tenant,
 );
 
 async fn stale_checkpoint_writer_is_rejected(f: Fixture) {
@@ -1525,6 +1526,40 @@ async fn incidents_and_activities_page_by_keyset_without_skips_or_repeats_under_
     assert_eq!(
         seen, expected,
         "every activity once, newest first ({})",
+        f.name
+    );
+}
+
+async fn activities_are_read_in_batches_within_their_tenant(f: Fixture) {
+    let store = &f.backend.activities;
+    let mine = integration("tenant-a", "int-1");
+    let theirs = integration("tenant-b", "int-2");
+    let expires = Utc::now() + chrono::Duration::days(1);
+    let mut ids = Vec::new();
+    // More than one batch on either back end (SQLite: 500 a query; DynamoDB: 100 a request).
+    for i in 0..620 {
+        let a = public_share(&mine, &format!("batch-{i}"));
+        store.put_activity(&a, expires).await.unwrap();
+        ids.push(a.id());
+    }
+    let foreign = public_share(&theirs, "batch-foreign");
+    store.put_activity(&foreign, expires).await.unwrap();
+    let mut asked = ids.clone();
+    asked.push(foreign.id());
+    asked.push("never-stored".into());
+    let mut found: Vec<String> = store
+        .get_activities("tenant-a", &asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id())
+        .collect();
+    found.sort();
+    let mut expected = ids;
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "{}: its own, all of them, nothing else",
         f.name
     );
 }

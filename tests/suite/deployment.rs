@@ -372,6 +372,56 @@ async fn sample_http_events_reach_each_function_router() {
     }
 }
 
+/// A request API Gateway's IAM authorizer verified, as the api function receives it: the
+/// assumed role's session is mapped to its tenant through the role, and sees only its incidents.
+#[tokio::test]
+async fn the_iam_sample_event_reads_the_incidents_of_the_tenant_its_role_maps_to() {
+    let f = embedded();
+    let settings = Settings {
+        api: casb_shared::config::ApiSettings {
+            iam_tenants: casb_shared::access::IamTenants::parse(
+                "arn:aws:iam::123456789012:role/siem-reader=tenant-iam",
+            )
+            .unwrap(),
+            ..Default::default()
+        },
+        ..Settings::default()
+    };
+    let core = Core::new(f.backend.clone(), settings, ConnectorRegistry::new()).unwrap();
+    for (tenant, id) in [("tenant-iam", "inc-mine"), ("tenant-other", "inc-theirs")] {
+        core.backend
+            .incidents
+            .create_incident(&crate::contract::incident(
+                tenant,
+                id,
+                "2026-11-24T10:00:00Z",
+            ))
+            .await
+            .unwrap();
+    }
+    let request: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&event("api-incidents-iam.json")).unwrap();
+    let request: lambda_http::Request = request.into();
+    let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+    let response = casb_shared::http::api::router(core)
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let ids: Vec<&str> = body["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["inc-mine"]);
+}
+
 #[test]
 fn alarms_can_reach_their_topic_and_functions_hold_only_what_they_use() {
     let template = template();

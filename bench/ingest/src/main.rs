@@ -1,6 +1,7 @@
 //! `casb-bench-ingest`: the ingest benchmark, on the embedded back end, on one machine, against
 //! the Box simulator. See README.md beside this crate for what each figure means.
 
+mod api;
 mod backlog;
 mod classify;
 mod crash;
@@ -38,6 +39,8 @@ enum Part {
     /// 8: the threat detectors' cost on the inspector's path, and their precision on two weeks
     /// of ordinary work with planted threats.
     Threats,
+    /// 9: the REST API over HTTP: queryActivities CSV, incident pages, the SIEM log.
+    Api,
 }
 
 #[derive(Parser, Debug)]
@@ -114,6 +117,12 @@ struct Args {
     threat_activities: Option<usize>,
     #[arg(long)]
     threat_users: Option<usize>,
+    /// Activities behind one anomaly and in the SIEM log in the api part [100000; quick 5000],
+    /// and incidents paged through [10000; quick 1000].
+    #[arg(long)]
+    api_activities: Option<usize>,
+    #[arg(long)]
+    api_incidents: Option<usize>,
     /// Where data directories go (default: a fresh directory under the system temp dir).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -146,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
             Part::Classify,
             Part::Sources,
             Part::Threats,
+            Part::Api,
         ]
     } else {
         args.parts.clone()
@@ -411,6 +421,43 @@ async fn main() -> anyhow::Result<()> {
                         ),
                     ]);
                     failed |= o.planted_found != o.planted || o.false_anomalies > 0;
+                    serde_json::to_value(&o).unwrap_or_default()
+                })
+            }
+            Part::Api => {
+                let options = api::Options {
+                    activities: pick(args.api_activities, 100_000, 5_000, quick),
+                    incidents: pick(args.api_incidents, 10_000, 1_000, quick),
+                };
+                api::run(&work_dir, &options).await.map(|o| {
+                    rows.push([
+                        "9".into(),
+                        format!(
+                            "queryActivities: the activities behind one anomaly as CSV ({} rows, streamed over HTTP)",
+                            o.csv_rows
+                        ),
+                        format!(
+                            "{:.0} rows/s ({:.1} MB in {:.2} s)",
+                            o.csv_rows_per_second,
+                            o.csv_bytes as f64 / 1e6,
+                            o.csv_seconds
+                        ),
+                        format!(
+                            "SIEM log: {} OCSF records in pages of 1000 at {:.0}/s",
+                            o.log_records, o.log_records_per_second
+                        ),
+                    ]);
+                    rows.push([
+                        "9".into(),
+                        format!("Incident pages of 500 ({} incidents, {} pages)", o.incidents, o.incident_pages),
+                        o.incident_page.brief(),
+                        format!(
+                            "{} incidents seen once each{}",
+                            o.incidents_seen,
+                            if o.complete { "" } else { "; INCOMPLETE" }
+                        ),
+                    ]);
+                    failed |= !o.complete;
                     serde_json::to_value(&o).unwrap_or_default()
                 })
             }

@@ -648,6 +648,59 @@ impl ActivityStore for DynamoStores {
             .transpose()
     }
 
+    async fn get_activities(
+        &self,
+        tenant_id: &str,
+        activity_ids: &[String],
+    ) -> Result<Vec<Activity>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::with_capacity(activity_ids.len());
+        // BatchGetItem takes 100 keys; what it leaves unprocessed (throttling) is asked again.
+        for chunk in activity_ids.chunks(100) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| HashMap::from([("tenant_id".into(), s(tenant_id)), ("id".into(), s(id))]))
+                .collect();
+            let mut rounds = 0;
+            while !keys.is_empty() {
+                rounds += 1;
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(unavailable)?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.tables.activities, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.tables.activities))
+                    .unwrap_or_default()
+                {
+                    found.push(from_item("activity", &item)?);
+                }
+                keys = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.tables.activities))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    if rounds >= 8 {
+                        return Err(StoreError::Unavailable(
+                            "DynamoDB kept activity reads unprocessed (throttled); retry".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << rounds)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn query_activities(&self, query: &ActivityQuery) -> Result<Vec<Activity>, StoreError> {
         // The tenant is always part of the partition key: a query can never read another
         // tenant's activities.

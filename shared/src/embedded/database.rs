@@ -680,6 +680,32 @@ impl ActivityStore for Database {
         doc.map(|d| from_doc("activity", &d)).transpose()
     }
 
+    async fn get_activities(
+        &self,
+        tenant_id: &str,
+        activity_ids: &[String],
+    ) -> Result<Vec<Activity>, StoreError> {
+        let tenant = tenant_id.to_string();
+        let ids = activity_ids.to_vec();
+        let rows = self
+            .run(move |c| {
+                let mut docs = Vec::with_capacity(ids.len());
+                // SQLite's default limit on parameters is 32766; a few hundred at a time.
+                for chunk in ids.chunks(500) {
+                    let placeholders = vec!["?"; chunk.len()].join(",");
+                    let sql = format!(
+                        "SELECT doc FROM activities WHERE tenant_id = ? AND id IN ({placeholders})"
+                    );
+                    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&tenant];
+                    values.extend(chunk.iter().map(|id| id as &dyn rusqlite::ToSql));
+                    docs.extend(collect_strings(c, &sql, values.as_slice())?);
+                }
+                Ok(docs)
+            })
+            .await?;
+        docs("activity", rows)
+    }
+
     async fn query_activities(&self, query: &ActivityQuery) -> Result<Vec<Activity>, StoreError> {
         let query = query.clone();
         let rows = self

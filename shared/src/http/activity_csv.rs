@@ -242,9 +242,10 @@ pub fn row(activity: &Activity, anomaly: Option<&Anomaly>, trusted_source: bool)
 }
 
 /// The rows of the activities behind `anomaly` that happened at or after `since`, newest
-/// first, one CSV line each, as a stream: only the ids (at most
-/// [`Anomaly::KEPT_ACTIVITIES`]) are held, and the activities are read a few at a time, so
-/// 100,000 rows never sit in memory. Activities past their retention are left out.
+/// first, as a stream of chunks of CSV lines: only the ids (at most
+/// [`Anomaly::KEPT_ACTIVITIES`]) are held, and the activities are read 200 at a time, a few
+/// batches ahead, so 100,000 rows never sit in memory. Activities past their retention are left
+/// out.
 pub fn anomaly_rows(
     core: crate::Core,
     anomaly: Anomaly,
@@ -261,30 +262,43 @@ pub fn anomaly_rows(
                 .await
         }
     };
+    // Read in batches, a few at a time, and written in the ids' order (newest first).
     futures::stream::once(ids)
-        .map_ok(|ids| futures::stream::iter(ids.into_iter().map(Ok)))
+        .map_ok(|ids| {
+            let batches: Vec<Vec<String>> = ids.chunks(200).map(<[String]>::to_vec).collect();
+            futures::stream::iter(batches.into_iter().map(Ok))
+        })
         .try_flatten()
-        .map_ok(move |id: String| {
+        .map_ok(move |batch: Vec<String>| {
             let (core, anomaly) = (core.clone(), anomaly.clone());
             async move {
-                let activity = core
+                let found = core
                     .backend
                     .activities
-                    .get_activity(&anomaly.tenant_id, &id)
+                    .get_activities(&anomaly.tenant_id, &batch)
                     .await?;
-                Ok(activity
-                    .filter(|a| a.event_timestamp >= since)
-                    .map(|activity| {
-                        let trusted = activity
-                            .actor_ip
-                            .as_deref()
-                            .is_some_and(|ip| core.threats().settings.is_trusted(ip));
-                        row(&activity, Some(&anomaly), trusted)
-                    }))
+                let mut by_id: std::collections::HashMap<String, Activity> =
+                    found.into_iter().map(|a| (a.id(), a)).collect();
+                let settings = &core.threats().settings;
+                let mut lines = String::new();
+                for id in &batch {
+                    let Some(activity) = by_id.remove(id) else {
+                        continue;
+                    };
+                    if activity.event_timestamp < since {
+                        continue;
+                    }
+                    let trusted = activity
+                        .actor_ip
+                        .as_deref()
+                        .is_some_and(|ip| settings.is_trusted(ip));
+                    lines.push_str(&row(&activity, Some(&anomaly), trusted));
+                }
+                Ok(lines)
             }
         })
-        .try_buffered(16)
-        .try_filter_map(|line| async move { Ok(line) })
+        .try_buffered(4)
+        .try_filter(|lines| std::future::ready(!lines.is_empty()))
 }
 
 #[cfg(test)]

@@ -137,6 +137,19 @@ pub trait ActivityStore: Send + Sync {
         activity_id: &str,
     ) -> Result<Option<Activity>, StoreError>;
     async fn query_activities(&self, query: &ActivityQuery) -> Result<Vec<Activity>, StoreError>;
+    /// The tenant's activities with these ids, in no particular order; ids it does not have
+    /// (past their retention) are left out. Back ends read them in batches.
+    async fn get_activities(
+        &self,
+        tenant_id: &str,
+        activity_ids: &[String],
+    ) -> Result<Vec<Activity>, StoreError> {
+        let mut found = Vec::new();
+        for id in activity_ids {
+            found.extend(self.get_activity(tenant_id, id).await?);
+        }
+        Ok(found)
+    }
     /// The tenant's activities in the order they were first stored (oldest first), after the
     /// (stored at, activity id) `after` and stored before `until`: the log SIEMs page through.
     /// An activity stored again (a second copy merged in) keeps its first place.
