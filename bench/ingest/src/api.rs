@@ -116,6 +116,21 @@ fn incident(i: usize, at: chrono::DateTime<Utc>) -> Incident {
     }
 }
 
+async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+) -> anyhow::Result<serde_json::Value> {
+    Ok(client
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
 pub async fn run(work_dir: &Path, options: &Options) -> anyhow::Result<Outcome> {
     let dir = work_dir.join("api");
     std::fs::create_dir_all(&dir)?;
@@ -235,14 +250,7 @@ pub async fn run(work_dir: &Path, options: &Options) -> anyhow::Result<Outcome> 
             url.push_str(&format!("&cursor={c}"));
         }
         let t = Instant::now();
-        let page: serde_json::Value = client
-            .get(&url)
-            .bearer_auth(&key)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let page = get_json(&client, &url, &key).await?;
         page_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         for inc in page["incidents"].as_array().into_iter().flatten() {
             seen.insert(inc["id"].as_str().unwrap_or_default().to_string());
@@ -263,14 +271,7 @@ pub async fn run(work_dir: &Path, options: &Options) -> anyhow::Result<Outcome> 
             .replace('+', "%2B")
     );
     loop {
-        let page: serde_json::Value = client
-            .get(&url)
-            .bearer_auth(&key)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let page = get_json(&client, &url, &key).await?;
         for record in page["records"].as_array().into_iter().flatten() {
             records.insert(
                 record["metadata"]["uid"]
