@@ -913,7 +913,6 @@ async fn classifications_are_kept_per_content_version_until_they_expire(f: Fixtu
         sha256: Some("ab".repeat(32)),
         urls: vec!["https://evil.example/login".into()],
         inspected_at: now,
-        blocked: vec![],
     };
     store
         .put_classification(&card, now + chrono::Duration::days(1))

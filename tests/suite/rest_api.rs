@@ -25,6 +25,7 @@ crate::on_both_back_ends!(
     block_list_values_are_validated_per_list_and_removed_only_by_their_tenant,
     the_siem_log_pages_in_received_order_without_skips_or_repeats_while_records_arrive,
     a_sweep_finds_activities_across_providers_by_what_an_investigation_knows,
+    mail_from_a_sender_blocked_through_the_api_is_an_incident,
 );
 
 /// The API on a fixture's back end, with keys for two tenants.
@@ -1625,4 +1626,65 @@ async fn a_sweep_finds_activities_across_providers_by_what_an_investigation_know
         let (status, _) = sweep(bad.clone(), api.key_a.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }
+}
+
+async fn mail_from_a_sender_blocked_through_the_api_is_an_incident(f: Fixture) {
+    let api = api_on(&f, ApiSettings::default()).await;
+    let added = api
+        .call(
+            Method::POST,
+            "/api/v1/blocklists/senders",
+            Some(&api.key_a),
+            Some(json!({"value": "@Phish.Example", "comment": "campaign 12"})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let tm = integration("tenant-a", "int-tm");
+    let mail = |event: &str, sender: &str| {
+        let mut a = public_share(&tm, event);
+        a.provider = Provider::TrendMicro;
+        a.event_name = "securityrisk".into();
+        a.event_type = EventType::Other;
+        a.object_id = Some(format!("msg-{event}"));
+        a.object_type = Some("email".into());
+        a.object_name = Some("Invoice overdue".into());
+        a.link_visibility = None;
+        a.shared_link = None;
+        a.from_email = Some(sender.into());
+        a
+    };
+    let core = &api.core;
+    casb_shared::pipeline::inspector::inspect(core, &mail("m-1", "billing@phish.example"))
+        .await
+        .unwrap();
+    casb_shared::pipeline::inspector::inspect(core, &mail("m-2", "ceo@example.com"))
+        .await
+        .unwrap();
+    // Tenant B did not block the domain: its mail from there is no incident.
+    let mut theirs = mail("m-3", "billing@phish.example");
+    theirs.tenant_id = "tenant-b".into();
+    casb_shared::pipeline::inspector::inspect(core, &theirs)
+        .await
+        .unwrap();
+    let incidents = core
+        .backend
+        .incidents
+        .list_incidents("tenant-a", None, 10)
+        .await
+        .unwrap();
+    let blocked: Vec<_> = incidents
+        .iter()
+        .filter(|i| i.policy_id == "builtin.blocked-sender")
+        .collect();
+    assert_eq!(blocked.len(), 1, "{}: {incidents:#?}", api.name);
+    assert_eq!(blocked[0].object.object_id.as_deref(), Some("msg-m-1"));
+    assert_eq!(blocked[0].matches[0].rule, "blocked_senders");
+    assert!(core
+        .backend
+        .incidents
+        .list_incidents("tenant-b", None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .all(|i| i.policy_id != "builtin.blocked-sender"));
 }

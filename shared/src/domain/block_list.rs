@@ -122,6 +122,32 @@ pub struct BlockEntry {
     pub added_by: String,
 }
 
+/// A block-list entry an activity or its file matched: worked out by the inspector for each
+/// activity (lists change; classifications are cached), never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockEntryMatch {
+    pub list: BlockList,
+    pub value: String,
+}
+
+impl BlockList {
+    /// Whether the list is judged on a file's content (its hash, the URLs in it) rather than
+    /// on the activity (its sender).
+    pub fn on_content(self) -> bool {
+        self != BlockList::Senders
+    }
+}
+
+/// Whether `sender` (a mail address) is on a senders list entry: the address itself, or
+/// `@domain` for every address at that domain.
+pub fn sender_listed(entry: &str, sender: &str) -> bool {
+    let sender = sender.trim().to_lowercase();
+    match entry.strip_prefix('@') {
+        Some(domain) => sender.rsplit_once('@').is_some_and(|(_, d)| d == domain),
+        None => sender == entry,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +184,14 @@ mod tests {
         assert!(BlockList::Urls.normalize("javascript:alert(1)").is_err());
         assert!(BlockList::Urls.normalize("/relative").is_err());
         assert!("md5".parse::<BlockList>().is_err());
+    }
+
+    #[test]
+    fn a_sender_is_listed_by_address_or_by_domain() {
+        assert!(sender_listed("eve@evil.example", "Eve@Evil.Example"));
+        assert!(sender_listed("@evil.example", "anyone@evil.example"));
+        assert!(!sender_listed("@evil.example", "eve@notevil.example"));
+        assert!(!sender_listed("@evil.example", "eve@sub.evil.example.com"));
+        assert!(!sender_listed("eve@evil.example", "adam@evil.example"));
     }
 }

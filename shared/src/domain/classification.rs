@@ -81,17 +81,6 @@ pub struct Classification {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
     pub inspected_at: DateTime<Utc>,
-    /// Which of the tenant's block-list entries this content matches now: worked out by the
-    /// inspector for each activity (lists change; the classification is cached), never stored.
-    #[serde(skip)]
-    pub blocked: Vec<BlockEntryMatch>,
-}
-
-/// A block-list entry the content matched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockEntryMatch {
-    pub list: super::BlockList,
-    pub value: String,
 }
 
 impl Classification {
@@ -119,7 +108,6 @@ impl Classification {
             sha256: None,
             urls: Vec::new(),
             inspected_at: now,
-            blocked: Vec::new(),
         }
     }
 }

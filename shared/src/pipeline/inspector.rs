@@ -16,8 +16,9 @@ use super::PipelineError;
 use crate::connector::ConnectorError;
 use crate::core::Core;
 use crate::domain::{
-    content_key, incident_id, ActionRecord, ActionStatus, Activity, BlockEntryMatch, BlockList,
-    Classification, Envelope, EventType, Incident, IncidentObject, IncidentStatus, ResponseAction,
+    content_key, incident_id, sender_listed, ActionRecord, ActionStatus, Activity, BlockEntryMatch,
+    BlockList, Classification, Envelope, EventType, Incident, IncidentObject, IncidentStatus,
+    ResponseAction,
 };
 use crate::lease::HeldLease;
 use crate::policy::{classification_of, provider_content_key, ActivePolicies, Mode, PolicyHit};
@@ -79,19 +80,19 @@ pub async fn inspect(core: &Core, activity: &Activity) -> Result<Inspection, Pip
         .await
         .map_err(|e| PipelineError::Inconsistent(e.to_string()))?;
     let mut inspection = Inspection::default();
-    let mut classification = classify(core, activity, &active, &mut inspection).await?;
-    if let Some(content) = classification.as_mut() {
-        if active
-            .set
-            .policies
-            .iter()
-            .any(|p| !p.when.blocked.is_empty())
-        {
-            content.blocked = blocked_content(core, activity, content).await?;
-        }
-    }
+    let classification = classify(core, activity, &active, &mut inspection).await?;
+    let blocked = block_list_matches(
+        core,
+        activity,
+        classification.as_ref(),
+        &active.set.block_lists(),
+    )
+    .await?;
     let mut actions = Vec::new();
-    for hit in active.set.evaluate(activity, classification.as_ref()) {
+    for hit in active
+        .set
+        .evaluate_with(activity, classification.as_ref(), &blocked)
+    {
         actions.extend(raise(core, activity, &active, hit, now, &mut inspection).await?);
     }
     // Behaviour: the anomalies this activity opens or extends, and the policies that act on
@@ -445,31 +446,41 @@ async fn classify_holding_lease(
     Ok(Some(classification))
 }
 
-/// The tenant's block-list entries the file matches now: its SHA-1 (the provider's content
-/// hash), its SHA-256 (of the bytes downloaded), and the URLs in its text. Read for each
-/// activity, so an entry added today catches a file classified last week.
-async fn blocked_content(
+/// The tenant's block-list entries the activity and its file match now, on the lists its
+/// policies judge: the file's SHA-1 (the provider's content hash), its SHA-256 (of the bytes
+/// downloaded), the URLs in its text, and the mail's sender. Read for each activity, so an
+/// entry added today catches a file classified last week.
+async fn block_list_matches(
     core: &Core,
     activity: &Activity,
-    content: &Classification,
+    content: Option<&Classification>,
+    lists: &[BlockList],
 ) -> Result<Vec<BlockEntryMatch>, PipelineError> {
-    let sha1 = content
-        .sha1()
-        .map(str::to_string)
-        .or_else(|| {
-            activity
-                .enrichments
-                .exposure
-                .as_ref()
-                .and_then(|e| e.content_sha1.clone())
-        })
-        .map(|h| h.to_ascii_lowercase());
     let mut hits = Vec::new();
-    for (list, values) in [
-        (BlockList::Sha1, sha1.into_iter().collect::<Vec<_>>()),
-        (BlockList::Sha256, content.sha256.iter().cloned().collect()),
-        (BlockList::Urls, content.urls.clone()),
-    ] {
+    for &list in lists {
+        let values: Vec<String> = match (list, content) {
+            (BlockList::Senders, _) => activity
+                .from_email
+                .iter()
+                .map(|f| f.trim().to_lowercase())
+                .collect(),
+            (BlockList::Sha1, Some(content)) => content
+                .sha1()
+                .map(str::to_string)
+                .or_else(|| {
+                    activity
+                        .enrichments
+                        .exposure
+                        .as_ref()
+                        .and_then(|e| e.content_sha1.clone())
+                })
+                .map(|h| h.to_ascii_lowercase())
+                .into_iter()
+                .collect(),
+            (BlockList::Sha256, Some(content)) => content.sha256.iter().cloned().collect(),
+            (BlockList::Urls, Some(content)) => content.urls.clone(),
+            (_, None) => Vec::new(),
+        };
         if values.is_empty() {
             continue;
         }
@@ -479,8 +490,12 @@ async fn blocked_content(
             .list_block_entries(&activity.tenant_id, list)
             .await?;
         for value in values {
-            if entries.iter().any(|e| e.value == value) {
-                tracing::info!(activity = %activity.id(), list = list.as_str(), %value, "content on a block list");
+            let listed = entries.iter().any(|e| match list {
+                BlockList::Senders => sender_listed(&e.value, &value),
+                _ => e.value == value,
+            });
+            if listed {
+                tracing::info!(activity = %activity.id(), list = list.as_str(), %value, "on a block list");
                 hits.push(BlockEntryMatch { list, value });
             }
         }

@@ -38,8 +38,9 @@ pub struct Conditions {
     /// activity opens or extends an anomaly, never on the activity alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<AnomalyCondition>,
-    /// The file's content is on one of these of the tenant's block lists (`sha1`, `sha256`:
-    /// its hash; `urls`: a URL in its text), as the REST API keeps them.
+    /// The activity or its file is on one of these of the tenant's block lists, as the REST API
+    /// keeps them: `sha1`, `sha256` (the file's hash), `urls` (a URL in its text), `senders`
+    /// (the mail's sender).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<crate::domain::BlockList>,
 }
@@ -461,33 +462,35 @@ impl Conditions {
                 }
             }
         }
-        let mut matched = match &self.content {
-            Some(content) => content.matches(classification?)?,
-            None => Vec::new(),
-        };
-        if !self.blocked.is_empty() {
-            let hits: Vec<_> = classification?
-                .blocked
-                .iter()
-                .filter(|hit| self.blocked.contains(&hit.list))
-                .collect();
-            if hits.is_empty() {
-                return None;
-            }
-            for list in &self.blocked {
-                let count = hits.iter().filter(|h| h.list == *list).count() as u32;
-                if count > 0 {
-                    matched.push(summary(format!("blocked_{}", list.as_str()), count));
-                }
+        match &self.content {
+            Some(content) => content.matches(classification?),
+            None => Some(Vec::new()),
+        }
+    }
+
+    /// Judges the `blocked` clause on the block-list entries the activity and its file match:
+    /// holds when one of them is on a list the clause names.
+    pub fn holds_on_blocked(
+        &self,
+        blocked: &[crate::domain::BlockEntryMatch],
+    ) -> Option<Vec<MatchSummary>> {
+        let mut matched = Vec::new();
+        if self.blocked.is_empty() {
+            return Some(matched);
+        }
+        for list in &self.blocked {
+            let count = blocked.iter().filter(|h| h.list == *list).count() as u32;
+            if count > 0 {
+                matched.push(summary(format!("blocked_{}", list.as_str()), count));
             }
         }
-        Some(matched)
+        (!matched.is_empty()).then_some(matched)
     }
 
     /// Whether judging these conditions needs the file's classification.
     pub fn needs_content(&self) -> bool {
         self.content.is_some()
-            || !self.blocked.is_empty()
+            || self.blocked.iter().any(|l| l.on_content())
             || self
                 .object
                 .as_ref()

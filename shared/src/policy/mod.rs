@@ -279,6 +279,17 @@ impl PolicySet {
         activity: &Activity,
         content: Option<&Classification>,
     ) -> Vec<PolicyHit<'_>> {
+        self.evaluate_with(activity, content, &[])
+    }
+
+    /// [`PolicySet::evaluate`], with the tenant's block-list entries the activity and its file
+    /// match (`blocked` conditions hold only on these).
+    pub fn evaluate_with(
+        &self,
+        activity: &Activity,
+        content: Option<&Classification>,
+        blocked: &[crate::domain::BlockEntryMatch],
+    ) -> Vec<PolicyHit<'_>> {
         self.policies
             .iter()
             .filter(|p| p.covers(activity))
@@ -287,6 +298,7 @@ impl PolicySet {
                 if policy.needs_content() {
                     matches.extend(policy.when.holds_on_content(content)?);
                 }
+                matches.extend(policy.when.holds_on_blocked(blocked)?);
                 // One summary per rule: a public link can be both what the event set and
                 // what the file has now.
                 let mut seen = std::collections::HashSet::new();
@@ -298,6 +310,19 @@ impl PolicySet {
                 })
             })
             .collect()
+    }
+
+    /// The block lists any enabled policy judges, for the inspector to read.
+    pub fn block_lists(&self) -> Vec<crate::domain::BlockList> {
+        let mut lists: Vec<_> = self
+            .policies
+            .iter()
+            .filter(|p| p.enabled)
+            .flat_map(|p| p.when.blocked.iter().copied())
+            .collect();
+        lists.sort_by_key(|l| l.as_str());
+        lists.dedup();
+        lists
     }
 }
 
@@ -319,7 +344,6 @@ pub fn classification_of(
         sha256: None,
         urls: findings.urls,
         inspected_at: now,
-        blocked: Vec::new(),
     }
 }
 

@@ -27,7 +27,6 @@ fn classification(detectors: &[(&str, Category, [u32; 3])], coverage: Coverage) 
         sha256: None,
         urls: Vec::new(),
         inspected_at: "2026-11-24T10:00:00Z".parse().unwrap(),
-        blocked: Vec::new(),
     }
 }
 
@@ -64,6 +63,7 @@ fn the_default_set_parses_and_keeps_the_ids_incidents_were_keyed_on() {
             "builtin.external-collaborator",
             "builtin.blocked-file",
             "builtin.blocked-url",
+            "builtin.blocked-sender",
             "builtin.account-threat"
         ]
     );
@@ -154,19 +154,30 @@ fn sensitive_content_is_an_incident_only_when_the_file_is_exposed() {
     // incident in a private file.
     assert!(set.wants_content(&private));
     assert!(set.evaluate(&private, Some(&cards())).is_empty());
-    let mut listed = cards();
-    listed.blocked.push(crate::domain::BlockEntryMatch {
+    let mut hit = crate::domain::BlockEntryMatch {
         list: crate::domain::BlockList::Sha1,
         value: "abc".into(),
-    });
-    let hits = set.evaluate(&private, Some(&listed));
+    };
+    let hits = set.evaluate_with(&private, Some(&cards()), std::slice::from_ref(&hit));
     assert_eq!(ids(&hits), ["builtin.blocked-file"]);
     assert_eq!(hits[0].matches[0].rule, "blocked_sha1");
-    listed.blocked[0].list = crate::domain::BlockList::Urls;
+    hit.list = crate::domain::BlockList::Urls;
     assert_eq!(
-        ids(&set.evaluate(&private, Some(&listed))),
+        ids(&set.evaluate_with(&private, Some(&cards()), std::slice::from_ref(&hit))),
         ["builtin.blocked-url"]
     );
+    // A listed sender needs no file: a mail event is judged on the activity alone.
+    let mut mail = fixtures::public_share("e-9");
+    mail.object_id = None;
+    mail.object_type = None;
+    mail.link_visibility = None;
+    mail.from_email = Some("eve@evil.example".into());
+    hit.list = crate::domain::BlockList::Senders;
+    assert_eq!(
+        ids(&set.evaluate_with(&mail, None, std::slice::from_ref(&hit))),
+        ["builtin.blocked-sender"]
+    );
+    assert!(set.evaluate(&mail, None).is_empty());
 }
 
 #[test]
