@@ -72,6 +72,15 @@ pub struct ApiCredential {
 }
 
 impl ApiCredential {
+    /// When the store may drop the record: a day after an access token expires (so the list
+    /// still shows it for a while). Keys and users are kept until an operator removes them.
+    pub fn purge_at(&self) -> Option<DateTime<Utc>> {
+        match self.kind {
+            CredentialKind::AccessToken => self.expires_at.map(|at| at + Duration::days(1)),
+            _ => None,
+        }
+    }
+
     /// Why the credential cannot be used at `now`, if it cannot.
     pub fn unusable(&self, now: DateTime<Utc>) -> Option<&'static str> {
         if self.revoked_at.is_some() {

@@ -1563,6 +1563,10 @@ impl AccessStore for DynamoStores {
             s(time_key(credential.created_at, &credential.id)),
         );
         item.insert("doc".into(), to_doc(credential)?);
+        // DynamoDB's TTL drops an access token a day after it expired.
+        if let Some(at) = credential.purge_at() {
+            item.insert("purge_at".into(), n(at.timestamp()));
+        }
         self.put_new(&self.tables.access, item).await
     }
 

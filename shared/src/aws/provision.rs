@@ -244,7 +244,7 @@ pub async fn create_tables(
                 "credential_tenant",
                 "created_key",
             )],
-            ttl_attribute: None,
+            ttl_attribute: Some("purge_at"),
         },
     )
     .await

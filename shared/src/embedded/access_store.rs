@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::database::{collect_strings, docs, first_doc, from_doc, sqlite_error, to_doc, Database};
+use super::database::{
+    collect_strings, docs, first_doc, from_doc, millis, sqlite_error, to_doc, Database,
+};
 use crate::access::ApiCredential;
 use crate::domain::{BlockEntry, BlockList};
 use crate::ports::{AccessStore, StoreError};
@@ -14,12 +16,13 @@ impl AccessStore for Database {
     async fn create_credential(&self, credential: &ApiCredential) -> Result<bool, StoreError> {
         let doc = to_doc(credential)?;
         let (id, tenant) = (credential.id.clone(), credential.tenant_id.clone());
+        let purge_at = credential.purge_at().map(millis);
         self.run(move |c| {
             let written = c
                 .execute(
-                    "INSERT INTO api_credentials (id, tenant_id, doc) VALUES (?1, ?2, ?3)
+                    "INSERT INTO api_credentials (id, tenant_id, purge_at, doc) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (id) DO NOTHING",
-                    params![id, tenant, doc],
+                    params![id, tenant, purge_at, doc],
                 )
                 .map_err(sqlite_error)?;
             Ok(written == 1)
@@ -138,5 +141,49 @@ impl AccessStore for Database {
             })
             .await?;
         docs("block entry", rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access;
+
+    #[tokio::test]
+    async fn expired_access_tokens_are_purged_a_day_later_and_keys_are_kept() {
+        let database = Database::in_memory().unwrap();
+        let now = Utc::now();
+        let user = access::issue_api_user("acme", "bot", now);
+        let token = access::issue_access_token(&user.credential, now);
+        let key =
+            access::issue_api_key("acme", "siem", now, Some(now + chrono::Duration::hours(1)));
+        for credential in [&user.credential, &token.credential, &key.credential] {
+            assert!(database.create_credential(credential).await.unwrap());
+        }
+        // Expired an hour ago, but kept for the list until a day has passed.
+        database
+            .purge_expired(now + chrono::Duration::hours(2))
+            .await
+            .unwrap();
+        assert!(database
+            .get_credential(&token.credential.id)
+            .await
+            .unwrap()
+            .is_some());
+        database
+            .purge_expired(now + chrono::Duration::hours(26))
+            .await
+            .unwrap();
+        assert!(database
+            .get_credential(&token.credential.id)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(database
+            .get_credential(&key.credential.id)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(database.get_credential("user:bot").await.unwrap().is_some());
     }
 }

@@ -124,6 +124,7 @@ CREATE INDEX IF NOT EXISTS anomaly_activities_by_time ON anomaly_activities (ten
 CREATE TABLE IF NOT EXISTS api_credentials (
     id        TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL,
+    purge_at  INTEGER,
     doc       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS api_credentials_by_tenant ON api_credentials (tenant_id);
@@ -269,7 +270,10 @@ impl Database {
                     [now],
                 )
                 .map_err(sqlite_error)?;
-            Ok(a + d + l + e)
+            let t = c
+                .execute("DELETE FROM api_credentials WHERE purge_at <= ?1", [now])
+                .map_err(sqlite_error)?;
+            Ok(a + d + l + e + t)
         })
         .await
     }
