@@ -253,6 +253,41 @@ async fn every_route_reads_and_changes_only_the_callers_tenant(f: Fixture) {
         "{}",
         api.name
     );
+    // Paged, and filtered by what the search names.
+    let first = api.get("/api/v1/activities?limit=2", a).await.json();
+    assert_eq!(first["activities"].as_array().unwrap().len(), 2);
+    let cursor = first["next"].as_str().unwrap();
+    let rest = api
+        .get(&format!("/api/v1/activities?limit=2&cursor={cursor}"), a)
+        .await
+        .json();
+    assert_eq!(rest["activities"][0]["object_name"], "a-file-0.csv");
+    let by_object = api.get("/api/v1/activities?object=FILE-1", a).await.json();
+    assert_eq!(by_object["activities"].as_array().unwrap().len(), 1);
+    let none = api
+        .get("/api/v1/activities?provider=netskope&event_type=login", a)
+        .await
+        .json();
+    assert_eq!(none["activities"], json!([]));
+    for bad in [
+        "/api/v1/activities?limit=0",
+        "/api/v1/activities?event_type=teleport",
+        "/api/v1/activities?cursor=forged",
+        "/api/v1/activities?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z",
+        "/api/v1/anomalies?limit=5000",
+    ] {
+        let reply = api.get(bad, a).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.text()
+        );
+    }
+    assert_eq!(
+        api.get("/api/v1/anomalies/no-such", a).await.status,
+        StatusCode::NOT_FOUND
+    );
     let hash = "ab".repeat(32);
     let added = api
         .call(
