@@ -621,6 +621,8 @@ impl Engine {
                         start: m.start(),
                         end: m.end(),
                         snippet: mask(&text[m.start()..m.end()], false, &set.id),
+                        line: 0,
+                        column: 0,
                         part: None,
                     },
                     keyword_distance: keyword_distance.unwrap_or(usize::MAX),
@@ -629,7 +631,9 @@ impl Engine {
             }
         }
 
-        resolve_overlaps(findings)
+        let mut found = resolve_overlaps(findings);
+        locate(text, &mut found);
+        found
     }
 
     fn verify_window(
@@ -719,6 +723,8 @@ impl Engine {
                     start,
                     end,
                     snippet: mask(value, d.secret, &d.id),
+                    line: 0,
+                    column: 0,
                     part: None,
                 },
                 keyword_distance: keyword_distance.unwrap_or(usize::MAX),
@@ -738,6 +744,10 @@ impl Engine {
         let mut buf_offset: u64 = 0; // stream offset of buf[0]
         let mut reported_until: u64 = 0; // findings starting before this were reported
         let mut total: u64 = 0;
+        // Lines before buf[0], and characters on its line before buf[0]: positions in `buf`
+        // become positions in the stream.
+        let mut lines_before: usize = 0;
+        let mut columns_before: usize = 0;
         loop {
             // Fill up to a full chunk.
             let mut eof = false;
@@ -768,6 +778,10 @@ impl Engine {
                 if start >= reported_until && start < emit_limit {
                     f.start = start as usize;
                     f.end = (buf_offset + f.end as u64) as usize;
+                    if f.line == 1 {
+                        f.column += columns_before;
+                    }
+                    f.line += lines_before;
                     on_finding(f);
                 }
             }
@@ -776,9 +790,41 @@ impl Engine {
             }
             reported_until = emit_limit;
             let keep_from = buf.len() - STREAM_OVERLAP;
+            let dropped = &buf[..keep_from];
+            match memchr::memrchr(b'\n', dropped) {
+                Some(last) => {
+                    lines_before += memchr::memchr_iter(b'\n', dropped).count();
+                    columns_before = characters(&dropped[last + 1..]);
+                }
+                None => columns_before += characters(dropped),
+            }
             buf.drain(..keep_from);
             buf_offset += keep_from as u64;
         }
+    }
+}
+
+/// Characters (Unicode code points) in UTF-8 `bytes`: every byte that does not continue one.
+fn characters(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+}
+
+/// Sets each finding's 1-based line and column (in characters) in `text`. The newlines are
+/// found once per text, and only when there is a finding to place.
+fn locate(text: &[u8], findings: &mut [Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text).collect();
+    for f in findings {
+        let before = newlines.partition_point(|&n| n < f.start);
+        let line_start = if before == 0 {
+            0
+        } else {
+            newlines[before - 1] + 1
+        };
+        f.line = before + 1;
+        f.column = characters(&text[line_start..f.start]) + 1;
     }
 }
 

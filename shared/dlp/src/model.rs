@@ -76,6 +76,12 @@ pub struct Finding {
     pub confidence: Confidence,
     pub start: usize,
     pub end: usize,
+    /// 1-based line of `start` in the scanned text, and its 1-based column in characters
+    /// (Unicode code points): what an editor and SARIF's `region` point at.
+    #[serde(default)]
+    pub line: usize,
+    #[serde(default)]
+    pub column: usize,
     pub snippet: String,
     /// Entry inside a container (zip member, e-mail attachment, tar member), `a.zip!b.docx`.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -1,9 +1,12 @@
 //! `casb scan PATH...`: recursive scan of files and folders.
 //!
-//! Output on stdout: `text` (one line per finding), `json` (one JSON object per finding
-//! per line: path, part, detector, category, confidence, start, end, snippet) or `sarif`
-//! (SARIF 2.1.0). Offsets are bytes into the extracted text (for plain UTF-8 files, into
-//! the file). Errors, skipped files and the progress bar go to stderr; one file's error
+//! Output on stdout: `text` (one line per finding, `path:line:column: detector (category,
+//! confidence) snippet`), `json` (one JSON object per finding per line: path, part, detector,
+//! category, confidence, line, column, start, end, snippet) or `sarif` (SARIF 2.1.0, with each
+//! result's `startLine` and `startColumn`). Lines and columns (in characters) are those of the
+//! extracted text, which for plain text files is the file; `start` and `end` are byte offsets
+//! into it. A finding in a document or archive member names the part it came from
+//! (`report.zip!q4.csv`). Errors, skipped files and the progress bar go to stderr; one file's error
 //! never stops the run.
 //!
 //! Exit code: 0 no finding, 1 findings, 2 usage error (no path, missing path, bad policy).
@@ -192,15 +195,30 @@ pub fn run_with_stderr(
         let _ = write!(stderr, "\r\x1b[2K");
     }
     if options.format == OutputFormat::Sarif {
+        let names: std::collections::HashMap<&str, &str> = crate::catalog::builtin()
+            .iter()
+            .map(|spec| (spec.id, spec.name))
+            .collect();
         let rules: Vec<_> = used_rules
             .iter()
-            .map(|(id, cat)| json!({"id": id, "shortDescription": {"text": id}, "properties": {"category": cat}}))
+            .map(|(id, cat)| {
+                // Custom rules and exact-data sets are named by their id in the policy file.
+                let name = names.get(id.as_str()).copied().unwrap_or(id.as_str());
+                json!({
+                    "id": id,
+                    "name": name,
+                    "shortDescription": {"text": name},
+                    "fullDescription": {"text": format!("{name} ({cat} data), found by casb scan's `{id}` detector")},
+                    "properties": {"category": cat}
+                })
+            })
             .collect();
         let sarif = json!({
             "version": "2.1.0",
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "runs": [{
                 "tool": {"driver": {"name": "casb-scan", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+                "columnKind": "unicodeCodePoints",
                 "results": sarif_results,
                 "invocations": [{"executionSuccessful": true, "toolExecutionNotifications": sarif_notes}],
             }]
@@ -238,10 +256,10 @@ fn display_path(path: &str, f: &Finding) -> String {
 
 fn text_line(path: &str, f: &Finding) -> String {
     format!(
-        "{}:{}-{}: {} ({}, {}) {}",
+        "{}:{}:{}: {} ({}, {}) {}",
         display_path(path, f),
-        f.start,
-        f.end,
+        f.line,
+        f.column,
         f.detector_id,
         f.category,
         f.confidence,
@@ -257,6 +275,8 @@ struct JsonLine<'a> {
     detector: &'a str,
     category: crate::model::Category,
     confidence: Confidence,
+    line: usize,
+    column: usize,
     start: usize,
     end: usize,
     snippet: &'a str,
@@ -269,6 +289,8 @@ fn write_json_line(out: &mut dyn Write, path: &str, f: &Finding) -> std::io::Res
         detector: &f.detector_id,
         category: f.category,
         confidence: f.confidence,
+        line: f.line,
+        column: f.column,
         start: f.start,
         end: f.end,
         snippet: &f.snippet,
@@ -290,7 +312,12 @@ fn sarif_result(path: &str, f: &Finding) -> serde_json::Value {
         "message": {"text": format!("{} ({} confidence): {}", f.detector_id, f.confidence, f.snippet)},
         "locations": [{"physicalLocation": {
             "artifactLocation": {"uri": uri},
-            "region": {"byteOffset": f.start, "byteLength": f.end - f.start}
+            "region": {
+                "startLine": f.line,
+                "startColumn": f.column,
+                "byteOffset": f.start,
+                "byteLength": f.end - f.start
+            }
         }}],
         "properties": {"category": f.category, "confidence": f.confidence},
     })

@@ -286,3 +286,79 @@ fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Lines and columns an editor and GitHub code scanning point at: in text (`path:line:column`),
+/// JSON and SARIF (`startLine`, `startColumn`, counted in characters), for a file read whole,
+/// for a large file streamed in chunks, and for a member of an archive (named as a part).
+#[test]
+fn findings_carry_the_line_and_column_they_are_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Line 3; the column counts "é" as one character though it is two bytes.
+    std::fs::write(
+        dir.path().join("notes.txt"),
+        "first line\nsecond line\ncafé key GITHUB_TOKEN=".to_string() + TOKEN + "\n",
+    )
+    .unwrap();
+    let run = scan(&[dir.path().join("notes.txt")], &opts(OutputFormat::Text));
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("github_token"))
+        .unwrap();
+    let expected_column = "café key GITHUB_TOKEN=".chars().count() + 1;
+    assert!(
+        line.contains(&format!("notes.txt:3:{expected_column}: github_token")),
+        "{line}"
+    );
+    let json = json_lines(&scan(&[dir.path().join("notes.txt")], &opts(OutputFormat::Json)).stdout);
+    assert_eq!(json[0]["line"], 3);
+    assert_eq!(json[0]["column"], expected_column);
+    let sarif: serde_json::Value = serde_json::from_str(
+        &scan(&[dir.path().join("notes.txt")], &opts(OutputFormat::Sarif)).stdout,
+    )
+    .unwrap();
+    let region = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 3);
+    assert_eq!(region["startColumn"], expected_column);
+    assert_eq!(sarif["runs"][0]["columnKind"], "unicodeCodePoints");
+    let rule = &sarif["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(rule["id"], "github_token");
+    assert!(
+        rule["shortDescription"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("GitHub"),
+        "{rule}"
+    );
+
+    // Large enough to be streamed in chunks: the line count carries across them.
+    let filler_line = "lorem ipsum dolor sit amet, nothing to see here at all\n";
+    let lines_before = 200_000;
+    let mut big = filler_line.repeat(lines_before);
+    big.push_str("  SSN 536-22-1234\n");
+    assert!(big.len() > 8 << 20, "{} bytes", big.len());
+    std::fs::write(dir.path().join("big.log"), &big).unwrap();
+    let streamed =
+        json_lines(&scan(&[dir.path().join("big.log")], &opts(OutputFormat::Json)).stdout);
+    let ssn = streamed.iter().find(|v| v["detector"] == "us_ssn").unwrap();
+    assert_eq!(ssn["line"], lines_before + 1);
+    assert_eq!(ssn["column"], 7);
+
+    // Inside an archive: the member's own lines, and the member named.
+    let mut zip = Vec::new();
+    {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+        writer
+            .start_file("hr/payroll.csv", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut writer, b"name,ssn\nann,536-22-1234\n").unwrap();
+        writer.finish().unwrap();
+    }
+    std::fs::write(dir.path().join("export.zip"), zip).unwrap();
+    let run = scan(&[dir.path().join("export.zip")], &opts(OutputFormat::Text));
+    assert!(
+        run.stdout.contains("export.zip!hr/payroll.csv:2:5: us_ssn"),
+        "{}",
+        run.stdout
+    );
+}
