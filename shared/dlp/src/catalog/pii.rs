@@ -68,9 +68,35 @@ fn phone(raw: &[u8]) -> bool {
     nanp[0] >= 2 && nanp[3] >= 2 && !(nanp[1] == 1 && nanp[2] == 1)
 }
 
+/// An IPv4 address, with a port (`8.8.4.4:53`) or a prefix length (`192.168.1.0/24`) when
+/// written with one. Addresses that identify nobody are not findings: "this network"
+/// (0.x.x.x), loopback (127/8), the broadcast address, and the documentation ranges of RFC 5737
+/// (192.0.2/24, 198.51.100/24, 203.0.113/24), which examples and manuals are full of.
 fn ipv4(raw: &[u8]) -> bool {
-    // 0.x.x.x is "this network" and never appears as a host; everything else parses.
-    raw.first() != Some(&b'0')
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return false;
+    };
+    let (address, suffix) = match text.find([':', '/']) {
+        Some(at) => (&text[..at], Some((text.as_bytes()[at], &text[at + 1..]))),
+        None => (text, None),
+    };
+    let Ok(address) = address.parse::<std::net::Ipv4Addr>() else {
+        return false;
+    };
+    let suffix_ok = match suffix {
+        None => true,
+        Some((b':', port)) => port.parse::<u16>().is_ok_and(|p| p > 0),
+        Some((_, prefix)) => prefix.parse::<u8>().is_ok_and(|p| p <= 32),
+    };
+    let [a, b, c, _] = address.octets();
+    let documentation = matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113));
+    suffix_ok && a != 0 && !address.is_loopback() && !address.is_broadcast() && !documentation
+}
+
+/// A MAC address, but not the all-zero one (no interface) or the broadcast address.
+fn mac(raw: &[u8]) -> bool {
+    let hex: Vec<u8> = raw.iter().copied().filter(u8::is_ascii_hexdigit).collect();
+    !hex.iter().all(|&c| c == b'0') && !hex.iter().all(|&c| c.eq_ignore_ascii_case(&b'f'))
 }
 
 /// Chilean RUT: mod 11 with weights 2..7 from the right; 10 is written K.
@@ -259,10 +285,11 @@ pub const SPECS: &[Spec] = &[
             "ip_address",
             "IPv4 address",
             4,
-            r"\b((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})\b",
+            r"\b((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?::\d{1,5}|/\d{1,2})?)\b",
         )
     },
     Spec {
+        validate: Some(mac),
         base: Some(Confidence::Low),
         context: &["mac", "ethernet", "hardware address", "wifi"],
         reach_back: 20,
@@ -684,6 +711,35 @@ pub const SPECS: &[Spec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_takes_a_port_or_a_prefix_and_skips_addresses_that_identify_nobody() {
+        for valid in [
+            "8.8.4.4",
+            "8.8.4.4:53",
+            "192.168.1.0/24",
+            "10.0.0.1:8080",
+            "172.16.0.0/12",
+        ] {
+            assert!(ipv4(valid.as_bytes()), "{valid}");
+        }
+        for invalid in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "192.0.2.10",
+            "198.51.100.7",
+            "203.0.113.9:443",
+            "8.8.4.4:0",
+            "8.8.4.4:70000",
+            "10.0.0.0/33",
+        ] {
+            assert!(!ipv4(invalid.as_bytes()), "{invalid}");
+        }
+        assert!(mac(b"3c:22:fb:12:9a:01"));
+        assert!(!mac(b"00:00:00:00:00:00"));
+        assert!(!mac(b"FF:FF:FF:FF:FF:FF"));
+    }
 
     #[test]
     fn email_rules() {
