@@ -237,6 +237,23 @@ impl DynamoStores {
         filter: Option<(&str, HashMap<String, AttributeValue>)>,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_items(table, index, partition, range, filter, limit, false)
+            .await
+    }
+
+    /// Runs a query to the end (or until `limit` items), in the sort key's order when
+    /// `ascending`, else in reverse.
+    #[allow(clippy::too_many_arguments)]
+    async fn query_items(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        partition: (&str, AttributeValue),
+        range: Option<(&str, String, String)>,
+        filter: Option<(&str, HashMap<String, AttributeValue>)>,
+        limit: usize,
+        ascending: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut condition = "#p = :p".to_string();
         let mut names = HashMap::from([("#p".to_string(), partition.0.to_string())]);
         let mut values = HashMap::from([(":p".to_string(), partition.1)]);
@@ -262,7 +279,7 @@ impl DynamoStores {
                 .set_filter_expression(filter_expression.clone())
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
-                .scan_index_forward(false)
+                .scan_index_forward(ascending)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -753,68 +770,45 @@ impl ActivityStore for DynamoStores {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredActivity>, StoreError> {
-        self.activity_log_page(tenant_id, after, until, limit).await
-    }
-}
-
-impl DynamoStores {
-    async fn activity_log_page(
-        &self,
-        tenant_id: &str,
-        after: Option<&(DateTime<Utc>, String)>,
-        until: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<StoredActivity>, StoreError> {
         let low = after.map_or_else(|| "0".repeat(13), |(t, id)| time_key(*t, id));
         let until_ms = until.timestamp_millis().max(1) - 1;
         let high = format!("{until_ms:013}#~");
         if low > high {
             return Ok(Vec::new());
         }
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.tables.activities)
-                .index_name(ACTIVITIES_BY_STORED)
-                .key_condition_expression("tenant_id = :t AND stored_key BETWEEN :low AND :high")
-                .expression_attribute_values(":t", s(tenant_id))
-                .expression_attribute_values(":low", s(&low))
-                .expression_attribute_values(":high", s(&high))
-                .scan_index_forward(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in output.items.unwrap_or_default() {
-                let Some(key) = item.get("stored_key").and_then(|v| v.as_s().ok()) else {
-                    continue;
-                };
-                // The range includes the cursor's own item: it was on the previous page.
-                if after.is_some() && *key == low {
-                    continue;
-                }
-                let stored_at = key
-                    .split('#')
-                    .next()
-                    .and_then(|ms| ms.parse::<i64>().ok())
-                    .and_then(DateTime::from_timestamp_millis)
-                    .unwrap_or_default();
-                found.push(StoredActivity {
-                    activity: from_item("activity", &item)?,
-                    stored_at,
-                });
-                if found.len() == limit {
-                    return Ok(found);
-                }
+        let items = self
+            .query_items(
+                &self.tables.activities,
+                Some(ACTIVITIES_BY_STORED),
+                ("tenant_id", s(tenant_id)),
+                Some(("stored_key", low.clone(), high)),
+                None,
+                limit + usize::from(after.is_some()),
+                true,
+            )
+            .await?;
+        let mut found = Vec::with_capacity(limit);
+        for item in &items {
+            let Some(key) = item.get("stored_key").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            // The range includes the cursor's own item: it was on the previous page.
+            if after.is_some() && *key == low {
+                continue;
             }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
+            let stored_at = key
+                .split('#')
+                .next()
+                .and_then(|ms| ms.parse::<i64>().ok())
+                .and_then(DateTime::from_timestamp_millis)
+                .unwrap_or_default();
+            found.push(StoredActivity {
+                activity: from_item("activity", item)?,
+                stored_at,
+            });
         }
+        found.truncate(limit);
+        Ok(found)
     }
 }
 

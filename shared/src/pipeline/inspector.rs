@@ -239,16 +239,20 @@ async fn raise(
     // Every time, not only when created: a delivery that stopped before exporting it left
     // this to the redelivery (the outbox keeps one record per incident state).
     super::exporter::record_incident(core, &incident).await?;
-    Ok(incident
+    Ok(pending_action_messages(&incident, now))
+}
+
+/// The remediator's messages for the incident's actions still pending.
+pub(crate) fn pending_action_messages(
+    incident: &Incident,
+    now: DateTime<Utc>,
+) -> Vec<OutgoingMessage> {
+    incident
         .actions
         .iter()
         .filter(|a| a.status == ActionStatus::Pending)
-        .map(|record| {
-            let action = incident.response_action(record);
-            let envelope = Envelope::wrap(action, now);
-            OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
-        })
-        .collect())
+        .map(|record| OutgoingMessage::enveloped(incident.response_action(record), now))
+        .collect()
 }
 
 /// The classification of the file version the activity names. Every file created or modified

@@ -119,8 +119,7 @@ pub async fn schedule_due(core: &Core) -> Result<ScheduleSummary, PipelineError>
 }
 
 fn job_message(job: PollJob, now: chrono::DateTime<Utc>) -> OutgoingMessage {
-    let envelope = Envelope::wrap(job, now);
-    OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
+    OutgoingMessage::enveloped(job, now)
 }
 
 /// Handles one message from the poll-jobs queue. An error fails the message: it is retried
@@ -532,10 +531,7 @@ pub async fn queue_activities(
     result.incomplete = fresh.iter().filter(|(a, _)| a.incomplete.is_some()).count();
     let messages = fresh
         .iter()
-        .map(|(activity, _)| {
-            let envelope = Envelope::wrap(activity.clone(), now);
-            OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
-        })
+        .map(|(activity, _)| OutgoingMessage::enveloped(activity.clone(), now))
         .collect();
     backend.activity_queue.send_batch(messages).await?;
     // Only now, with the activities safely queued, remember them. A crash before this line

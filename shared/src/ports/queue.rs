@@ -25,6 +25,12 @@ impl OutgoingMessage {
         }
     }
 
+    /// `payload` in a versioned envelope sent at `now`, the envelope's id the message's.
+    pub fn enveloped<T: crate::domain::MessageKind>(payload: T, now: DateTime<Utc>) -> Self {
+        let envelope = crate::domain::Envelope::wrap(payload, now);
+        OutgoingMessage::new(envelope.id.clone(), envelope.to_json())
+    }
+
     pub fn delayed(mut self, delay: Duration) -> Self {
         self.delay = Some(delay.min(MAX_DELAY));
         self

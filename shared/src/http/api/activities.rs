@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::{decode_cursor, filtered_page, page_limit, time_range, ApiState, QueryParams};
+use super::{
+    decode_cursor, encode_cursor, filtered_page, page_limit, time_range, ApiState, QueryParams,
+};
 use crate::domain::{Activity, EventType, Provider};
 use crate::http::ApiError;
 use crate::ports::ActivityQuery;
@@ -95,5 +97,8 @@ pub(super) async fn search_activities(
         },
     )
     .await?;
-    Ok(Json(ActivityPage { activities, next }))
+    Ok(Json(ActivityPage {
+        activities,
+        next: encode_cursor(next),
+    }))
 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::{
-    bad_request, decode_cursor, filtered_page, not_found, page_limit, store_error, time_range,
-    ApiState, JsonBody, QueryParams,
+    bad_request, decode_cursor, encode_cursor, filtered_page, not_found, page_limit, store_error,
+    time_range, ApiState, JsonBody, QueryParams,
 };
 use crate::domain::{Incident, IncidentStatus, Provider, Severity, StatusChange};
 use crate::http::ApiError;
@@ -97,7 +97,10 @@ pub(super) async fn list_incidents(
         },
     )
     .await?;
-    Ok(Json(IncidentPage { incidents, next }))
+    Ok(Json(IncidentPage {
+        incidents,
+        next: encode_cursor(next),
+    }))
 }
 
 /// One incident, with its actions and status history.

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::{bad_request, filtered_page, page_limit, ApiState, QueryParams};
-use crate::access::cursor;
 use crate::domain::{EventType, Provider};
 use crate::http::ApiError;
 use crate::ocsf::{self, Mapped};
@@ -167,8 +166,7 @@ pub(super) async fn security_events(
     .await?;
     let records: Vec<serde_json::Value> = page.into_iter().map(|(_, record)| record).collect();
     let next_link = match next {
-        Some(token) => {
-            let (at, id) = cursor::decode(&token).map_err(bad_request)?;
+        Some((at, id)) => {
             let next = Position {
                 at: Some((at.timestamp_millis(), id)),
                 ..position

@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::{bad_request, not_found, store_error, ApiState, JsonBody};
 use crate::domain::{
-    ActionKind, ActionRecord, ActionStatus, Envelope, Incident, IncidentObject, IncidentStatus,
-    MatchSummary, ResponseAction, Severity, StatusChange,
+    ActionKind, ActionRecord, ActionStatus, Incident, IncidentObject, IncidentStatus, MatchSummary,
+    ResponseAction, Severity, StatusChange,
 };
 use crate::http::ApiError;
-use crate::ports::OutgoingMessage;
 
 /// The policy id and name mitigation incidents carry.
 pub const MITIGATION_POLICY: &str = "api.mitigation";
@@ -211,13 +210,9 @@ pub(super) async fn mitigate(
         crate::pipeline::exporter::record_incident(core, &incident)
             .await
             .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-        for record in &incident.actions {
-            let envelope = Envelope::wrap(incident.response_action(record), now);
-            messages.push(OutgoingMessage::new(
-                envelope.id.clone(),
-                envelope.to_json(),
-            ));
-        }
+        messages.extend(crate::pipeline::inspector::pending_action_messages(
+            &incident, now,
+        ));
         incidents.push(incident);
     }
     core.backend

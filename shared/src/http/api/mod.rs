@@ -82,9 +82,10 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// The documented router: every API route is registered here, and only here.
+/// The documented router and the OpenAPI document of the whole API, as `/openapi.json` serves
+/// it: every API route is registered here, and only here.
 fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
         .routes(routes!(credentials::issue_access_token))
         .routes(routes!(incidents::list_incidents))
@@ -110,12 +111,7 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
             block_lists::add_entry,
             block_lists::remove_entry
         ))
-        .split_for_parts()
-}
-
-/// The OpenAPI document of the whole API, as `/openapi.json` serves it.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut document = documented().1;
+        .split_for_parts();
     document.paths.paths.insert(
         "/openapi.json".into(),
         utoipa::openapi::path::PathItem::new(
@@ -127,7 +123,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                 .response("200", utoipa::openapi::Response::new("The document")),
         ),
     );
-    document
+    (router, document)
+}
+
+/// The OpenAPI document of the whole API, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().1
 }
 
 /// Routes owned by the api function (everything outside `/oauth` and `/webhooks`), and the same
@@ -137,8 +138,10 @@ pub fn routes(core: Core) -> Router {
         limiter: Arc::new(RateLimiter::new(core.settings.api.rate_limit_per_minute)),
         core,
     };
-    let api = documented().0.with_state(state);
-    let document = Arc::new(serde_json::to_string(&openapi()).unwrap_or_else(|_| "{}".to_string()));
+    // One build of the routes serves both the router and its document.
+    let (api, document) = documented();
+    let api = api.with_state(state);
+    let document = Arc::new(serde_json::to_string(&document).unwrap_or_else(|_| "{}".to_string()));
     let openapi_route = Router::new().route(
         "/openapi.json",
         get(move || {
@@ -288,6 +291,11 @@ pub(crate) fn decode_cursor(
     value.map(cursor::decode).transpose().map_err(bad_request)
 }
 
+/// The `next` of a page: where the next one starts, as an opaque cursor.
+pub(crate) fn encode_cursor(position: Option<(DateTime<Utc>, String)>) -> Option<String> {
+    position.map(|(at, id)| cursor::encode(at, &id))
+}
+
 /// One page of a newest-first, keyset-paged listing filtered beyond what the store indexes:
 /// reads the store in chunks after `start`, keeps what `keep` accepts, and stops once `limit`
 /// are kept. The cursor is the last item read (kept or not), so the next page starts right
@@ -300,7 +308,7 @@ pub(crate) async fn filtered_page<T, Fetch, Fut>(
     key: impl Fn(&T) -> (DateTime<Utc>, String),
     keep: impl Fn(&T) -> bool,
     mut fetch: Fetch,
-) -> Result<(Vec<T>, Option<String>), ApiError>
+) -> Result<(Vec<T>, Option<(DateTime<Utc>, String)>), ApiError>
 where
     Fetch: FnMut(Option<(DateTime<Utc>, String)>, usize) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
@@ -317,8 +325,7 @@ where
             if keep(&item) {
                 kept.push(item);
                 if kept.len() == limit {
-                    let next = position.as_ref().map(|(at, id)| cursor::encode(*at, id));
-                    return Ok((kept, next));
+                    return Ok((kept, position));
                 }
             }
         }
@@ -326,6 +333,5 @@ where
             return Ok((kept, None));
         }
     }
-    let next = position.as_ref().map(|(at, id)| cursor::encode(*at, id));
-    Ok((kept, next))
+    Ok((kept, position))
 }

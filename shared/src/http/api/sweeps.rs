@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::activities::ActivityPage;
 use super::auth::Caller;
-use super::{bad_request, decode_cursor, filtered_page, page_limit, ApiState, JsonBody};
+use super::{
+    bad_request, decode_cursor, encode_cursor, filtered_page, page_limit, ApiState, JsonBody,
+};
 use crate::domain::{Activity, Provider};
 use crate::http::ApiError;
 use crate::ports::ActivityQuery;
@@ -212,5 +214,8 @@ pub(super) async fn sweep(
         },
     )
     .await?;
-    Ok(Json(ActivityPage { activities, next }))
+    Ok(Json(ActivityPage {
+        activities,
+        next: encode_cursor(next),
+    }))
 }
