@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """Side-by-side accuracy and speed: casb scan vs Presidio (pattern recognizers, blank spaCy
-pipeline, offline) vs detect-secrets, on the corpus made by gen_corpus.py.
+pipeline, offline) vs detect-secrets vs Kingfisher, on the corpus made by gen_corpus.py.
 
-    python compare.py --corpus DIR --casb PATH_TO_CASB_BINARY [--tools casb,presidio,detect-secrets]
-                      [--rss-mb 1024] [--markdown OUT.md]
+    python compare.py --corpus DIR --casb PATH_TO_CASB_BINARY
+                      [--tools casb,presidio,detect-secrets,kingfisher] [--kingfisher PATH]
+                      [--rss-mb 1024] [--speed-mb 256] [--markdown OUT.md]
+
+casb is scored at each confidence tier (findings at or above low, medium, high), Kingfisher
+at its own confidence levels (`--confidence low` and its default, medium), both from one run.
+--speed-mb times casb and Kingfisher on the same file of business prose, pinned to one core.
 
 Matching: a finding is a true positive when its span overlaps a planted value of the same
 type; for secrets any secret-type finding overlapping a planted secret counts (secret
@@ -18,6 +23,7 @@ import bisect
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -56,9 +62,13 @@ def text_files(corpus):
 
 # ---- tools ---------------------------------------------------------------------------------
 
-def run_casb(corpus, binary, target):
+TIER_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
+def run_casb(corpus, binary, target, min_confidence="medium"):
     start = time.perf_counter()
-    proc = subprocess.run([binary, "scan", "--format", "json", os.path.join(corpus, target)], capture_output=True, text=True)
+    cmd = [binary, "scan", "--format", "json", "--min-confidence", min_confidence, os.path.join(corpus, target)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         sys.exit(f"casb scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -66,7 +76,54 @@ def run_casb(corpus, binary, target):
     for line in proc.stdout.splitlines():
         v = json.loads(line)
         rel = os.path.relpath(v["path"], corpus)
-        findings.append({"file": rel, "type": v["detector"], "start": v["start"], "end": v["end"], "part": v.get("part"), "strict": True})
+        findings.append({"file": rel, "type": v["detector"], "start": v["start"], "end": v["end"], "part": v.get("part"),
+                         "strict": True, "tier": TIER_ORDER[v["confidence"]]})
+    return findings, elapsed
+
+
+def kingfisher_command(binary, path, confidence="low"):
+    # One thread, no live validation (nothing leaves the machine), the working tree only,
+    # no size limit: the same work casb scan does.
+    return [binary, "scan", path, "--no-validate", "--format", "jsonl", "--git-history", "none",
+            "--jobs", "1", "--confidence", confidence, "--no-limits"]
+
+
+def run_kingfisher(corpus, binary, files):
+    """Kingfisher reports line and 0-based column; the value is found in that line to get
+    offsets in the file (characters, as casb reports)."""
+    start = time.perf_counter()
+    proc = subprocess.run(kingfisher_command(binary, os.path.join(corpus, "text")), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 200, 205):
+        sys.exit(f"kingfisher failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    contents = {}
+    findings = []
+    for line in proc.stdout.splitlines():
+        try:
+            v = json.loads(line)
+        except ValueError:
+            continue
+        f = v.get("finding") if isinstance(v, dict) else None
+        if not f:
+            continue
+        rel = os.path.relpath(os.path.abspath(f["path"]), os.path.abspath(corpus))
+        if rel not in contents:
+            with open(os.path.join(corpus, rel), encoding="utf-8") as h:
+                text = h.read()
+            starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+            contents[rel] = (text, starts)
+        text, starts = contents[rel]
+        line_no = int(f.get("line", 1))
+        begin = starts[line_no - 1] if 0 < line_no <= len(starts) else 0
+        end_of_line = text.find("\n", begin)
+        end_of_line = len(text) if end_of_line < 0 else end_of_line
+        snippet = f.get("snippet") or ""
+        pos = text.find(snippet, begin, end_of_line) if snippet else -1
+        if pos < 0:
+            pos = begin + int(f.get("column_start", 0))
+        tier = 2 if f.get("confidence") == "high" else 1 if f.get("confidence") == "medium" else 0
+        findings.append({"file": rel, "type": "secret:" + v["rule"]["id"], "start": pos, "end": pos + max(1, len(snippet)),
+                         "strict": True, "tier": tier})
     return findings, elapsed
 
 
@@ -206,8 +263,10 @@ def prf(tp, fp, fn):
 
 
 def supported_types(tool):
-    if tool == "casb":
+    if tool.startswith("casb"):
         return None  # all
+    if tool.startswith("kingfisher"):
+        return set(SECRET_TYPES)
     if tool == "presidio":
         return set(PRESIDIO_MAP.values())
     return set(DETECT_SECRETS_MAP.values()) | {"aws_access_key_id", "aws_secret_access_key"}
@@ -231,11 +290,76 @@ def peak_rss_of(cmd):
     return peak_kb / 1024.0, proc.returncode
 
 
+def business_prose(path, size):
+    """The engine benchmark's text (shared/dlp/benches/engine.rs), byte for byte: English-like
+    words, a number-bearing look-alike in one word of 23, a planted value every ~4 KiB."""
+    words = ("the quarterly report shows revenue growth of percent in region customer meeting scheduled for and "
+             "with team project deadline review please send update invoice account contact support about "
+             "service order shipped today").split()
+    extras = ["on 2024-03-15", "at 10:30", "version 2.4.1", "https://example.com/docs/page", "total $1,234.56",
+              "ref INV-20240315", "room 42", "build 20240315.1", "id 550e8400-e29b-41d4-a716-446655440000"]
+    planted = ["card 4111 1111 1111 1111", "SSN 536-22-1234", "key AKIAZ3MSJV4WWNKWW5FG",
+               "IBAN GB82 WEST 1234 5698 7654 32", "mail jane.doe@example.org", "call (415) 555-2671"]
+    mask = (1 << 64) - 1
+    state = 0x2545F4914F6CDD1D
+    out = bytearray()
+    since_plant = 0
+    while len(out) < size:
+        state ^= (state << 13) & mask
+        state ^= state >> 7
+        state ^= (state << 17) & mask
+        r = state
+        piece = extras[(r >> 8) % len(extras)] if r % 23 == 0 else words[(r >> 8) % len(words)]
+        out += piece.encode() + (b"\n" if r % 11 == 0 else b" ")
+        since_plant += len(piece) + 1
+        if since_plant > 4096:
+            out += planted[(r >> 16) % len(planted)].encode() + b" "
+            since_plant = 0
+    with open(path, "wb") as f:
+        f.write(bytes(out[:size]))
+
+
+def timed_on_one_core(cmd):
+    """Wall time of `cmd` pinned to CPU 0 (taskset), best of three."""
+    pinned = (["taskset", "-c", "0"] if shutil.which("taskset") else []) + cmd
+    best = None
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(pinned, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return best
+
+
+def speed_on_one_core(args, corpus):
+    path = os.path.join(corpus, f"prose-{args.speed_mb}MiB.txt")
+    if not os.path.exists(path) or os.path.getsize(path) != args.speed_mb << 20:
+        business_prose(path, args.speed_mb << 20)
+    size_mib = args.speed_mb
+    # Kingfisher compiles its rules into a cache on first use: warm it outside the timing.
+    subprocess.run(kingfisher_command(args.kingfisher, path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    casb = timed_on_one_core([args.casb, "scan", "--format", "json", path])
+    casb_low = timed_on_one_core([args.casb, "scan", "--format", "json", "--min-confidence", "low", path])
+    king = timed_on_one_core(kingfisher_command(args.kingfisher, path))
+    king_medium = timed_on_one_core(kingfisher_command(args.kingfisher, path, "medium"))
+    return [
+        f"\nOne file of business prose ({size_mib} MiB), one core (taskset), best of three, whole command:\n",
+        "| command | seconds | MiB/s | Kingfisher's time / this |",
+        "|---|---:|---:|---:|",
+        f"| casb scan (default, medium) | {casb:.2f} | {size_mib / casb:.0f} | {king / casb:.1f}x |",
+        f"| casb scan --min-confidence low | {casb_low:.2f} | {size_mib / casb_low:.0f} | {king / casb_low:.1f}x |",
+        f"| kingfisher scan --confidence low | {king:.2f} | {size_mib / king:.0f} | 1.0x |",
+        f"| kingfisher scan (default, medium) | {king_medium:.2f} | {size_mib / king_medium:.0f} | {king / king_medium:.1f}x |",
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--casb", required=True, help="the casb binary (release build)")
-    ap.add_argument("--tools", default="casb,presidio,detect-secrets")
+    ap.add_argument("--tools", default="casb,presidio,detect-secrets,kingfisher")
+    ap.add_argument("--kingfisher", default="kingfisher", help="the kingfisher binary (kingfisher-bin on PyPI)")
+    ap.add_argument("--speed-mb", type=int, default=0, help="time casb and Kingfisher on one core over this much business prose")
     ap.add_argument("--rss-mb", type=int, default=0, help="also measure casb peak RSS on a text file of this size")
     ap.add_argument("--markdown")
     args = ap.parse_args()
@@ -246,11 +370,24 @@ def main():
     total_bytes = sum(os.path.getsize(os.path.join(corpus, f)) for f in files)
     tools = args.tools.split(",")
     results = {}
+    rows = []
     for tool in tools:
         print(f"running {tool} ...", file=sys.stderr, flush=True)
-        if tool == "casb":
-            findings, elapsed = run_casb(corpus, args.casb, "text")
-        elif tool == "presidio":
+        if tool in ("casb", "kingfisher"):
+            # One run at the lowest tier; each tier is scored on the findings at or above it.
+            if tool == "casb":
+                findings, elapsed = run_casb(corpus, args.casb, "text", "low")
+                tiers = [("low", 0), ("medium", 1), ("high", 2)]
+            else:
+                findings, elapsed = run_kingfisher(corpus, args.kingfisher, files)
+                tiers = [("low", 0), ("medium", 1)]
+            for name, level in tiers:
+                label = f"{tool} ({name})"
+                per, overall = score([f for f in findings if f["tier"] >= level], labels, files)
+                results[label] = (per, overall, elapsed)
+                rows.append(label)
+            continue
+        if tool == "presidio":
             findings, elapsed = run_presidio(corpus, files)
         elif tool == "detect-secrets":
             findings, elapsed = run_detect_secrets(corpus, files)
@@ -258,6 +395,8 @@ def main():
             sys.exit(f"unknown tool {tool}")
         per, overall = score(findings, labels, files)
         results[tool] = (per, overall, elapsed)
+        rows.append(tool)
+    tools = rows
 
     all_types = sorted({l["type"] for ls in labels.values() for l in ls})
     out = []
@@ -292,13 +431,13 @@ def main():
             p, r, f1 = prf(tp, fp, fn)
             row.append(f"{f1:.3f} ({p:.2f} / {r:.2f})")
         out.append("| " + " | ".join(row) + " |")
-    if "casb" in results:
-        per, _, _ = results["casb"]
+    if "casb (medium)" in results:
+        per, _, _ = results["casb (medium)"]
         extra = {t: v[1] for t, v in per.items() if t not in all_types and v[1]}
         if extra:
             out.append("\ncasb findings of detectors with no planted type (counted as false positives): " + ", ".join(f"{t}={n}" for t, n in sorted(extra.items())))
 
-    if "casb" in tools and os.path.isdir(os.path.join(corpus, "formats")):
+    if "casb (medium)" in tools and os.path.isdir(os.path.join(corpus, "formats")):
         with open(os.path.join(corpus, "formats.jsonl")) as f:
             expected = [json.loads(l) for l in f]
         findings, _ = run_casb(corpus, args.casb, "formats")
@@ -321,7 +460,10 @@ def main():
         for fmt, (planted, found, extra) in sorted(per_format.items()):
             out.append(f"| {fmt} | {planted} | {found} | {found / planted if planted else 0:.3f} | {extra} |")
 
-    if args.rss_mb and "casb" in tools:
+    if args.speed_mb:
+        out.extend(speed_on_one_core(args, corpus))
+
+    if args.rss_mb and "casb (medium)" in tools:
         big = os.path.join(corpus, f"big-{args.rss_mb}MB.txt")
         if not os.path.exists(big) or os.path.getsize(big) < args.rss_mb * 1_000_000:
             with open(big, "wb") as w:

@@ -145,7 +145,8 @@ enum Command {
     /// Scan files and folders for sensitive data (exit code 0 clean, 1 findings, 2 usage error,
     /// 3 nothing found but not everything could be inspected).
     Scan(scan::ScanArgs),
-    /// List the built-in DLP detectors (id, category, validation) as a Markdown table.
+    /// List the built-in DLP detectors as a Markdown table: id, category, name, and what a
+    /// match needs to reach each confidence tier (low, medium, high).
     Detectors,
     /// Hash values read from standard input (one per line) for an exact-data rule's
     /// `hashes_file`; the clear values never need to be kept next to the policy.

@@ -39,7 +39,8 @@ pub struct ScanArgs {
     /// Policy file (JSON) with custom rules, disabled detectors, threshold and limits.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Report only findings at or above this confidence (overrides the policy).
+    /// Report only findings at or above this confidence (overrides the policy; default
+    /// medium). `low` adds valid values with nothing around them saying what they are.
     #[arg(long, value_enum)]
     pub min_confidence: Option<MinConfidence>,
     /// Also scan hidden files and folders (such as .git).

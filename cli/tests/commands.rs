@@ -351,11 +351,43 @@ fn detectors_lists_the_whole_catalog() {
         .iter()
         .map(|d| d.id)
         .collect();
-    assert!(catalog.len() >= 100, "{} detectors", catalog.len());
+    assert!(catalog.len() >= 400, "{} detectors", catalog.len());
     assert_eq!(
         ids, catalog,
         "every detector is listed, once, in catalog order"
     );
+    assert!(table.starts_with("| id | category | name | low | medium | high |"));
+    // Each row says what a match needs for each tier ("-": never reported at that tier).
+    let tiers = |id: &str| -> Vec<String> {
+        let row = table
+            .lines()
+            .find(|r| r.starts_with(&format!("| `{id}` |")))
+            .unwrap_or_else(|| panic!("no row for {id}"));
+        let cells: Vec<String> = row
+            .trim_start_matches("| ")
+            .trim_end_matches(" |")
+            .split(" | ")
+            .map(str::to_string)
+            .collect();
+        assert_eq!(cells.len(), 6, "{row}");
+        cells[3..].to_vec()
+    };
+    for row in table.lines().skip(2) {
+        let cells: Vec<&str> = row
+            .trim_start_matches("| ")
+            .trim_end_matches(" |")
+            .split(" | ")
+            .collect();
+        assert_eq!(cells.len(), 6, "{row}");
+        assert!(cells[3..].iter().any(|c| *c != "-"), "{row}");
+    }
+    // A bare SSN is low; with its keyword, high.
+    let ssn = tiers("us_ssn");
+    assert_ne!(ssn[0], "-", "{ssn:?}");
+    assert!(ssn[2].contains("keyword"), "{ssn:?}");
+    // A private key block cannot occur by chance: high on its own.
+    let key = tiers("private_key");
+    assert!(key[2].contains("pattern"), "{key:?}");
 }
 
 /// `--format json` output: one finding per line.

@@ -39,8 +39,8 @@ const TRIGGER_PREFIX: usize = 6;
 pub const STREAM_CHUNK: usize = 1 << 20;
 pub const STREAM_OVERLAP: usize = 16 << 10;
 
-/// Words that, right before a number and with no supporting keyword, mark it as
-/// something else: order or invoice numbers, versions, device serials.
+/// Words that, right before a number, mark it as something else (order, invoice and part
+/// numbers, versions, device serials): such a number is reported at low confidence only.
 const NEGATIVE_CONTEXT: &[&[u8]] = &[
     b"version",
     b"ver.",
@@ -62,6 +62,18 @@ const NEGATIVE_CONTEXT: &[&[u8]] = &[
     b"commit",
     b"release",
     b"v.",
+    b"part ",
+    b"part#",
+    b"part:",
+    b"p/n",
+    b"item",
+    b"model",
+    b"product",
+    b"catalog",
+    b"confirmation",
+    b"booking",
+    b"shipment",
+    b"reservation",
 ];
 
 /// Compiles a detector pattern the way the engine runs it: bytes, ASCII classes.
@@ -96,6 +108,7 @@ fn at_word_boundary(text: &[u8], start: usize, end: usize, keyword_len: usize) -
 enum TriggerKind {
     Digits(u8),
     Literal,
+    HexColons,
     Everywhere,
 }
 
@@ -173,6 +186,8 @@ struct Detector {
     context_in_main_pass: bool,
     base: Option<Confidence>,
     boosted: Confidence,
+    /// The value usually is something else: low confidence without a keyword.
+    demote: Option<fn(&[u8]) -> bool>,
     secret: bool,
     min_entropy: f32,
     reach: usize,
@@ -237,6 +252,7 @@ impl EngineBuilder {
     }
 
     pub fn build(self) -> Result<Engine, String> {
+        let min_confidence = self.min_confidence.unwrap_or(Confidence::Medium);
         let specs: Vec<Spec> = catalog::builtin()
             .into_iter()
             .filter(|s| !self.disabled.contains(s.id))
@@ -249,9 +265,10 @@ impl EngineBuilder {
             digit_detectors: Vec::new(),
             digit_set: None,
             digit_reach_back: 0,
+            hex_colon_detectors: Vec::new(),
             everywhere: Vec::new(),
             term_sets: Vec::new(),
-            min_confidence: self.min_confidence.unwrap_or(Confidence::Low),
+            min_confidence,
         };
         let mut literal_index: std::collections::HashMap<(Vec<u8>, bool), usize> =
             Default::default();
@@ -291,10 +308,11 @@ impl EngineBuilder {
             let det = engine.detectors.len();
             let regex = compile_pattern(spec.pattern).map_err(|e| format!("{}: {e}", spec.id))?;
             let context: Vec<String> = spec.context.iter().map(|s| s.to_string()).collect();
-            // Only detectors that need a keyword to report at all take theirs from the main
-            // pass (their candidates are frequent, e.g. any 9-digit number); the others look
-            // around each match, which is rare, and keep common words out of the automaton.
-            let context_in_main_pass = spec.base.is_none() || spec.bare_needs_context;
+            // Only detectors that need a keyword to be reported at this threshold take theirs
+            // from the main pass (their candidates are frequent, e.g. any 9-digit number);
+            // the others look around each match, which is rare, and keep common words out of
+            // the automaton.
+            let context_in_main_pass = spec.base < min_confidence || spec.bare_needs_context;
             if context_in_main_pass {
                 context_words.extend(
                     context
@@ -316,9 +334,12 @@ impl EngineBuilder {
                     }
                     TriggerKind::Literal
                 }
+                Trigger::HexColons => TriggerKind::HexColons,
             };
-            if let TriggerKind::Digits(_) = trigger {
-                engine.digit_detectors.push(det);
+            match trigger {
+                TriggerKind::Digits(_) => engine.digit_detectors.push(det),
+                TriggerKind::HexColons => engine.hex_colon_detectors.push(det),
+                _ => {}
             }
             engine.detectors.push(Detector {
                 id: spec.id.to_string(),
@@ -328,8 +349,9 @@ impl EngineBuilder {
                 validate: spec.validate,
                 refine: spec.refine,
                 context: build_keyword_automaton(&context)?,
-                context_in_main_pass: spec.base.is_none() || spec.bare_needs_context,
-                base: spec.base,
+                context_in_main_pass,
+                base: Some(spec.base),
+                demote: spec.demote,
                 boosted: spec.boosted,
                 secret: spec.secret,
                 min_entropy: spec.min_entropy,
@@ -397,6 +419,7 @@ impl EngineBuilder {
                 context,
                 context_in_main_pass: true,
                 base: rule.base,
+                demote: None,
                 boosted: rule.boosted,
                 secret: false,
                 min_entropy: 0.0,
@@ -482,6 +505,7 @@ pub struct Engine {
     /// which detectors can match there at all (pattern i = `digit_detectors[i]`).
     digit_set: Option<Regex>,
     digit_reach_back: usize,
+    hex_colon_detectors: Vec<usize>,
     everywhere: Vec<usize>,
     term_sets: Vec<TermSet>,
     min_confidence: Confidence,
@@ -499,7 +523,8 @@ impl Engine {
         EngineBuilder::default()
     }
 
-    /// The whole built-in catalog, every confidence reported.
+    /// The whole built-in catalog at the default threshold, medium confidence: what the
+    /// inspector and `casb scan` report unless told otherwise.
     pub fn with_default_catalog() -> Engine {
         // The catalog's patterns are compiled by a unit test, so this cannot fail.
         Engine::builder()
@@ -556,9 +581,25 @@ impl Engine {
             });
         }
 
-        if let Some(set) = &self.digit_set {
-            let mut which = regex_automata::PatternSet::new(set.pattern_len());
+        if self.digit_set.is_some() || !self.hex_colon_detectors.is_empty() {
+            let mut which =
+                regex_automata::PatternSet::new(self.digit_set.as_ref().map_or(0, |s| s.pattern_len()));
             for_each_digit_cluster(text, |start, end, digit_count| {
+                // IPv6 addresses: a run of digits with colons in or right around it. (An
+                // address made only of the letters a-f is missed; a search of its own for
+                // every colon costs a twentieth of the whole scan.)
+                if !self.hex_colon_detectors.is_empty() && colons_around(text, start, end) >= 2 {
+                    for &det in &self.hex_colon_detectors {
+                        let d = &self.detectors[det];
+                        windows[det].push((
+                            start.saturating_sub(d.reach_back),
+                            (end + d.reach).min(len),
+                        ));
+                    }
+                }
+                let Some(set) = &self.digit_set else {
+                    return;
+                };
                 if !worth_checking(text, start, end, digit_count) {
                     return;
                 }
@@ -646,11 +687,14 @@ impl Engine {
         out: &mut Vec<Candidate>,
     ) {
         let d = &self.detectors[det];
-        if d.base.is_none() {
-            // Reported only with a keyword: look for one before running the regex.
-            if d.context.is_some() && d.context_in_main_pass && !context.near(ws, we) {
-                return;
-            }
+        if d.base.is_none_or(|b| b < self.min_confidence)
+            && d.context.is_some()
+            && d.context_in_main_pass
+            && !context.near(ws, we)
+        {
+            // Reported at this threshold only with a keyword: look for one before running
+            // the regex.
+            return;
         }
         let input = Input::new(text).range(ws..we);
         let spans: Vec<regex_automata::Span> = if d.whole_match {
@@ -693,25 +737,27 @@ impl Engine {
                 }
             }
             let keyword_distance = if d.context_in_main_pass {
-                context.nearest(start, end)
+                context.nearest(text, start, end)
             } else {
                 d.context
                     .as_ref()
                     .and_then(|ac| context_near(ac, text, start, end))
             };
             let has_ctx = keyword_distance.is_some();
-            // "build 123456789", "IMEI: 35...", "version 1.2.3.4": the word right before a
-            // number says what it is, whatever supporting words are further away.
-            if matches!(d.trigger, TriggerKind::Digits(_)) && negative_context_before(text, start) {
-                continue;
-            }
-            let bare = value.iter().all(u8::is_ascii_alphanumeric);
-            if d.bare_needs_context && bare && !has_ctx {
-                continue;
-            }
-            let Some(confidence) = (if has_ctx { Some(d.boosted) } else { d.base }) else {
+            let Some(mut confidence) = (if has_ctx { Some(d.boosted) } else { d.base }) else {
                 continue;
             };
+            let bare = value.iter().all(u8::is_ascii_alphanumeric);
+            if !has_ctx
+                && ((d.bare_needs_context && bare) || d.demote.is_some_and(|looks| looks(value)))
+            {
+                confidence = Confidence::Low;
+            }
+            // "part 123456789", "IMEI: 35...", "version 1.2.3.4": the word right before a
+            // number says what it is, whatever supporting words are further away.
+            if matches!(d.trigger, TriggerKind::Digits(_)) && negative_context_before(text, start) {
+                confidence = Confidence::Low;
+            }
             if confidence < self.min_confidence {
                 continue;
             }
@@ -809,22 +855,20 @@ fn characters(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
-/// Sets each finding's 1-based line and column (in characters) in `text`. The newlines are
-/// found once per text, and only when there is a finding to place.
+/// Sets each finding's 1-based line and column (in characters) in `text`. Lines are counted
+/// only up to each finding, in order (a vectorised count, not a list of every newline).
 fn locate(text: &[u8], findings: &mut [Finding]) {
-    if findings.is_empty() {
-        return;
-    }
-    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text).collect();
-    for f in findings {
-        let before = newlines.partition_point(|&n| n < f.start);
-        let line_start = if before == 0 {
-            0
-        } else {
-            newlines[before - 1] + 1
-        };
-        f.line = before + 1;
-        f.column = characters(&text[line_start..f.start]) + 1;
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by_key(|&i| findings[i].start);
+    let (mut counted_to, mut line) = (0usize, 1usize);
+    for i in order {
+        let f = &mut findings[i];
+        let start = f.start.min(text.len());
+        line += memchr::memchr_iter(b'\n', &text[counted_to..start]).count();
+        counted_to = start;
+        let line_start = memchr::memrchr(b'\n', &text[..start]).map_or(0, |n| n + 1);
+        f.line = line;
+        f.column = characters(&text[line_start..start]) + 1;
     }
 }
 
@@ -994,6 +1038,12 @@ fn for_each_digit_cluster(text: &[u8], mut f: impl FnMut(usize, usize, usize)) {
     }
 }
 
+/// Colons in a digit cluster and the eight bytes on either side (`fe80::1`, `::ffff:8.8.4.4`).
+fn colons_around(text: &[u8], start: usize, end: usize) -> usize {
+    let span = &text[start.saturating_sub(8)..(end + 8).min(text.len())];
+    span.iter().filter(|&&b| b == b':').count()
+}
+
 /// Short digit runs (years, times, prices, "room 42") can only be part of a detected
 /// value when letters (IBAN, VIN, ICD-10, PAN, ...), dots (IPv4) or colons (MAC) are
 /// involved; skipping the rest keeps prose with many small numbers fast.
@@ -1027,22 +1077,72 @@ fn merge_windows(mut wins: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
 struct ContextHits<'a>(&'a [usize]);
 
 impl ContextHits<'_> {
-    /// A keyword within [`CONTEXT_RADIUS`] bytes of `start..end`.
+    /// A keyword within [`CONTEXT_RADIUS`] bytes of `start..end` (a cheap first test: the
+    /// sentence is checked per match).
     fn near(&self, start: usize, end: usize) -> bool {
-        self.nearest(start, end).is_some()
+        let lo = start.saturating_sub(CONTEXT_RADIUS);
+        let first = self.0.partition_point(|&h| h < lo);
+        self.0.get(first).is_some_and(|&h| h < end + CONTEXT_RADIUS)
     }
 
-    /// Distance in bytes to the closest keyword within the radius.
-    fn nearest(&self, start: usize, end: usize) -> Option<usize> {
+    /// Distance in bytes to the closest keyword within the radius and the same sentence.
+    fn nearest(&self, text: &[u8], start: usize, end: usize) -> Option<usize> {
         let lo = start.saturating_sub(CONTEXT_RADIUS);
         let hi = end + CONTEXT_RADIUS;
         let first = self.0.partition_point(|&h| h < lo);
         self.0[first..]
             .iter()
             .take_while(|&&h| h < hi)
+            .filter(|&&h| same_sentence(text, h, start, end))
             .map(|&h| distance(h, start, end))
             .min()
     }
+}
+
+/// Whether a keyword at `keyword_at` and the value at `start..end` are in one sentence, line
+/// or cell: no sentence ends between them. "Send the SSN to HR. Part 123456789 shipped."
+/// says nothing about the part number. A sentence ends at `.`, `!` or `?` followed by a space
+/// and a capital letter (not after an abbreviation such as `No.` or `Dr.`), or at a blank
+/// line. Table rows stay together: a header keyword covers the values under it.
+fn same_sentence(text: &[u8], keyword_at: usize, start: usize, end: usize) -> bool {
+    let (from, to) = if keyword_at < start {
+        (keyword_at, start)
+    } else {
+        (end, keyword_at.min(text.len()))
+    };
+    let between = &text[from..to];
+    !between.iter().enumerate().any(|(i, &b)| match b {
+        b'.' | b'!' | b'?' => ends_sentence(between, i),
+        b'\n' => blank_line_follows(&between[i + 1..]),
+        _ => false,
+    })
+}
+
+fn ends_sentence(text: &[u8], at: usize) -> bool {
+    let rest = &text[at + 1..];
+    let spaces = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    if spaces == 0 || !rest.get(spaces).is_some_and(u8::is_ascii_uppercase) {
+        return false;
+    }
+    let word_len = text[..at]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
+    let word = text[at - word_len..at].to_ascii_lowercase();
+    const ABBREVIATIONS: &[&[u8]] = &[
+        b"no", b"nr", b"nos", b"num", b"tel", b"ext", b"etc", b"inc", b"ltd", b"dr", b"mr",
+        b"mrs", b"ms", b"st", b"vs", b"dept", b"acct", b"approx", b"co", b"corp", b"jr", b"sr",
+    ];
+    word_len >= 2 && !ABBREVIATIONS.contains(&word.as_slice())
+}
+
+fn blank_line_follows(rest: &[u8]) -> bool {
+    let blank = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t' || b == b'\r')
+        .count();
+    rest.get(blank) == Some(&b'\n')
 }
 
 fn distance(keyword_at: usize, start: usize, end: usize) -> usize {
@@ -1060,6 +1160,7 @@ fn context_near(ac: &AhoCorasick, text: &[u8], start: usize, end: usize) -> Opti
     // Non-overlapping search keeps the automaton's prefilter (memchr/Teddy) in play.
     ac.find_iter(&text[lo..hi])
         .filter(|m| at_word_boundary(text, lo + m.start(), lo + m.end(), m.end() - m.start()))
+        .filter(|m| same_sentence(text, lo + m.start(), start, end))
         .map(|m| distance(lo + m.start(), start, end))
         .min()
 }
@@ -1369,8 +1470,14 @@ mod tests {
         let bare = e.scan_text(b"ref 4111 1111 1111 1111 x");
         assert!(
             bare.is_empty(),
-            "negative context `ref` suppresses an unsupported number"
+            "negative context `ref` lowers an unsupported number below the default"
         );
+        let every_tier = Engine::builder()
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap();
+        let low = every_tier.scan_text(b"ref 4111 1111 1111 1111 x");
+        assert_eq!(low[0].confidence, Confidence::Low);
         let plain = e.scan_text(b"value 4111 1111 1111 1111 x");
         assert_eq!(plain[0].confidence, Confidence::Medium);
         let with_ctx = e.scan_text(b"Visa card number 4111 1111 1111 1111");
@@ -1379,9 +1486,57 @@ mod tests {
             &b"Visa card number 4111 1111 1111 1111"[with_ctx[0].start..with_ctx[0].end],
             b"4111 1111 1111 1111"
         );
-        // Bare 9 digits are only an SSN next to the word.
+        // Bare 9 digits are only a low-confidence SSN without the word, and the word must
+        // be in the same sentence.
         assert!(e.scan_text(b"number 536221234").is_empty());
         assert_eq!(ids(&e, "ssn 536221234"), ["us_ssn"]);
+        assert_eq!(ids(&e, "Your SSN: 536221234."), ["us_ssn"]);
+        assert!(ids(&e, "Mail your SSN card to HR. Reorder 536221234 today.").is_empty());
+        let low = every_tier.scan_text(b"number 536221234");
+        assert_eq!(
+            (low[0].detector_id.as_str(), low[0].confidence),
+            ("us_ssn", Confidence::Low)
+        );
+    }
+
+    #[test]
+    fn keywords_count_only_in_the_same_sentence_line_or_cell() {
+        let e = Engine::builder()
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap();
+        let tier = |text: &str| {
+            e.scan_text(text.as_bytes())
+                .into_iter()
+                .find(|f| f.detector_id == "us_ssn")
+                .map(|f| f.confidence)
+        };
+        // The keyword in the same sentence, after an abbreviation, or as a column header.
+        assert_eq!(tier("Employee SSN no. 536-22-1234 on file"), Some(Confidence::High));
+        assert_eq!(tier("name,ssn,team\nBob,536-22-1234,ops\n"), Some(Confidence::High));
+        // In another sentence, or another paragraph, it says nothing about the number.
+        assert_eq!(
+            tier("Bring your SSN card on Monday. Badge 536-22-1234 opens the lab."),
+            Some(Confidence::Medium)
+        );
+        assert_eq!(
+            tier("SSN requests go to HR\n\nbadge 536-22-1234"),
+            Some(Confidence::Medium)
+        );
+        // A part number right before it: low, whatever keyword is near.
+        assert_eq!(
+            tier("Your SSN is not needed: part 536-22-1234 ships today"),
+            Some(Confidence::Low)
+        );
+        // Nine bare digits in another sentence than the keyword: low (as whatever nine-digit
+        // identifier takes them), below the default.
+        let part = e.scan_text(b"We never ask for an SSN by mail. Part 536221234 is back in stock.");
+        assert!(!part.is_empty());
+        assert!(part.iter().all(|f| f.confidence == Confidence::Low), "{part:?}");
+        let default = Engine::with_default_catalog();
+        assert!(default
+            .scan_text(b"We never ask for an SSN by mail. Part 536221234 is back in stock.")
+            .is_empty());
     }
 
     #[test]

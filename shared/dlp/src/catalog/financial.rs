@@ -60,10 +60,31 @@ fn bic_country(raw: &[u8]) -> bool {
         .any(|c| c.as_slice() == cc)
 }
 
+/// Labels that introduce a bank account number.
+const ACCOUNT_LABELS: &[&str] = &[
+    "account number",
+    "account no",
+    "account #",
+    "acct",
+    "bank account",
+    "checking account",
+    "savings account",
+    "kontonummer",
+    "numéro de compte",
+    "numero de compte",
+    "número de cuenta",
+    "numero de cuenta",
+];
+
 pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::credit_card),
+        // Sixteen digits in a row with a valid Luhn digit are as often an integer literal in
+        // source code or an id in a dump as a card: without a keyword, low confidence. A
+        // card written in groups (`4539 1488 0343 6467`) keeps its medium confidence.
+        bare_needs_context: true,
         context: &[
+            "card",
             "credit card",
             "card number",
             "card no",
@@ -84,6 +105,8 @@ pub const SPECS: &[Spec] = &[
             "debit card",
             "cardholder",
         ],
+        examples: &["Visa card number 4539 1488 0343 6467", "value 4539-1488-0343-6467 x", "cc: 4539148803436467 exp 04/27"],
+        counter_examples: &["card number 4539 1488 0343 6468", "card number 9539 1488 0343 6467", "card number 4539 1488 0343 646"],
         ..fin(
             "credit_card",
             "Payment card number (PAN)",
@@ -94,6 +117,9 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::iban),
         refine: Some(iban_refine),
+        // A checksum-valid IBAN is reported wherever it is (low), and high next to a word
+        // about bank details, in any of the languages of the IBAN countries.
+        base: Confidence::Low,
         context: &[
             "iban",
             "bank account",
@@ -103,7 +129,29 @@ pub const SPECS: &[Spec] = &[
             "wire",
             "transfer",
             "bank",
+            "pay to",
+            "payee",
+            "beneficiary",
+            "remittance",
+            "bankverbindung",
+            "kontonummer",
+            "überweisung",
+            "Überweisung",
+            "coordonnées bancaires",
+            "virement",
+            "cuenta bancaria",
+            "transferencia",
+            "conto corrente",
+            "bonifico",
+            "rekeningnummer",
+            "overboeking",
+            "conta bancária",
+            "rachunek",
+            "numer konta",
+            "bankkonto",
         ],
+        examples: &["Please wire the deposit to DE62 3704 0044 0532 0130 01 by Friday.", "Our details: NL91ABNA0417164300.", "IBAN: NL91 ABNA 0417 1643 00"],
+        counter_examples: &["IBAN DE62 3704 0044 0532 0130 02", "IBAN QQ62 3704 0044 0532 0130 01", "IBAN DE62 3704 0044 0532 0130 0"],
         ..fin(
             "iban",
             "International bank account number (IBAN)",
@@ -113,8 +161,10 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::aba_routing),
-        base: None,
+        base: Confidence::Low,
         context: &["routing", "aba", "rtn", "transit number", "bank"],
+        examples: &["ABA routing number 021300213", "261074972"],
+        counter_examples: &["routing number 021300214", "routing number 991000021"],
         ..fin(
             "us_bank_routing",
             "US ABA routing number",
@@ -123,25 +173,30 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        base: None,
+        // Any run of 8-17 digits fits: without the word there is nothing to go on (Purview
+        // requires it too), and a bare number is left to the identifiers with a checksum. So
+        // the label triggers the detector and the number must follow it closely.
+        trigger: Trigger::Keywords(ACCOUNT_LABELS),
+        base: Confidence::Low,
         boosted: Confidence::Medium,
-        context: &[
-            "account number",
-            "acct",
-            "bank account",
-            "checking account",
-            "savings account",
-            "account no",
-            "account #",
-        ],
+        context: ACCOUNT_LABELS,
+        reach: 48,
+        reach_back: 0,
         // A number in a card issuer's range with a valid Luhn digit is a card, even when the
         // word "account" is nearby (a CSV with both columns); the card detector reports it.
         validate: Some(|raw| !v::is_trivial_digits(&v::digits(raw)) && !v::credit_card(raw)),
+        examples: &["checking account number 38291047561", "Account no: 00482913", "acct # 482910375"],
+        counter_examples: &[
+            "account number 1111111111",
+            "account number 4829103",
+            "account number 4539148803436467",
+            "38291047561",
+        ],
         ..fin(
             "us_bank_account",
             "US bank account number",
-            8,
-            r"\b(\d{8,17})\b",
+            0,
+            r"(?i:account number|account no|account #|acct|bank account|checking account|savings account|kontonummer|num(?:e|\xC3\xA9)ro de compte|n(?:u|\xC3\xBA)mero de cuenta)[^0-9\n]{0,20}?\b(\d{8,17})\b",
         )
     },
     Spec {
@@ -149,6 +204,8 @@ pub const SPECS: &[Spec] = &[
         validate: Some(bic_country),
         reach: 48,
         reach_back: 0,
+        examples: &["SWIFT code: QWERDE2L", "BIC: QWERDE2LXXX"],
+        counter_examples: &["SWIFT code: QWERQQ2L", "BIC: QWE1DE2L"],
         ..fin(
             "swift_bic",
             "SWIFT/BIC code",
@@ -157,8 +214,10 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        base: None,
+        base: Confidence::Low,
         context: &["sort code", "sort-code", "sortcode"],
+        examples: &["sort code 20-45-77"],
+        counter_examples: &["sort code 20-45-7", "sort code 2045-77"],
         ..fin(
             "uk_sort_code",
             "UK bank sort code",
@@ -167,13 +226,17 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        base: None,
+        base: Confidence::Low,
         context: &["bsb"],
+        examples: &["BSB 062-000"],
+        counter_examples: &["BSB 062-00"],
         ..fin("au_bsb", "Australian BSB number", 6, r"\b(\d{3}-\d{3})\b")
     },
     Spec {
-        base: None,
+        base: Confidence::Low,
         context: &["ifsc"],
+        examples: &["IFSC: HDFC0001234"],
+        counter_examples: &["IFSC: HDFC1001234"],
         ..fin(
             "in_ifsc",
             "Indian IFSC code",
@@ -183,14 +246,18 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::mx_clabe),
-        base: Some(Confidence::Low),
+        base: Confidence::Low,
         context: &["clabe"],
+        examples: &["CLABE 012180001183597198"],
+        counter_examples: &["CLABE 012180001183597199"],
         ..fin("mx_clabe", "Mexican CLABE", 18, r"\b(\d{18})\b")
     },
     Spec {
         validate: Some(v::isin),
-        base: Some(Confidence::Low),
+        base: Confidence::Low,
         context: &["isin", "security", "securities", "bond", "equity"],
+        examples: &["ISIN XS1234567896"],
+        counter_examples: &["ISIN XS1234567897", "ISIN 121234567896"],
         ..fin(
             "isin",
             "International securities identification number (ISIN)",
@@ -200,16 +267,20 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::cusip),
-        base: None,
+        base: Confidence::Low,
         context: &["cusip"],
+        examples: &["CUSIP 123ABC457"],
+        counter_examples: &["CUSIP 123ABC458"],
         ..fin("cusip", "CUSIP", 1, r"\b(\d{3}[A-Z0-9]{5}\d)\b")
     },
     Spec {
         trigger: Trigger::Prefixes(&["0x"]),
-        base: Some(Confidence::Low),
+        base: Confidence::Low,
         context: &["eth", "ethereum", "wallet", "erc20", "metamask"],
         reach: 48,
         reach_back: 0,
+        examples: &["wallet 0x9f2c4e7a1b3d5f60718293a4b5c6d7e8f9012ab3"],
+        counter_examples: &["wallet 0x9f2c4e7a1b3d5f60718293a4b5c6d7e8f9012ab"],
         ..fin(
             "ethereum_address",
             "Ethereum address",
@@ -219,7 +290,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::us_ein),
-        base: Some(Confidence::Low),
+        base: Confidence::Low,
         context: &[
             "ein",
             "employer identification",
@@ -227,6 +298,8 @@ pub const SPECS: &[Spec] = &[
             "tax id",
             "taxpayer id",
         ],
+        examples: &["EIN 12-4829103"],
+        counter_examples: &["EIN 07-3456789", "EIN 12-345678"],
         ..fin(
             "us_ein",
             "US employer identification number (EIN)",
@@ -236,8 +309,10 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::au_abn),
-        base: None,
+        base: Confidence::Low,
         context: &["abn", "australian business number"],
+        examples: &["ABN 70 738 291 045", "70 738 291 045"],
+        counter_examples: &["ABN 70 738 291 046"],
         ..fin(
             "au_abn",
             "Australian business number (ABN)",
@@ -247,8 +322,10 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(au_acn),
-        base: None,
+        base: Confidence::Low,
         context: &["acn", "australian company number"],
+        examples: &["ACN 123 456 780", "123 456 780"],
+        counter_examples: &["ACN 123 456 781"],
         ..fin(
             "au_acn",
             "Australian company number (ACN)",
@@ -258,11 +335,13 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         trigger: Trigger::Keywords(&["cvv", "cvc", "security code", "card verification"]),
-        base: None,
+        base: Confidence::Low,
         boosted: Confidence::Medium,
         context: &["cvv", "cvc", "cvv2", "security code", "card verification"],
         reach: 32,
         reach_back: 0,
+        examples: &["CVV: 739"],
+        counter_examples: &["CVV: 73", "CVV: 73912"],
         ..fin(
             "card_security_code",
             "Card verification code (CVV)",
@@ -287,7 +366,7 @@ mod tests {
     #[test]
     fn a_card_number_near_the_word_account_is_still_a_card() {
         let engine = crate::Engine::with_default_catalog();
-        let text = b"Bank account (IBAN) CH2947533983270938964 and CC: 5418555213504671 paid";
+        let text = b"Bank account (IBAN) CH2947533983270938964 and CC#: 5418555213504671 paid";
         let ids: Vec<String> = engine
             .scan_text(text)
             .into_iter()
@@ -296,6 +375,60 @@ mod tests {
         assert_eq!(ids, ["iban", "credit_card"]);
         let account = engine.scan_text(b"checking account number 000123456789");
         assert_eq!(account[0].detector_id, "us_bank_account");
+    }
+
+    fn every_tier(only: &str) -> crate::Engine {
+        crate::Engine::builder()
+            .only([only])
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap()
+    }
+
+    fn confidence(engine: &crate::Engine, text: &str) -> Option<Confidence> {
+        engine.scan_text(text.as_bytes()).first().map(|f| f.confidence)
+    }
+
+    #[test]
+    fn a_luhn_valid_integer_in_source_code_is_low_without_a_keyword() {
+        let cards = every_tier("credit_card");
+        let code = "    let seed: u64 = 4539148803436467;\n    rng.reseed(seed);";
+        assert_eq!(confidence(&cards, code), Some(Confidence::Low));
+        assert_eq!(
+            confidence(&cards, "card number: 4539148803436467"),
+            Some(Confidence::High)
+        );
+        assert_eq!(
+            confidence(&cards, "paid with 4539 1488 0343 6467"),
+            Some(Confidence::Medium)
+        );
+    }
+
+    #[test]
+    fn an_iban_is_low_alone_and_high_with_a_keyword() {
+        let ibans = every_tier("iban");
+        assert_eq!(
+            confidence(&ibans, "Our details: NL91ABNA0417164300."),
+            Some(Confidence::Low)
+        );
+        assert_eq!(
+            confidence(&ibans, "IBAN: NL91 ABNA 0417 1643 00"),
+            Some(Confidence::High)
+        );
+        assert_eq!(
+            confidence(&ibans, "Bitte per Überweisung an DE62 3704 0044 0532 0130 01"),
+            Some(Confidence::High)
+        );
+    }
+
+    #[test]
+    fn a_bank_account_needs_its_label() {
+        let accounts = every_tier("us_bank_account");
+        assert_eq!(confidence(&accounts, "38291047561"), None);
+        assert_eq!(
+            confidence(&accounts, "savings account: 38291047561"),
+            Some(Confidence::Medium)
+        );
     }
 
     #[test]

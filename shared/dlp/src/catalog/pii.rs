@@ -15,7 +15,8 @@ const fn pii(id: &'static str, name: &'static str, min_digits: u8, pattern: &'st
     }
 }
 
-/// Identifier that is only reported next to a word naming it (the pattern alone is too weak).
+/// Identifier whose pattern alone is too weak: low confidence alone, medium next to a word
+/// naming it (high when a checksum also holds: those entries set `boosted`).
 const fn named_id(
     id: &'static str,
     name: &'static str,
@@ -24,13 +25,19 @@ const fn named_id(
     pattern: &'static str,
 ) -> Spec {
     Spec {
-        base: None,
+        base: Confidence::Low,
+        boosted: Confidence::Medium,
         context,
         ..pii(id, name, min_digits, pattern)
     }
 }
 
 fn email(raw: &[u8]) -> bool {
+    // The pattern's first branch takes `scheme://user:password@` whole, so that the password
+    // and the host are never read as an address; that match lands here and is dropped.
+    if memchr::memmem::find(raw, b"://").is_some() {
+        return false;
+    }
     let Some(at) = memchr::memrchr(b'@', raw) else {
         return false;
     };
@@ -54,7 +61,7 @@ fn email(raw: &[u8]) -> bool {
 /// at most 15 digits.
 fn phone(raw: &[u8]) -> bool {
     let ds = v::digits(raw);
-    if v::is_trivial_digits(&ds) {
+    if v::is_trivial_digits(&ds) || is_timestamp(raw, &ds) {
         return false;
     }
     if raw.first() == Some(&b'+') && !(raw.get(1) == Some(&b'1') && ds.len() == 11) {
@@ -66,6 +73,25 @@ fn phone(raw: &[u8]) -> bool {
         _ => return false,
     };
     nanp[0] >= 2 && nanp[3] >= 2 && !(nanp[1] == 1 && nanp[2] == 1)
+}
+
+/// A build or log timestamp written as one run of digits (`20240315123045`,
+/// `+202403151230`): a year 1970-2099, a month, a day, an hour and a minute (and second).
+/// Real numbers that happen to read as one are rare; a phone number written in groups is
+/// never taken for one.
+fn is_timestamp(raw: &[u8], ds: &[u8]) -> bool {
+    let unseparated = raw.iter().skip_while(|&&b| b == b'+').all(u8::is_ascii_digit);
+    if !unseparated || !(ds.len() == 12 || ds.len() == 14) {
+        return false;
+    }
+    let n = |at: usize| u32::from(ds[at]) * 10 + u32::from(ds[at + 1]);
+    let year = n(0) * 100 + n(2);
+    (1970..=2099).contains(&year)
+        && (1..=12).contains(&n(4))
+        && (1..=31).contains(&n(6))
+        && n(8) < 24
+        && n(10) < 60
+        && (ds.len() == 12 || n(12) < 60)
 }
 
 /// An IPv4 address, with a port (`8.8.4.4:53`) or a prefix length (`192.168.1.0/24`) when
@@ -173,18 +199,68 @@ fn it_fiscal_code(raw: &[u8]) -> bool {
     s[15] == b'A' + (sum % 26) as u8
 }
 
+/// Labels that introduce a date of birth, in the languages of the catalog.
+const DOB_LABELS: &[&str] = &[
+    "date of birth",
+    "birth date",
+    "birthdate",
+    "birthday",
+    "d.o.b",
+    "dob",
+    "born",
+    "geburtsdatum",
+    "geboren am",
+    "date de naissance",
+    "né le",
+    "née le",
+    "fecha de nacimiento",
+    "data di nascita",
+    "nato il",
+    "nata il",
+    "geboortedatum",
+    "data de nascimento",
+    "data urodzenia",
+    "födelsedatum",
+    "doğum tarihi",
+    "생년월일",
+    "生年月日",
+    "出生日期",
+];
+
+/// A [`named_id`] with its examples.
+const fn named_id_ex(
+    spec: Spec,
+    examples: &'static [&'static str],
+    counter_examples: &'static [&'static str],
+) -> Spec {
+    Spec {
+        examples,
+        counter_examples,
+        ..spec
+    }
+}
+
 pub const SPECS: &[Spec] = &[
     Spec {
         trigger: Trigger::Prefixes(&["@"]),
         validate: Some(email),
         reach: 255,
-        reach_back: 64,
+        // Far enough back to see the scheme of a URL whose user name and password precede
+        // the `@` (the first branch of the pattern).
+        reach_back: 160,
         context: &["email", "e-mail", "mail", "contact"],
+        examples: &["mail jane.doe@example.org please", "Contact: ops-team+alerts@corp.example.co.uk"],
+        counter_examples: &[
+            "https://admin:s3cret@db.example.internal/x",
+            "postgres://svc_user:Pa55word@10.0.0.5:5432/app",
+            "logo@2x.png",
+            "a..b@example.org",
+        ],
         ..pii(
             "email",
             "E-mail address",
             0,
-            r"\b([A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})\b",
+            r"[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s/?#@]{1,128}@|\b([A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})\b",
         )
     },
     Spec {
@@ -197,6 +273,22 @@ pub const SPECS: &[Spec] = &[
             "ssn#",
             "social sec",
             "soc sec",
+            "sozialversicherungsnummer us",
+            "numero de seguro social",
+            "número de seguro social",
+        ],
+        examples: &[
+            "SSN: 482-39-1057",
+            "Your SSN: 482391057.",
+            "Employee 482-39-1057 started in May",
+            "482391057",
+        ],
+        counter_examples: &[
+            "SSN: 912-39-1057",
+            "SSN: 482-00-1057",
+            "SSN: 482-39-0000",
+            "SSN: 078-05-1120",
+            "SSN: 482-39-105",
         ],
         ..pii(
             "us_ssn",
@@ -209,13 +301,15 @@ pub const SPECS: &[Spec] = &[
         validate: Some(v::us_itin),
         // ITINs are written exactly like SSNs: without the word, "SSN: 9xx-..." is an
         // impossible SSN, not an ITIN.
-        base: None,
+        base: Confidence::Low,
         context: &[
             "itin",
             "taxpayer identification",
             "individual taxpayer",
             "tax id",
         ],
+        examples: &["ITIN: 943-82-5561", "943-82-5561"],
+        counter_examples: &["ITIN: 943-93-5561", "ITIN: 843-82-5561"],
         ..pii(
             "us_itin",
             "US individual taxpayer identification number (ITIN)",
@@ -226,12 +320,21 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::ca_sin),
         bare_needs_context: true,
+        // Not the bare word `sin`: it is the sine function in every programming language,
+        // and a large integer next to `Math.sin(` is no insurance number.
         context: &[
-            "sin",
             "social insurance",
+            "sin number",
+            "sin no",
+            "sin#",
+            "sin #",
+            "insurance number",
             "numéro d'assurance sociale",
-            "nas",
+            "numero d'assurance sociale",
+            "assurance sociale",
         ],
+        examples: &["SIN number: 271 649 386", "social insurance number 271649386", "271 649 386"],
+        counter_examples: &["SIN number: 271 649 387", "SIN number: 046 454 286"],
         ..pii(
             "ca_sin",
             "Canadian social insurance number (SIN)",
@@ -248,6 +351,8 @@ pub const SPECS: &[Spec] = &[
             "ni no",
             "nat ins",
         ],
+        examples: &["NI number: JT 48 72 19 C", "JT487219C"],
+        counter_examples: &["NI number: GB 48 72 19 C", "NI number: JT 48 72 19 E"],
         ..pii(
             "uk_nino",
             "UK National Insurance number",
@@ -268,6 +373,13 @@ pub const SPECS: &[Spec] = &[
             "contact",
         ],
         reach_back: 16,
+        examples: &["phone: (415) 555-2671", "call +49 30 901820", "+1 415 555 2671"],
+        counter_examples: &[
+            "build +20240315123045",
+            "build 2024.03.15.1230",
+            "ts=20240315123045",
+            "phone: (115) 555-2671",
+        ],
         ..pii(
             "phone_number",
             "Telephone number",
@@ -277,10 +389,12 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(ipv4),
-        base: Some(Confidence::Medium),
+        base: Confidence::Medium,
         context: &[
             "ip", "address", "host", "server", "client", "remote", "src", "dst",
         ],
+        examples: &["server 10.20.30.40 is down", "allow 172.16.0.0/12"],
+        counter_examples: &["127.0.0.1", "server 192.0.2.10", "10.20.30.400"],
         ..pii(
             "ip_address",
             "IPv4 address",
@@ -290,9 +404,11 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(mac),
-        base: Some(Confidence::Low),
+        base: Confidence::Low,
         context: &["mac", "ethernet", "hardware address", "wifi"],
         reach_back: 20,
+        examples: &["MAC 3c:22:fb:12:9a:01"],
+        counter_examples: &["MAC 00:00:00:00:00:00", "MAC 3c:22:fb:12:9a"],
         ..pii(
             "mac_address",
             "MAC address",
@@ -301,68 +417,128 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        base: None,
+        // A date is a date of birth only when the text says so: every changelog, log line and
+        // invoice is full of dates. So the label triggers the detector and the date must
+        // follow it closely.
+        trigger: Trigger::Keywords(DOB_LABELS),
+        base: Confidence::Low,
         boosted: Confidence::Medium,
-        context: &[
-            "dob",
-            "date of birth",
-            "born",
-            "birth date",
-            "birthdate",
-            "birthday",
-            "d.o.b",
+        context: DOB_LABELS,
+        reach: 64,
+        reach_back: 0,
+        examples: &[
+            "Date of birth: 12/03/1985",
+            "DOB 1985-03-12",
+            "born on 12.03.1985 in Lyon",
+            "Geburtsdatum: 12.03.1985",
+            "Fecha de nacimiento 12/03/1985",
+            "生年月日 1985-03-12",
+        ],
+        counter_examples: &[
+            "## [2.4.0] - 2024-03-15",
+            "Released 15/03/2024, build 2024-03-15",
+            "Date of birth: 12/03/85",
         ],
         ..pii(
             "date_of_birth",
             "Date of birth",
-            6,
-            r"\b(\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}|(?:19|20)\d{2}-\d{2}-\d{2})\b",
+            0,
+            r"(?i:date of birth|birth ?date|d\.o\.b\.?|dob|born|birthday|geburtsdatum|geboren am|date de naissance|n(?:\xC3\xA9|e)e? le|fecha de nacimiento|data di nascita|nat[oa] il|geboortedatum|data de nascimento|data urodzenia|f\xC3\xB6delsedatum|do\xC4\x9Fum tarihi|\xEC\x83\x9D\xEB\x85\x84\xEC\x9B\x94\xEC\x9D\xBC|\xE7\x94\x9F\xE5\xB9\xB4\xE6\x9C\x88\xE6\x97\xA5|\xE5\x87\xBA\xE7\x94\x9F\xE6\x97\xA5\xE6\x9C\x9F)[^0-9\n]{0,24}?\b(\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}|(?:19|20)\d{2}[/.\-]\d{2}[/.\-]\d{2})\b",
         )
     },
-    named_id(
-        "us_passport",
-        "US passport number",
-        8,
-        &["passport"],
-        r"\b([A-Z]\d{8}|\d{9})\b",
+    Spec {
+        // Listed before `us_passport`: on the same number with the same keyword distance,
+        // the more specific detector wins the tie.
+        examples: &["Passport held: 534829107 (UK passport)"],
+        counter_examples: &["UK passport 53482910"],
+        ..named_id(
+            "uk_passport",
+            "UK passport number",
+            9,
+            &["uk passport", "british passport", "hm passport", "hmpo"],
+            r"\b(\d{9})\b",
+        )
+    },
+    named_id_ex(
+        named_id(
+            "us_passport",
+            "US passport number",
+            8,
+            &[
+                "passport",
+                "passport no",
+                "passport #",
+                "passport number",
+                "passport num",
+                "pass. no",
+                "pass no",
+                "travel document",
+                "u.s. passport",
+            ],
+            r"\b([A-Z]\d{8}|\d{9})\b",
+        ),
+        &[
+            "passport no. 483920175",
+            "Passport #: 483920175",
+            "passport number A48392017",
+            "pass. no 483920175",
+            "travel document 483920175",
+            "passport num 483920175",
+        ],
+        &["passport no. 48392017", "passport no. AB4839201"],
     ),
-    named_id(
-        "uk_passport",
-        "UK passport number",
-        9,
-        &["uk passport", "british passport", "hm passport", "hmpo"],
-        r"\b(\d{9})\b",
+    named_id_ex(
+        named_id(
+            "ca_passport",
+            "Canadian passport number",
+            6,
+            &["canadian passport", "passeport canadien"],
+            r"\b([A-Z]{2}\d{6})\b",
+        ),
+        &["Canadian passport GA482910", "passeport canadien GA482910"],
+        &["Canadian passport GA48291"],
     ),
-    named_id(
-        "ca_passport",
-        "Canadian passport number",
-        6,
-        &["canadian passport", "passeport canadien"],
-        r"\b([A-Z]{2}\d{6})\b",
+    named_id_ex(
+        named_id(
+            "au_passport",
+            "Australian passport number",
+            7,
+            &["australian passport"],
+            r"\b([A-Z]{1,2}\d{7})\b",
+        ),
+        &["Australian passport PA4829103"],
+        &["Australian passport PA482910"],
     ),
-    named_id(
-        "au_passport",
-        "Australian passport number",
-        7,
-        &["australian passport"],
-        r"\b([A-Z]{1,2}\d{7})\b",
+    named_id_ex(
+        named_id(
+            "in_passport",
+            "Indian passport number",
+            7,
+            &["indian passport", "पासपोर्ट"],
+            r"\b([A-Z]\d{7})\b",
+        ),
+        &["Indian passport J4829103"],
+        &["Indian passport J482910"],
     ),
-    named_id(
-        "in_passport",
-        "Indian passport number",
-        7,
-        &["indian passport"],
-        r"\b([A-Z]\d{7})\b",
-    ),
-    named_id(
-        "de_passport",
-        "German passport number",
-        1,
-        &["reisepass", "german passport"],
-        r"\b([CFGHJK][0-9CFGHJKLMNPRTVWXYZ]{8})\b",
+    named_id_ex(
+        named_id(
+            "de_passport",
+            "German passport number",
+            1,
+            &[
+                "reisepass",
+                "reisepassnummer",
+                "passnummer",
+                "german passport",
+            ],
+            r"\b([CFGHJK][0-9CFGHJKLMNPRTVWXYZ]{8})\b",
+        ),
+        &["Reisepassnummer: C01X00T47", "Reisepass C4J7R2T91"],
+        &["Reisepass C01X00T4", "Reisepass CAAAAAAAA"],
     ),
     Spec {
-        boosted: Confidence::Medium,
+        examples: &["driver's license D4829103", "drivers license 48291037"],
+        counter_examples: &["driver's license D48291", "driver's license 482910"],
         ..named_id(
             "us_drivers_license",
             "US driver's license number",
@@ -381,8 +557,11 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::in_aadhaar),
-        base: Some(Confidence::Low),
-        context: &["aadhaar", "aadhar", "uidai", "uid"],
+        base: Confidence::Low,
+        // Not `uid`: a user id in every database dump and config file.
+        context: &["aadhaar", "aadhar", "uidai", "आधार", "unique identification number"],
+        examples: &["Aadhaar 4918 3726 1509", "आधार संख्या 491837261509"],
+        counter_examples: &["Aadhaar 4918 3726 1508", "Aadhaar 1918 3726 1509"],
         ..pii(
             "in_aadhaar",
             "Indian Aadhaar number",
@@ -392,8 +571,10 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::in_pan),
-        base: Some(Confidence::Low),
+        base: Confidence::Low,
         context: &["pan", "permanent account", "income tax"],
+        examples: &["PAN: ABCPK4829F"],
+        counter_examples: &["PAN: ABCQK4829F", "PAN: ABCPK482F"],
         ..pii(
             "in_pan",
             "Indian permanent account number (PAN)",
@@ -404,6 +585,8 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::sg_nric),
         context: &["nric", "fin", "identity card"],
+        examples: &["NRIC S8734512B"],
+        counter_examples: &["NRIC S8734512C"],
         ..pii(
             "sg_nric",
             "Singapore NRIC/FIN",
@@ -413,8 +596,18 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::es_dni),
-        base: Some(Confidence::Low),
-        context: &["dni", "nie", "nif", "documento nacional"],
+        base: Confidence::Low,
+        context: &[
+            "dni",
+            "nie",
+            "nif",
+            "documento nacional",
+            "número de identidad",
+            "numero de identidad",
+            "número de identificación de extranjero",
+        ],
+        examples: &["DNI 48392716A", "documento nacional de identidad: 48392716-A"],
+        counter_examples: &["DNI 48392716B"],
         ..pii(
             "es_dni",
             "Spanish DNI/NIE",
@@ -424,7 +617,9 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(it_fiscal_code),
-        context: &["codice fiscale", "fiscal code", "tax code"],
+        context: &["codice fiscale", "fiscal code", "tax code", "cod. fiscale", "c.f."],
+        examples: &["Codice fiscale: BNCGPP80A41H501I"],
+        counter_examples: &["Codice fiscale: BNCGPP80A41H501J"],
         ..pii(
             "it_fiscal_code",
             "Italian fiscal code",
@@ -441,7 +636,10 @@ pub const SPECS: &[Spec] = &[
             "nir",
             "numéro de sécu",
             "social security",
+            "carte vitale",
         ],
+        examples: &["numéro de sécurité sociale 1 85 03 75 123 456 41"],
+        counter_examples: &["numéro de sécurité sociale 1 85 03 75 123 456 42"],
         ..pii(
             "fr_insee",
             "French social security number (NIR)",
@@ -449,32 +647,49 @@ pub const SPECS: &[Spec] = &[
             r"\b([12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2})\b",
         )
     },
-    named_id(
-        "de_tax_id",
-        "German tax identification number",
-        11,
-        &[
-            "steuer",
-            "steuerid",
-            "steuer-id",
-            "identifikationsnummer",
-            "idnr",
-            "tax id",
+    Spec {
+        validate: Some(super::national::de_tax_id),
+        boosted: Confidence::High,
+        examples: &[
+            "Steuer-ID: 47291038560",
+            "Steueridentifikationsnummer 47 291 038 560",
+            "IdNr. 47291038560",
         ],
-        r"\b(\d{2} ?\d{3} ?\d{3} ?\d{3})\b",
-    ),
+        counter_examples: &["Steuer-ID: 47291038561", "Steuer-ID: 07291038560"],
+        ..named_id(
+            "de_tax_id",
+            "German tax identification number",
+            11,
+            &[
+                "steuer-id",
+                "steuerid",
+                "steueridentifikationsnummer",
+                "steuerliche identifikationsnummer",
+                "identifikationsnummer",
+                "idnr",
+                "tax id",
+            ],
+            r"\b(\d{2} ?\d{3} ?\d{3} ?\d{3})\b",
+        )
+    },
     Spec {
         validate: Some(v::nl_bsn),
+        boosted: Confidence::High,
+        examples: &["BSN 237845192", "burgerservicenummer: 2378.45.192"],
+        counter_examples: &["BSN 237845193"],
         ..named_id(
             "nl_bsn",
             "Dutch citizen service number (BSN)",
             9,
-            &["bsn", "burgerservicenummer", "sofinummer"],
+            &["bsn", "burgerservicenummer", "sofinummer", "sofi-nummer"],
             r"\b(\d{9}|\d{4}\.\d{2}\.\d{3})\b",
         )
     },
     Spec {
         validate: Some(v::be_nrn),
+        boosted: Confidence::High,
+        examples: &["rijksregisternummer 85.07.30-033.28", "numéro national: 85073003328"],
+        counter_examples: &["rijksregisternummer 85.07.30-033.29"],
         ..named_id(
             "be_national_number",
             "Belgian national register number",
@@ -484,21 +699,29 @@ pub const SPECS: &[Spec] = &[
                 "numéro national",
                 "national number",
                 "registre national",
+                "insz",
+                "numéro de registre national",
             ],
             r"\b(\d{2}\.?\d{2}\.?\d{2}[\- ]?\d{3}\.?\d{2})\b",
         )
     },
     Spec {
         validate: Some(v::pl_pesel),
+        boosted: Confidence::High,
+        examples: &["PESEL 85031212343", "numer PESEL: 85031212343"],
+        counter_examples: &["PESEL 85031212344"],
         ..named_id("pl_pesel", "Polish PESEL", 11, &["pesel"], r"\b(\d{11})\b")
     },
     Spec {
         validate: Some(v::se_personnummer),
+        boosted: Confidence::High,
+        examples: &["personnummer 850312-1231", "Personnummer: 19850312-1231"],
+        counter_examples: &["personnummer 850312-1232", "personnummer 851312-1231"],
         ..named_id(
             "se_personnummer",
             "Swedish personal identity number",
             10,
-            &["personnummer", "personal identity number"],
+            &["personnummer", "personal identity number", "personnr"],
             r"\b((?:19|20)?\d{6}[\-+]\d{4}|(?:19|20)?\d{10})\b",
         )
     },
@@ -509,7 +732,10 @@ pub const SPECS: &[Spec] = &[
             "henkilötunnus",
             "personal identity code",
             "sosiaaliturvatunnus",
+            "personbeteckning",
         ],
+        examples: &["henkilötunnus 120385-1232", "Henkilötunnus: 120385-1232"],
+        counter_examples: &["henkilötunnus 120385-1233", "henkilötunnus 321385-1232"],
         ..pii(
             "fi_hetu",
             "Finnish personal identity code (HETU)",
@@ -519,16 +745,22 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::dk_cpr),
+        boosted: Confidence::High,
+        examples: &["CPR-nr. 120385-1234", "cpr-nummer 1203851234"],
+        counter_examples: &["CPR-nr. 321385-1234", "CPR-nr. 121385-1234"],
         ..named_id(
             "dk_cpr",
             "Danish CPR number",
             10,
-            &["cpr", "personnummer", "cpr-nr"],
+            &["cpr", "cpr-nr", "cpr-nummer", "personnummer"],
             r"\b(\d{6}-?\d{4})\b",
         )
     },
     Spec {
         validate: Some(v::no_fnr),
+        boosted: Confidence::High,
+        examples: &["fødselsnummer 12038510183", "Fødselsnummer: 120385 10183"],
+        counter_examples: &["fødselsnummer 12038510184"],
         ..named_id(
             "no_fodselsnummer",
             "Norwegian national identity number",
@@ -538,6 +770,7 @@ pub const SPECS: &[Spec] = &[
                 "fodselsnummer",
                 "personnummer",
                 "national identity number",
+                "d-nummer",
             ],
             r"\b(\d{6} ?\d{5})\b",
         )
@@ -545,7 +778,9 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::br_cpf),
         bare_needs_context: true,
-        context: &["cpf", "cadastro de pessoas"],
+        context: &["cpf", "cadastro de pessoas", "cadastro de pessoa física"],
+        examples: &["CPF 390.533.447-05", "CPF: 39053344705"],
+        counter_examples: &["CPF 390.533.447-06", "CPF 111.111.111-11"],
         ..pii(
             "br_cpf",
             "Brazilian CPF",
@@ -556,7 +791,9 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::br_cnpj),
         bare_needs_context: true,
-        context: &["cnpj"],
+        context: &["cnpj", "cadastro nacional da pessoa jurídica"],
+        examples: &["CNPJ 45.372.891/0001-45"],
+        counter_examples: &["CNPJ 45.372.891/0001-46"],
         ..pii(
             "br_cnpj",
             "Brazilian CNPJ",
@@ -565,7 +802,12 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        context: &["curp"],
+        // The layout (initials, birth date, sex, state, consonants) and the check digit
+        // together are specific enough without the word.
+        validate: Some(super::national::mx_curp),
+        context: &["curp", "clave única de registro de población", "clave unica de registro de poblacion"],
+        examples: &["CURP GOMA850312HDFRRN09"],
+        counter_examples: &["CURP GOMA850312HDFRRN08", "CURP GOMA851312HDFRRN09"],
         ..pii(
             "mx_curp",
             "Mexican CURP",
@@ -573,16 +815,29 @@ pub const SPECS: &[Spec] = &[
             r"\b([A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[A-Z0-9]\d)\b",
         )
     },
-    named_id(
-        "mx_rfc",
-        "Mexican RFC",
-        6,
-        &["rfc", "registro federal"],
-        r"\b([A-Z&]{3,4}\d{6}[A-Z0-9]{3})\b",
+    named_id_ex(
+        named_id(
+            "mx_rfc",
+            "Mexican RFC",
+            6,
+            &["rfc", "registro federal"],
+            r"\b([A-Z&]{3,4}\d{6}[A-Z0-9]{3})\b",
+        ),
+        &["RFC GOMA850312K4A"],
+        &["RFC GOMA85031K4A"],
     ),
     Spec {
         validate: Some(v::cn_resident_id),
-        context: &["resident identity", "id card", "身份证", "citizen id"],
+        context: &[
+            "resident identity",
+            "id card",
+            "身份证",
+            "身份证号",
+            "居民身份证",
+            "citizen id",
+        ],
+        examples: &["身份证号 440304198503121235"],
+        counter_examples: &["身份证号 440304198503121236"],
         ..pii(
             "cn_resident_id",
             "Chinese resident identity card number",
@@ -593,8 +848,10 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::kr_rrn),
         bare_needs_context: true,
-        base: Some(Confidence::Low),
-        context: &["rrn", "resident registration", "주민등록번호"],
+        base: Confidence::Low,
+        context: &["rrn", "resident registration", "주민등록번호", "주민번호"],
+        examples: &["주민등록번호 850312-1234565"],
+        counter_examples: &["주민등록번호 850312-1234566", "주민등록번호 851312-1234565"],
         ..pii(
             "kr_rrn",
             "Korean resident registration number",
@@ -604,6 +861,9 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::jp_my_number),
+        boosted: Confidence::High,
+        examples: &["マイナンバー 4860 5912 3769", "個人番号: 486059123769"],
+        counter_examples: &["マイナンバー 4860 5912 3768"],
         ..named_id(
             "jp_my_number",
             "Japanese My Number",
@@ -614,6 +874,9 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::za_id),
+        boosted: Confidence::High,
+        examples: &["South African ID number 8503125123088"],
+        counter_examples: &["South African ID number 8503125123089", "South African ID number 8513125123088"],
         ..named_id(
             "za_id_number",
             "South African ID number",
@@ -624,8 +887,10 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::ie_pps),
-        base: Some(Confidence::Low),
-        context: &["pps", "ppsn", "personal public service"],
+        base: Confidence::Low,
+        context: &["pps", "ppsn", "personal public service", "uimhir phearsanta"],
+        examples: &["PPS number 8765432S", "PPSN: 8765432EA"],
+        counter_examples: &["PPS number 8765432T"],
         ..pii(
             "ie_pps",
             "Irish PPS number",
@@ -635,7 +900,16 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::ean13),
-        context: &["ahv", "avs", "social security", "sozialversicherung"],
+        context: &[
+            "ahv",
+            "avs",
+            "social security",
+            "sozialversicherung",
+            "ahv-nummer",
+            "numéro avs",
+        ],
+        examples: &["AHV-Nr. 756.1234.5678.97"],
+        counter_examples: &["AHV-Nr. 756.1234.5678.98", "AHV-Nr. 757.1234.5678.96"],
         ..pii(
             "ch_ahv",
             "Swiss social security number (AHV/AVS)",
@@ -645,6 +919,9 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::au_tfn),
+        boosted: Confidence::High,
+        examples: &["TFN 463 829 164", "tax file number: 463829164", "463 829 164"],
+        counter_examples: &["TFN 463 829 165"],
         ..named_id(
             "au_tfn",
             "Australian tax file number",
@@ -653,21 +930,32 @@ pub const SPECS: &[Spec] = &[
             r"\b(\d{3} ?\d{3} ?\d{2,3})\b",
         )
     },
-    named_id(
-        "nz_ird",
-        "New Zealand IRD number",
-        8,
-        &["ird", "inland revenue"],
-        r"\b(\d{2,3}-?\d{3}-?\d{3})\b",
-    ),
     Spec {
-        base: Some(Confidence::Low),
-        context: &["cnic", "nadra"],
+        validate: Some(super::national::nz_ird),
+        boosted: Confidence::High,
+        examples: &["IRD number 49-091-850", "inland revenue number 136-048-171"],
+        counter_examples: &["IRD number 49-091-851", "IRD number 9-091-850"],
+        ..named_id(
+            "nz_ird",
+            "New Zealand IRD number",
+            8,
+            &["ird", "inland revenue", "ird number"],
+            r"\b(\d{2,3}-?\d{3}-?\d{3})\b",
+        )
+    },
+    Spec {
+        base: Confidence::Low,
+        boosted: Confidence::Medium,
+        context: &["cnic", "nadra", "computerized national identity", "شناختی کارڈ"],
+        examples: &["CNIC 35202-4829103-7"],
+        counter_examples: &["CNIC 35202-482910-7"],
         ..pii("pk_cnic", "Pakistani CNIC", 13, r"\b(\d{5}-\d{7}-\d)\b")
     },
     Spec {
         validate: Some(cl_rut),
-        context: &["rut", "rol único tributario", "run"],
+        context: &["rut", "rol único tributario", "run", "rol unico tributario"],
+        examples: &["RUT 17.482.910-1"],
+        counter_examples: &["RUT 17.482.910-2"],
         ..pii(
             "cl_rut",
             "Chilean RUT",
@@ -677,28 +965,48 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(tr_kimlik),
+        boosted: Confidence::High,
+        examples: &[
+            "T.C. Kimlik No: 38491720510",
+            "TC Kimlik Numarası 51273640974",
+            "Kimlik No 38491720510",
+        ],
+        counter_examples: &["T.C. Kimlik No: 38491720511", "T.C. Kimlik No: 08491720510"],
         ..named_id(
             "tr_tc_kimlik",
             "Turkish identity number (T.C. Kimlik No)",
             11,
-            &["kimlik", "tckn", "tc no", "t.c."],
+            &[
+                "kimlik",
+                "tckn",
+                "tc no",
+                "t.c.",
+                "kimlik no",
+                "kimlik numarası",
+                "turkish identity number",
+            ],
             r"\b([1-9]\d{10})\b",
         )
     },
     Spec {
         validate: Some(il_id),
+        boosted: Confidence::High,
+        examples: &["Teudat Zehut 039351234", "מספר זהות 039351234"],
+        counter_examples: &["Teudat Zehut 039351235"],
         ..named_id(
             "il_id_number",
             "Israeli identity number",
             9,
-            &["teudat zehut", "israeli id", "zehut"],
+            &["teudat zehut", "israeli id", "zehut", "מספר זהות", "תעודת זהות"],
             r"\b(\d{9})\b",
         )
     },
     Spec {
         validate: Some(v::vin),
-        base: Some(Confidence::Low),
+        base: Confidence::Low,
         context: &["vin", "vehicle", "chassis"],
+        examples: &["VIN 2HGFB2F59DH512345"],
+        counter_examples: &["VIN 2HGFB2F58DH512345", "VIN 2HGFB2F59DH51234O"],
         ..pii(
             "us_vin",
             "Vehicle identification number (VIN)",
@@ -756,6 +1064,77 @@ mod tests {
         assert!(!phone(b"(115) 555-2671"), "area code cannot start with 1");
         assert!(!phone(b"(411) 555-2671"), "N11 is a service code");
         assert!(!phone(b"415-155-2671"), "exchange cannot start with 1");
+    }
+
+    fn every_tier(only: &str) -> crate::Engine {
+        crate::Engine::builder()
+            .only([only])
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap()
+    }
+
+    fn confidence(engine: &crate::Engine, text: &str) -> Option<Confidence> {
+        engine.scan_text(text.as_bytes()).first().map(|f| f.confidence)
+    }
+
+    #[test]
+    fn an_ssn_keyword_in_another_sentence_does_not_raise_a_part_number() {
+        let ssn = every_tier("us_ssn");
+        assert_eq!(
+            confidence(&ssn, "Mail your SSN card to HR. Part 482391057 shipped today."),
+            Some(Confidence::Low)
+        );
+        assert_eq!(confidence(&ssn, "Your SSN: 482391057."), Some(Confidence::High));
+        assert_eq!(confidence(&ssn, "482391057"), Some(Confidence::Low));
+    }
+
+    #[test]
+    fn large_integers_in_code_are_not_raised_by_code_words() {
+        let sin = every_tier("ca_sin");
+        assert_eq!(
+            confidence(&sin, "double y = Math.sin(271649386);"),
+            Some(Confidence::Low)
+        );
+        assert_eq!(confidence(&sin, "SIN number 271649386"), Some(Confidence::High));
+        let aadhaar = every_tier("in_aadhaar");
+        assert_eq!(
+            confidence(&aadhaar, "uid = 491837261509"),
+            Some(Confidence::Low)
+        );
+        assert_eq!(
+            confidence(&aadhaar, "Aadhaar: 491837261509"),
+            Some(Confidence::High)
+        );
+    }
+
+    #[test]
+    fn build_timestamps_are_not_phone_numbers() {
+        assert!(!phone(b"+20240315123045"));
+        assert!(!phone(b"+202403151230"));
+        assert!(phone(b"+201001234567"), "an Egyptian mobile: hour 45 is no time");
+        assert!(phone(b"+20 2024 031512"), "written in groups");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_not_an_address() {
+        let email = every_tier("email");
+        assert_eq!(confidence(&email, "https://admin:s3cret@db.example.internal/x"), None);
+        assert_eq!(
+            confidence(&email, "url = ftp://backup:hunter22@files.example.com/dump"),
+            None
+        );
+        assert!(confidence(&email, "mail jane.doe@example.org").is_some());
+    }
+
+    #[test]
+    fn a_date_is_a_date_of_birth_only_after_its_label() {
+        let dob = every_tier("date_of_birth");
+        assert_eq!(confidence(&dob, "## [2.4.0] - 2024-03-15"), None);
+        assert_eq!(
+            confidence(&dob, "Date of birth: 12/03/1985"),
+            Some(Confidence::Medium)
+        );
     }
 
     #[test]
