@@ -1,8 +1,9 @@
-//! Throughput of the engine with the whole catalog, on plain text (MB/s).
+//! Throughput of the engine with the whole catalog, on plain text (MB/s), at the default
+//! threshold (medium) and with every tier reported (low).
 //!
 //! `cargo bench -p casb-dlp --bench engine`
 
-use casb_dlp::Engine;
+use casb_dlp::{Confidence, Engine};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -108,6 +109,13 @@ fn bench_engine(c: &mut Criterion) {
         .collect();
     group.bench_function("scan_text_full_catalog_8MiB_no_digits", |b| {
         b.iter(|| black_box(engine.scan_text(black_box(&prose))))
+    });
+    let every_tier = Engine::builder()
+        .min_confidence(Confidence::Low)
+        .build()
+        .expect("built-in catalog compiles");
+    group.bench_function("scan_text_full_catalog_8MiB_low_tier", |b| {
+        b.iter(|| black_box(every_tier.scan_text(black_box(&text))))
     });
     group.finish();
 }

@@ -1107,6 +1107,8 @@ impl ContextHits<'_> {
 fn same_sentence(text: &[u8], keyword_at: usize, start: usize, end: usize) -> bool {
     let (from, to) = if keyword_at < start {
         (keyword_at, start)
+    } else if keyword_at < end {
+        return true; // the keyword is part of the value (`db` in `db-Zx8pLm29Qa`)
     } else {
         (end, keyword_at.min(text.len()))
     };
@@ -1511,6 +1513,8 @@ mod tests {
                 .find(|f| f.detector_id == "us_ssn")
                 .map(|f| f.confidence)
         };
+        // A keyword inside the value itself is no sentence apart from it.
+        assert!(!e.scan_text(b"password = db-Zx8pLm29Qa").is_empty());
         // The keyword in the same sentence, after an abbreviation, or as a column header.
         assert_eq!(tier("Employee SSN no. 536-22-1234 on file"), Some(Confidence::High));
         assert_eq!(tier("name,ssn,team\nBob,536-22-1234,ops\n"), Some(Confidence::High));

@@ -105,8 +105,16 @@ pub const SPECS: &[Spec] = &[
             "debit card",
             "cardholder",
         ],
-        examples: &["Visa card number 4539 1488 0343 6467", "value 4539-1488-0343-6467 x", "cc: 4539148803436467 exp 04/27"],
-        counter_examples: &["card number 4539 1488 0343 6468", "card number 9539 1488 0343 6467", "card number 4539 1488 0343 646"],
+        examples: &[
+            "Visa card number 4539 1488 0343 6467",
+            "value 4539-1488-0343-6467 x",
+            "cc: 4539148803436467 exp 04/27",
+        ],
+        counter_examples: &[
+            "card number 4539 1488 0343 6468",
+            "card number 9539 1488 0343 6467",
+            "card number 4539 1488 0343 646",
+        ],
         ..fin(
             "credit_card",
             "Payment card number (PAN)",
@@ -150,8 +158,16 @@ pub const SPECS: &[Spec] = &[
             "numer konta",
             "bankkonto",
         ],
-        examples: &["Please wire the deposit to DE62 3704 0044 0532 0130 01 by Friday.", "Our details: NL91ABNA0417164300.", "IBAN: NL91 ABNA 0417 1643 00"],
-        counter_examples: &["IBAN DE62 3704 0044 0532 0130 02", "IBAN QQ62 3704 0044 0532 0130 01", "IBAN DE62 3704 0044 0532 0130 0"],
+        examples: &[
+            "Please wire the deposit to DE62 3704 0044 0532 0130 01 by Friday.",
+            "Our details: NL91ABNA0417164300.",
+            "IBAN: NL91 ABNA 0417 1643 00",
+        ],
+        counter_examples: &[
+            "IBAN DE62 3704 0044 0532 0130 02",
+            "IBAN QQ62 3704 0044 0532 0130 01",
+            "IBAN DE62 3704 0044 0532 0130 0",
+        ],
         ..fin(
             "iban",
             "International bank account number (IBAN)",
@@ -177,7 +193,7 @@ pub const SPECS: &[Spec] = &[
         // requires it too), and a bare number is left to the identifiers with a checksum. So
         // the label triggers the detector and the number must follow it closely.
         trigger: Trigger::Keywords(ACCOUNT_LABELS),
-        base: Confidence::Low,
+        base: Confidence::Medium,
         boosted: Confidence::Medium,
         context: ACCOUNT_LABELS,
         reach: 48,
@@ -185,7 +201,11 @@ pub const SPECS: &[Spec] = &[
         // A number in a card issuer's range with a valid Luhn digit is a card, even when the
         // word "account" is nearby (a CSV with both columns); the card detector reports it.
         validate: Some(|raw| !v::is_trivial_digits(&v::digits(raw)) && !v::credit_card(raw)),
-        examples: &["checking account number 38291047561", "Account no: 00482913", "acct # 482910375"],
+        examples: &[
+            "checking account number 38291047561",
+            "Account no: 00482913",
+            "acct # 482910375",
+        ],
         counter_examples: &[
             "account number 1111111111",
             "account number 4829103",
@@ -386,7 +406,10 @@ mod tests {
     }
 
     fn confidence(engine: &crate::Engine, text: &str) -> Option<Confidence> {
-        engine.scan_text(text.as_bytes()).first().map(|f| f.confidence)
+        engine
+            .scan_text(text.as_bytes())
+            .first()
+            .map(|f| f.confidence)
     }
 
     #[test]
@@ -416,7 +439,10 @@ mod tests {
             Some(Confidence::High)
         );
         assert_eq!(
-            confidence(&ibans, "Bitte per Überweisung an DE62 3704 0044 0532 0130 01"),
+            confidence(
+                &ibans,
+                "Bitte per Überweisung an DE62 3704 0044 0532 0130 01"
+            ),
             Some(Confidence::High)
         );
     }

@@ -127,13 +127,17 @@ pub const SPECS: &[Spec] = &[
         // A record number is any 6-10 digits: only the label says what it is (as for bank
         // accounts), so the label triggers the detector and the number must follow it.
         trigger: Trigger::Keywords(MRN_LABELS),
-        base: Confidence::Low,
+        base: Confidence::Medium,
         boosted: Confidence::Medium,
         context: MRN_LABELS,
         reach: 40,
         reach_back: 0,
         validate: Some(|raw| !v::is_trivial_digits(&v::digits(raw))),
-        examples: &["MRN: 00482913", "Medical record number AB4829103", "Patient ID 4829103"],
+        examples: &[
+            "MRN: 00482913",
+            "Medical record number AB4829103",
+            "Patient ID 4829103",
+        ],
         counter_examples: &["MRN: 11111111", "MRN: 48291", "00482913"],
         ..health(
             "medical_record_number",

@@ -80,7 +80,10 @@ fn phone(raw: &[u8]) -> bool {
 /// Real numbers that happen to read as one are rare; a phone number written in groups is
 /// never taken for one.
 fn is_timestamp(raw: &[u8], ds: &[u8]) -> bool {
-    let unseparated = raw.iter().skip_while(|&&b| b == b'+').all(u8::is_ascii_digit);
+    let unseparated = raw
+        .iter()
+        .skip_while(|&&b| b == b'+')
+        .all(u8::is_ascii_digit);
     if !unseparated || !(ds.len() == 12 || ds.len() == 14) {
         return false;
     }
@@ -249,7 +252,10 @@ pub const SPECS: &[Spec] = &[
         // the `@` (the first branch of the pattern).
         reach_back: 160,
         context: &["email", "e-mail", "mail", "contact"],
-        examples: &["mail jane.doe@example.org please", "Contact: ops-team+alerts@corp.example.co.uk"],
+        examples: &[
+            "mail jane.doe@example.org please",
+            "Contact: ops-team+alerts@corp.example.co.uk",
+        ],
         counter_examples: &[
             "https://admin:s3cret@db.example.internal/x",
             "postgres://svc_user:Pa55word@10.0.0.5:5432/app",
@@ -328,12 +334,15 @@ pub const SPECS: &[Spec] = &[
             "sin no",
             "sin#",
             "sin #",
-            "insurance number",
             "numéro d'assurance sociale",
             "numero d'assurance sociale",
             "assurance sociale",
         ],
-        examples: &["SIN number: 271 649 386", "social insurance number 271649386", "271 649 386"],
+        examples: &[
+            "SIN number: 271 649 386",
+            "social insurance number 271649386",
+            "271 649 386",
+        ],
         counter_examples: &["SIN number: 271 649 387", "SIN number: 046 454 286"],
         ..pii(
             "ca_sin",
@@ -373,7 +382,11 @@ pub const SPECS: &[Spec] = &[
             "contact",
         ],
         reach_back: 16,
-        examples: &["phone: (415) 555-2671", "call +49 30 901820", "+1 415 555 2671"],
+        examples: &[
+            "phone: (415) 555-2671",
+            "call +49 30 901820",
+            "+1 415 555 2671",
+        ],
         counter_examples: &[
             "build +20240315123045",
             "build 2024.03.15.1230",
@@ -421,7 +434,7 @@ pub const SPECS: &[Spec] = &[
         // invoice is full of dates. So the label triggers the detector and the date must
         // follow it closely.
         trigger: Trigger::Keywords(DOB_LABELS),
-        base: Confidence::Low,
+        base: Confidence::Medium,
         boosted: Confidence::Medium,
         context: DOB_LABELS,
         reach: 64,
@@ -559,7 +572,13 @@ pub const SPECS: &[Spec] = &[
         validate: Some(v::in_aadhaar),
         base: Confidence::Low,
         // Not `uid`: a user id in every database dump and config file.
-        context: &["aadhaar", "aadhar", "uidai", "आधार", "unique identification number"],
+        context: &[
+            "aadhaar",
+            "aadhar",
+            "uidai",
+            "आधार",
+            "unique identification number",
+        ],
         examples: &["Aadhaar 4918 3726 1509", "आधार संख्या 491837261509"],
         counter_examples: &["Aadhaar 4918 3726 1508", "Aadhaar 1918 3726 1509"],
         ..pii(
@@ -606,7 +625,10 @@ pub const SPECS: &[Spec] = &[
             "numero de identidad",
             "número de identificación de extranjero",
         ],
-        examples: &["DNI 48392716A", "documento nacional de identidad: 48392716-A"],
+        examples: &[
+            "DNI 48392716A",
+            "documento nacional de identidad: 48392716-A",
+        ],
         counter_examples: &["DNI 48392716B"],
         ..pii(
             "es_dni",
@@ -617,7 +639,13 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(it_fiscal_code),
-        context: &["codice fiscale", "fiscal code", "tax code", "cod. fiscale", "c.f."],
+        context: &[
+            "codice fiscale",
+            "fiscal code",
+            "tax code",
+            "cod. fiscale",
+            "c.f.",
+        ],
         examples: &["Codice fiscale: BNCGPP80A41H501I"],
         counter_examples: &["Codice fiscale: BNCGPP80A41H501J"],
         ..pii(
@@ -648,7 +676,7 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        validate: Some(super::national::de_tax_id),
+        validate: Some(v::de_tax_id),
         boosted: Confidence::High,
         examples: &[
             "Steuer-ID: 47291038560",
@@ -688,7 +716,10 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::be_nrn),
         boosted: Confidence::High,
-        examples: &["rijksregisternummer 85.07.30-033.28", "numéro national: 85073003328"],
+        examples: &[
+            "rijksregisternummer 85.07.30-033.28",
+            "numéro national: 85073003328",
+        ],
         counter_examples: &["rijksregisternummer 85.07.30-033.29"],
         ..named_id(
             "be_national_number",
@@ -805,7 +836,11 @@ pub const SPECS: &[Spec] = &[
         // The layout (initials, birth date, sex, state, consonants) and the check digit
         // together are specific enough without the word.
         validate: Some(super::national::mx_curp),
-        context: &["curp", "clave única de registro de población", "clave unica de registro de poblacion"],
+        context: &[
+            "curp",
+            "clave única de registro de población",
+            "clave unica de registro de poblacion",
+        ],
         examples: &["CURP GOMA850312HDFRRN09"],
         counter_examples: &["CURP GOMA850312HDFRRN08", "CURP GOMA851312HDFRRN09"],
         ..pii(
@@ -876,7 +911,10 @@ pub const SPECS: &[Spec] = &[
         validate: Some(v::za_id),
         boosted: Confidence::High,
         examples: &["South African ID number 8503125123088"],
-        counter_examples: &["South African ID number 8503125123089", "South African ID number 8513125123088"],
+        counter_examples: &[
+            "South African ID number 8503125123089",
+            "South African ID number 8513125123088",
+        ],
         ..named_id(
             "za_id_number",
             "South African ID number",
@@ -888,7 +926,12 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::ie_pps),
         base: Confidence::Low,
-        context: &["pps", "ppsn", "personal public service", "uimhir phearsanta"],
+        context: &[
+            "pps",
+            "ppsn",
+            "personal public service",
+            "uimhir phearsanta",
+        ],
         examples: &["PPS number 8765432S", "PPSN: 8765432EA"],
         counter_examples: &["PPS number 8765432T"],
         ..pii(
@@ -920,7 +963,11 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::au_tfn),
         boosted: Confidence::High,
-        examples: &["TFN 463 829 164", "tax file number: 463829164", "463 829 164"],
+        examples: &[
+            "TFN 463 829 164",
+            "tax file number: 463829164",
+            "463 829 164",
+        ],
         counter_examples: &["TFN 463 829 165"],
         ..named_id(
             "au_tfn",
@@ -946,7 +993,12 @@ pub const SPECS: &[Spec] = &[
     Spec {
         base: Confidence::Low,
         boosted: Confidence::Medium,
-        context: &["cnic", "nadra", "computerized national identity", "شناختی کارڈ"],
+        context: &[
+            "cnic",
+            "nadra",
+            "computerized national identity",
+            "شناختی کارڈ",
+        ],
         examples: &["CNIC 35202-4829103-7"],
         counter_examples: &["CNIC 35202-482910-7"],
         ..pii("pk_cnic", "Pakistani CNIC", 13, r"\b(\d{5}-\d{7}-\d)\b")
@@ -997,7 +1049,13 @@ pub const SPECS: &[Spec] = &[
             "il_id_number",
             "Israeli identity number",
             9,
-            &["teudat zehut", "israeli id", "zehut", "מספר זהות", "תעודת זהות"],
+            &[
+                "teudat zehut",
+                "israeli id",
+                "zehut",
+                "מספר זהות",
+                "תעודת זהות",
+            ],
             r"\b(\d{9})\b",
         )
     },
@@ -1075,17 +1133,26 @@ mod tests {
     }
 
     fn confidence(engine: &crate::Engine, text: &str) -> Option<Confidence> {
-        engine.scan_text(text.as_bytes()).first().map(|f| f.confidence)
+        engine
+            .scan_text(text.as_bytes())
+            .first()
+            .map(|f| f.confidence)
     }
 
     #[test]
     fn an_ssn_keyword_in_another_sentence_does_not_raise_a_part_number() {
         let ssn = every_tier("us_ssn");
         assert_eq!(
-            confidence(&ssn, "Mail your SSN card to HR. Part 482391057 shipped today."),
+            confidence(
+                &ssn,
+                "Mail your SSN card to HR. Part 482391057 shipped today."
+            ),
             Some(Confidence::Low)
         );
-        assert_eq!(confidence(&ssn, "Your SSN: 482391057."), Some(Confidence::High));
+        assert_eq!(
+            confidence(&ssn, "Your SSN: 482391057."),
+            Some(Confidence::High)
+        );
         assert_eq!(confidence(&ssn, "482391057"), Some(Confidence::Low));
     }
 
@@ -1096,7 +1163,10 @@ mod tests {
             confidence(&sin, "double y = Math.sin(271649386);"),
             Some(Confidence::Low)
         );
-        assert_eq!(confidence(&sin, "SIN number 271649386"), Some(Confidence::High));
+        assert_eq!(
+            confidence(&sin, "SIN number 271649386"),
+            Some(Confidence::High)
+        );
         let aadhaar = every_tier("in_aadhaar");
         assert_eq!(
             confidence(&aadhaar, "uid = 491837261509"),
@@ -1112,14 +1182,20 @@ mod tests {
     fn build_timestamps_are_not_phone_numbers() {
         assert!(!phone(b"+20240315123045"));
         assert!(!phone(b"+202403151230"));
-        assert!(phone(b"+201001234567"), "an Egyptian mobile: hour 45 is no time");
+        assert!(
+            phone(b"+201001234567"),
+            "an Egyptian mobile: hour 45 is no time"
+        );
         assert!(phone(b"+20 2024 031512"), "written in groups");
     }
 
     #[test]
     fn credentials_in_a_url_are_not_an_address() {
         let email = every_tier("email");
-        assert_eq!(confidence(&email, "https://admin:s3cret@db.example.internal/x"), None);
+        assert_eq!(
+            confidence(&email, "https://admin:s3cret@db.example.internal/x"),
+            None
+        );
         assert_eq!(
             confidence(&email, "url = ftp://backup:hunter22@files.example.com/dump"),
             None

@@ -114,14 +114,16 @@ pub(super) fn base64_user_password(raw: &[u8]) -> bool {
 
 /// Values that name where a secret comes from instead of holding it: variables
 /// (`$password`, `${DB_PASSWORD}`, `%(password)s`, `%DB_PASS%`, `var.db_password`,
-/// `self.password`), templates (`{{ .Values.password }}`) and identifiers
-/// (`db_password`, `DB_PASSWORD`, a type name such as `SecretStr`).
+/// `self.password`), templates (`{{ .Values.password }}`), code paths
+/// (`windows_sys::core::PWSTR`), identifiers (`db_password`, `DB_PASSWORD`, a type name
+/// such as `SecretStr`, a field name such as `challengePassword`) and file paths
+/// (`PWD=/home/user`).
 pub(super) fn literal_value(raw: &[u8]) -> bool {
     const REFERENCES: &[&[u8]] = &[
-        b"${", b"{{", b"%(", b"%{", b"#{", b"$(", b"getenv", b"environ",
+        b"${", b"{{", b"%(", b"%{", b"#{", b"$(", b"::", b"getenv", b"environ",
     ];
     if raw.is_empty()
-        || matches!(raw[0], b'$' | b'@' | b'&' | b'*')
+        || matches!(raw[0], b'$' | b'@' | b'&' | b'*' | b':')
         || (raw[0] == b'%' && raw.last() == Some(&b'%'))
         || REFERENCES
             .iter()
@@ -136,20 +138,15 @@ pub(super) fn literal_value(raw: &[u8]) -> bool {
     };
     // `var.db_password`, `self.password`, `config.db.password`: an attribute path.
     let dotted = raw.contains(&b'.') && raw.split(|&b| b == b'.').all(word);
-    let lower_snake =
-        raw.contains(&b'_') && raw.iter().all(|c| c.is_ascii_lowercase() || *c == b'_');
+    // `db_password`, `credentials`, `SecretStr`, `CFStringRef`, `DBPROPENUM`: letters
+    // alone (and underscores) are a variable or type name far more often than a password.
+    let identifier = raw.iter().all(|c| c.is_ascii_alphabetic() || *c == b'_');
     let upper_snake = raw.contains(&b'_')
         && raw
             .iter()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
-    // `SecretStr`, `PasswordField`: words joined in CamelCase, no digit or symbol.
-    let camel = raw[0].is_ascii_uppercase()
-        && raw.iter().all(u8::is_ascii_alphabetic)
-        && raw.iter().filter(|c| c.is_ascii_uppercase()).count() >= 2
-        && raw
-            .windows(2)
-            .all(|w| !(w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase()));
-    !(dotted || lower_snake || upper_snake || camel)
+    let path = raw[0] == b'/' && raw[1..].contains(&b'/');
+    !(dotted || identifier || upper_snake || path)
 }
 
 /// `curl -u user:password`: the password part is a literal, not `$PASS`.
@@ -166,7 +163,25 @@ fn url_password_literal(raw: &[u8]) -> bool {
     };
     let authority = &raw[scheme_end + 3..];
     let userinfo = &authority[..memchr::memrchr(b'@', authority).unwrap_or(authority.len())];
-    user_colon_password(userinfo)
+    // `[user[:password]@]host` is a syntax summary; `user:password@` a documented shape.
+    let password = userinfo
+        .splitn(2, |&b| b == b':')
+        .nth(1)
+        .unwrap_or_default();
+    const WORDS: &[&[u8]] = &[b"password", b"passwd", b"pass", b"pwd", b"secret", b"pw"];
+    !userinfo.iter().any(|b| matches!(b, b'[' | b']'))
+        && !WORDS.iter().any(|w| password.eq_ignore_ascii_case(w))
+        && user_colon_password(userinfo)
+}
+
+/// A quoted password: a literal (see [`literal_value`]) that is not a description of one
+/// (`'Password used to generate key'`, `'top secret'`).
+fn quoted_password(raw: &[u8]) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    literal_value(raw)
+        && !["password", "passphrase", "secret"]
+            .iter()
+            .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
 }
 
 /// 40 hexadecimal digits are a git commit or a SHA-1 digest far more often than a token.
@@ -1189,8 +1204,7 @@ pub const SPECS: &[Spec] = &[
         counter_examples: &[
             "postgres://app:${DB_PASSWORD}@db:5432/app",
             "https://user:<password>@host.example",
-            "mysql://root:db_password@localhost/app",
-        ],
+            "mysql://root:db_password@localhost/app", "smtp://[user[:password]@]host[:port]", "https://username:password@pypi.company.com/simple", "git fetch http://user:pass@host/repo",],
         ..token(
             "url_credentials",
             "Credentials in a URL or connection string",
@@ -1549,8 +1563,7 @@ pub const SPECS: &[Spec] = &[
             "password: str",
             "password: SecretStr",
             "password: Optional[str]",
-            "password = get_db_password()",
-        ],
+            "password = get_db_password()", "%sudo ALL=(root) NOPASSWD: /bin/systemctl restart app", "PWD: '/Users/jane'", "CHALLENGE_PASSWORD: \"challengePassword\"", "pub pszPassword: windows_sys::core::PWSTR,", "self.username, self.password = credentials", "usernamePassword: MI_UsernamePasswordCreds,", "pub static kSecClassInternetPassword: CFStringRef;", "pub const DBPROP_AUTH_PASSWORD: DBPROPENUM = 9i32;", "use crate::operation::get_random_password::GetRandomPasswordOutput;",],
         ..named(
             "password_assignment",
             "Password assigned in code or configuration",
@@ -1562,10 +1575,10 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        min_entropy: 2.5,
+        min_entropy: 3.0,
         base: Confidence::Low,
         boosted: Confidence::Medium,
-        validate: Some(literal_value),
+        validate: Some(quoted_password),
         context: &[
             "prod",
             "production",
@@ -1582,8 +1595,7 @@ pub const SPECS: &[Spec] = &[
             "password = \"%(password)s\"",
             "password = \"short\"",
             "password = \"${DB_PASSWORD}\"",
-            "password = \"********\"",
-        ],
+            "password = \"********\"", "const password = 'Password used to generate key';", "passphrase: 'top secret'",],
         ..named(
             "password_quoted",
             "Quoted password with spaces or symbols, assigned in code or configuration",

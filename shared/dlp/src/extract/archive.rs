@@ -44,7 +44,6 @@ pub(super) fn zip(
         .collect();
     let mut sink = ZipSink {
         office_kind: office::classify(&names),
-        document_text: Vec::new(),
         name,
         display,
         depth,
@@ -117,9 +116,6 @@ pub(super) fn zip(
         }
     }
     ctx.not_scanned(&label, ("member", "members"), &left_out);
-    if sink.office_kind.is_some() {
-        ctx.push_text(display, sink.document_text);
-    }
 }
 
 /// Inflates one zip member (whose declared ratio was checked) up to the ratio cap and what is
@@ -161,10 +157,11 @@ fn read_member(
     ctx.reserve(data.len() as u64).then_some(data)
 }
 
-/// Where the members of one zip go: the text of an office document, or extraction of each.
+/// Where the members of one zip go: the text of each part of an office document (named like
+/// an archive member, `report.docx!word/document.xml`, so that a finding's line and column
+/// point into that part), or extraction of each member.
 struct ZipSink<'a> {
     office_kind: Option<office::OfficeKind>,
-    document_text: Vec<u8>,
     name: &'a str,
     display: Option<&'a str>,
     depth: usize,
@@ -172,18 +169,13 @@ struct ZipSink<'a> {
 
 impl ZipSink<'_> {
     fn take(&mut self, ctx: &mut Ctx<'_>, member: &str, data: &[u8]) {
+        let path = member_path(self.display, self.name, member);
         match self.office_kind {
             Some(kind) => {
                 let text = office::markup_to_text(data, office::dialect_of(kind));
-                if !text.is_empty() {
-                    self.document_text.extend_from_slice(&text);
-                    self.document_text.push(b'\n');
-                }
+                ctx.push_text(Some(&path), text);
             }
-            None => {
-                let path = member_path(self.display, self.name, member);
-                extract_into(ctx, member, Some(&path), data, self.depth + 1);
-            }
+            None => extract_into(ctx, member, Some(&path), data, self.depth + 1),
         }
     }
 }

@@ -70,6 +70,24 @@ fn office_documents() {
         zip::CompressionMethod::Deflated,
     );
     assert_eq!(detectors(&e, "c.pptx", &pptx), ["github_token"]);
+    // Each finding names the part of the document it is in, and its line and column are in
+    // that part's text: slide 2's token is on slide 2's first line.
+    let deck = zip_of(
+        &[
+            ("ppt/presentation.xml", b"<p/>"),
+            ("ppt/slides/slide1.xml", b"<p:sld><a:p><a:r><a:t>Agenda</a:t></a:r></a:p></p:sld>"),
+            (
+                "ppt/slides/slide2.xml",
+                format!("<p:sld><a:p><a:r><a:t>key {TOKEN}</a:t></a:r></a:p></p:sld>").as_bytes(),
+            ),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    let report = e.scan_bytes("deck.pptx", &deck);
+    assert_eq!(report.findings.len(), 1, "{report:?}");
+    let found = &report.findings[0];
+    assert_eq!(found.part.as_deref(), Some("ppt/slides/slide2.xml"));
+    assert_eq!((found.line, found.column), (1, 5));
 
     let odt = zip_of(
         &[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", b"<office:document-content><text:p>Employee SSN: 536-22-1234</text:p></office:document-content>")],
