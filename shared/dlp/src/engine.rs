@@ -34,6 +34,8 @@ const DIGIT_REACH_AFTER: usize = 16;
 const DIGIT_SET_CACHE: usize = 48 << 20;
 /// Trigger literals are matched on at most this many leading bytes.
 const TRIGGER_PREFIX: usize = 6;
+/// Context keywords, more numerous, on fewer: the automaton's size is its speed.
+const CONTEXT_PREFIX: usize = 6;
 /// Streaming: bytes per chunk, and bytes shared by consecutive chunks. The overlap is
 /// larger than the longest match (a PEM key, 8 KiB) plus the context radius.
 pub const STREAM_CHUNK: usize = 1 << 20;
@@ -89,8 +91,10 @@ fn build_keyword_automaton(words: &[String]) -> Result<Option<AhoCorasick>, Stri
     if words.is_empty() {
         return Ok(None);
     }
+    // Leftmost-longest: `bank` must not hide `bankverbindung`, whose end is a word end.
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostLongest)
         .build(words)
         .map(Some)
         .map_err(|e| e.to_string())
@@ -207,15 +211,16 @@ struct TermSet {
     boosted: Confidence,
 }
 
+/// What one pattern of the literal automaton (a lower-cased prefix) stands for.
 struct LiteralUse {
-    /// Set for case-sensitive literals: the automaton is case-insensitive, so the bytes
-    /// are compared again.
-    exact: Option<Vec<u8>>,
-    /// Length of the longest full literal behind this prefix (the window reaches past it).
-    full_len: usize,
-    uses: Vec<usize>,
-    /// Detectors for which this literal is a supporting (context) keyword.
-    context_of: Vec<usize>,
+    /// Detectors triggered here, each with its full literal and whether it is matched
+    /// case-sensitively (lower-cased if not): the automaton knows only the first
+    /// [`TRIGGER_PREFIX`] bytes, case-insensitively, so `account number` must not open a
+    /// window at every `account`, nor `AKIA` at every `akia`.
+    uses: Vec<(usize, Vec<u8>, bool)>,
+    /// Detectors for which a keyword starting with this literal is a supporting (context)
+    /// keyword, each with the whole keyword (lower-cased).
+    context_of: Vec<(usize, Vec<u8>)>,
 }
 
 /// Builds an [`Engine`]: the built-in catalog (all or some detectors), custom rules, and
@@ -261,8 +266,13 @@ impl EngineBuilder {
         let mut engine = Engine {
             detectors: Vec::new(),
             literal_automaton: None,
+            ascii_literals: Vec::new(),
+            non_ascii_automaton: None,
+            non_ascii_literals: Vec::new(),
             literals: Vec::new(),
             digit_detectors: Vec::new(),
+            digit_pattern_detectors: Vec::new(),
+            needs_keyword: Vec::new(),
             digit_set: None,
             digit_reach_back: 0,
             hex_colon_detectors: Vec::new(),
@@ -270,8 +280,9 @@ impl EngineBuilder {
             term_sets: Vec::new(),
             min_confidence,
         };
-        let mut literal_index: std::collections::HashMap<(Vec<u8>, bool), usize> =
-            Default::default();
+        // One automaton pattern per lower-cased prefix, whatever uses it: a prefix shared by
+        // a trigger and two keywords (`accoun`) is reported once, not three times.
+        let mut literal_index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut add_literal =
             |literal: &str, case_sensitive: bool, det: usize, literals: &mut Vec<LiteralUse>| {
@@ -280,28 +291,23 @@ impl EngineBuilder {
                 } else {
                     literal.to_ascii_lowercase().into_bytes()
                 };
-                let bytes = full[..full.len().min(TRIGGER_PREFIX)].to_vec();
-                let key = (bytes.clone(), case_sensitive);
-                let idx = *literal_index.entry(key).or_insert_with(|| {
-                    patterns.push(bytes.clone());
+                let prefix = full[..full.len().min(TRIGGER_PREFIX)].to_ascii_lowercase();
+                let idx = *literal_index.entry(prefix.clone()).or_insert_with(|| {
+                    patterns.push(prefix);
                     literals.push(LiteralUse {
-                        exact: case_sensitive.then(|| bytes.clone()),
-                        full_len: 0,
                         uses: Vec::new(),
                         context_of: Vec::new(),
                     });
                     literals.len() - 1
                 });
                 let lit = &mut literals[idx];
-                lit.full_len = lit.full_len.max(full.len());
-                if !lit.uses.contains(&det) {
-                    lit.uses.push(det);
+                if !lit.uses.iter().any(|(d, f, _)| *d == det && *f == full) {
+                    lit.uses.push((det, full, case_sensitive));
                 }
             };
 
         // Context keywords go into the same automaton (whole words, not cut to a prefix),
         // so one pass over the text finds triggers and supporting words together.
-        let mut context_index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
         let mut context_words: Vec<(Vec<u8>, usize)> = Vec::new();
 
         for spec in &specs {
@@ -431,30 +437,53 @@ impl EngineBuilder {
             });
         }
 
+        engine.needs_keyword = engine
+            .detectors
+            .iter()
+            .map(|d| {
+                d.base.is_none_or(|b| b < min_confidence)
+                    && d.context.is_some()
+                    && d.context_in_main_pass
+            })
+            .collect();
         for (word, det) in context_words {
             if word.is_empty() {
                 continue;
             }
-            let idx = *context_index.entry(word.clone()).or_insert_with(|| {
-                patterns.push(word.clone());
+            // Cut to a prefix like the triggers (and checked whole on a hit): hundreds of
+            // keywords in a dozen languages would otherwise grow the automaton past the cache.
+            let prefix = word[..word.len().min(CONTEXT_PREFIX)].to_vec();
+            let idx = *literal_index.entry(prefix.clone()).or_insert_with(|| {
+                patterns.push(prefix);
                 engine.literals.push(LiteralUse {
-                    exact: None,
-                    full_len: word.len(),
                     uses: Vec::new(),
                     context_of: Vec::new(),
                 });
                 engine.literals.len() - 1
             });
-            if !engine.literals[idx].context_of.contains(&det) {
-                engine.literals[idx].context_of.push(det);
+            let lit = &mut engine.literals[idx];
+            if !lit.context_of.iter().any(|(d, w)| *d == det && *w == word) {
+                lit.context_of.push((det, word));
             }
         }
         if !engine.digit_detectors.is_empty() {
-            let digit_patterns: Vec<&str> = specs
-                .iter()
-                .filter(|s| matches!(s.trigger, Trigger::Digits(_)))
-                .map(|s| s.pattern)
-                .collect();
+            // Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers):
+            // each distinct pattern is in the set once and names every detector behind it.
+            let mut digit_patterns: Vec<&str> = Vec::new();
+            for spec in specs.iter().filter(|s| matches!(s.trigger, Trigger::Digits(_))) {
+                if !digit_patterns.contains(&spec.pattern) {
+                    digit_patterns.push(spec.pattern);
+                }
+            }
+            let pattern_index = |pattern: &str| digit_patterns.iter().position(|p| *p == pattern);
+            engine.digit_pattern_detectors = vec![Vec::new(); digit_patterns.len()];
+            for (det, spec) in specs.iter().enumerate() {
+                if matches!(spec.trigger, Trigger::Digits(_)) {
+                    if let Some(i) = pattern_index(spec.pattern) {
+                        engine.digit_pattern_detectors[i].push(det);
+                    }
+                }
+            }
             engine.digit_set = Some(
                 Regex::builder()
                     .syntax(syntax::Config::new().unicode(false).utf8(false))
@@ -479,16 +508,32 @@ impl EngineBuilder {
                 .unwrap_or(0)
                 .min(32);
         }
-        if !patterns.is_empty() {
+        // Literals with bytes beyond ASCII (keywords in Korean, Greek, Cyrillic, or with
+        // accents) get an automaton of their own, run only on text that is not pure ASCII:
+        // their bytes would double the main automaton's byte classes, and with them its size
+        // and the cache misses of every walk over English text.
+        let (ascii, other): (Vec<usize>, Vec<usize>) =
+            (0..patterns.len()).partition(|&i| patterns[i].is_ascii());
+        if !ascii.is_empty() {
             engine.literal_automaton = Some(
                 aho_corasick::dfa::Builder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .start_kind(aho_corasick::StartKind::Unanchored)
                     .prefilter(false)
-                    .build(&patterns)
+                    .build(ascii.iter().map(|&i| &patterns[i]))
                     .map_err(|e| e.to_string())?,
             );
+            engine.ascii_literals = ascii;
+        }
+        if !other.is_empty() {
+            engine.non_ascii_automaton = Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .build(other.iter().map(|&i| &patterns[i]))
+                    .map_err(|e| e.to_string())?,
+            );
+            engine.non_ascii_literals = other;
         }
         Ok(engine)
     }
@@ -499,8 +544,18 @@ impl EngineBuilder {
 pub struct Engine {
     detectors: Vec<Detector>,
     literal_automaton: Option<aho_corasick::dfa::DFA>,
+    /// `literals` index of each pattern of `literal_automaton`...
+    ascii_literals: Vec<usize>,
+    /// ...and of the literals that are not pure ASCII, in an automaton of their own.
+    non_ascii_automaton: Option<AhoCorasick>,
+    non_ascii_literals: Vec<usize>,
     literals: Vec<LiteralUse>,
     digit_detectors: Vec<usize>,
+    /// The detectors behind each pattern of `digit_set`.
+    digit_pattern_detectors: Vec<Vec<usize>>,
+    /// Per detector: reported at this threshold only next to a keyword that the main pass
+    /// finds, so a candidate with no keyword in reach is not worth a window.
+    needs_keyword: Vec<bool>,
     /// All digit-triggered patterns in one automaton: one pass over a cluster tells
     /// which detectors can match there at all (pattern i = `digit_detectors[i]`).
     digit_set: Option<Regex>,
@@ -556,31 +611,65 @@ impl Engine {
         let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.detectors.len()];
         let mut context_hits: Vec<Vec<usize>> = vec![Vec::new(); self.detectors.len()];
 
-        if let Some(dfa) = &self.literal_automaton {
-            for_each_literal(dfa, text, |pattern, start, end| {
-                let Some(lit) = self.literals.get(pattern) else {
+        {
+            let mut on_literal = |literal: usize, start: usize, end: usize| {
+                let Some(lit) = self.literals.get(literal) else {
                     return;
                 };
-                if let Some(exact) = &lit.exact {
-                    if text.get(start..end) != Some(exact.as_slice()) {
-                        return;
+                let _ = end;
+                let mut last_det = usize::MAX;
+                for (det, full, case_sensitive) in &lit.uses {
+                    let det = *det;
+                    if det == last_det {
+                        continue;
                     }
-                }
-                for &det in &lit.uses {
+                    let Some(found) = text.get(start..start + full.len()) else {
+                        continue;
+                    };
+                    let same = if *case_sensitive {
+                        found == full.as_slice()
+                    } else {
+                        found.eq_ignore_ascii_case(full)
+                    };
+                    if !same {
+                        continue;
+                    }
+                    last_det = det;
                     let d = &self.detectors[det];
                     windows[det].push((
                         start.saturating_sub(d.reach_back),
-                        (start + lit.full_len + d.reach).min(len),
+                        (start + full.len() + d.reach).min(len),
                     ));
                 }
-                if !lit.context_of.is_empty() && at_word_boundary(text, start, end, end - start) {
-                    for &det in &lit.context_of {
-                        context_hits[det].push(start);
+                for (det, word) in &lit.context_of {
+                    let word_end = start + word.len();
+                    if text
+                        .get(start..word_end)
+                        .is_some_and(|found| found.eq_ignore_ascii_case(word))
+                        && at_word_boundary(text, start, word_end, word.len())
+                    {
+                        context_hits[*det].push(start);
                     }
                 }
-            });
+            };
+            if let Some(dfa) = &self.literal_automaton {
+                for_each_literal(dfa, text, |pattern, start, end| {
+                    on_literal(self.ascii_literals[pattern], start, end)
+                });
+            }
+            if let Some(ac) = &self.non_ascii_automaton {
+                if !text.is_ascii() {
+                    for m in ac.find_overlapping_iter(text) {
+                        let literal = self.non_ascii_literals[m.pattern().as_usize()];
+                        on_literal(literal, m.start(), m.end());
+                    }
+                }
+            }
         }
 
+        for hits in context_hits.iter_mut() {
+            hits.sort_unstable();
+        }
         if self.digit_set.is_some() || !self.hex_colon_detectors.is_empty() {
             let mut which =
                 regex_automata::PatternSet::new(self.digit_set.as_ref().map_or(0, |s| s.pattern_len()));
@@ -608,14 +697,18 @@ impl Engine {
                 which.clear();
                 set.which_overlapping_matches(&Input::new(text).range(window), &mut which);
                 for pattern in which.iter() {
-                    let det = self.digit_detectors[pattern.as_usize()];
-                    let d = &self.detectors[det];
-                    if let TriggerKind::Digits(min) = d.trigger {
-                        if digit_count >= usize::from(min) {
-                            windows[det].push((
-                                start.saturating_sub(d.reach_back),
-                                (end + DIGIT_REACH_AFTER).min(len),
-                            ));
+                    for &det in &self.digit_pattern_detectors[pattern.as_usize()] {
+                        let d = &self.detectors[det];
+                        if let TriggerKind::Digits(min) = d.trigger {
+                            if digit_count >= usize::from(min)
+                                && !(self.needs_keyword[det]
+                                    && !ContextHits(&context_hits[det]).near(start, end))
+                            {
+                                windows[det].push((
+                                    start.saturating_sub(d.reach_back),
+                                    (end + DIGIT_REACH_AFTER).min(len),
+                                ));
+                            }
                         }
                     }
                 }
@@ -630,9 +723,7 @@ impl Engine {
             if wins.is_empty() {
                 continue;
             }
-            let hits = &mut context_hits[det];
-            hits.sort_unstable();
-            let context = ContextHits(hits);
+            let context = ContextHits(&context_hits[det]);
             for (s, e) in merge_windows(wins) {
                 self.verify_window(det, text, s, e, &context, &mut findings);
             }
@@ -687,11 +778,7 @@ impl Engine {
         out: &mut Vec<Candidate>,
     ) {
         let d = &self.detectors[det];
-        if d.base.is_none_or(|b| b < self.min_confidence)
-            && d.context.is_some()
-            && d.context_in_main_pass
-            && !context.near(ws, we)
-        {
+        if self.needs_keyword[det] && !context.near(ws, we) {
             // Reported at this threshold only with a keyword: look for one before running
             // the regex.
             return;
@@ -855,20 +942,30 @@ fn characters(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
-/// Sets each finding's 1-based line and column (in characters) in `text`. Lines are counted
-/// only up to each finding, in order (a vectorised count, not a list of every newline).
+/// Sets each finding's 1-based line and column (in characters) in `text`, walking the
+/// findings in order: lines are counted only up to each finding (a vectorised count), and a
+/// finding on the line of the previous one counts characters from there, so a single long
+/// line with many findings stays linear.
 fn locate(text: &[u8], findings: &mut [Finding]) {
     let mut order: Vec<usize> = (0..findings.len()).collect();
     order.sort_by_key(|&i| findings[i].start);
     let (mut counted_to, mut line) = (0usize, 1usize);
+    // Offset and column of the previous finding.
+    let (mut prev_at, mut prev_column) = (0usize, 1usize);
     for i in order {
         let f = &mut findings[i];
         let start = f.start.min(text.len());
-        line += memchr::memchr_iter(b'\n', &text[counted_to..start]).count();
-        counted_to = start;
-        let line_start = memchr::memrchr(b'\n', &text[..start]).map_or(0, |n| n + 1);
+        let newlines = memchr::memchr_iter(b'\n', &text[counted_to..start]).count();
+        line += newlines;
+        f.column = if newlines == 0 && counted_to > 0 {
+            prev_column + characters(&text[prev_at..start])
+        } else {
+            let line_start = memchr::memrchr(b'\n', &text[..start]).map_or(0, |n| n + 1);
+            characters(&text[line_start..start]) + 1
+        };
         f.line = line;
-        f.column = characters(&text[line_start..start]) + 1;
+        counted_to = start;
+        (prev_at, prev_column) = (start, f.column);
     }
 }
 
@@ -1134,7 +1231,7 @@ fn ends_sentence(text: &[u8], at: usize) -> bool {
     let word = text[at - word_len..at].to_ascii_lowercase();
     const ABBREVIATIONS: &[&[u8]] = &[
         b"no", b"nr", b"nos", b"num", b"tel", b"ext", b"etc", b"inc", b"ltd", b"dr", b"mr",
-        b"mrs", b"ms", b"st", b"vs", b"dept", b"acct", b"approx", b"co", b"corp", b"jr", b"sr",
+        b"mrs", b"ms", b"st", b"vs", b"dept", b"acct", b"approx", b"co", b"corp", b"jr", b"sr", b"pass", b"ref", b"id",
     ];
     word_len >= 2 && !ABBREVIATIONS.contains(&word.as_slice())
 }
@@ -1629,5 +1726,39 @@ mod tests {
         assert_eq!(found, ["project_names", "employee_id"]);
         let found = ids(&engine, "confidential: CASE-12345");
         assert_eq!(found, ["ticket"]);
+    }
+}
+
+#[cfg(test)]
+mod trigger_census {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn census() {
+        let text = std::fs::read("/tmp/prose64.txt").unwrap();
+        let text = &text[..8 << 20];
+        let e = Engine::with_default_catalog();
+        let dfa = e.literal_automaton.as_ref().unwrap();
+        let _ = &e.non_ascii_literals;
+        {
+            use aho_corasick::automaton::Automaton;
+            println!("patterns {} memory {} literals {}", dfa.patterns_len(), dfa.memory_usage(), e.literals.len());
+            let ctx_only = e.literals.iter().filter(|l| l.uses.is_empty()).count();
+            println!("context-only literals {ctx_only}");
+        }
+        let mut counts: std::collections::HashMap<usize, usize> = Default::default();
+        for_each_literal(dfa, text, |p, _, _| *counts.entry(e.ascii_literals[p]).or_default() += 1);
+        println!("total hits {}", counts.values().sum::<usize>());
+        let mut v: Vec<_> = counts.into_iter().collect();
+        v.sort_by_key(|x| std::cmp::Reverse(x.1));
+        for (p, n) in v.iter().take(25) {
+            let lit = &e.literals[*p];
+            let uses: Vec<&str> = lit.uses.iter().map(|(d, _, _)| e.detectors[*d].id.as_str()).collect();
+            let ctx: Vec<&str> = lit.context_of.iter().map(|(d, _)| e.detectors[*d].id.as_str()).collect();
+            let words: Vec<String> = lit.context_of.iter().map(|(_, w)| String::from_utf8_lossy(w).to_string()).chain(lit.uses.iter().map(|(_, w, _)| String::from_utf8_lossy(w).to_string())).collect();
+            println!("{n:8} uses={uses:?} ctx={ctx:?} words={words:?}");
+        }
+        let mut wins = vec![0usize; e.detectors.len()];
+        let _ = &mut wins;
     }
 }

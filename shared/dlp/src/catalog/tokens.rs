@@ -16,12 +16,33 @@
 //! Triggers are matched on their first six bytes: a vendor name whose first six letters
 //! begin a common word (`messag`, `privat`, `client`) is not used as one.
 //!
-//! Formats come from the vendors' documentation; the examples are random values of that
-//! shape, never real credentials.
+//! Formats come from the vendors' documentation (or, for GitLab, Honeycomb and Metabase, the
+//! vendor's own source). Where a vendor documents only the prefix, or nothing, the length is
+//! a range around the lengths seen and the entry says so. The examples are random values of
+//! that shape, never real credentials.
 
 use super::secrets::{base64_user_password, letters_and_digits, named, token};
 use super::Spec;
 use crate::model::Confidence;
+
+/// A value with no digit at all (`DOWNLOADSUCCESSFULLY`) is more likely a word than a key.
+fn has_no_digit(value: &[u8]) -> bool {
+    !value.iter().any(u8::is_ascii_digit)
+}
+
+/// Honeycomb key IDs: `hc`, a letter assigned at key creation, then `ik_` (ingest), `ic_`
+/// (classic ingest) or `mk_` (management).
+const HONEYCOMB_PREFIXES: &[&str] = &[
+    "hcaik_", "hcbik_", "hccik_", "hcdik_", "hceik_", "hcfik_", "hcgik_", "hchik_", "hciik_",
+    "hcjik_", "hckik_", "hclik_", "hcmik_", "hcnik_", "hcoik_", "hcpik_", "hcqik_", "hcrik_",
+    "hcsik_", "hctik_", "hcuik_", "hcvik_", "hcwik_", "hcxik_", "hcyik_", "hczik_", "hcaic_",
+    "hcbic_", "hccic_", "hcdic_", "hceic_", "hcfic_", "hcgic_", "hchic_", "hciic_", "hcjic_",
+    "hckic_", "hclic_", "hcmic_", "hcnic_", "hcoic_", "hcpic_", "hcqic_", "hcric_", "hcsic_",
+    "hctic_", "hcuic_", "hcvic_", "hcwic_", "hcxic_", "hcyic_", "hczic_", "hcamk_", "hcbmk_",
+    "hccmk_", "hcdmk_", "hcemk_", "hcfmk_", "hcgmk_", "hchmk_", "hcimk_", "hcjmk_", "hckmk_",
+    "hclmk_", "hcmmk_", "hcnmk_", "hcomk_", "hcpmk_", "hcqmk_", "hcrmk_", "hcsmk_", "hctmk_",
+    "hcumk_", "hcvmk_", "hcwmk_", "hcxmk_", "hcymk_", "hczmk_",
+];
 
 pub const SPECS: &[Spec] = &[
     Spec {
@@ -54,15 +75,21 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
+        // Atlassian guarantees only the `ATCT` prefix for repository, project and workspace
+        // access tokens (Atlassian Community, "Can we confirm BitBucket's token prefixes?",
+        // answer by Atlassian staff, Aug 2025); the rest of the shape (`T3xFfGN0`, a base64url
+        // body, `=` and an 8-hex-digit suffix) is observed, not documented, so the body is a
+        // length range.
         examples: &[
             "ATCTT3xFfGN0bAfxX6SdyzFYxi8Q6KEBLHNiNxPySpqqGD-1owuYtc_bBe88RIJJe2fDkMPsX5B_P7cxj4RCcHLsXnavplOF96kc7rhxlAzouFw2NAw-MoiXeupmUQ8g-TuX5lDNSYD36DbXt3WgA06QX7hDwYosjc9kMSgdzVDBF5iGkYqZjr=4EB8FC1F",
+            "ATCTT3xFfGN0I4UGUBx60swN_WUuLjs5PO6_NNsVCgDqp0E13xJk8Jd28ancFvkE4UwiPIJTsxj9UPysdjD0TT1oU_MueNoEgk_S1oQJPXxXFQtLvX4NCHv715UjuRpZ8Hh2JBN_gYpVwdCJTe46FFY_1kl0bjzqrhXL9-AFq1ixtBOjPFgizJh=F8CECF95",
         ],
         counter_examples: &["ATCTT3xFfGN0i31jytGyXLZFpQIIfPyG64TpsqQL1k"],
         ..token(
             "bitbucket_access_token",
             "Bitbucket repository, project or workspace access token",
-            &["ATCTT3xFfGN0"],
-            r"\b(ATCTT3xFfGN0[A-Za-z0-9_\-=]{100,300})",
+            &["ATCT"],
+            r"\b(ATCT[A-Za-z0-9_\-=]{100,300})",
         )
     },
     Spec {
@@ -108,13 +135,18 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        examples: &["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"],
+        // Notion documents the `ntn_` prefix only (developers.notion.com, authentication and
+        // credential security guides), not a length: a range around the 46 seen.
+        examples: &[
+            "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",
+            "ntn_qcfOSraT46jydkAPb4QANCqeIRTzLdP1S7a4gyurqN07",
+        ],
         counter_examples: &["ntn_0W7NJN7CHnAacuahYaYo"],
         ..token(
             "notion_token",
             "Notion integration token",
             &["ntn_"],
-            r"\b(ntn_[A-Za-z0-9]{46})\b",
+            r"\b(ntn_[A-Za-z0-9]{40,56})\b",
         )
     },
     Spec {
@@ -138,13 +170,18 @@ pub const SPECS: &[Spec] = &[
         examples: &[
             "api_live.LfyHC9Mh177.fZi2ni_iUvBTjuBUFUEZWirxaH3Joeeo",
             "api_live_us.wfvrrH1tLf9.xchRO40kq-I6nH4k0JXgDQh0tZ0iPzKw",
+            "api_sandbox.0C9_zaEOTZL.e3DYpsdWN6kUrTsxK9zJJo72nphyI9UB",
         ],
         counter_examples: &["api_live.L9BhG.Y0t3W9iFR9"],
+        // Onfido documents only that live tokens start with `api_live` and sandbox tokens
+        // with `api_sandbox`, and that this "might vary" by region (developers.onfido.com, Get
+        // started integrating; support.onfido.com, Sandbox). The two dot-separated parts are
+        // observed, so their lengths are ranges and any two-letter region is accepted.
         ..token(
             "onfido_api_token",
             "Onfido API token",
             &["api_live", "api_sandbox"],
-            r"\b(api_(?:live|sandbox)(?:_(?:us|ca))?\.[A-Za-z0-9_\-]{11}\.[A-Za-z0-9_\-]{32})(?:[^A-Za-z0-9_\-]|$)",
+            r"\b(api_(?:live|sandbox)(?:_[a-z]{2})?\.[A-Za-z0-9_\-]{8,16}\.[A-Za-z0-9_\-]{24,48})(?:[^A-Za-z0-9_\-]|$)",
         )
     },
     Spec {
@@ -195,13 +232,19 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        examples: &["AQVN3v5W3NssveesovejJNN_pd460pv435GZ0NNa"],
+        // Yandex Cloud documents API keys (yandex.cloud/en/docs/iam/concepts/authorization/
+        // api-key) but not their format: the `AQVN` prefix and the length are observed, so the
+        // length is a range around the 40 characters seen.
+        examples: &[
+            "AQVN3v5W3NssveesovejJNN_pd460pv435GZ0NNa",
+            "AQVNxVJ4lLVWkeJe5kkE-Lh4APtYxQqTiNG_-lH6",
+        ],
         counter_examples: &["AQVNVtC9tYKe0pBG5U2O1ZjZ"],
         ..token(
             "yandex_api_key",
             "Yandex Cloud API key",
             &["AQVN"],
-            r"\b(AQVN[A-Za-z0-9_\-]{35,38})(?:[^A-Za-z0-9_\-]|$)",
+            r"\b(AQVN[A-Za-z0-9_\-]{32,44})(?:[^A-Za-z0-9_\-]|$)",
         )
     },
     Spec {
@@ -315,13 +358,15 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
+        // Together AI's key documentation (docs.together.ai, API keys and authentication) gives
+        // no format: `tgp_v1_` and the 43 characters are observed, so the length is a range.
         examples: &["tgp_v1_dliYVLISRTAfYvUQ9G3YgBKLimhRSqDyMxWWfdOaV31"],
         counter_examples: &["tgp_v1_arV3Qzaz3lZwKnKvficb"],
         ..token(
             "together_api_key",
             "Together AI API key",
             &["tgp_v1_"],
-            r"\b(tgp_v1_[A-Za-z0-9_\-]{43})(?:[^A-Za-z0-9_\-]|$)",
+            r"\b(tgp_v1_[A-Za-z0-9_\-]{40,48})(?:[^A-Za-z0-9_\-]|$)",
         )
     },
     Spec {
@@ -329,11 +374,13 @@ pub const SPECS: &[Spec] = &[
         context: &["cerebras"],
         examples: &["CEREBRAS_API_KEY=csk-wkc6dpakk4u68v8q3rrv6n3v52vc77b6c579ruee0qnk92f1"],
         counter_examples: &["csk-moblb8cxxm3603zginyx"],
+        // Cerebras does not document its key format: `csk-` and 48 lowercase characters are
+        // observed, so the length is a range.
         ..token(
             "cerebras_api_key",
             "Cerebras API key",
             &["csk-"],
-            r"\b(csk-[a-z0-9]{48})\b",
+            r"\b(csk-[a-z0-9]{44,52})\b",
         )
     },
     Spec {
@@ -351,13 +398,19 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        examples: &["pcsk_qjJx8_GIbrAJ4wDiGjci0nvbkq9ngQUHCr5bVXikMvhWdZtndG43pInAmurb2apOWDjfOr"],
+        // Pinecone's API-key pages (docs.pinecone.io, Authentication; Manage API keys) give no
+        // format. The `pcsk_` prefix, the short identifier and the `_` before the secret are
+        // observed, so both parts are length ranges.
+        examples: &[
+            "pcsk_qjJx8_GIbrAJ4wDiGjci0nvbkq9ngQUHCr5bVXikMvhWdZtndG43pInAmurb2apOWDjfOr",
+            "pcsk_PLFTvn_YFElm3ZYltcaOvowioPiPoYmkKesdvRsm3DAjVBVrbXV0kKAdgyslmybtf4xgiOUAaPC",
+        ],
         counter_examples: &["pcsk_MZaai_OKi3ifMPDZlvSjyRyn8B"],
         ..token(
             "pinecone_api_key",
             "Pinecone API key",
             &["pcsk_"],
-            r"\b(pcsk_[A-Za-z0-9]{5,6}_[A-Za-z0-9]{60,70})\b",
+            r"\b(pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{50,80})\b",
         )
     },
     Spec {
@@ -460,13 +513,19 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        examples: &["HRKU-CgiHw4zxofsZ4xh9H96PuQssDb3Y-Ef4w9Chada3UHeUwrRnWrLn_cniYhEL"],
+        // Heroku's Dev Center (Platform API quickstart, authentication) and help articles do not
+        // describe the `HRKU-` token format; 60 characters after the prefix is observed only,
+        // so the length is a range.
+        examples: &[
+            "HRKU-CgiHw4zxofsZ4xh9H96PuQssDb3Y-Ef4w9Chada3UHeUwrRnWrLn_cniYhEL",
+            "HRKU-AAmnwbz5b87F1r6pQ6BYW7Uy4k3FpVIfiBdx1dgpKlAWqpxm4f9FO9a6j7Vc",
+        ],
         counter_examples: &["HRKU-tivX8E3G75LkltobljS8"],
         ..token(
             "heroku_platform_token",
             "Heroku platform API token",
             &["HRKU-"],
-            r"\b(HRKU-[A-Za-z0-9_\-]{60})(?:[^A-Za-z0-9_\-]|$)",
+            r"\b(HRKU-[A-Za-z0-9_\-]{56,68})(?:[^A-Za-z0-9_\-]|$)",
         )
     },
     Spec {
@@ -584,18 +643,28 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        examples: &["glcbt-7y_M0MdLV2x-Run5BLYR8Z5"],
-        counter_examples: &["glcbt-g0EJEM39"],
+        // GitLab (app/models/ci/build.rb: `TOKEN_PREFIX = 'glcbt-'` followed by the partition
+        // id in hexadecimal and `_`, then `Devise.friendly_token`, 20 URL-safe characters;
+        // gitlab-org/gitlab#426137), and the JWT job tokens that replace them, `glcbt-` then a
+        // signed JWT (gitlab-org/gitlab!207268, #636985). A JWT is longer than the default reach.
+        reach: 2048,
+        examples: &[
+            "glcbt-64_PfkdiCsZJN1pubAplJNw",
+            "glcbt-eyJhbGciOiJSUzI1NiIsImtpZCI6ImxtQlhrbWFsZDBZRSIsInR5cCI6IkpXVCJ9.eyJ2ZXJzaW9uIjoiMS4wLjAiLCJvIjoiNTA1MDc0MDYiLCJ1IjoiZUQ0RFkiLCJqdGkiOiJ2bG9CRmRxMzFGaURnTk85In0.044Rx5jxFlKWeQN-aKFHHS7gwWVvA1mri_QPbjj40jAVH6PtteKkseNTWn7HQTAHu807QBVUmJDDlucfl8Krpb",
+        ],
+        counter_examples: &["glcbt-g0EJEM39", "glcbt-7y_M0MdLV2x-Run5BLYR8Z5"],
         ..token(
             "gitlab_ci_build_token",
             "GitLab CI/CD job token",
             &["glcbt-"],
-            r"\b(glcbt-[A-Za-z0-9_\-]{20,30})(?:[^A-Za-z0-9_\-]|$)",
+            r"\b(glcbt-(?:[0-9a-f]{1,8}_[A-Za-z0-9_\-]{20}|eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{20,}))(?:[^A-Za-z0-9_\-.]|$)",
         )
     },
     Spec {
         examples: &["glagent-z-EDR8yLUHLoLBABycB6JAgGRUtB7_-d5e-0yBTLqJdMW5Ykit"],
         counter_examples: &["glagent-OpHPAZcXOUplN1HQPNWm"],
+        // GitLab app/models/clusters/agent_token.rb: `glagent-` + `Devise.friendly_token(50)`,
+        // 50 URL-safe base64 characters.
         ..token(
             "gitlab_agent_token",
             "GitLab agent for Kubernetes token",
@@ -614,18 +683,23 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        examples: &["glimt-9ox4u4gicz5zaa3bvoohb0vtj"],
+        // GitLab app/models/user.rb: `glimt-` + `SecureRandom.hex.to_i(16).to_s(36)`, a 128-bit
+        // number in base 36: at most 25 characters, fewer when it has leading zeros (24 in
+        // about one token in fifteen).
+        examples: &["glimt-9ox4u4gicz5zaa3bvoohb0vtj", "glimt-qxalt6z3bl9i8vzcm48wfhj5"],
         counter_examples: &["glimt-fd4njjeopn"],
         ..token(
             "gitlab_incoming_mail_token",
             "GitLab incoming mail token",
             &["glimt-"],
-            r"\b(glimt-[a-z0-9]{25})\b",
+            r"\b(glimt-[a-z0-9]{21,25})\b",
         )
     },
     Spec {
         examples: &["glffct-NG9cNB5JaO-aapqxIfpb"],
         counter_examples: &["glffct-KoUGTBK5"],
+        // GitLab app/models/operations/feature_flags_client.rb: `glffct-` + the default
+        // `Devise.friendly_token`, 20 URL-safe characters.
         ..token(
             "gitlab_feature_flag_token",
             "GitLab feature flags client token",
@@ -638,11 +712,14 @@ pub const SPECS: &[Spec] = &[
         context: &["adobe"],
         examples: &["ADOBE_CLIENT_SECRET=p8e-ljaL00JrbRop7HJFwpR7zajCF_fKvDDI"],
         counter_examples: &["p8e-PF3txxTeWp1u"],
+        // Adobe's Developer Console guides (developer.adobe.com, managing and rotating client
+        // secrets) do not give the secret's format: `p8e-` and 32 characters are observed, so
+        // the length is a range.
         ..token(
             "adobe_client_secret",
             "Adobe client secret",
             &["p8e-"],
-            r"\b(p8e-[A-Za-z0-9_\-]{32})(?:[^A-Za-z0-9_\-]|$)",
+            r"\b(p8e-[A-Za-z0-9_\-]{28,40})(?:[^A-Za-z0-9_\-]|$)",
         )
     },
     Spec {
@@ -764,13 +841,17 @@ pub const SPECS: &[Spec] = &[
         context: &["pinterest"],
         examples: &[
             "pinterest token pina_LTK270B1YO39GIU5M6CNQ6VW6VXY0H8KYG04ZI3SA11VCBI1X4U3OL1W43O8U81FPBYVAKHQ6SI0PCRQPQS52ABYV4KOXCYXJLPD",
+            "pinterest refresh pinr_kCaOrIMtOXyXwbZRDgA7SD0yJVMUFRH6iZ7dHGadhdY6HvlIFAWydiAmmRGL",
         ],
         counter_examples: &["pina_WFCwdLbXT6oZ1fVWmeD3"],
+        // Pinterest's token debugger (developers.pinterest.com/docs/developer-tools/
+        // token-debugger) takes `pina` access and `pinr` refresh tokens; the length after the
+        // prefix is not documented.
         ..token(
             "pinterest_access_token",
-            "Pinterest access token",
-            &["pina_"],
-            r"\b(pina_[A-Za-z0-9]{40,})",
+            "Pinterest access or refresh token",
+            &["pina_", "pinr_"],
+            r"\b(pin[ar]_[A-Za-z0-9]{40,})",
         )
     },
     Spec {
@@ -788,13 +869,20 @@ pub const SPECS: &[Spec] = &[
         base: Confidence::Medium,
         boosted: Confidence::High,
         context: &["telnyx"],
-        examples: &["TELNYX_API_KEY=KEY1AD4723F2E7163D34DECC77E8A87F94A_NaBqHy7iNEM4DyvQnnj6Qv"],
+        // Telnyx documents that v2 API keys start with `KEY` and an underscore-separated part
+        // (developers.telnyx.com, CLI authentication: "API keys start with KEY_"); the 32 hex
+        // digits before the `_` and the 22 characters after it are observed, so the hex part is
+        // optional and the secret is a length range.
+        examples: &[
+            "TELNYX_API_KEY=KEY1AD4723F2E7163D34DECC77E8A87F94A_NaBqHy7iNEM4DyvQnnj6Qv",
+            "telnyx key: KEY_it772GA0eLNkD1QzkNNv9DiRrp",
+        ],
         counter_examples: &["KEY5D84D15EB87E26E1234EDCB484F75B23"],
         ..named(
             "telnyx_api_key",
             "Telnyx API key",
             &["telnyx"],
-            r"(?i:telnyx)[\s\S]{0,60}?(?:^|[^A-Za-z0-9_\-])(KEY[0-9A-F]{32}_[A-Za-z0-9]{22})(?:[^A-Za-z0-9_\-]|$)",
+            r"(?i:telnyx)[\s\S]{0,60}?(?:^|[^A-Za-z0-9_\-])(KEY(?:[0-9A-F]{32})?_[A-Za-z0-9]{20,40})(?:[^A-Za-z0-9_\-]|$)",
         )
     },
     Spec {
@@ -832,6 +920,8 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
+        // dbt's token pages (docs.getdbt.com, Authentication tokens; Service account tokens) do
+        // not document a prefix or length: `dbtc_` is observed, the length is open-ended.
         examples: &["dbtc_CX30oVX32wtcw6i43zRCMqlfkvUX-Ov5RZYzCQbbS7tL1uyiFF"],
         counter_examples: &["dbtc_onXAl8l23lk4soN68LDQ"],
         ..token(
@@ -842,13 +932,15 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
+        // Ubidots' authentication reference (docs.ubidots.com) was not found in the sources
+        // available: `BBFF-` and 30 characters are observed only, so the length is a range.
         examples: &["BBFF-BbLxLGQ3IJMCATUaoMlKaiL25GwAwJ"],
         counter_examples: &["BBFF-W379DbvqcnEO"],
         ..token(
             "ubidots_token",
             "Ubidots token",
             &["BBFF-"],
-            r"\b(BBFF-[A-Za-z0-9]{30})\b",
+            r"\b(BBFF-[A-Za-z0-9]{26,34})\b",
         )
     },
     Spec {
@@ -862,6 +954,8 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
+        // Xata's API-key pages (xata.io/docs/concepts/api-keys, REST API authentication) do not
+        // give a prefix or length: `xau_` is observed, the length is open-ended.
         examples: &["xau_E6UqJ7bCf4fFLRwGkbN2I3aHxl2aQe2I8ygY"],
         counter_examples: &["xau_LGRGGSr1kBZu"],
         ..token(
@@ -884,13 +978,31 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
-        examples: &["hcaik_0jzxfu0nq0r7oqvpv2b3tt9vk4b47f9g0kqfpcy80f12kt9whiv1befg3w"],
-        counter_examples: &["hcaik_9q2kieu700c34iw3gia1"],
+        // Honeycomb (docs.honeycomb.io, API authentication): key IDs are `hc[x]ik_` (ingest),
+        // `hc[x]lk_` (configuration) and `hc[x]mk_` (management), the `[x]` "varies and is
+        // assigned at key creation". An ingest key is its key ID and secret concatenated,
+        // `hcxik_` + 58 characters in the documented example; a classic ingest key is
+        // `hc[a-z]ic_` + 58 lower-case letters and digits (Honeycomb's husky/refinery).
+        // A management key authenticates with "Key ID + Key Secret" (Bearer); the `:` between
+        // them and the secret's length are not in the documentation, hence the ranges.
+        // A configuration key's ID is only a label: its token has no prefix (see
+        // `honeycomb_classic_key`).
+        examples: &[
+            "hcaik_0jzxfu0nq0r7oqvpv2b3tt9vk4b47f9g0kqfpcy80f12kt9whiv1befg3w",
+            "X-Honeycomb-Team: hcxik_pm9im7u9nzpejfis82yrg5qaa6o4iuefohvax3xeoncvvtiadbvh6khh2x",
+            "hcaic_wiwtqz2g8fk34vn7ifdjmr5saldjvk6ouzd1nhtfpi19j0580ym1b7hykx",
+            "Authorization: Bearer hcamk_s5iuxitglf5m814wj6ydgsg6vm:1zrilega1ozh7ftrd56pjy8aersltzfe",
+        ],
+        counter_examples: &[
+            "hcaik_9q2kieu700c34iw3gia1",
+            "hcxlk_0jzxfu0nq0r7oqvpv2b3tt9vk4",
+            "hcxmk_0jzxfu0nq0r7oqvpv2b3tt9vk4",
+        ],
         ..token(
             "honeycomb_api_key",
             "Honeycomb API key",
-            &["hcaik_", "hcxik_", "hcamk_", "hcxmk_"],
-            r"\b(hc[ax](?:ik|mk)_[a-z0-9]{50,64})\b",
+            HONEYCOMB_PREFIXES,
+            r"\b(hc[a-z]i[kc]_[a-z0-9]{58}|hc[a-z]mk_[a-z0-9]{20,32}:[A-Za-z0-9]{20,64})\b",
         )
     },
     Spec {
@@ -940,6 +1052,9 @@ pub const SPECS: &[Spec] = &[
         base: Confidence::Medium,
         boosted: Confidence::High,
         context: &["trello"],
+        // Trello's authorization guide (developer.atlassian.com/cloud/trello/guides/rest-api/
+        // authorization) does not give the token's format: `ATTA` and the 76 characters seen
+        // are observed, so the length stays a range.
         examples: &[
             "TRELLO_TOKEN=ATTAcc88cc63afbe00b8057d44e15865b0d34864df7e545d84732f931258bd5b6be7BF7D402F",
         ],
@@ -970,6 +1085,8 @@ pub const SPECS: &[Spec] = &[
         base: Confidence::Medium,
         boosted: Confidence::High,
         context: &["metabase"],
+        // Metabase generates `mb_` + a random base64 string (metabase/metabase, api-keys model:
+        // "a random base64 string prefixed with `mb_`"); its docs (API keys) give no format.
         examples: &["METABASE_API_KEY=mb_KPhIkp5s7pk/tYfnPa7CTEy0Ass+CKRfsQ+19LE6g8q7"],
         counter_examples: &["mb_81xoDSScmPWLpgrJPY9k"],
         ..named(
@@ -992,18 +1109,25 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
+        // DigitalOcean's Spaces key references (API `GET /v2/spaces/keys/{access_key}`, doctl
+        // `spaces keys get`) show access key IDs as `DO` + upper-case characters
+        // (`DOACCESSKEYEXAMPLE`), not `DO00`, and give no length: `DO` + 16 to 22.
+        // `DO` starts many upper-case words: a value without a digit needs a keyword.
         base: Confidence::Medium,
+        demote: Some(has_no_digit),
         context: &["digitalocean", "spaces"],
-        examples: &["SPACES_KEY=DO00MWBHOA46JN14F14E"],
-        counter_examples: &["DO00AG7XFUAH"],
+        examples: &["SPACES_KEY=DO00MWBHOA46JN14F14E", "SPACES_KEY=DOOG71TJHFAXPCVSGUDH"],
+        counter_examples: &["DO00AG7XFUAH", "DOCUMENTATION"],
         ..token(
             "digitalocean_spaces_key",
             "DigitalOcean Spaces access key",
-            &["DO00"],
-            r"\b(DO00[A-Z0-9]{16})\b",
+            &["DO"],
+            r"\b(DO[A-Z0-9]{16,22})\b",
         )
     },
     Spec {
+        // Nylas v3 documents API keys (developer.nylas.com, Dashboard quickstart) but not their
+        // format: `nyk_v0_` is observed, the length is open-ended.
         examples: &["nyk_v0_LVvaQfhgF8r0mT3WsdKMgQXVp5lSzF9wS5AY8r9W03V8ql5C"],
         counter_examples: &["nyk_v0_jz8yVvU1Bj2r"],
         ..token(
@@ -1459,14 +1583,20 @@ pub const SPECS: &[Spec] = &[
         )
     },
     Spec {
+        // Honeycomb: a classic key is 32 lower-case hex digits (husky `IsClassicApiKey`); an
+        // environment configuration key's token has no prefix, 22 letters and digits in
+        // Honeycomb's own tests (refinery, husky). Both are looked for after the vendor's name.
         context: &["honeycomb"],
-        examples: &["HONEYCOMB_API_KEY=3a3b841977803f9e32b273ee4de9e497"],
-        counter_examples: &["honeycomb d9f64dd2413b"],
+        examples: &[
+            "HONEYCOMB_API_KEY=3a3b841977803f9e32b273ee4de9e497",
+            "HONEYCOMB_API_KEY=gagWQV21A0htEYRRVLkvkE",
+        ],
+        counter_examples: &["honeycomb d9f64dd2413b", "honeycomb dataset=production"],
         ..named(
             "honeycomb_classic_key",
-            "Honeycomb classic API key",
+            "Honeycomb classic or configuration API key",
             &["honeycomb"],
-            r#"(?i:honeycomb)(?:[A-Za-z0-9_\-. ]{0,24}?(?i:key|token|secret|auth|pass|pat|sid)[A-Za-z0-9_\-]{0,16})?["'\]]?[ \t]*(?::=|=>|[:=]|[ \t])[ \t]*["'`]?([a-f0-9]{32})(?:[^A-Za-z0-9_\-]|$)"#,
+            r#"(?i:honeycomb)(?:[A-Za-z0-9_\-. ]{0,24}?(?i:key|token|secret|auth|pass|pat|sid)[A-Za-z0-9_\-]{0,16})?["'\]]?[ \t]*(?::=|=>|[:=]|[ \t])[ \t]*["'`]?([a-f0-9]{32}|[A-Za-z0-9]{22})(?:[^A-Za-z0-9_\-]|$)"#,
         )
     },
     Spec {
@@ -1928,3 +2058,49 @@ pub const SPECS: &[Spec] = &[
         )
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Confidence;
+    use crate::Engine;
+
+    fn found(id: &str, text: &str) -> Vec<(Confidence, String)> {
+        let engine = Engine::builder()
+            .only([id])
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap();
+        engine
+            .scan_text(text.as_bytes())
+            .into_iter()
+            .filter(|f| f.detector_id == id)
+            .map(|f| (f.confidence, text[f.start..f.end].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_spaces_key_without_a_digit_needs_a_keyword() {
+        let word = found("digitalocean_spaces_key", "DOWNLOADSUCCESSFULLY");
+        assert!(word.iter().all(|(c, _)| *c == Confidence::Low), "{word:?}");
+        let key = found("digitalocean_spaces_key", "key DOOG71TJHFAXPCVSGUDH");
+        assert_eq!(key[0].0, Confidence::Medium, "{key:?}");
+    }
+
+    #[test]
+    fn a_gitlab_jwt_job_token_is_found_whole() {
+        let jwt = "glcbt-eyJhbGciOiJSUzI1NiIsImtpZCI6ImxtQlhrbWFsZDBZRSIsInR5cCI6IkpXVCJ9.eyJ2ZXJzaW9uIjoiMS4wLjAiLCJvIjoiNTA1MDc0MDYiLCJ1IjoiZUQ0RFkiLCJqdGkiOiJ2bG9CRmRxMzFGaURnTk85In0.044Rx5jxFlKWeQN-aKFHHS7gwWVvA1mri_QPbjj40jAVH6PtteKkseNTWn7HQTAHu807QBVUmJDDlucfl8Krpb";
+        let text = format!("CI_JOB_TOKEN={jwt} ");
+        let hits = found("gitlab_ci_build_token", &text);
+        assert!(hits.iter().any(|(_, v)| v == jwt), "{hits:?}");
+    }
+
+    #[test]
+    fn a_honeycomb_key_id_alone_is_not_a_key() {
+        for id in [
+            "hcxik_01hq7fz2ab3cd4ef5gh6jk7mn8",
+            "hcxmk_01hq7fz2ab3cd4ef5gh6jk7mn8",
+        ] {
+            assert!(found("honeycomb_api_key", id).is_empty(), "{id}");
+        }
+    }
+}
