@@ -1729,36 +1729,3 @@ mod tests {
     }
 }
 
-#[cfg(test)]
-mod trigger_census {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn census() {
-        let text = std::fs::read("/tmp/prose64.txt").unwrap();
-        let text = &text[..8 << 20];
-        let e = Engine::with_default_catalog();
-        let dfa = e.literal_automaton.as_ref().unwrap();
-        let _ = &e.non_ascii_literals;
-        {
-            use aho_corasick::automaton::Automaton;
-            println!("patterns {} memory {} literals {}", dfa.patterns_len(), dfa.memory_usage(), e.literals.len());
-            let ctx_only = e.literals.iter().filter(|l| l.uses.is_empty()).count();
-            println!("context-only literals {ctx_only}");
-        }
-        let mut counts: std::collections::HashMap<usize, usize> = Default::default();
-        for_each_literal(dfa, text, |p, _, _| *counts.entry(e.ascii_literals[p]).or_default() += 1);
-        println!("total hits {}", counts.values().sum::<usize>());
-        let mut v: Vec<_> = counts.into_iter().collect();
-        v.sort_by_key(|x| std::cmp::Reverse(x.1));
-        for (p, n) in v.iter().take(25) {
-            let lit = &e.literals[*p];
-            let uses: Vec<&str> = lit.uses.iter().map(|(d, _, _)| e.detectors[*d].id.as_str()).collect();
-            let ctx: Vec<&str> = lit.context_of.iter().map(|(d, _)| e.detectors[*d].id.as_str()).collect();
-            let words: Vec<String> = lit.context_of.iter().map(|(_, w)| String::from_utf8_lossy(w).to_string()).chain(lit.uses.iter().map(|(_, w, _)| String::from_utf8_lossy(w).to_string())).collect();
-            println!("{n:8} uses={uses:?} ctx={ctx:?} words={words:?}");
-        }
-        let mut wins = vec![0usize; e.detectors.len()];
-        let _ = &mut wins;
-    }
-}

@@ -122,6 +122,16 @@ fn ipv4(raw: &[u8]) -> bool {
     suffix_ok && a != 0 && !address.is_loopback() && !address.is_broadcast() && !documentation
 }
 
+/// A dotted quad that reads as a version or section number (`Git 1.8.5.6`, `4.2.1.3`): a
+/// one-digit first part, the others under 100, no port or prefix. Real addresses of that
+/// shape exist (`8.8.4.4`, `1.1.1.1`), so it stays a low-confidence finding, and a keyword
+/// (`dns 8.8.4.4`, `server 4.2.2.2`) makes it a full one.
+fn looks_like_a_version(raw: &[u8]) -> bool {
+    let mut parts = raw.split(|&b| b == b'.');
+    parts.next().is_some_and(|first| first.len() == 1)
+        && parts.all(|p| p.len() <= 2 && p.iter().all(u8::is_ascii_digit))
+}
+
 /// A MAC address, but not the all-zero one (no interface) or the broadcast address.
 fn mac(raw: &[u8]) -> bool {
     let hex: Vec<u8> = raw.iter().copied().filter(u8::is_ascii_hexdigit).collect();
@@ -402,9 +412,11 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(ipv4),
+        demote: Some(looks_like_a_version),
         base: Confidence::Medium,
         context: &[
-            "ip", "address", "host", "server", "client", "remote", "src", "dst",
+            "ip", "address", "host", "server", "client", "remote", "src", "dst", "dns",
+            "resolver", "gateway", "nameserver", "route", "subnet",
         ],
         examples: &["server 10.20.30.40 is down", "allow 172.16.0.0/12"],
         counter_examples: &["127.0.0.1", "server 192.0.2.10", "10.20.30.400"],
@@ -1102,6 +1114,27 @@ mod tests {
         ] {
             assert!(!ipv4(invalid.as_bytes()), "{invalid}");
         }
+        for version in ["1.8.5.6", "4.2.1.3", "3.10.12.1"] {
+            assert!(looks_like_a_version(version.as_bytes()), "{version}");
+        }
+        for address in ["10.0.0.1", "192.168.1.20", "8.8.4.4:53", "8.8.4.0/24", "4.2.2.200"] {
+            assert!(!looks_like_a_version(address.as_bytes()), "{address}");
+        }
+        // In text: a version number is low confidence; the same shape next to "dns" is not.
+        let every_tier = crate::Engine::builder()
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap();
+        let tier = |text: &str| {
+            every_tier
+                .scan_text(text.as_bytes())
+                .into_iter()
+                .find(|f| f.detector_id == "ip_address")
+                .map(|f| f.confidence)
+        };
+        assert_eq!(tier("Upgrade to Git 1.8.5.6 first."), Some(Confidence::Low));
+        assert_eq!(tier("dns 8.8.4.4 answered"), Some(Confidence::High));
+        assert_eq!(tier("blocked 91.198.174.192 twice"), Some(Confidence::Medium));
         assert!(mac(b"3c:22:fb:12:9a:01"));
         assert!(!mac(b"00:00:00:00:00:00"));
         assert!(!mac(b"FF:FF:FF:FF:FF:FF"));
