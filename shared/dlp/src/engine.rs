@@ -76,6 +76,12 @@ const NEGATIVE_CONTEXT: &[&[u8]] = &[
     b"booking",
     b"shipment",
     b"reservation",
+    b"section",
+    b"chapter",
+    b"objectidentifier",
+    b"oid",
+    b"rfc",
+    b"\xc2\xa7",
 ];
 
 /// Compiles a detector pattern the way the engine runs it: bytes, ASCII classes.
@@ -626,10 +632,13 @@ impl Engine {
                     let Some(found) = text.get(start..start + full.len()) else {
                         continue;
                     };
+                    // A short keyword is a word of its own (`bic`, not the end of `ARABIC`).
                     let same = if *case_sensitive {
                         found == full.as_slice()
                     } else {
                         found.eq_ignore_ascii_case(full)
+                            && (full.len() > 4
+                                || at_word_boundary(text, start, start + full.len(), full.len()))
                     };
                     if !same {
                         continue;

@@ -109,7 +109,12 @@ pub fn us_ssn(raw: &[u8]) -> bool {
     let group = number(&ds[3..5]);
     let serial = number(&ds[5..9]);
     let whole = number(&ds);
-    area != 0
+    // 111-22-3333 and its kind, every group one repeated digit: the sample number of forms
+    // and documentation, not a person's.
+    let uniform = |g: &[u8]| g.iter().all(|&d| d == g[0]);
+    let sample = uniform(&ds[0..3]) && uniform(&ds[3..5]) && uniform(&ds[5..9]);
+    !sample
+        && area != 0
         && area != 666
         && area < 900
         && group != 0

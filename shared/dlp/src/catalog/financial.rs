@@ -225,7 +225,11 @@ pub const SPECS: &[Spec] = &[
         reach: 48,
         reach_back: 0,
         examples: &["SWIFT code: QWERDE2L", "BIC: QWERDE2LXXX"],
-        counter_examples: &["SWIFT code: QWERQQ2L", "BIC: QWE1DE2L"],
+        counter_examples: &[
+            "SWIFT code: QWERQQ2L",
+            "BIC: QWE1DE2L",
+            "0x00aa: 0xfe95, # ARABIC LETTER TEH ISOLATED FORM",
+        ],
         ..fin(
             "swift_bic",
             "SWIFT/BIC code",
