@@ -182,13 +182,48 @@ pub enum CustomKind {
     ExactData { pattern: String, data: ExactData },
 }
 
+/// A detector's regex, compiled on first use: most of the catalog never gets a candidate in
+/// a given text, and compiling ~500 patterns up front would cost every start (a Lambda cold
+/// start, every `casb scan`) a tenth of a second.
+struct LazyRegex {
+    pattern: String,
+    /// The regex, and whether the pattern is `\b(...)\b` with one group: then the whole
+    /// match is the value and the cheaper match-only search is enough. `None` if the pattern
+    /// does not compile (the catalog's are all tested; custom rules are compiled up front).
+    compiled: std::sync::OnceLock<Option<(Regex, bool)>>,
+}
+
+impl LazyRegex {
+    fn new(pattern: &str) -> LazyRegex {
+        LazyRegex {
+            pattern: pattern.to_string(),
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn compiled(&self, regex: Regex) -> LazyRegex {
+        let whole = is_whole_match(&self.pattern, &regex);
+        LazyRegex {
+            pattern: self.pattern.clone(),
+            compiled: std::sync::OnceLock::from(Some((regex, whole))),
+        }
+    }
+
+    fn get(&self) -> Option<&(Regex, bool)> {
+        self.compiled
+            .get_or_init(|| {
+                let regex = compile_pattern(&self.pattern).ok()?;
+                let whole = is_whole_match(&self.pattern, &regex);
+                Some((regex, whole))
+            })
+            .as_ref()
+    }
+}
+
 struct Detector {
     id: String,
     category: Category,
-    regex: Regex,
-    /// The pattern is `\b(...)\b` with one group: the whole match is the value, so the
-    /// cheaper match-only search is enough (no capture resolution).
-    whole_match: bool,
+    regex: LazyRegex,
     validate: Option<fn(&[u8]) -> bool>,
     refine: Option<crate::catalog::Refine>,
     context: Option<AhoCorasick>,
@@ -318,7 +353,6 @@ impl EngineBuilder {
 
         for spec in &specs {
             let det = engine.detectors.len();
-            let regex = compile_pattern(spec.pattern).map_err(|e| format!("{}: {e}", spec.id))?;
             let context: Vec<String> = spec.context.iter().map(|s| s.to_string()).collect();
             // Only detectors that need a keyword to be reported at this threshold take theirs
             // from the main pass (their candidates are frequent, e.g. any 9-digit number);
@@ -356,8 +390,7 @@ impl EngineBuilder {
             engine.detectors.push(Detector {
                 id: spec.id.to_string(),
                 category: spec.category,
-                whole_match: is_whole_match(spec.pattern, &regex),
-                regex,
+                regex: LazyRegex::new(spec.pattern),
                 validate: spec.validate,
                 refine: spec.refine,
                 context: build_keyword_automaton(&context)?,
@@ -424,8 +457,7 @@ impl EngineBuilder {
             engine.detectors.push(Detector {
                 id: rule.id,
                 category: rule.category,
-                whole_match: false,
-                regex,
+                regex: LazyRegex::new(&pattern).compiled(regex),
                 validate: None,
                 refine: None,
                 context,
@@ -792,11 +824,14 @@ impl Engine {
             // the regex.
             return;
         }
+        let Some((regex, whole_match)) = d.regex.get() else {
+            return;
+        };
         let input = Input::new(text).range(ws..we);
-        let spans: Vec<regex_automata::Span> = if d.whole_match {
-            d.regex.find_iter(input).map(|m| m.span()).collect()
+        let spans: Vec<regex_automata::Span> = if *whole_match {
+            regex.find_iter(input).map(|m| m.span()).collect()
         } else {
-            d.regex
+            regex
                 .captures_iter(input)
                 .filter_map(|caps| caps.get_group(1).or_else(|| caps.get_group(0)))
                 .collect()
