@@ -130,8 +130,13 @@ pub trait ContentScanner: Send + Sync {
 /// Detectors that fire on nearly every business document (contact details, network
 /// addresses). The default policies do not make a shared file an incident for a few of them (an
 /// e-mail signature is not a leak); [`CONTACT_LIST_MIN`] of one kind do (a customer list is).
-pub const CONTACT_DETAIL_DETECTORS: &[&str] =
-    &["email", "phone_number", "ip_address", "ipv6_address", "mac_address"];
+pub const CONTACT_DETAIL_DETECTORS: &[&str] = &[
+    "email",
+    "phone_number",
+    "ip_address",
+    "ipv6_address",
+    "mac_address",
+];
 
 /// From this many matches of one contact-detail detector, a file is a contact list.
 pub const CONTACT_LIST_MIN: u32 = 20;

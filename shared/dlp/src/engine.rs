@@ -508,7 +508,10 @@ impl EngineBuilder {
             // Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers):
             // each distinct pattern is in the set once and names every detector behind it.
             let mut digit_patterns: Vec<&str> = Vec::new();
-            for spec in specs.iter().filter(|s| matches!(s.trigger, Trigger::Digits(_))) {
+            for spec in specs
+                .iter()
+                .filter(|s| matches!(s.trigger, Trigger::Digits(_)))
+            {
                 if !digit_patterns.contains(&spec.pattern) {
                     digit_patterns.push(spec.pattern);
                 }
@@ -712,8 +715,9 @@ impl Engine {
             hits.sort_unstable();
         }
         if self.digit_set.is_some() || !self.hex_colon_detectors.is_empty() {
-            let mut which =
-                regex_automata::PatternSet::new(self.digit_set.as_ref().map_or(0, |s| s.pattern_len()));
+            let mut which = regex_automata::PatternSet::new(
+                self.digit_set.as_ref().map_or(0, |s| s.pattern_len()),
+            );
             for_each_digit_cluster(text, |start, end, digit_count| {
                 // IPv6 addresses: a run of digits with colons in or right around it. (An
                 // address made only of the letters a-f is missed; a search of its own for
@@ -721,10 +725,8 @@ impl Engine {
                 if !self.hex_colon_detectors.is_empty() && colons_around(text, start, end) >= 2 {
                     for &det in &self.hex_colon_detectors {
                         let d = &self.detectors[det];
-                        windows[det].push((
-                            start.saturating_sub(d.reach_back),
-                            (end + d.reach).min(len),
-                        ));
+                        windows[det]
+                            .push((start.saturating_sub(d.reach_back), (end + d.reach).min(len)));
                     }
                 }
                 let Some(set) = &self.digit_set else {
@@ -741,10 +743,9 @@ impl Engine {
                     for &det in &self.digit_pattern_detectors[pattern.as_usize()] {
                         let d = &self.detectors[det];
                         if let TriggerKind::Digits(min) = d.trigger {
-                            if digit_count >= usize::from(min)
-                                && !(self.needs_keyword[det]
-                                    && !ContextHits(&context_hits[det]).near(start, end))
-                            {
+                            let keyword_near = !self.needs_keyword[det]
+                                || ContextHits(&context_hits[det]).near(start, end);
+                            if digit_count >= usize::from(min) && keyword_near {
                                 windows[det].push((
                                     start.saturating_sub(d.reach_back),
                                     (end + DIGIT_REACH_AFTER).min(len),
@@ -1274,8 +1275,9 @@ fn ends_sentence(text: &[u8], at: usize) -> bool {
         .count();
     let word = text[at - word_len..at].to_ascii_lowercase();
     const ABBREVIATIONS: &[&[u8]] = &[
-        b"no", b"nr", b"nos", b"num", b"tel", b"ext", b"etc", b"inc", b"ltd", b"dr", b"mr",
-        b"mrs", b"ms", b"st", b"vs", b"dept", b"acct", b"approx", b"co", b"corp", b"jr", b"sr", b"pass", b"ref", b"id",
+        b"no", b"nr", b"nos", b"num", b"tel", b"ext", b"etc", b"inc", b"ltd", b"dr", b"mr", b"mrs",
+        b"ms", b"st", b"vs", b"dept", b"acct", b"approx", b"co", b"corp", b"jr", b"sr", b"pass",
+        b"ref", b"id",
     ];
     word_len >= 2 && !ABBREVIATIONS.contains(&word.as_slice())
 }
@@ -1657,8 +1659,14 @@ mod tests {
         // A keyword inside the value itself is no sentence apart from it.
         assert!(!e.scan_text(b"password = db-Zx8pLm29Qa").is_empty());
         // The keyword in the same sentence, after an abbreviation, or as a column header.
-        assert_eq!(tier("Employee SSN no. 536-22-1234 on file"), Some(Confidence::High));
-        assert_eq!(tier("name,ssn,team\nBob,536-22-1234,ops\n"), Some(Confidence::High));
+        assert_eq!(
+            tier("Employee SSN no. 536-22-1234 on file"),
+            Some(Confidence::High)
+        );
+        assert_eq!(
+            tier("name,ssn,team\nBob,536-22-1234,ops\n"),
+            Some(Confidence::High)
+        );
         // In another sentence, or another paragraph, it says nothing about the number.
         assert_eq!(
             tier("Bring your SSN card on Monday. Badge 536-22-1234 opens the lab."),
@@ -1675,9 +1683,13 @@ mod tests {
         );
         // Nine bare digits in another sentence than the keyword: low (as whatever nine-digit
         // identifier takes them), below the default.
-        let part = e.scan_text(b"We never ask for an SSN by mail. Part 536221234 is back in stock.");
+        let part =
+            e.scan_text(b"We never ask for an SSN by mail. Part 536221234 is back in stock.");
         assert!(!part.is_empty());
-        assert!(part.iter().all(|f| f.confidence == Confidence::Low), "{part:?}");
+        assert!(
+            part.iter().all(|f| f.confidence == Confidence::Low),
+            "{part:?}"
+        );
         let default = Engine::with_default_catalog();
         assert!(default
             .scan_text(b"We never ask for an SSN by mail. Part 536221234 is back in stock.")
@@ -1772,4 +1784,3 @@ mod tests {
         assert_eq!(found, ["ticket"]);
     }
 }
-

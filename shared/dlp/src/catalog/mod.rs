@@ -161,9 +161,8 @@ impl Spec {
 pub fn markdown_table() -> String {
     use std::fmt::Write;
     let specs = builtin();
-    let mut table = String::from(
-        "| id | category | name | low | medium | high |\n|---|---|---|---|---|---|\n",
-    );
+    let mut table =
+        String::from("| id | category | name | low | medium | high |\n|---|---|---|---|---|---|\n");
     for s in &specs {
         let [low, medium, high] = s.tiers().map(|t| t.unwrap_or_else(|| "-".into()));
         let _ = writeln!(

@@ -35,7 +35,15 @@ pub const SPECS: &[Spec] = &[Spec {
     // longer address or a dotted name.
     pattern: r"(?:^|[^0-9A-Za-z:._])((?:[0-9A-Fa-f]{1,4}:|:)(?::|[0-9A-Fa-f]{1,4}:){0,7}(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|[0-9A-Fa-f]{1,4}|:)?(?:%[0-9A-Za-z_.\-]{1,15})?)(?:[^0-9A-Za-z:.]|\.(?:[^0-9]|$)|$)",
     validate: Some(ipv6),
-    context: &["ipv6", "ip address", "address", "host", "server", "client", "remote"],
+    context: &[
+        "ipv6",
+        "ip address",
+        "address",
+        "host",
+        "server",
+        "client",
+        "remote",
+    ],
     base: Confidence::Medium,
     boosted: Confidence::High,
     reach: 48,

@@ -416,8 +416,20 @@ pub const SPECS: &[Spec] = &[
         demote: Some(looks_like_a_version),
         base: Confidence::Medium,
         context: &[
-            "ip", "address", "host", "server", "client", "remote", "src", "dst", "dns",
-            "resolver", "gateway", "nameserver", "route", "subnet",
+            "ip",
+            "address",
+            "host",
+            "server",
+            "client",
+            "remote",
+            "src",
+            "dst",
+            "dns",
+            "resolver",
+            "gateway",
+            "nameserver",
+            "route",
+            "subnet",
         ],
         examples: &["server 10.20.30.40 is down", "allow 172.16.0.0/12"],
         counter_examples: &["127.0.0.1", "server 192.0.2.10", "10.20.30.400"],
@@ -1118,7 +1130,13 @@ mod tests {
         for version in ["1.8.5.6", "4.2.1.3", "3.10.12.1"] {
             assert!(looks_like_a_version(version.as_bytes()), "{version}");
         }
-        for address in ["10.0.0.1", "192.168.1.20", "8.8.4.4:53", "8.8.4.0/24", "4.2.2.200"] {
+        for address in [
+            "10.0.0.1",
+            "192.168.1.20",
+            "8.8.4.4:53",
+            "8.8.4.0/24",
+            "4.2.2.200",
+        ] {
             assert!(!looks_like_a_version(address.as_bytes()), "{address}");
         }
         // In text: a version number is low confidence; the same shape next to "dns" is not.
@@ -1135,7 +1153,10 @@ mod tests {
         };
         assert_eq!(tier("Upgrade to Git 1.8.5.6 first."), Some(Confidence::Low));
         assert_eq!(tier("dns 8.8.4.4 answered"), Some(Confidence::High));
-        assert_eq!(tier("blocked 91.198.174.192 twice"), Some(Confidence::Medium));
+        assert_eq!(
+            tier("blocked 91.198.174.192 twice"),
+            Some(Confidence::Medium)
+        );
         assert!(mac(b"3c:22:fb:12:9a:01"));
         assert!(!mac(b"00:00:00:00:00:00"));
         assert!(!mac(b"FF:FF:FF:FF:FF:FF"));

@@ -75,7 +75,10 @@ fn office_documents() {
     let deck = zip_of(
         &[
             ("ppt/presentation.xml", b"<p/>"),
-            ("ppt/slides/slide1.xml", b"<p:sld><a:p><a:r><a:t>Agenda</a:t></a:r></a:p></p:sld>"),
+            (
+                "ppt/slides/slide1.xml",
+                b"<p:sld><a:p><a:r><a:t>Agenda</a:t></a:r></a:p></p:sld>",
+            ),
             (
                 "ppt/slides/slide2.xml",
                 format!("<p:sld><a:p><a:r><a:t>key {TOKEN}</a:t></a:r></a:p></p:sld>").as_bytes(),
