@@ -316,8 +316,17 @@ pub(crate) fn extract_into(
         Format::Gzip => archive::gzip(ctx, name, display, bytes, depth),
         Format::Tar => archive::tar(ctx, name, display, bytes, depth),
         Format::Pdf => {
-            let text = pdf::extract_text(ctx, display.unwrap_or(name), bytes);
-            ctx.push_text(display, text);
+            // Each page its own part (`report.pdf!page 3`), so a finding's line and column
+            // are in that page's text.
+            for (page, text) in pdf::extract_pages(ctx, display.unwrap_or(name), bytes) {
+                match page {
+                    Some(n) => {
+                        let part = member_path(display, name, &format!("page {n}"));
+                        ctx.push_text(Some(&part), text);
+                    }
+                    None => ctx.push_text(display, text),
+                }
+            }
         }
         Format::Rtf => ctx.push_text(display, text::rtf_to_text(bytes)),
         Format::Utf16Le => ctx.push_text(display, text::utf16_to_utf8(&bytes[2..], true)),

@@ -11,6 +11,8 @@ struct Stream<'a> {
     at: usize,
     data: &'a [u8],
     flate: bool,
+    /// The number of the object holding the stream (`12 0 obj`), when it can be read.
+    object: Option<u32>,
 }
 
 enum Decoded {
@@ -22,18 +24,38 @@ enum Decoded {
     Refused,
 }
 
-/// `label` names the document in messages.
-pub(super) fn extract_text(ctx: &mut Ctx<'_>, label: &str, pdf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The text of each page, in page order (`Some(n)`, 1-based), when the page tree can be
+/// read; text in streams no page names (or all of it, when the tree is in compressed object
+/// streams or broken) comes under `None`. `label` names the document in messages.
+pub(super) fn extract_pages(
+    ctx: &mut Ctx<'_>,
+    label: &str,
+    pdf: &[u8],
+) -> Vec<(Option<usize>, Vec<u8>)> {
+    let pages = page_of_content(pdf);
+    let mut texts: std::collections::BTreeMap<Option<usize>, Vec<u8>> = Default::default();
+    let mut page_text = |object: Option<u32>, text: Vec<u8>| {
+        if text.is_empty() {
+            return;
+        }
+        let page = object.and_then(|o| pages.get(&o).copied());
+        let buffer = texts.entry(page).or_default();
+        buffer.extend_from_slice(&text);
+        buffer.push(b'\n');
+    };
     // Streams larger than what is left of the budget wait until every stream that fits has
     // been read, then share what is left: one huge page must not crowd out the others.
     let mut larger = Vec::new();
     for stream in text_streams(pdf) {
         if ctx.timed_out() {
-            return out;
+            break;
         }
         match decode(ctx, label, &stream, false) {
-            Decoded::Whole(content) => scan(ctx, &content, &mut out),
+            Decoded::Whole(content) => {
+                let mut out = Vec::new();
+                scan(ctx, &content, &mut out);
+                page_text(stream.object, out);
+            }
             Decoded::Prefix(_) | Decoded::Larger => larger.push(stream),
             Decoded::Refused => {}
         }
@@ -56,11 +78,136 @@ pub(super) fn extract_text(ctx: &mut Ctx<'_>, label: &str, pdf: &[u8]) -> Vec<u8
             }
             Decoded::Larger | Decoded::Refused => continue,
         };
+        let mut out = Vec::new();
         scan(ctx, &content, &mut out);
+        page_text(stream.object, out);
     }
     let noun = ("the content stream at byte", "the content streams at bytes");
     ctx.not_scanned(label, noun, &left_out);
-    out
+    texts.into_iter().collect()
+}
+
+/// Object number -> 1-based page, for the content streams of the pages reached from the
+/// page tree's root (`/Type /Pages` without `/Parent`) through `/Kids`, in order.
+fn page_of_content(pdf: &[u8]) -> std::collections::HashMap<u32, usize> {
+    let objects = object_bodies(pdf);
+    let mut pages = std::collections::HashMap::new();
+    let is_type = |body: &[u8], name: &[u8]| {
+        let compact: Vec<u8> = body
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let mut needle = b"/Type".to_vec();
+        needle.extend_from_slice(name);
+        memchr::memmem::find_iter(&compact, &needle).any(|at| {
+            !compact
+                .get(at + needle.len())
+                .is_some_and(u8::is_ascii_alphanumeric)
+        })
+    };
+    let Some(root) = objects
+        .iter()
+        .find(|(_, body)| {
+            is_type(body, b"/Pages") && memchr::memmem::find(body, b"/Parent").is_none()
+        })
+        .map(|(n, _)| *n)
+    else {
+        return pages;
+    };
+    let mut page = 0usize;
+    // Depth-first over /Kids, with a visited set and a step limit against hostile trees.
+    let mut stack = vec![root];
+    let mut visited = std::collections::HashSet::new();
+    while let Some(object) = stack.pop() {
+        if !visited.insert(object) || visited.len() > 100_000 {
+            continue;
+        }
+        let Some(body) = objects.get(&object) else {
+            continue;
+        };
+        if is_type(body, b"/Pages") {
+            let kids = array_after(body, b"/Kids").unwrap_or_default();
+            stack.extend(kids.into_iter().rev());
+        } else if is_type(body, b"/Page") {
+            page += 1;
+            let mut contents = array_after(body, b"/Contents").unwrap_or_default();
+            // `/Contents 12 0 R` may name an array object rather than a stream.
+            if let [single] = contents[..] {
+                if let Some(array) = objects.get(&single).and_then(|b| {
+                    let trimmed = b.trim_ascii_start();
+                    trimmed.starts_with(b"[").then(|| references(trimmed))
+                }) {
+                    contents = array;
+                }
+            }
+            for c in contents {
+                pages.entry(c).or_insert(page);
+            }
+        }
+    }
+    pages
+}
+
+/// The references (`12 0 R`) in the value after `key`: one reference, or an array of them.
+fn array_after(body: &[u8], key: &[u8]) -> Option<Vec<u32>> {
+    let at = memchr::memmem::find(body, key)? + key.len();
+    let rest = body[at..].trim_ascii_start();
+    if rest.starts_with(b"[") {
+        let end = memchr::memchr(b']', rest)?;
+        Some(references(&rest[..end]))
+    } else {
+        Some(
+            references(&rest[..rest.len().min(24)])
+                .into_iter()
+                .take(1)
+                .collect(),
+        )
+    }
+}
+
+/// Every `N G R` in `text`, as object numbers.
+fn references(text: &[u8]) -> Vec<u32> {
+    let words: Vec<&[u8]> = text
+        .split(|b| b.is_ascii_whitespace() || *b == b'[' || *b == b']')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(3)
+        .filter(|w| w[2] == b"R" && w[1].iter().all(u8::is_ascii_digit))
+        .filter_map(|w| std::str::from_utf8(w[0]).ok()?.parse().ok())
+        .collect()
+}
+
+/// Each uncompressed object's number and body (from `N G obj` to `endobj` or `stream`).
+fn object_bodies(pdf: &[u8]) -> std::collections::HashMap<u32, &[u8]> {
+    let mut objects = std::collections::HashMap::new();
+    for at in memchr::memmem::find_iter(pdf, b" obj") {
+        let Some(number) = object_number_before(pdf, at) else {
+            continue;
+        };
+        let body_start = at + 4;
+        let rest = &pdf[body_start..];
+        let end = [b"endobj".as_slice(), b"stream"]
+            .iter()
+            .filter_map(|k| memchr::memmem::find(rest, k))
+            .min()
+            .unwrap_or(rest.len().min(4096));
+        objects.entry(number).or_insert(&rest[..end]);
+    }
+    objects
+}
+
+/// `12 0` right before `at` (where ` obj` starts): the object number.
+fn object_number_before(pdf: &[u8], at: usize) -> Option<u32> {
+    let head = &pdf[at.saturating_sub(24)..at];
+    let mut words = head.rsplit(|b| b.is_ascii_whitespace());
+    let generation = words.next()?;
+    let number = words.next()?;
+    if generation.is_empty() || !generation.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(number).ok()?.parse().ok()
 }
 
 fn scan(ctx: &mut Ctx<'_>, content: &[u8], out: &mut Vec<u8>) {
@@ -133,9 +280,9 @@ fn text_streams(pdf: &[u8]) -> impl Iterator<Item = Stream<'_>> {
             pos = data_start + end_rel + 9;
             let dict_start = kw.saturating_sub(512);
             let dict = &pdf[dict_start..kw];
-            let dict = match memchr::memmem::rfind(dict, b"obj") {
-                Some(p) => &dict[p..],
-                None => dict,
+            let (dict, object) = match memchr::memmem::rfind(dict, b" obj") {
+                Some(p) => (&dict[p..], object_number_before(pdf, dict_start + p)),
+                None => (dict, None),
             };
             let has = |name: &[u8]| memchr::memmem::find(dict, name).is_some();
             if has(b"/Image") || has(b"/FontFile") || has(b"/DCTDecode") || has(b"/XRef") {
@@ -158,6 +305,7 @@ fn text_streams(pdf: &[u8]) -> impl Iterator<Item = Stream<'_>> {
                 at: data_start,
                 data,
                 flate,
+                object,
             });
         }
         None

@@ -155,6 +155,34 @@ fn pdf_with_compressed_content_stream() {
     assert_eq!(detectors(&e, "s.pdf", &pdf), ["us_ssn"]);
 }
 
+/// Findings in a PDF name their page, found through the page tree (`/Kids` order, not the
+/// order of the objects in the file), with line and column in that page's text.
+#[test]
+fn pdf_findings_name_their_page() {
+    let first = b"BT /F1 12 Tf 72 712 Td (Agenda) Tj ET";
+    let second = b"BT /F1 12 Tf 72 712 Td (Employee SSN: 536-22-1234) Tj ET";
+    let mut pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+2 0 obj << /Type /Pages /Kids [4 0 R 3 0 R] /Count 2 >> endobj\n\
+3 0 obj << /Type /Page /Parent 2 0 R /Contents 6 0 R >> endobj\n\
+4 0 obj << /Type /Page /Parent 2 0 R /Contents [5 0 R] >> endobj\n"
+        .to_vec();
+    for (number, content) in [(5, &first[..]), (6, &second[..])] {
+        pdf.extend_from_slice(
+            format!("{number} 0 obj << /Length {} >>\nstream\n", content.len()).as_bytes(),
+        );
+        pdf.extend_from_slice(content);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+    }
+    pdf.extend_from_slice(b"trailer << /Root 1 0 R >>\n%%EOF\n");
+    let e = Engine::with_default_catalog();
+    let report = e.scan_bytes("minutes.pdf", &pdf);
+    assert_eq!(report.findings.len(), 1, "{report:?}");
+    let found = &report.findings[0];
+    assert_eq!(found.detector_id, "us_ssn");
+    assert_eq!(found.part.as_deref(), Some("page 2"));
+    assert_eq!((found.line, found.column), (1, 15));
+}
+
 #[test]
 fn email_with_attachment() {
     let attachment = zip_of(
