@@ -24,17 +24,21 @@ pub fn luhn(ds: &[u8]) -> bool {
     if ds.len() < 2 {
         return false;
     }
-    let mut sum = 0u32;
-    for (i, &d) in ds.iter().rev().enumerate() {
-        let mut v = u32::from(d);
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
-    }
+    luhn_values(ds.iter().map(|&d| u32::from(d)))
+}
+
+/// The Luhn sum over values given left to right (digits, or letters' values in alphanumeric
+/// schemes): every second value from the right doubled, minus 9 above 9; a multiple of 10.
+pub fn luhn_values(values: impl DoubleEndedIterator<Item = u32>) -> bool {
+    let sum: u32 = values
+        .rev()
+        .enumerate()
+        .map(|(i, v)| match (i % 2 == 1, v * 2) {
+            (true, doubled) if doubled > 9 => doubled - 9,
+            (true, doubled) => doubled,
+            (false, _) => v,
+        })
+        .sum();
     sum % 10 == 0
 }
 

@@ -401,20 +401,7 @@ mod tests {
         assert_eq!(account[0].detector_id, "us_bank_account");
     }
 
-    fn every_tier(only: &str) -> crate::Engine {
-        crate::Engine::builder()
-            .only([only])
-            .min_confidence(Confidence::Low)
-            .build()
-            .unwrap()
-    }
-
-    fn confidence(engine: &crate::Engine, text: &str) -> Option<Confidence> {
-        engine
-            .scan_text(text.as_bytes())
-            .first()
-            .map(|f| f.confidence)
-    }
+    use crate::catalog::tests::{confidence, every_tier};
 
     #[test]
     fn a_luhn_valid_integer_in_source_code_is_low_without_a_keyword() {

@@ -175,8 +175,25 @@ pub fn markdown_table() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// One detector alone, every tier reported (the catalog modules' tests of tiers).
+    pub(crate) fn every_tier(only: &str) -> crate::Engine {
+        crate::Engine::builder()
+            .only([only])
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap()
+    }
+
+    /// Confidence of the first finding in `text`.
+    pub(crate) fn confidence(engine: &crate::Engine, text: &str) -> Option<Confidence> {
+        engine
+            .scan_text(text.as_bytes())
+            .first()
+            .map(|f| f.confidence)
+    }
     use std::collections::HashSet;
 
     #[test]

@@ -473,20 +473,14 @@ fn pt_cc(raw: &[u8]) -> bool {
     if s.len() != 12 || !s[..9].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let mut sum = 0u32;
-    for (i, &c) in s.iter().rev().enumerate() {
-        let Some(mut value) = alnum_value(c) else {
-            return false;
-        };
-        if i % 2 == 1 {
-            value *= 2;
-            if value > 9 {
-                value -= 9;
-            }
-        }
-        sum += value;
-    }
-    sum % 10 == 0
+    let Some(values) = s
+        .iter()
+        .map(|&c| alnum_value(c))
+        .collect::<Option<Vec<u32>>>()
+    else {
+        return false;
+    };
+    v::luhn_values(values.into_iter())
 }
 
 /// Romanian CNP: sex/century, YYMMDD, county, serial, check digit with weights

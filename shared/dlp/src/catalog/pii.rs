@@ -1179,20 +1179,7 @@ mod tests {
         assert!(!phone(b"415-155-2671"), "exchange cannot start with 1");
     }
 
-    fn every_tier(only: &str) -> crate::Engine {
-        crate::Engine::builder()
-            .only([only])
-            .min_confidence(Confidence::Low)
-            .build()
-            .unwrap()
-    }
-
-    fn confidence(engine: &crate::Engine, text: &str) -> Option<Confidence> {
-        engine
-            .scan_text(text.as_bytes())
-            .first()
-            .map(|f| f.confidence)
-    }
+    use crate::catalog::tests::{confidence, every_tier};
 
     #[test]
     fn an_ssn_keyword_in_another_sentence_does_not_raise_a_part_number() {

@@ -226,6 +226,16 @@ fn bitcoin_address(raw: &[u8]) -> bool {
     validators::base58check(raw)
 }
 
+/// Words that make a password assignment more than a line of code: what it opens.
+const PASSWORD_CONTEXT: &[&str] = &[
+    "prod",
+    "production",
+    "db",
+    "database",
+    "login",
+    "credential",
+];
+
 pub const SPECS: &[Spec] = &[
     Spec {
         context: &["aws", "amazon", "access key", "iam"],
@@ -1538,14 +1548,7 @@ pub const SPECS: &[Spec] = &[
         min_entropy: 3.0,
         base: Confidence::Low,
         boosted: Confidence::Medium,
-        context: &[
-            "prod",
-            "production",
-            "db",
-            "database",
-            "login",
-            "credential",
-        ],
+        context: PASSWORD_CONTEXT,
         reach: 200,
         validate: Some(literal_value),
         examples: &["DB_PASSWORD=Qnp!ekK7tMO#K!uS", "password: D%KQE0h9M!WY"],
@@ -1579,14 +1582,7 @@ pub const SPECS: &[Spec] = &[
         base: Confidence::Low,
         boosted: Confidence::Medium,
         validate: Some(quoted_password),
-        context: &[
-            "prod",
-            "production",
-            "db",
-            "database",
-            "login",
-            "credential",
-        ],
+        context: PASSWORD_CONTEXT,
         reach: 200,
         // Listed after `password_assignment`, which keeps the quoted values it also reads.
         examples: &["password = \"correct horse battery!\"", "passphrase: 'nksvb FO0hkp nsmz 42'"],
