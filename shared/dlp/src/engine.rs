@@ -697,9 +697,9 @@ impl Engine {
                 }
             };
             if let Some(dfa) = &self.literal_automaton {
-                for_each_literal(dfa, text, |pattern, start, end| {
-                    on_literal(self.ascii_literals[pattern], start, end)
-                });
+                for (pattern, start, end) in literal_matches(dfa, text) {
+                    on_literal(self.ascii_literals[pattern], start, end);
+                }
             }
             if let Some(ac) = &self.non_ascii_automaton {
                 if !text.is_ascii() {
@@ -737,9 +737,13 @@ impl Engine {
                 }
                 let window =
                     start.saturating_sub(self.digit_reach_back)..(end + DIGIT_REACH_AFTER).min(len);
-                which.clear();
+                // Clearing and iterating a set walks all of its slots: do it only when
+                // something matched, and stop after the last match.
+                if !which.is_empty() {
+                    which.clear();
+                }
                 set.which_overlapping_matches(&Input::new(text).range(window), &mut which);
-                for pattern in which.iter() {
+                for pattern in which.iter().take(which.len()) {
                     for &det in &self.digit_pattern_detectors[pattern.as_usize()] {
                         let d = &self.detectors[det];
                         if let TriggerKind::Digits(min) = d.trigger {
@@ -1045,6 +1049,19 @@ fn is_whole_match(pattern: &str, regex: &Regex) -> bool {
 }
 
 /// Every (overlapping) literal match as `(pattern, start, end)`, in no particular order.
+///
+/// Collected apart from their handling so that the walk below is compiled on its own: inlined
+/// into the scan, its four lanes' states were kept on the stack instead of in registers.
+#[inline(never)]
+fn literal_matches(dfa: &aho_corasick::dfa::DFA, text: &[u8]) -> Vec<(usize, usize, usize)> {
+    let mut found = Vec::new();
+    for_each_literal(dfa, text, |pattern, start, end| {
+        found.push((pattern, start, end))
+    });
+    found
+}
+
+/// Every (overlapping) literal match, handed to `on_match(pattern, start, end)`.
 ///
 /// A DFA walk is bound by the latency of its table lookups, one after the other. Four
 /// walks over four slices of the text, advanced in lockstep, overlap those latencies and
