@@ -11,6 +11,7 @@ mod box_end_to_end;
 mod contract;
 mod deployment;
 mod export;
+mod m365_end_to_end;
 mod notifications;
 mod pipeline;
 mod rest_api;

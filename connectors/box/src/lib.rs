@@ -22,10 +22,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use tokio::sync::RwLock;
 
 use std::collections::HashMap;
 
+use casb_shared::connector::app_credentials::AppCredentials;
 use casb_shared::connector::http::{HostAllowList, ProviderHttp, RetryPolicy};
 use casb_shared::connector::{
     ActionOutcome, Capabilities, Connector, ConnectorError, GrantInfo, NoticeId, NoticeOutcome,
@@ -155,14 +155,11 @@ impl BoxAppCredentials {
 /// Secret-store name of the Box app's credentials.
 pub const BOX_APP_SECRET: &str = "providers/box/app";
 
-/// Keep credentials this long before re-reading them (rotation takes effect within it).
-const CREDENTIALS_TTL: chrono::Duration = chrono::Duration::minutes(5);
-
 pub struct BoxConnector {
     config: BoxConfig,
     http: ProviderHttp,
     secrets: Arc<dyn SecretStore>,
-    credentials: RwLock<Option<(BoxAppCredentials, DateTime<Utc>)>>,
+    credentials: AppCredentials<BoxAppCredentials>,
 }
 
 impl BoxConnector {
@@ -172,7 +169,10 @@ impl BoxConnector {
             config,
             http,
             secrets,
-            credentials: RwLock::new(None),
+            credentials: AppCredentials::new(
+                BOX_APP_SECRET,
+                "the Box app's client id, secret and webhook keys",
+            ),
         }
     }
 
@@ -181,29 +181,7 @@ impl BoxConnector {
     }
 
     async fn credentials(&self) -> Result<BoxAppCredentials, ConnectorError> {
-        if let Some((credentials, loaded)) = self.credentials.read().await.as_ref() {
-            if Utc::now() - *loaded < CREDENTIALS_TTL {
-                return Ok(credentials.clone());
-            }
-        }
-        let stored = self
-            .secrets
-            .get_secret(BOX_APP_SECRET)
-            .await
-            .map_err(|e| ConnectorError::Transient(e.to_string()))?
-            .ok_or_else(|| {
-                ConnectorError::NotConfigured(format!(
-                    "store the Box app's client id, secret and webhook keys in the secret '{BOX_APP_SECRET}'"
-                ))
-            })?;
-        let credentials: BoxAppCredentials = serde_json::from_str(stored.value.expose_secret())
-            .map_err(|e| {
-                ConnectorError::NotConfigured(format!(
-                    "secret '{BOX_APP_SECRET}' is not valid JSON: {e}"
-                ))
-            })?;
-        *self.credentials.write().await = Some((credentials.clone(), Utc::now()));
-        Ok(credentials)
+        self.credentials.get(self.secrets.as_ref()).await
     }
 
     fn api<'a>(&'a self, token: &'a SecretString) -> api::BoxApi<'a> {

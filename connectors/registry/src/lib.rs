@@ -14,6 +14,10 @@ pub fn from_env(backend: &Backend) -> ConnectorRegistry {
         casb_connector_box::BoxConfig::from_env(),
         backend.secrets.clone(),
     )));
+    registry.register(Arc::new(casb_connector_m365::M365Connector::new(
+        casb_connector_m365::M365Config::from_env(),
+        backend.secrets.clone(),
+    )));
     registry.register(Arc::new(casb_connector_netskope::NetskopeConnector::new(
         casb_connector_netskope::NetskopeConfig::from_env(),
     )));

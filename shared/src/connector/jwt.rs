@@ -34,13 +34,27 @@ pub fn sign_rs256(
     key_id: Option<&str>,
     claims: &serde_json::Value,
 ) -> Result<String, ConnectorError> {
+    let header: Vec<(&str, String)> = key_id
+        .map(|kid| ("kid", kid.to_string()))
+        .into_iter()
+        .collect();
+    sign_rs256_with_header(private_key_pem, &header, claims)
+}
+
+/// [`sign_rs256`] with other header fields: Microsoft identifies the certificate by its
+/// thumbprint (`x5t`), not by a key id.
+pub fn sign_rs256_with_header(
+    private_key_pem: &SecretString,
+    header_fields: &[(&str, String)],
+    claims: &serde_json::Value,
+) -> Result<String, ConnectorError> {
     let der = pkcs8_der(private_key_pem.expose_secret())?;
     let key = RsaKeyPair::from_pkcs8(&der).map_err(|e| {
         ConnectorError::NotConfigured(format!("the private key is not a usable RSA key: {e}"))
     })?;
     let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
-    if let Some(kid) = key_id {
-        header["kid"] = serde_json::Value::String(kid.to_string());
+    for (name, value) in header_fields {
+        header[*name] = serde_json::Value::String(value.clone());
     }
     let signing_input = format!(
         "{}.{}",

@@ -3,6 +3,7 @@
 //! providers is data (endpoints, field mappings, event names); the control flow (token refresh,
 //! retries, host allow-lists, dedup) lives here once.
 
+pub mod app_credentials;
 pub mod http;
 pub mod jwt;
 pub mod oauth;
@@ -316,6 +317,18 @@ impl std::fmt::Debug for TokenSet {
     }
 }
 
+/// What an admin-consent callback granted: Microsoft sends the consenting tenant's GUID and
+/// `admin_consent=True` instead of a code, and the integration then uses app-only tokens.
+#[derive(Debug, Clone)]
+pub struct ConsentGrant {
+    /// The provider tenant that consented.
+    pub external_tenant_id: String,
+    /// How the integration authenticates from now on.
+    pub credential: CredentialKind,
+    /// What it keeps in the secret store for that (read back by [`Connector::headless_token`]).
+    pub secret: SecretString,
+}
+
 /// Who granted the connection, as the provider describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantInfo {
@@ -420,6 +433,16 @@ pub trait Connector: Send + Sync {
             "{} has no OAuth flow here",
             self.provider()
         )))
+    }
+    /// Providers whose consent grants application permissions tenant-wide and sends back no
+    /// code (Microsoft's `/adminconsent`): the grant the callback's parameters carry, or why
+    /// they carry none. `None`: the provider uses the authorization-code flow.
+    fn admin_consent(
+        &self,
+        callback: &HashMap<String, String>,
+    ) -> Option<Result<ConsentGrant, String>> {
+        let _ = callback;
+        None
     }
     async fn exchange_code(
         &self,

@@ -280,14 +280,6 @@ pub fn make_connect_link(
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct CallbackParams {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -299,23 +291,50 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
+/// What the consent gave: a token pair for a code, or app-only credentials for an admin's
+/// tenant-wide consent.
+enum Granted {
+    Code(String),
+    AdminConsent(crate::connector::ConsentGrant),
+}
+
 async fn callback(
     State(core): State<Core>,
     Path(provider): Path<String>,
-    Query(params): Query<CallbackParams>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (provider, connector) = connector_for(&core, &provider)?;
-    if let Some(error) = params.error {
+    if let Some(error) = params.get("error") {
+        let description = params
+            .get("error_description")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let declined = matches!(
+            error.as_str(),
+            "access_denied" | "permission_denied" | "consent_required"
+        );
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!(
-                "the provider refused the connection: {error} {}",
-                params.error_description.unwrap_or_default()
-            ),
+            if declined {
+                format!("the administrator did not grant the permissions, so nothing was connected ({error}: {description}). Connect again and accept the permissions as an administrator of the organization.")
+            } else {
+                format!("the provider refused the connection: {error} {description}")
+            },
         ));
     }
-    let (Some(code), Some(state)) = (params.code, params.state) else {
+    let granted = match (params.get("code"), connector.admin_consent(&params)) {
+        (Some(code), _) => Granted::Code(code.clone()),
+        (None, Some(Ok(grant))) => Granted::AdminConsent(grant),
+        (None, Some(Err(why))) => return Err(ApiError::new(StatusCode::BAD_REQUEST, why)),
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "code and state are required",
+            ))
+        }
+    };
+    let Some(state) = params.get("state") else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "code and state are required",
@@ -324,7 +343,7 @@ async fn callback(
     let now = core.backend.clock.now();
     let signer = state_signer(&core).await?;
     let request = signer
-        .verify(&state, cookie(&headers, BINDING_COOKIE).as_deref(), now)
+        .verify(state, cookie(&headers, BINDING_COOKIE).as_deref(), now)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("rejected state: {e}")))?;
     if request.provider != provider {
         return Err(ApiError::new(
@@ -350,19 +369,84 @@ async fn callback(
         ));
     }
 
-    let tokens = connector
-        .exchange_code(
-            &code,
-            &signer.code_verifier(&request.nonce),
-            &request.redirect_uri,
-        )
-        .await
-        .map_err(connector_error)?;
-    let access = SecretString::from(tokens.access_token.clone());
-    let grant = connector
-        .grant_info(&access)
-        .await
-        .map_err(connector_error)?;
+    let (tokens, consent) = match granted {
+        Granted::Code(code) => {
+            let tokens = connector
+                .exchange_code(
+                    &code,
+                    &signer.code_verifier(&request.nonce),
+                    &request.redirect_uri,
+                )
+                .await
+                .map_err(connector_error)?;
+            (Some(tokens), None)
+        }
+        Granted::AdminConsent(grant) => (None, Some(grant)),
+    };
+    let unavailable =
+        |e: crate::ports::StoreError| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    let (access, grant, consented) = match (&tokens, consent) {
+        (Some(tokens), _) => {
+            let access = SecretString::from(tokens.access_token.clone());
+            let grant = connector
+                .grant_info(&access)
+                .await
+                .map_err(connector_error)?;
+            (access, grant, None)
+        }
+        (None, Some(consent)) => {
+            // App-only credentials: the integration (found again on reconnect by the provider
+            // tenant) keeps them as its secret, and its first token proves the consent.
+            let existing = find_existing(
+                &core,
+                &request.tenant_id,
+                provider,
+                Some(&consent.external_tenant_id),
+            )
+            .await
+            .map_err(unavailable)?;
+            let found_again = existing.is_some();
+            let mut probe = existing.unwrap_or_else(|| Integration {
+                id: format!("int-{}", uuid::Uuid::new_v4().simple()),
+                tenant_id: request.tenant_id.clone(),
+                provider,
+                external_tenant_id: Some(consent.external_tenant_id.clone()),
+                display_name: provider.to_string(),
+                mode: request.mode,
+                status: IntegrationStatus::Connected,
+                credential: consent.credential,
+                webhook_ids: vec![],
+                settings: request.settings.clone(),
+                created_at: now,
+                updated_at: now,
+            });
+            probe.credential = consent.credential;
+            core.tokens
+                .store_secret(&probe, &consent.secret)
+                .await
+                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+            let access = core
+                .tokens
+                .access_token(connector.as_ref(), &probe)
+                .await
+                .map_err(connector_error)?;
+            let grant = connector
+                .grant_info(&access)
+                .await
+                .map_err(connector_error)?;
+            (
+                access,
+                grant,
+                Some((probe, consent.credential, found_again)),
+            )
+        }
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the callback carried neither a code nor a consent",
+            ))
+        }
+    };
     let mut settings = request.settings.clone();
     // Connectors that tell people apart by email domain default to the connecting admin's.
     let takes_domains = connector
@@ -384,19 +468,30 @@ async fn callback(
     }
     // Reconnecting a provider tenant that is already connected is the same integration: same
     // id, checkpoints (so the outage's events are ingested) and webhooks.
-    let existing = find_existing(
-        &core,
-        &request.tenant_id,
-        provider,
-        grant.external_tenant_id.as_deref(),
-    )
-    .await
-    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let reconnected = existing.is_some();
+    let credential = consented.as_ref().map_or(
+        crate::domain::CredentialKind::AuthorizationCode,
+        |(_, c, _)| *c,
+    );
+    let (existing, reconnected) = match consented {
+        // The integration its secret was stored for, new or found again.
+        Some((probe, _, found_again)) => (Some(probe), found_again),
+        None => {
+            let existing = find_existing(
+                &core,
+                &request.tenant_id,
+                provider,
+                grant.external_tenant_id.as_deref(),
+            )
+            .await
+            .map_err(unavailable)?;
+            let reconnected = existing.is_some();
+            (existing, reconnected)
+        }
+    };
     let mut integration = match existing {
         Some(integration) => integration.reconnected(
             &settings,
-            crate::domain::CredentialKind::AuthorizationCode,
+            credential,
             request.mode,
             &grant.display_name,
             now,
@@ -409,17 +504,19 @@ async fn callback(
             display_name: grant.display_name.clone(),
             mode: request.mode,
             status: IntegrationStatus::Connected,
-            credential: crate::domain::CredentialKind::AuthorizationCode,
+            credential,
             webhook_ids: vec![],
             settings,
             created_at: now,
             updated_at: now,
         },
     };
-    core.tokens
-        .store(&integration, &tokens)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    if let Some(tokens) = &tokens {
+        core.tokens
+            .store(&integration, tokens)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    }
 
     let mut warnings = Vec::new();
     if integration.mode.polls() {

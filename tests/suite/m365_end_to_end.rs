@@ -1,0 +1,412 @@
+//! Microsoft 365 end to end: the product against the Microsoft 365 simulator, over real HTTP, on
+//! the embedded back end: admin consent to connected, the Office 365 Management Activity API
+//! pulled and pushed, late and repeated content ingested once, throttling and expired tokens
+//! survived, and disconnect leaving no subscription behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use casb_connector_m365::{M365AppCredentials, M365Config, M365Connector};
+use casb_shared::config::Settings;
+use casb_shared::connector::ConnectorRegistry;
+use casb_shared::domain::{Activity, EventType, IngestPath, Integration, LinkVisibility, UserType};
+use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
+use casb_shared::pipeline::worker::WorkerOptions;
+use m365_simulator::{HttpFault, Listener, M365Simulator, Resource, SimConfig};
+use secrecy::{ExposeSecret, SecretString};
+
+const TENANT: &str = "tenant-contoso";
+const PUBLISHER: &str = "7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6";
+const SITE: &str = "https://contoso-my.sharepoint.com/personal/alice_contoso_onmicrosoft_com";
+
+struct World {
+    sim: M365Simulator,
+    casb: LocalInstance,
+    _data_dir: tempfile::TempDir,
+    base: String,
+}
+
+impl World {
+    async fn start() -> World {
+        let sim = M365Simulator::start(SimConfig {
+            // The administrator has not consented yet: the connect flow does it.
+            admin_consent_granted: false,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let options = ServeOptions {
+            data_dir: data_dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            poll_interval: Duration::from_millis(300),
+            worker: WorkerOptions {
+                visibility_timeout: Duration::from_secs(2),
+                wait: Duration::from_millis(200),
+                ..WorkerOptions::default()
+            },
+            ..Default::default()
+        };
+        let mut config =
+            M365Config::for_bases(&sim.login_base(), &sim.manage_base(), &sim.graph_base());
+        config.retry.base_backoff = Duration::from_millis(50);
+        let casb = LocalInstance::start(options, Settings::default(), move |backend| {
+            let mut registry = ConnectorRegistry::new();
+            registry.register(Arc::new(M365Connector::new(
+                config,
+                backend.secrets.clone(),
+            )));
+            registry
+        })
+        .await
+        .unwrap();
+        let sim_config = sim.config();
+        M365AppCredentials {
+            client_id: sim_config.client_id.clone(),
+            client_secret: Some(sim_config.client_secret.clone()),
+            certificate_private_key: None,
+            certificate_thumbprint: None,
+            publisher_tenant_id: PUBLISHER.into(),
+            webhook_key: Some("a webhook key nobody else knows".into()),
+        }
+        .store(casb.core.backend.secrets.as_ref())
+        .await
+        .unwrap();
+        let base = format!("http://{}", casb.address);
+        World {
+            sim,
+            casb,
+            _data_dir: data_dir,
+            base,
+        }
+    }
+
+    async fn admin_token(&self) -> SecretString {
+        self.casb.admin_token().await.unwrap()
+    }
+
+    async fn connect(&self, mode: &str) -> Result<Integration, String> {
+        let answer = connect_like_a_browser(
+            &self.base,
+            "microsoft365",
+            &[("tenant_id", TENANT), ("mode", mode)],
+            &self.admin_token().await,
+        )
+        .await?;
+        assert!(
+            answer["warnings"].as_array().unwrap().is_empty(),
+            "{answer}"
+        );
+        let id = answer["integration_id"].as_str().unwrap();
+        Ok(self
+            .casb
+            .core
+            .backend
+            .integrations
+            .get_integration(TENANT, id)
+            .await
+            .unwrap()
+            .unwrap())
+    }
+
+    async fn activities(&self) -> Vec<Activity> {
+        self.casb
+            .core
+            .backend
+            .activities
+            .query_activities(&casb_shared::ports::ActivityQuery {
+                tenant_id: TENANT.into(),
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `check` holds for the stored activities, or fails showing them.
+    async fn activities_until(
+        &self,
+        what: &str,
+        check: impl Fn(&[Activity]) -> bool,
+    ) -> Vec<Activity> {
+        for _ in 0..300 {
+            let stored = self.activities().await;
+            if check(&stored) {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what}: {:#?}", self.activities().await);
+    }
+
+    fn upload_record(&self, file: &str) -> serde_json::Value {
+        self.sim.file_record(
+            "FileUploaded",
+            "alice@contoso.onmicrosoft.com",
+            SITE,
+            "Documents",
+            file,
+        )
+    }
+}
+
+fn with_id<'a>(activities: &'a [Activity], record: &serde_json::Value) -> Vec<&'a Activity> {
+    let id = record["Id"].as_str().unwrap();
+    activities.iter().filter(|a| a.event_id == id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_consent_connects_and_every_record_is_ingested_once_even_late_or_repeated() {
+    let world = World::start().await;
+    let integration = world.connect("pull").await.unwrap();
+    assert_eq!(
+        integration.external_tenant_id.as_deref(),
+        Some(world.sim.config().tenant_id.as_str())
+    );
+    assert!(
+        integration.display_name.contains("Contoso"),
+        "{}",
+        integration.display_name
+    );
+    assert!(
+        world.sim.admin_consent_granted(),
+        "the consent went through Microsoft"
+    );
+    // Pull only: each content type's subscription is started without a webhook.
+    let mut started: Vec<_> = world
+        .sim
+        .management_subscriptions()
+        .into_iter()
+        .map(|s| (s.content_type, s.webhook_address))
+        .collect();
+    started.sort();
+    assert_eq!(
+        started,
+        vec![
+            ("Audit.AzureActiveDirectory".to_string(), None),
+            ("Audit.General".to_string(), None),
+            ("Audit.SharePoint".to_string(), None),
+        ]
+    );
+
+    let upload = world.upload_record("cards.xlsx");
+    let link = world.sim.sharing_record(
+        "AnonymousLinkCreated",
+        "alice@contoso.onmicrosoft.com",
+        SITE,
+        "Documents",
+        "cards.xlsx",
+        "Anonymous",
+        "Guest",
+    );
+    let invitation = world.sim.sharing_record(
+        "SharingSet",
+        "alice@contoso.onmicrosoft.com",
+        SITE,
+        "Documents",
+        "cards.xlsx",
+        "bob_partner.example#EXT#@contoso.onmicrosoft.com",
+        "Guest",
+    );
+    let failed_sign_in =
+        world
+            .sim
+            .sign_in_record("alice@contoso.onmicrosoft.com", "203.0.113.9", false);
+    world
+        .sim
+        .publish_records("Audit.SharePoint", vec![upload.clone(), link.clone()]);
+    world
+        .sim
+        .publish_records("Audit.AzureActiveDirectory", vec![failed_sign_in.clone()]);
+    // The feed repeats records: the upload again, in another blob, with the invitation.
+    world
+        .sim
+        .publish_records("Audit.SharePoint", vec![invitation.clone(), upload.clone()]);
+
+    let stored = world
+        .activities_until("four records as four activities", |a| a.len() >= 4)
+        .await;
+    assert_eq!(stored.len(), 4, "{stored:#?}");
+    let uploaded = with_id(&stored, &upload);
+    assert_eq!(uploaded.len(), 1, "a repeated record is one activity");
+    let uploaded = uploaded[0];
+    assert_eq!(uploaded.event_type, EventType::DataCreation);
+    assert_eq!(
+        uploaded.actor_email.as_deref(),
+        Some("alice@contoso.onmicrosoft.com")
+    );
+    assert_eq!(
+        uploaded.object_path.as_deref(),
+        Some(format!("{SITE}/Documents/cards.xlsx").as_str())
+    );
+    assert_eq!(uploaded.ingest_path, IngestPath::Pull);
+    let linked = with_id(&stored, &link)[0];
+    assert_eq!(linked.event_type, EventType::DataSharing);
+    assert_eq!(linked.link_visibility, Some(LinkVisibility::Public));
+    let invited = with_id(&stored, &invitation)[0];
+    assert_eq!(invited.target_user_type, Some(UserType::External));
+    let sign_in = with_id(&stored, &failed_sign_in)[0];
+    assert_eq!(sign_in.event_type, EventType::LoginFailure);
+    assert_eq!(sign_in.actor_ip.as_deref(), Some("203.0.113.9"));
+
+    // Content listed late, with a creation time the stream has already listed past.
+    let late = world.upload_record("late.docx");
+    world.sim.publish_late_blob(
+        "Audit.SharePoint",
+        vec![late.clone(), upload.clone()],
+        chrono::Utc::now() - chrono::Duration::hours(2),
+    );
+    let stored = world
+        .activities_until("the late record", |a| !with_id(a, &late).is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stored_after = world.activities().await;
+    assert_eq!(stored_after.len(), 5, "{stored:#?}");
+    assert_eq!(with_id(&stored_after, &late).len(), 1);
+    assert_eq!(with_id(&stored_after, &upload).len(), 1);
+
+    // Every Management API call named us, and tokens were reused rather than asked for each time.
+    assert!(world.sim.management_calls() > 5);
+    assert_eq!(world.sim.management_calls_without_publisher(), 0);
+    assert_eq!(world.sim.token_requests(Resource::Manage), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_consent_connects_nothing_and_says_so() {
+    let world = World::start().await;
+    world.sim.set_consent_denied(true);
+    let error = world.connect("pull").await.unwrap_err();
+    assert!(error.contains("400"), "{error}");
+    assert!(error.contains("nothing was connected"), "{error}");
+    let integrations = world
+        .casb
+        .core
+        .backend
+        .integrations
+        .list_integrations(TENANT)
+        .await
+        .unwrap();
+    assert!(integrations.is_empty(), "{integrations:?}");
+    assert!(world.sim.management_subscriptions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_validated_verified_and_give_the_same_activity_as_the_pull() {
+    let world = World::start().await;
+    let integration = world.connect("both").await.unwrap();
+    // Starting each subscription with our webhook made Microsoft validate it first; webhook
+    // intake answered without calling Microsoft.
+    let deliveries = world.sim.management_webhook_deliveries();
+    let validations: Vec<_> = deliveries.iter().filter(|d| d.validation).collect();
+    assert_eq!(validations.len(), 3, "{deliveries:#?}");
+    assert!(
+        validations.iter().all(|d| d.status == Some(200)),
+        "{deliveries:#?}"
+    );
+    let address = format!(
+        "{}/webhooks/microsoft365/{TENANT}/{}",
+        world.base, integration.id
+    );
+    assert!(world
+        .sim
+        .management_subscriptions()
+        .iter()
+        .all(|s| s.webhook_address.as_deref() == Some(address.as_str())));
+
+    let upload = world.upload_record("pushed.xlsx");
+    world
+        .sim
+        .publish_records("Audit.SharePoint", vec![upload.clone()]);
+    let notified = world
+        .sim
+        .wait_for_management_deliveries(4, Duration::from_secs(10))
+        .await;
+    let notification = notified.iter().find(|d| !d.validation).unwrap();
+    assert_eq!(notification.status, Some(200), "{notified:#?}");
+    // The webhook and the poll both bring the record: one activity, seen by both paths.
+    let stored = world
+        .activities_until("the upload by push and by pull", |a| {
+            with_id(a, &upload)
+                .first()
+                .is_some_and(|u| u.paths() == vec![IngestPath::Push, IngestPath::Pull])
+        })
+        .await;
+    assert_eq!(with_id(&stored, &upload).len(), 1, "{stored:#?}");
+
+    // A notification with another Webhook-AuthID is refused and fetches nothing.
+    let calls = world.sim.management_calls();
+    let forged = serde_json::json!([{
+        "tenantId": world.sim.config().tenant_id, "clientId": world.sim.config().client_id,
+        "contentType": "Audit.SharePoint", "contentId": "forged",
+        "contentUri": format!("{}/api/v1.0/{}/activity/feed/audit/forged", world.sim.manage_base(), world.sim.config().tenant_id),
+        "contentCreated": "2026-11-29T10:00:00.000Z", "contentExpiration": "2026-12-06T10:00:00.000Z"
+    }]);
+    let response = reqwest::Client::new()
+        .post(&address)
+        .header("Webhook-AuthID", "guessed")
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        world.sim.management_calls() - calls < 5,
+        "the forged notice fetched nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_an_expired_token_are_survived() {
+    let world = World::start().await;
+    world.connect("pull").await.unwrap();
+    world.sim.inject_fault(HttpFault {
+        listener: Listener::Manage,
+        path_contains: "subscriptions/content".into(),
+        status: 429,
+        retry_after: Some(1),
+        times: 2,
+    });
+    world.sim.expire_tokens();
+    let upload = world.upload_record("after-throttling.xlsx");
+    world
+        .sim
+        .publish_records("Audit.SharePoint", vec![upload.clone()]);
+    world
+        .activities_until("the upload despite 429s and an expired token", |a| {
+            !with_id(a, &upload).is_empty()
+        })
+        .await;
+    assert!(world.sim.faulted_requests() >= 2);
+    assert!(
+        world.sim.token_requests(Resource::Manage) >= 2,
+        "a new token after the old one was refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_stops_every_subscription_and_forgets_the_tenant() {
+    let world = World::start().await;
+    let integration = world.connect("both").await.unwrap();
+    assert_eq!(world.sim.management_subscriptions().len(), 3);
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth/microsoft365/disconnect", world.base))
+        .bearer_auth(world.admin_token().await.expose_secret())
+        .json(&serde_json::json!({"tenant_id": TENANT, "integration_id": integration.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["warnings"].as_array().unwrap().is_empty(), "{body}");
+    assert!(world.sim.management_subscriptions().is_empty());
+    assert!(world
+        .casb
+        .core
+        .backend
+        .secrets
+        .get_secret(&integration.credential_secret_name())
+        .await
+        .unwrap()
+        .is_none());
+}
