@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::action_outcome as outcome;
+
 use crate::support::{assert_valid_ocsf, ocsf_schema};
 use box_simulator::{BoxSimulator, DeliveryTamper, HttpFault, ItemKind, ItemRef, SimConfig};
 use casb_connector_box::{BoxAppCredentials, BoxConfig, BoxConnector};
@@ -186,15 +188,6 @@ impl World {
         }
         panic!("incidents did not settle: {:#?}", self.incidents().await);
     }
-}
-
-fn outcome(incident: &Incident, kind: ActionKind) -> (ActionStatus, String) {
-    let record = incident
-        .actions
-        .iter()
-        .find(|a| a.kind == kind)
-        .unwrap_or_else(|| panic!("no {kind:?} in {incident:?}"));
-    (record.status, record.detail.clone().unwrap_or_default())
 }
 
 /// Asserts the remediation happened at "Box": quarantined, link gone, no external collaborator.

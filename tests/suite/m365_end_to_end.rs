@@ -6,10 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::action_outcome as outcome;
+
 use casb_connector_m365::{M365AppCredentials, M365Config, M365Connector};
 use casb_shared::config::Settings;
 use casb_shared::connector::ConnectorRegistry;
-use casb_shared::domain::{Activity, EventType, IngestPath, Integration, LinkVisibility, UserType};
+use casb_shared::domain::{
+    ActionKind, ActionStatus, Activity, EventType, Incident, IngestPath, Integration,
+    LinkVisibility, UserType,
+};
 use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
 use casb_shared::pipeline::worker::WorkerOptions;
 use m365_simulator::{HttpFault, Listener, M365Simulator, Resource, SimConfig};
@@ -17,6 +22,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 const TENANT: &str = "tenant-contoso";
 const PUBLISHER: &str = "7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6";
+const CARDS: &str = "name,card\nann,4111 1111 1111 1111\nbob,5555555555554444\n";
+const ALICE: &str = "alice@contoso.onmicrosoft.com";
 const SITE: &str = "https://contoso-my.sharepoint.com/personal/alice_contoso_onmicrosoft_com";
 
 struct World {
@@ -50,6 +57,7 @@ impl World {
         let mut config =
             M365Config::for_bases(&sim.login_base(), &sim.manage_base(), &sim.graph_base());
         config.retry.base_backoff = Duration::from_millis(50);
+        config.download_hosts = config.download_hosts.with_url_host(&sim.download_base());
         let casb = LocalInstance::start(options, Settings::default(), move |backend| {
             let mut registry = ConnectorRegistry::new();
             registry.register(Arc::new(M365Connector::new(
@@ -137,6 +145,36 @@ impl World {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{what}: {:#?}", self.activities().await);
+    }
+
+    async fn incidents(&self) -> Vec<Incident> {
+        self.casb
+            .core
+            .backend
+            .incidents
+            .list_incidents(TENANT, None, 100)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until an incident of `policy` exists and every incident's actions are final.
+    async fn settled_incident(&self, policy: &str) -> Incident {
+        for _ in 0..600 {
+            let incidents = self.incidents().await;
+            let settled = incidents
+                .iter()
+                .all(|i| i.actions.iter().all(|a| a.status.is_final()));
+            if let Some(found) = incidents.iter().find(|i| i.policy_id == policy) {
+                if settled {
+                    return found.clone();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no settled {policy} incident: {:#?}",
+            self.incidents().await
+        );
     }
 
     fn upload_record(&self, file: &str) -> serde_json::Value {
@@ -409,4 +447,79 @@ async fn disconnect_stops_every_subscription_and_forgets_the_tenant() {
         .await
         .unwrap()
         .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_with_card_numbers_shared_by_anonymous_link_is_one_incident_and_remediated_at_microsoft(
+) {
+    let world = World::start().await;
+    world.connect("both").await.unwrap();
+    let item = world
+        .sim
+        .upload_file(ALICE, "cards.csv", CARDS.as_bytes().to_vec())
+        .unwrap();
+    let home = world.sim.item_parent(&item).unwrap();
+    world.sim.create_sharing_link(&item, "anonymous").unwrap();
+    world
+        .sim
+        .invite(&item, "bob@partner.example", true)
+        .unwrap();
+
+    let incident = world
+        .settled_incident("builtin.sensitive-file-exposed")
+        .await;
+    let object_id = format!("drives/{}/items/{}", item.drive_id, item.item_id);
+    assert_eq!(
+        incident.object.object_id.as_deref(),
+        Some(object_id.as_str())
+    );
+    assert!(
+        incident
+            .matches
+            .iter()
+            .any(|m| m.rule == "credit_card" && m.count == 2),
+        "{:?}",
+        incident.matches
+    );
+    let sensitive: Vec<_> = world
+        .incidents()
+        .await
+        .into_iter()
+        .filter(|i| i.policy_id == "builtin.sensitive-file-exposed")
+        .collect();
+    assert_eq!(
+        sensitive.len(),
+        1,
+        "one incident for the file: {sensitive:#?}"
+    );
+
+    // At "Microsoft": the anonymous link and the guest's permission are gone, and the file sits
+    // in the quarantine folder of its own drive, its original folder recorded.
+    assert_eq!(
+        outcome(&incident, ActionKind::RemoveSharedLink).0,
+        ActionStatus::Succeeded
+    );
+    let left = world.sim.permissions(&item).unwrap();
+    assert!(
+        left.iter()
+            .all(|p| p.link_scope.as_deref() != Some("anonymous")),
+        "{left:#?}"
+    );
+    assert!(
+        left.iter()
+            .all(|p| p.granted_to_email.as_deref() != Some("bob@partner.example")),
+        "{left:#?}"
+    );
+    let (status, detail) = outcome(&incident, ActionKind::Quarantine);
+    assert_eq!(status, ActionStatus::Succeeded, "{detail}");
+    assert!(
+        detail.contains(&format!("original_parent={home}")),
+        "{detail}"
+    );
+    let parent = world.sim.item_parent(&item).unwrap();
+    assert_ne!(parent, home, "moved out of its folder");
+    assert!(
+        incident.actions.iter().all(|a| a.attempts == 1),
+        "each action done once: {incident:#?}"
+    );
 }

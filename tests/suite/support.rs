@@ -515,3 +515,16 @@ pub fn handbook_file(relative: &str) -> Option<String> {
         }
     }
 }
+
+/// The final status and detail of the incident's action of `kind` (fails if it has none).
+pub fn action_outcome(
+    incident: &casb_shared::domain::Incident,
+    kind: casb_shared::domain::ActionKind,
+) -> (casb_shared::domain::ActionStatus, String) {
+    let record = incident
+        .actions
+        .iter()
+        .find(|a| a.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} in {incident:#?}"));
+    (record.status, record.detail.clone().unwrap_or_default())
+}

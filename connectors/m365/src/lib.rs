@@ -11,6 +11,7 @@
 //!   checked in constant time, the notified blobs fetched only from the Management API's host).
 //! - Disconnect stops the subscriptions it started; the tenant's secret is forgotten by the core.
 
+pub mod graph;
 pub mod management;
 pub mod records;
 
@@ -32,7 +33,9 @@ use casb_shared::connector::{
     NoticeId, NoticeOutcome, PollPage, PollRequest, SettingKind, SettingSpec, StreamSpec, TokenSet,
     WebhookDelivery, WebhookRejection,
 };
-use casb_shared::domain::{CredentialKind, IngestPath, Integration, Provider, ResponseAction};
+use casb_shared::domain::{
+    ActionKind, CredentialKind, IngestPath, Integration, Provider, ResponseAction,
+};
 use casb_shared::ports::SecretStore;
 
 use management::{ContentItem, Cursor, ManagementApi, WebhookSpec};
@@ -48,11 +51,16 @@ pub struct M365Config {
     pub graph_base: String,
     /// Hosts a notified or listed `contentUri` may point at.
     pub content_hosts: HostAllowList,
+    /// Hosts file content may be downloaded from (Graph, and the tenant's SharePoint hosts
+    /// its 302 points at).
+    pub download_hosts: HostAllowList,
     /// How far each listing reaches back before where the last one ended, for content that
     /// is listed late.
     pub reach_back: chrono::Duration,
     /// Blobs fetched per poll of a stream (the poller calls again while there are more).
     pub blobs_per_poll: usize,
+    /// The folder, at the root of the file's own drive, files are quarantined into.
+    pub quarantine_folder_name: String,
     pub retry: RetryPolicy,
 }
 
@@ -73,23 +81,31 @@ impl M365Config {
             manage_base: manage.trim_end_matches('/').to_string(),
             graph_base: graph.trim_end_matches('/').to_string(),
             content_hosts: HostAllowList::new(["manage.office.com"]).with_url_host(manage),
+            download_hosts: HostAllowList::new(["graph.microsoft.com", "*.sharepoint.com"])
+                .with_url_host(graph),
             reach_back: chrono::Duration::hours(6),
             blobs_per_poll: 20,
+            quarantine_folder_name: "CASB Quarantine".into(),
             retry: RetryPolicy::default(),
         }
     }
 
     /// From `CASB_M365_LOGIN_ORIGIN`, `CASB_M365_MANAGE_ORIGIN` and `CASB_M365_GRAPH_BASE`
-    /// (defaults: Microsoft's commercial cloud).
+    /// (defaults: Microsoft's commercial cloud), and `CASB_M365_DOWNLOAD_HOSTS` (extra hosts
+    /// downloads may be redirected to, comma-separated).
     pub fn from_env() -> Self {
         let env = casb_shared::config::optional_env;
-        M365Config::for_bases(
+        let mut config = M365Config::for_bases(
             &env("CASB_M365_LOGIN_ORIGIN")
                 .unwrap_or_else(|| "https://login.microsoftonline.com".into()),
             &env("CASB_M365_MANAGE_ORIGIN").unwrap_or_else(|| "https://manage.office.com".into()),
             &env("CASB_M365_GRAPH_BASE")
                 .unwrap_or_else(|| "https://graph.microsoft.com/v1.0".into()),
-        )
+        );
+        config.download_hosts = config
+            .download_hosts
+            .with_hosts_from_env("CASB_M365_DOWNLOAD_HOSTS");
+        config
     }
 }
 
@@ -184,6 +200,8 @@ pub struct M365Connector {
     secrets: Arc<dyn SecretStore>,
     credentials: AppCredentials<M365AppCredentials>,
     tokens: Mutex<TokenCache>,
+    /// The tenant's verified domains, by integration (read once from Graph).
+    domains: Mutex<HashMap<String, Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +228,7 @@ impl M365Connector {
                 "the Entra application's client_id, client_secret (or certificate) and publisher_tenant_id",
             ),
             tokens: Mutex::new(HashMap::new()),
+            domains: Mutex::new(HashMap::new()),
         }
     }
 
@@ -446,15 +465,136 @@ impl M365Connector {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    fn internal_domains(integration: &Integration) -> Vec<String> {
-        integration.settings["internal_domains"]
+    /// The organization's domains: the `internal_domains` setting, else the tenant's
+    /// verified domains from Graph (a guest is invited by their own address, which only the
+    /// tenant's domains tell apart). Empty when neither is known.
+    async fn internal_domains(&self, integration: &Integration) -> Vec<String> {
+        let configured: Vec<String> = integration.settings["internal_domains"]
             .as_array()
             .map(|d| {
                 d.iter()
                     .filter_map(|v| v.as_str().map(|s| s.to_ascii_lowercase()))
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if !configured.is_empty() {
+            return configured;
+        }
+        let cached = self
+            .domains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&integration.id)
+            .cloned();
+        if let Some(domains) = cached {
+            return domains;
+        }
+        let Ok(token) = self.app_token(integration, Resource::Graph).await else {
+            return Vec::new();
+        };
+        let url = format!("{}/organization", self.config.graph_base);
+        let organization: serde_json::Value = match self
+            .http
+            .json(|client| client.get(&url).bearer_auth(token.expose_secret()))
+            .await
+        {
+            Ok(organization) => organization,
+            Err(error) => {
+                tracing::warn!(integration = %integration.id, %error, "the tenant's domains could not be read; guests are told apart by #EXT# only");
+                return Vec::new();
+            }
+        };
+        let domains: Vec<String> = organization["value"][0]["verifiedDomains"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|v| v["name"].as_str().map(str::to_ascii_lowercase))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.domains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(integration.id.clone(), domains.clone());
+        domains
+    }
+
+    fn graph<'a>(&'a self, token: &'a SecretString) -> graph::GraphApi<'a> {
+        graph::GraphApi {
+            http: &self.http,
+            base: &self.config.graph_base,
+            token,
+        }
+    }
+
+    /// Names the drive item a file record is about (its Graph id replaces the URL as the
+    /// object id) and reads its sharing. What cannot be read leaves the activity as the record
+    /// gave it, marked incomplete with the reason.
+    async fn enrich(
+        &self,
+        integration: &Integration,
+        mut activity: casb_shared::domain::Activity,
+        domains: &[String],
+    ) -> Result<casb_shared::domain::Activity, ConnectorError> {
+        use casb_shared::domain::EventType;
+        if !activity.is_about_file() || activity.event_type == EventType::DataDeletion {
+            return Ok(activity);
+        }
+        let record = &activity.raw;
+        let (Some(site), Some(name)) = (
+            records::text(record, "SiteUrl"),
+            records::text(record, "SourceFileName"),
+        ) else {
+            return Ok(activity);
+        };
+        // `SourceRelativeUrl` starts with the document library (`Documents`, `Shared
+        // Documents`): the site's drive is that library.
+        let folder = records::text(record, "SourceRelativeUrl").unwrap_or_default();
+        let within_library = folder
+            .trim_matches('/')
+            .split_once('/')
+            .map(|(_, rest)| rest)
+            .unwrap_or("");
+        let path = format!("{within_library}/{name}");
+        let looked_up = async {
+            let token = self.app_token(integration, Resource::Graph).await?;
+            let api = self.graph(&token);
+            let Some(item) = api.item_by_site_path(&site, &path).await? else {
+                return Ok(None);
+            };
+            let (Some(drive_id), Some(item_id)) = (
+                item["parentReference"]["driveId"].as_str(),
+                item["id"].as_str(),
+            ) else {
+                return Ok(None);
+            };
+            let id = graph::ItemId {
+                drive_id: drive_id.to_string(),
+                item_id: item_id.to_string(),
+            };
+            let permissions = api.permissions(&id).await?;
+            Ok::<_, ConnectorError>(Some((id, graph::exposure(&item, &permissions, domains))))
+        };
+        match looked_up.await {
+            Ok(Some((id, exposure))) => {
+                activity.object_id = Some(id.object_id());
+                activity.enrichments.exposure = Some(exposure);
+            }
+            Ok(None) => {
+                activity.incomplete = Some("the file is no longer where the record says".into());
+            }
+            Err(ConnectorError::Permanent(reason) | ConnectorError::Forbidden(reason)) => {
+                tracing::warn!(activity = %activity.id(), %reason, "activity kept without its Graph item");
+                activity.incomplete = Some(reason);
+            }
+            Err(ConnectorError::RateLimited { retry_after }) => {
+                activity.incomplete = Some(format!(
+                    "Graph asked us to wait {retry_after:?} while the file was looked up"
+                ));
+            }
+            Err(other) => return Err(other),
+        }
+        Ok(activity)
     }
 
     /// The records of `items` as activities.
@@ -465,7 +605,7 @@ impl M365Connector {
         path: IngestPath,
     ) -> Result<Vec<casb_shared::domain::Activity>, ConnectorError> {
         let tenant = Self::tenant_id(integration)?;
-        let domains = Self::internal_domains(integration);
+        let domains = self.internal_domains(integration).await;
         let mut activities = Vec::new();
         for item in items {
             let records = self
@@ -480,7 +620,7 @@ impl M365Connector {
                 match records::map_record(integration, record, &domains, path) {
                     Some(mut activity) => {
                         activity.log_timestamp = log_time;
-                        activities.push(activity);
+                        activities.push(self.enrich(integration, activity, &domains).await?);
                     }
                     None => {
                         tracing::warn!(integration = %integration.id, content = %item.content_id, "a Management API record without an Id was skipped")
@@ -539,8 +679,13 @@ impl Connector for M365Connector {
             pkce: false,
             webhooks: true,
             polling: true,
-            content_download: false,
-            response_actions: vec![],
+            content_download: true,
+            response_actions: vec![
+                ActionKind::Quarantine,
+                ActionKind::Delete,
+                ActionKind::RemoveSharedLink,
+                ActionKind::RemoveExternalCollaborators,
+            ],
         }
     }
 
@@ -906,18 +1051,124 @@ impl Connector for M365Connector {
         })
     }
 
-    async fn execute(
+    async fn download(
         &self,
         _integration: &Integration,
-        _access_token: &SecretString,
+        access_token: &SecretString,
+        file_id: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        let item = graph::ItemId::parse(file_id).ok_or_else(|| {
+            ConnectorError::Permanent(format!("'{file_id}' does not name a drive item"))
+        })?;
+        // `/content` answers 302 to a pre-authenticated URL: followed only to Microsoft's hosts.
+        self.http
+            .download(
+                &self.graph(access_token).content_url(&item),
+                access_token.expose_secret(),
+                &self.config.download_hosts,
+                max_bytes,
+            )
+            .await
+    }
+
+    async fn execute(
+        &self,
+        integration: &Integration,
+        access_token: &SecretString,
         action: &ResponseAction,
     ) -> Result<ActionOutcome, ConnectorError> {
-        Ok(ActionOutcome::Unsupported {
-            reason: format!(
-                "{} on Microsoft 365 is not available yet (Graph remediation is the next step of this connector)",
-                action.kind.as_str()
-            ),
-        })
+        let Some(item) = action.object_id.as_deref().and_then(graph::ItemId::parse) else {
+            return Ok(ActionOutcome::Unsupported {
+                reason: "the incident names no OneDrive or SharePoint item".into(),
+            });
+        };
+        let api = self.graph(access_token);
+        let domains = self.internal_domains(integration).await;
+        match action.kind {
+            ActionKind::Delete => {
+                api.delete_item(&item).await?;
+                Ok(ActionOutcome::done("moved to the recycle bin"))
+            }
+            ActionKind::RemoveSharedLink => {
+                graph::remove_permissions(
+                    &api,
+                    &item,
+                    &domains,
+                    "anyone and organization links",
+                    |g| {
+                        matches!(
+                            g,
+                            graph::Grant::AnonymousLink | graph::Grant::OrganizationLink
+                        )
+                    },
+                )
+                .await
+            }
+            ActionKind::RemoveExternalCollaborators => {
+                graph::remove_permissions(
+                    &api,
+                    &item,
+                    &domains,
+                    "external people's permissions",
+                    |g| g == graph::Grant::External,
+                )
+                .await
+            }
+            ActionKind::Quarantine => {
+                let Some(current) = api.get_item(&item).await? else {
+                    return Ok(ActionOutcome::Unsupported {
+                        reason: "the file is gone (deleted or moved out of the drive)".into(),
+                    });
+                };
+                let folder = api
+                    .root_folder(&item.drive_id, &self.config.quarantine_folder_name)
+                    .await?;
+                let parent = current["parentReference"]["id"]
+                    .as_str()
+                    .unwrap_or_default();
+                if parent == folder {
+                    return Ok(ActionOutcome::done("already in quarantine"));
+                }
+                api.move_item(&item, &folder).await?;
+                Ok(ActionOutcome::Succeeded {
+                    detail: format!(
+                        "moved to {} in the same drive; original_parent={parent}",
+                        self.config.quarantine_folder_name
+                    ),
+                    undo: Some(serde_json::json!({ "original_parent": parent })),
+                })
+            }
+            other => Ok(ActionOutcome::Unsupported {
+                reason: format!("{} on Microsoft 365 is not available yet", other.as_str()),
+            }),
+        }
+    }
+
+    async fn restore(
+        &self,
+        _integration: &Integration,
+        access_token: &SecretString,
+        action: &ResponseAction,
+        undo: &serde_json::Value,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        let item = action.object_id.as_deref().and_then(graph::ItemId::parse);
+        match (action.kind, item, undo["original_parent"].as_str()) {
+            (ActionKind::Quarantine, Some(item), Some(parent)) => {
+                let api = self.graph(access_token);
+                let at_home = api
+                    .get_item(&item)
+                    .await?
+                    .is_some_and(|i| i["parentReference"]["id"].as_str() == Some(parent));
+                if !at_home {
+                    api.move_item(&item, parent).await?;
+                }
+                Ok(ActionOutcome::done(format!("moved back to {parent}")))
+            }
+            _ => Ok(ActionOutcome::Unsupported {
+                reason: format!("Microsoft 365 cannot undo {}", action.kind.as_str()),
+            }),
+        }
     }
 }
 

@@ -191,6 +191,15 @@ impl SimState {
             .ok_or_else(|| GraphError::not_found("The resource could not be found."))
     }
 
+    /// A copy of a live item by id alone (the caller just created or changed it).
+    fn live_item_by_id(&self, item_id: &str) -> Result<DriveItem, GraphError> {
+        self.items
+            .get(item_id)
+            .filter(|item| !item.deleted)
+            .cloned()
+            .ok_or_else(|| GraphError::not_found("The resource could not be found."))
+    }
+
     /// Records a change to an item: a new change sequence number (and, for a sharing change,
     /// a new sharing sequence number) and a notification for the drive's subscriptions.
     fn touch(&mut self, item_id: &str, sharing: bool) {
@@ -355,6 +364,9 @@ impl SimState {
 
     fn grant_download(&mut self, item: &DriveItem, download_origin: &str) -> String {
         let token = random_id(48).to_ascii_lowercase();
+        let now = Utc::now();
+        self.download_grants
+            .retain(|_, grant| grant.expires_at > now);
         self.download_grants.insert(
             token.clone(),
             DownloadGrant {
@@ -443,7 +455,7 @@ impl SimState {
             .cloned()
             .ok_or_else(|| GraphError::not_found(format!("User {user_upn} has no OneDrive.")))?;
         let item_id = self.create_item(&drive.id, &drive.root_id, name, false, content)?;
-        let item = self.items[&item_id].clone();
+        let item = self.live_item_by_id(&item_id)?;
         let record = self.file_record(
             "FileUploaded",
             &user.user_principal_name,
@@ -480,15 +492,16 @@ impl SimState {
             }
         };
         let found = self.item(&item.drive_id, &item.item_id)?.clone();
+        // Shaped like OneDrive's links: `https://contoso-my.sharepoint.com/:w:/g/personal/
+        // alice_contoso_com/<token>` (`:f:` for folders).
+        let site_url = self.drive(&found.drive_id)?.site_url.clone();
+        let (host, personal) = site_url
+            .split_once("/personal/")
+            .unwrap_or((site_url.as_str(), ""));
         let link_url = format!(
-            "{}/:{}:/g/personal/{}",
-            self.drives[&found.drive_id]
-                .site_url
-                .split("/personal/")
-                .next()
-                .unwrap_or(""),
+            "{host}/:{}:/g/personal/{personal}/{}",
             if found.is_folder { "f" } else { "w" },
-            random_id(22)
+            random_id(46)
         );
         let permission = PermissionSnapshot {
             id: random_id(36).to_ascii_lowercase(),
@@ -550,7 +563,9 @@ impl SimState {
         item: &DriveItem,
         records: &[(&str, &str, &str)],
     ) -> Vec<crate::management::PendingNotification> {
-        let drive = self.drives[&item.drive_id].clone();
+        let Some(drive) = self.drives.get(&item.drive_id).cloned() else {
+            return Vec::new();
+        };
         let owner = self
             .users
             .get(&drive.owner_id)
@@ -729,7 +744,7 @@ pub(crate) async fn create_folder(
             ));
         }
         let id = state.create_item(&drive_id, &parent_id, name, true, Vec::new())?;
-        let item = state.items[&id].clone();
+        let item = state.live_item_by_id(&id)?;
         Ok(json_response(StatusCode::CREATED, state.item_json(&item)))
     })
 }
@@ -799,7 +814,7 @@ pub(crate) async fn update_item(
             stored.name = new_name;
         }
         state.touch(&item.id, false);
-        let updated = state.items[&item.id].clone();
+        let updated = state.live_item_by_id(&item.id)?;
         Ok(json_response(StatusCode::OK, state.item_json(&updated)))
     })
 }
@@ -1078,5 +1093,92 @@ pub(crate) async fn delta(
             )));
         }
         Ok(json_response(StatusCode::OK, body))
+    })
+}
+
+/// A drive's site id, shaped like Graph's `{hostname},{site-collection-id},{web-id}`.
+fn site_id(drive: &Drive) -> String {
+    let host = drive
+        .site_url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let key = drive.id.trim_start_matches("b!");
+    format!("{host},{key},{key}")
+}
+
+impl SimState {
+    /// The live item at `path` (`Reports/plan.docx`) below the drive's root, names compared
+    /// case-insensitively as SharePoint does.
+    fn item_by_path(&self, drive_id: &str, path: &str) -> Result<DriveItem, GraphError> {
+        let mut current = self.item(drive_id, "root")?.clone();
+        for name in path.split('/').filter(|s| !s.is_empty()) {
+            current = self
+                .items
+                .values()
+                .find(|item| {
+                    item.parent_id.as_deref() == Some(current.id.as_str())
+                        && !item.deleted
+                        && item.name.eq_ignore_ascii_case(name)
+                })
+                .cloned()
+                .ok_or_else(|| GraphError::not_found("The resource could not be found."))?;
+        }
+        Ok(current)
+    }
+}
+
+/// `GET /v1.0/sites/{hostname}:/{server-relative-path}` (a site by its URL, as audit records
+/// carry it in `SiteUrl`), `GET /v1.0/sites/{site-id}` and
+/// `GET /v1.0/sites/{site-id}/drive/root:/{item-path}` (an item of the site's default document
+/// library by path). Each OneDrive here is a personal site whose library is its drive.
+pub(crate) async fn sites(
+    State(shared): State<Arc<Shared>>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    graph_call(&shared, &headers, |state| {
+        if let Some((site, path)) = rest.split_once("/drive/root:/") {
+            let drive = state
+                .drives
+                .values()
+                .find(|d| site_id(d) == site)
+                .cloned()
+                .ok_or_else(|| GraphError::not_found("The requested site was not found."))?;
+            let item = state.item_by_path(&drive.id, path.trim_end_matches(':'))?;
+            return Ok(json_response(StatusCode::OK, state.item_json(&item)));
+        }
+        let drive = match rest.split_once(":/") {
+            Some((host, path)) => {
+                let url = format!(
+                    "https://{host}/{}",
+                    path.trim_end_matches(':').trim_matches('/')
+                );
+                state
+                    .drives
+                    .values()
+                    .find(|d| d.site_url.trim_end_matches('/').eq_ignore_ascii_case(&url))
+            }
+            None => state.drives.values().find(|d| site_id(d) == rest),
+        }
+        .cloned()
+        .ok_or_else(|| GraphError::not_found("The requested site was not found."))?;
+        let name = drive
+            .site_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Ok(json_response(
+            StatusCode::OK,
+            json!({
+                "id": site_id(&drive),
+                "name": name,
+                "displayName": name,
+                "webUrl": drive.site_url,
+            }),
+        ))
     })
 }

@@ -89,6 +89,8 @@ pub(crate) async fn count_call(
     next.run(request).await
 }
 
+/// An endpoint the simulator does not serve (`AF404` is the simulator's own code, in the
+/// documented body shape).
 pub(crate) async fn not_found() -> Response {
     ManageError::new(404, "AF404", "The simulator does not serve this endpoint.").into_response()
 }
@@ -250,7 +252,7 @@ pub(crate) async fn start_subscription(
     // The simulator takes http:// addresses too, since test receivers listen on loopback
     // without TLS; Microsoft requires HTTPS ("The address must begin with HTTPS.").
     if let Some(hook) = &webhook {
-        if !validate_webhook(&shared, hook, timeout).await {
+        if !validate_webhook(&shared, content_type, hook, timeout).await {
             return ManageError::new(
                 400,
                 "AF20021",
@@ -463,6 +465,58 @@ pub(crate) async fn list_content(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET {root}/subscriptions/notifications?contentType&startTime&endTime`: the notification
+/// attempts for the content type whose content was created in the window (same window rules
+/// as the content listing), with `notificationSent` and `notificationStatus`. One page (the
+/// simulator keeps few).
+pub(crate) async fn list_notifications(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let params = query_params(query.as_deref());
+    shared
+        .with_state(|state| -> Result<Response, ManageError> {
+            state.authorize_feed(&headers, &tenant)?;
+            let content_type = content_type_param(&params)?;
+            state.require_subscription(content_type)?;
+            let (start, end, _) = listing_window(&params)?;
+            let attempts: Vec<Value> = state
+                .deliveries
+                .iter()
+                .filter(|delivery| !delivery.validation && delivery.content_type == content_type)
+                .flat_map(|delivery| {
+                    let items = delivery.body.as_array().cloned().unwrap_or_default();
+                    items.into_iter().filter_map(move |mut item| {
+                        let created = item["contentCreated"].as_str().and_then(parse_feed_time)?;
+                        if created < start || created >= end {
+                            return None;
+                        }
+                        let object = item.as_object_mut()?;
+                        object.remove("tenantId");
+                        object.remove("clientId");
+                        object.insert(
+                            "notificationSent".to_string(),
+                            json!(feed_time(&delivery.sent_at)),
+                        );
+                        object.insert(
+                            "notificationStatus".to_string(),
+                            json!(if delivery.succeeded() {
+                                "success"
+                            } else {
+                                "failed"
+                            }),
+                        );
+                        Some(item)
+                    })
+                })
+                .collect();
+            Ok(axum::Json(attempts).into_response())
+        })
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
 /// `GET {root}/audit/{contentId}`: the blob's records, a JSON array.
 pub(crate) async fn fetch_blob(
     State(shared): State<Arc<Shared>>,
@@ -512,6 +566,7 @@ fn workload_tag(content_type: &str) -> &'static str {
 
 /// A notification waiting to be sent once the state lock is released.
 pub(crate) struct PendingNotification {
+    content_type: String,
     address: String,
     auth_id: Option<String>,
     content_id: String,
@@ -559,6 +614,7 @@ impl SimState {
                 item["tenantId"] = json!(self.config.tenant_id);
                 item["clientId"] = json!(self.config.client_id);
                 PendingNotification {
+                    content_type: content_type.clone(),
                     address: hook.address.clone(),
                     auth_id: hook.auth_id.clone(),
                     content_id: content_id.clone(),
@@ -603,7 +659,12 @@ fn log_delivery(shared: &Shared, delivery: ManagementWebhookDelivery) {
 }
 
 /// The validation POST `/start` sends before it keeps a webhook; true if it got 200.
-async fn validate_webhook(shared: &Shared, hook: &RequestedWebhook, timeout: Duration) -> bool {
+async fn validate_webhook(
+    shared: &Shared,
+    content_type: &str,
+    hook: &RequestedWebhook,
+    timeout: Duration,
+) -> bool {
     let code = uuid::Uuid::new_v4().simple().to_string();
     let body = json!({"validationCode": code});
     let (status, error) = post_webhook(
@@ -620,6 +681,8 @@ async fn validate_webhook(shared: &Shared, hook: &RequestedWebhook, timeout: Dur
         ManagementWebhookDelivery {
             address: hook.address.clone(),
             validation: true,
+            content_type: content_type.to_string(),
+            sent_at: Utc::now(),
             auth_id: hook.auth_id.clone(),
             content_ids: Vec::new(),
             attempt: 1,
@@ -657,6 +720,8 @@ pub(crate) async fn deliver_notification(shared: Arc<Shared>, pending: PendingNo
             ManagementWebhookDelivery {
                 address: pending.address.clone(),
                 validation: false,
+                content_type: pending.content_type.clone(),
+                sent_at: Utc::now(),
                 auth_id: pending.auth_id.clone(),
                 content_ids: vec![pending.content_id.clone()],
                 attempt,

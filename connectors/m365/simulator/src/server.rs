@@ -169,15 +169,20 @@ fn manage_router(shared: &Arc<Shared>) -> Router {
             get(management::list_content),
         )
         .route(
+            &format!("{feed}/subscriptions/notifications"),
+            get(management::list_notifications),
+        )
+        .route(
             &format!("{feed}/audit/{{content_id}}"),
             get(management::fetch_blob),
         )
-        .fallback(management::not_found)
-        .layer(middleware::from_fn_with_state(
-            shared.clone(),
-            management::count_call,
-        ));
-    with_faults(router, shared, Listener::Manage)
+        .fallback(management::not_found);
+    // Counting sits outside fault injection: a throttled call is still a call the client
+    // made, with or without its PublisherIdentifier.
+    with_faults(router, shared, Listener::Manage).layer(middleware::from_fn_with_state(
+        shared.clone(),
+        management::count_call,
+    ))
 }
 
 fn graph_router(shared: &Arc<Shared>) -> Router {
@@ -186,6 +191,7 @@ fn graph_router(shared: &Arc<Shared>) -> Router {
         .route("/v1.0/users", get(graph::list_users))
         .route("/v1.0/users/{id}", get(graph::get_user))
         .route("/v1.0/users/{id}/drive", get(files::user_drive))
+        .route("/v1.0/sites/{*rest}", get(files::sites))
         .route("/v1.0/drives/{drive}", get(files::get_drive))
         .route("/v1.0/drives/{drive}/root", get(files::get_root))
         .route("/v1.0/drives/{drive}/root/delta", get(files::delta))

@@ -119,6 +119,9 @@ pub struct ManagementWebhookDelivery {
     pub address: String,
     /// `true` for the validation POST sent by `/subscriptions/start`.
     pub validation: bool,
+    /// The content type of the subscription the POST was for.
+    pub content_type: String,
+    pub sent_at: DateTime<Utc>,
     /// The `Webhook-AuthID` header sent, if any.
     pub auth_id: Option<String>,
     /// The content ids the notification announced (empty for a validation).

@@ -30,6 +30,9 @@ async fn a_429_on_the_feed_carries_retry_after_and_af429_then_clears() {
     let retried = h.feed(&token, Method::GET, path, None).await;
     assert_eq!(retried.status, 200, "{}", retried.text);
     assert_eq!(h.sim.faulted_requests(), 1);
+    // The throttled call counts as a call (start, list, throttled, retried).
+    assert_eq!(h.sim.management_calls(), 4);
+    assert_eq!(h.sim.management_calls_without_publisher(), 0);
 }
 
 #[tokio::test]

@@ -487,3 +487,76 @@ async fn drive_subscriptions_validate_then_notify_and_report_lifecycle() {
         "{deliveries:?}"
     );
 }
+
+#[tokio::test]
+async fn an_audit_records_site_and_path_lead_to_its_drive_item() {
+    let h = Harness::start().await;
+    let token = h.token(Resource::Graph).await;
+    let item = h
+        .sim
+        .upload_file(ALICE, "Q1 plan.docx", b"plan".to_vec())
+        .unwrap();
+    let record = h.sim.file_record(
+        "FileUploaded",
+        ALICE,
+        "https://contoso-my.sharepoint.com/personal/alice_contoso_onmicrosoft_com",
+        "Documents",
+        "Q1 plan.docx",
+    );
+    let site_url = record["SiteUrl"].as_str().unwrap().trim_end_matches('/');
+    let (host, path) = site_url
+        .trim_start_matches("https://")
+        .split_once('/')
+        .unwrap();
+    let site = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!("{}/sites/{host}:/{path}", h.sim.graph_base()),
+        None,
+    )
+    .await;
+    assert_eq!(site.status, 200, "{}", site.text);
+    let site_id = site.json["id"].as_str().unwrap();
+    assert!(site_id.starts_with(&format!("{host},")), "{site_id}");
+
+    let found = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!(
+            "{}/sites/{site_id}/drive/root:/Q1%20plan.docx",
+            h.sim.graph_base()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.json["id"], item.item_id.as_str());
+    assert_eq!(
+        found.json["parentReference"]["driveId"],
+        item.drive_id.as_str()
+    );
+
+    let missing = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!(
+            "{}/sites/{site_id}/drive/root:/other.docx",
+            h.sim.graph_base()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    let unknown_site = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!("{}/sites/{host}:/personal/nobody", h.sim.graph_base()),
+        None,
+    )
+    .await;
+    assert_eq!(unknown_site.status, 404);
+}

@@ -300,3 +300,35 @@ async fn expired_tokens_get_401_at_both_apis_until_a_new_token_is_fetched() {
     );
     assert_eq!(organization.json["value"][0]["displayName"], "Contoso");
 }
+
+#[tokio::test]
+async fn the_v2_consent_endpoint_echoes_the_scope_and_reports_a_decline_its_own_way() {
+    let h = Harness::start().await;
+    let url = format!(
+        "{}/organizations/v2.0/adminconsent?{}",
+        h.sim.login_base(),
+        serde_urlencoded::to_string([
+            ("client_id", h.config.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("state", "s"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .unwrap()
+    );
+    let granted = send(h.http.get(&url)).await;
+    let query = query_of(&granted.header("location").unwrap());
+    assert_eq!(param(&query, "tenant"), Some(h.config.tenant_id.clone()));
+    assert_eq!(
+        param(&query, "scope").as_deref(),
+        Some("https://graph.microsoft.com/.default")
+    );
+    h.sim.set_consent_denied(true);
+    let declined = send(h.http.get(&url)).await;
+    let query = query_of(&declined.header("location").unwrap());
+    assert_eq!(param(&query, "error").as_deref(), Some("consent_required"));
+    assert_eq!(param(&query, "admin_consent").as_deref(), Some("True"));
+    assert!(param(&query, "error_description")
+        .unwrap()
+        .starts_with("AADSTS65004"));
+    assert_eq!(param(&query, "tenant"), None);
+}

@@ -89,6 +89,26 @@ async fn a_webhook_is_validated_then_notified_of_each_blob_with_its_auth_id() {
             .as_deref(),
         Some(receiver.url.as_str())
     );
+    assert_eq!(deliveries[1].content_type, "Audit.SharePoint");
+
+    let log = h
+        .feed(
+            &token,
+            Method::GET,
+            "subscriptions/notifications?contentType=Audit.SharePoint",
+            None,
+        )
+        .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    let attempts = log.json.as_array().unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        attempts[0]["contentId"],
+        deliveries[1].content_ids[0].as_str()
+    );
+    assert_eq!(attempts[0]["notificationStatus"], "success");
+    assert!(attempts[0]["notificationSent"].is_string());
+    assert!(attempts[0].get("tenantId").is_none());
 }
 
 #[tokio::test]
