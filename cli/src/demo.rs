@@ -19,7 +19,7 @@ use casb_shared::local::{connect_like_a_browser, LocalInstance, ServeOptions};
 use casb_shared::pipeline::worker::WorkerOptions;
 use casb_shared::ports::ActivityQuery;
 
-const TENANT: &str = "demo-tenant";
+pub(crate) const TENANT: &str = "demo-tenant";
 
 pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -29,31 +29,9 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     })
     .await
     .context("starting the Box simulator")?;
-    let temporary = tempfile::tempdir()?;
-    let kept = keep_data.is_some();
-    let data_dir = keep_data.unwrap_or_else(|| temporary.path().to_path_buf());
-    if data_dir.join("casb.db").exists() {
-        return Err(anyhow!(
-            "{} already holds a casb database; give the demo an empty directory",
-            data_dir.display()
-        ));
-    }
+    let (_temporary, data_dir, kept) = data_directory(keep_data)?;
     let config = BoxConfig::for_local(&sim.origin(), &sim.download_base());
-    let options = ServeOptions {
-        data_dir: data_dir.clone(),
-        listen: "127.0.0.1:0".parse()?,
-        poll_interval: Duration::from_secs(1),
-        worker: WorkerOptions {
-            visibility_timeout: Duration::from_secs(3),
-            wait: Duration::from_millis(200),
-            ..WorkerOptions::default()
-        },
-        ..Default::default()
-    };
-    let settings = Settings {
-        notify_emails: vec!["secops@example.com".into()],
-        ..Settings::from_env()?
-    };
+    let (options, settings) = serve_settings(&data_dir)?;
     let casb = LocalInstance::start(options, settings, move |backend| {
         let mut registry = ConnectorRegistry::new();
         registry.register(Arc::new(BoxConnector::new(config, backend.secrets.clone())));
@@ -203,8 +181,120 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     }
 
     settle(&casb).await?;
+    let anomalies = print_summary(&casb, "pull (event stream)").await?;
 
-    // The summary.
+    println!("\nBox after remediation");
+    let quarantine = sim.find_folder("0", "CASB Quarantine");
+    let folder_name = |id: &str| match id {
+        id if Some(id) == quarantine.as_deref() => "CASB Quarantine".to_string(),
+        id if id == finance => "Finance".into(),
+        id if id == engineering => "Engineering".into(),
+        id if id == sales => "Sales".into(),
+        other => other.to_string(),
+    };
+    let domain = sim.config().enterprise_domain.clone();
+    let mut rows = Vec::new();
+    for id in [&q4, &budget, &env, &readme, &customers, &pitch] {
+        let Some(file) = sim.file(id) else { continue };
+        let external: Vec<_> = file
+            .collaborations
+            .iter()
+            .filter(|c| !c.login.ends_with(&format!("@{domain}")))
+            .map(|c| c.login.clone())
+            .collect();
+        rows.push(vec![
+            file.name.clone(),
+            folder_name(&file.parent_id),
+            file.shared_link
+                .as_ref()
+                .map_or("-".to_string(), |l| l.access.clone()),
+            if external.is_empty() {
+                "-".into()
+            } else {
+                external.join(", ")
+            },
+        ]);
+    }
+    table(
+        &["file", "folder", "shared link", "external collaborators"],
+        rows,
+    );
+    finish(
+        casb,
+        &base,
+        kept.then_some(data_dir.as_path()),
+        &anomalies,
+        started,
+    )
+    .await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// The REST API walk-through, the count of notifications, the time taken; then `casb serve`
+/// stops.
+pub(crate) async fn finish(
+    casb: LocalInstance,
+    base: &str,
+    kept_data: Option<&std::path::Path>,
+    anomalies: &[casb_shared::domain::Anomaly],
+    started: Instant,
+) -> anyhow::Result<()> {
+    rest_api_walkthrough(&casb, base, kept_data, anomalies).await?;
+    let notified = casb.embedded.outbox.sent().await?.len();
+    println!(
+        "\n{notified} notification emails kept in the local outbox. Finished in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
+    casb.shutdown().await;
+    Ok(())
+}
+
+/// The demo's data directory: the one given (it must not hold a database yet), or a temporary
+/// one (kept alive by the returned guard). The flag says whether it is kept.
+pub(crate) fn data_directory(
+    keep_data: Option<std::path::PathBuf>,
+) -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf, bool)> {
+    let temporary = tempfile::tempdir()?;
+    let kept = keep_data.is_some();
+    let data_dir = keep_data.unwrap_or_else(|| temporary.path().to_path_buf());
+    if data_dir.join("casb.db").exists() {
+        return Err(anyhow!(
+            "{} already holds a casb database; give the demo an empty directory",
+            data_dir.display()
+        ));
+    }
+    Ok((temporary, data_dir, kept))
+}
+
+/// `casb serve` tuned for a demo: quick polls and retries, notifications to a local outbox.
+pub(crate) fn serve_settings(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(ServeOptions, Settings)> {
+    let options = ServeOptions {
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse()?,
+        poll_interval: Duration::from_secs(1),
+        worker: WorkerOptions {
+            visibility_timeout: Duration::from_secs(3),
+            wait: Duration::from_millis(200),
+            ..WorkerOptions::default()
+        },
+        ..Default::default()
+    };
+    let settings = Settings {
+        notify_emails: vec!["secops@example.com".into()],
+        ..Settings::from_env()?
+    };
+    Ok((options, settings))
+}
+
+/// What the CASB did, as tables: activities by path, incidents by policy, response actions,
+/// the incidents, and the anomalies with the activities behind them. Returns the anomalies.
+pub(crate) async fn print_summary(
+    casb: &LocalInstance,
+    pull_label: &str,
+) -> anyhow::Result<Vec<casb_shared::domain::Anomaly>> {
     let backend = &casb.core.backend;
     let activities = backend
         .activities
@@ -230,10 +320,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
                 "push (webhooks)".into(),
                 seen_by(IngestPath::Push).to_string(),
             ],
-            vec![
-                "pull (event stream)".into(),
-                seen_by(IngestPath::Pull).to_string(),
-            ],
+            vec![pull_label.into(), seen_by(IngestPath::Pull).to_string()],
             vec!["both, stored once".into(), both.to_string()],
             vec!["total".into(), activities.len().to_string()],
         ],
@@ -341,51 +428,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
              CASB_GEOIP_DB=/path/to/GeoLite2-City.mmdb)"
         );
     }
-    println!("\nBox after remediation");
-    let quarantine = sim.find_folder("0", "CASB Quarantine");
-    let folder_name = |id: &str| match id {
-        id if Some(id) == quarantine.as_deref() => "CASB Quarantine".to_string(),
-        id if id == finance => "Finance".into(),
-        id if id == engineering => "Engineering".into(),
-        id if id == sales => "Sales".into(),
-        other => other.to_string(),
-    };
-    let domain = sim.config().enterprise_domain.clone();
-    let mut rows = Vec::new();
-    for id in [&q4, &budget, &env, &readme, &customers, &pitch] {
-        let Some(file) = sim.file(id) else { continue };
-        let external: Vec<_> = file
-            .collaborations
-            .iter()
-            .filter(|c| !c.login.ends_with(&format!("@{domain}")))
-            .map(|c| c.login.clone())
-            .collect();
-        rows.push(vec![
-            file.name.clone(),
-            folder_name(&file.parent_id),
-            file.shared_link
-                .as_ref()
-                .map_or("-".to_string(), |l| l.access.clone()),
-            if external.is_empty() {
-                "-".into()
-            } else {
-                external.join(", ")
-            },
-        ]);
-    }
-    table(
-        &["file", "folder", "shared link", "external collaborators"],
-        rows,
-    );
-    rest_api_walkthrough(&casb, &base, kept.then_some(data_dir.as_path()), &anomalies).await?;
-    let notified = casb.embedded.outbox.sent().await?.len();
-    println!(
-        "\n{notified} notification emails kept in the local outbox. Finished in {:.1} s.",
-        started.elapsed().as_secs_f64()
-    );
-    casb.shutdown().await;
-    sim.shutdown().await;
-    Ok(())
+    Ok(anomalies)
 }
 
 /// Creates an API key for the demo tenant, reads the incidents and an anomaly's activities
@@ -465,7 +508,7 @@ async fn rest_api_walkthrough(
 
 /// Waits until the queues are empty and every incident's actions are final, twice in a row
 /// with a poll in between (bounded: the demo must finish well under a minute).
-async fn settle(casb: &LocalInstance) -> anyhow::Result<()> {
+pub(crate) async fn settle(casb: &LocalInstance) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(45);
     let mut quiet = 0;
     while Instant::now() < deadline {
@@ -490,7 +533,7 @@ async fn settle(casb: &LocalInstance) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {

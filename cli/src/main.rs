@@ -4,6 +4,7 @@ mod admin;
 mod api_keys;
 mod box_tools;
 mod demo;
+mod demo_m365;
 mod normalize;
 mod policy;
 mod scan;
@@ -98,11 +99,15 @@ enum Command {
     },
     /// Print a signed link that starts the OAuth connect flow in a browser, valid 15 minutes.
     ConnectLink(admin::ConnectLinkArgs),
-    /// Play a scenario against a simulated Box tenant and print what the CASB did.
+    /// Play a scenario against a simulated Box (or Microsoft 365) tenant and print what the
+    /// CASB did.
     Demo {
         /// Keep the demo's data here (an empty directory) instead of a temporary one.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The simulated provider: box or m365.
+        #[arg(long, default_value = "box")]
+        provider: String,
     },
     /// Pull events from a Box-compatible API and print them normalized, as JSON Lines.
     Poll {
@@ -213,7 +218,13 @@ async fn main() -> anyhow::Result<()> {
             instance.run_until(shutdown_signal()).await;
             Ok(())
         }
-        Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Demo { data_dir, provider } => match provider.as_str() {
+            "box" => demo::run(data_dir).await,
+            "m365" | "microsoft365" => demo_m365::run(data_dir).await,
+            other => Err(anyhow::anyhow!(
+                "no demo for '{other}': use --provider box or --provider m365"
+            )),
+        },
         Command::Scan(args) => {
             // CPU-bound and synchronous; the exit code is the command's answer.
             let code = tokio::task::spawn_blocking(move || scan::run(args))

@@ -113,6 +113,74 @@ async fn poll_prints_normalized_activities_and_act_changes_the_file() {
 }
 
 #[test]
+fn the_microsoft_365_demo_consents_ingests_both_ways_and_remediates_at_microsoft() {
+    let output = casb()
+        .args(["demo", "--provider", "m365"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("through Microsoft's admin consent"),
+        "{stdout}"
+    );
+    let count = |label: &str| -> usize {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no '{label}' row in:\n{stdout}"));
+        line.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    // Every audit record came by webhook and by poll, and is stored once.
+    let total = count("total");
+    assert!(total > 100, "{stdout}");
+    assert_eq!(count("both, stored once"), total, "{stdout}");
+    let row = |file: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(file))
+            .unwrap_or_else(|| panic!("no row for {file} in:\n{stdout}"))
+            .to_string()
+    };
+    // The sensitive files are quarantined with their links and guests gone; the harmless
+    // public file lost its anyone link; the harmless internal link stays.
+    for sensitive in ["q4-card-payments.csv", "deploy.env", "customers.csv"] {
+        let line = row(sensitive);
+        assert!(line.contains("CASB Quarantine"), "{line}");
+        assert!(!line.contains("anonymous") && !line.contains('@'), "{line}");
+    }
+    assert!(
+        !row("README.md").contains("anonymous"),
+        "{}",
+        row("README.md")
+    );
+    assert!(
+        row("budget-notes.txt").contains("organization"),
+        "{}",
+        row("budget-notes.txt")
+    );
+    for detector in ["brute_force", "mass_download"] {
+        assert!(stdout.contains(detector), "no {detector} in:\n{stdout}");
+    }
+    // Every response action succeeded.
+    let actions: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Response actions"))
+        .skip(3)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(actions.len() >= 4, "{stdout}");
+    assert!(
+        actions.iter().all(|l| l.contains("Succeeded")),
+        "{actions:#?}"
+    );
+}
+
+#[test]
 fn demo_runs_the_scenario_and_prints_the_summary() {
     // MaxMind's test database (scripts/test.sh fetches it) places the demo's addresses.
     let geoip = std::env::var("CASB_TEST_GEOIP_DB").ok();

@@ -54,10 +54,13 @@ impl World {
             },
             ..Default::default()
         };
-        let mut config =
-            M365Config::for_bases(&sim.login_base(), &sim.manage_base(), &sim.graph_base());
+        let mut config = M365Config::for_local(
+            &sim.login_base(),
+            &sim.manage_base(),
+            &sim.graph_base(),
+            &sim.download_base(),
+        );
         config.retry.base_backoff = Duration::from_millis(50);
-        config.download_hosts = config.download_hosts.with_url_host(&sim.download_base());
         let casb = LocalInstance::start(options, Settings::default(), move |backend| {
             let mut registry = ConnectorRegistry::new();
             registry.register(Arc::new(M365Connector::new(

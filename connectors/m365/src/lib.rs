@@ -90,6 +90,13 @@ impl M365Config {
         }
     }
 
+    /// Microsoft's layout on local hosts (a simulator) whose downloads are served elsewhere.
+    pub fn for_local(login: &str, manage: &str, graph: &str, download_base: &str) -> Self {
+        let mut config = M365Config::for_bases(login, manage, graph);
+        config.download_hosts = config.download_hosts.with_url_host(download_base);
+        config
+    }
+
     /// From `CASB_M365_LOGIN_ORIGIN`, `CASB_M365_MANAGE_ORIGIN` and `CASB_M365_GRAPH_BASE`
     /// (defaults: Microsoft's commercial cloud), and `CASB_M365_DOWNLOAD_HOSTS` (extra hosts
     /// downloads may be redirected to, comma-separated).
@@ -559,8 +566,14 @@ impl M365Connector {
         let looked_up = async {
             let token = self.app_token(integration, Resource::Graph).await?;
             let api = self.graph(&token);
-            let Some(item) = api.item_by_site_path(&site, &path).await? else {
-                return Ok(None);
+            // A file we quarantined is no longer where older records say: look for it there.
+            let quarantined = format!("{}/{name}", self.config.quarantine_folder_name);
+            let item = match api.item_by_site_path(&site, &path).await? {
+                Some(item) => item,
+                None => match api.item_by_site_path(&site, &quarantined).await? {
+                    Some(item) => item,
+                    None => return Ok(None),
+                },
             };
             let (Some(drive_id), Some(item_id)) = (
                 item["parentReference"]["driveId"].as_str(),

@@ -259,10 +259,12 @@ pub fn map_record(
             object_path(record)
         },
         from_email: None,
-        target_user_type: target.as_deref().and_then(|t| {
+        // Only a person is a collaborator: link records name the link's audience
+        // ("Anonymous", "SharingLinks") as their target, and a group is not one person.
+        target_user_type: target.as_deref().filter(|t| t.contains('@')).and_then(|t| {
             text(record, "TargetUserOrGroupType")
                 .and_then(|kind| target_type(&kind))
-                .or_else(|| t.contains('@').then(|| user_type(t, internal_domains)))
+                .or_else(|| Some(user_type(t, internal_domains)))
         }),
         target_user_email: target
             .as_deref()
@@ -382,8 +384,12 @@ mod tests {
         assert_eq!(activity.role_granted.as_deref(), Some("Edit"));
 
         record["Operation"] = json!("AnonymousLinkCreated");
+        record["TargetUserOrGroupName"] = json!("Anonymous");
         let anonymous = map_record(&integration(), &record, &[], IngestPath::Pull).unwrap();
         assert_eq!(anonymous.link_visibility, Some(LinkVisibility::Public));
+        // The link's audience is not a collaborator.
+        assert_eq!(anonymous.target_user_type, None);
+        assert_eq!(anonymous.target_user_email, None);
         record["Operation"] = json!("CompanyLinkCreated");
         let company = map_record(&integration(), &record, &[], IngestPath::Pull).unwrap();
         assert_eq!(company.link_visibility, Some(LinkVisibility::Organization));
