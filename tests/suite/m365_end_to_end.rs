@@ -35,10 +35,18 @@ struct World {
 
 impl World {
     async fn start() -> World {
+        World::start_with(SimConfig::default(), |_| {}).await
+    }
+
+    /// A world whose simulator has `sim_config` (the administrator not consented yet: the
+    /// connect flow does it) and whose stored app credentials `credentials` may change.
+    async fn start_with(
+        sim_config: SimConfig,
+        credentials: impl FnOnce(&mut M365AppCredentials),
+    ) -> World {
         let sim = M365Simulator::start(SimConfig {
-            // The administrator has not consented yet: the connect flow does it.
             admin_consent_granted: false,
-            ..SimConfig::default()
+            ..sim_config
         })
         .await
         .unwrap();
@@ -72,17 +80,16 @@ impl World {
         .await
         .unwrap();
         let sim_config = sim.config();
-        M365AppCredentials {
+        let mut app = M365AppCredentials {
             client_id: sim_config.client_id.clone(),
             client_secret: Some(sim_config.client_secret.clone()),
             certificate_private_key: None,
             certificate_thumbprint: None,
             publisher_tenant_id: PUBLISHER.into(),
             webhook_key: Some("a webhook key nobody else knows".into()),
-        }
-        .store(casb.core.backend.secrets.as_ref())
-        .await
-        .unwrap();
+        };
+        credentials(&mut app);
+        app.store(casb.core.backend.secrets.as_ref()).await.unwrap();
         let base = format!("http://{}", casb.address);
         World {
             sim,
@@ -306,6 +313,22 @@ async fn admin_consent_connects_and_every_record_is_ingested_once_even_late_or_r
     assert_eq!(with_id(&stored_after, &late).len(), 1);
     assert_eq!(with_id(&stored_after, &upload).len(), 1);
 
+    // Every activity is an OCSF record that validates against the 1.5.0 schemas: files as File
+    // System Activity, sign-ins as Authentication.
+    let mut classes = std::collections::BTreeSet::new();
+    for activity in &stored_after {
+        let record =
+            casb_shared::ocsf::activity(activity, casb_shared::ocsf::Options { raw_data: true });
+        if !crate::support::assert_valid_ocsf(&record) {
+            return;
+        }
+        classes.insert(record["class_uid"].as_u64().unwrap());
+    }
+    assert!(
+        classes.contains(&6006) && classes.contains(&3002),
+        "{classes:?}"
+    );
+
     // Every Management API call named us, and tokens were reused rather than asked for each time.
     assert!(world.sim.management_calls() > 5);
     assert_eq!(world.sim.management_calls_without_publisher(), 0);
@@ -525,4 +548,40 @@ async fn a_file_with_card_numbers_shared_by_anonymous_link_is_one_incident_and_r
         incident.actions.iter().all(|a| a.attempts == 1),
         "each action done once: {incident:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_signed_assertion_replaces_the_client_secret() {
+    use base64::Engine;
+    use sha1::Digest;
+    let certificate = m365_simulator::test_certificate();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&certificate.private_key_pkcs8_der)
+    );
+    let world = World::start_with(
+        SimConfig {
+            client_certificate_public_key_der: Some(certificate.public_key_der.clone()),
+            ..SimConfig::default()
+        },
+        |app| {
+            app.client_secret = None;
+            app.certificate_private_key = Some(pem);
+            app.certificate_thumbprint =
+                Some(hex::encode(sha1::Sha1::digest(&certificate.public_key_der)));
+        },
+    )
+    .await;
+    world.connect("pull").await.unwrap();
+    let upload = world.upload_record("signed.xlsx");
+    world
+        .sim
+        .publish_records("Audit.SharePoint", vec![upload.clone()]);
+    world
+        .activities_until("the record, read with assertion-issued tokens", |a| {
+            !with_id(a, &upload).is_empty()
+        })
+        .await;
+    assert!(world.sim.token_requests(Resource::Graph) >= 1);
+    assert!(world.sim.token_requests(Resource::Manage) >= 1);
 }
