@@ -160,7 +160,7 @@ pub async fn run(keep_data: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     sim.publish_records("Audit.SharePoint", downloads);
 
     settle(&casb).await?;
-    let anomalies = print_summary(&casb, "pull (audit log)").await?;
+    let anomalies = print_summary(&casb, "pull (audit log, Graph delta)").await?;
 
     println!("\nOneDrive after remediation");
     let mut rows = Vec::new();

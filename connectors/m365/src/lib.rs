@@ -11,6 +11,7 @@
 //!   checked in constant time, the notified blobs fetched only from the Management API's host).
 //! - Disconnect stops the subscriptions it started; the tenant's secret is forgotten by the core.
 
+pub mod drives;
 pub mod graph;
 pub mod management;
 pub mod records;
@@ -61,6 +62,10 @@ pub struct M365Config {
     pub blobs_per_poll: usize,
     /// The folder, at the root of the file's own drive, files are quarantined into.
     pub quarantine_folder_name: String,
+    /// How long a Graph subscription is asked to live (Graph allows 42,300 minutes for
+    /// drives), and how long before its end it is renewed.
+    pub subscription_lifetime: chrono::Duration,
+    pub subscription_renew_before: chrono::Duration,
     pub retry: RetryPolicy,
 }
 
@@ -86,6 +91,9 @@ impl M365Config {
             reach_back: chrono::Duration::hours(6),
             blobs_per_poll: 20,
             quarantine_folder_name: "CASB Quarantine".into(),
+            // The longest Graph allows, less an hour for clock skew.
+            subscription_lifetime: chrono::Duration::minutes(drives::MAX_SUBSCRIPTION_MINUTES - 60),
+            subscription_renew_before: drives::RENEW_BEFORE,
             retry: RetryPolicy::default(),
         }
     }
@@ -465,11 +473,204 @@ impl M365Connector {
     /// The `authId` of a tenant's Management API webhooks: derived from our webhook key, so
     /// nothing per tenant has to be stored, and different for every tenant.
     fn webhook_auth_id(key: &str, tenant: &str) -> String {
+        Self::derived_secret(key, "m365-management-webhook", tenant)
+    }
+
+    /// The `clientState` of a tenant's Graph subscriptions, derived the same way.
+    fn graph_client_state(key: &str, tenant: &str) -> String {
+        Self::derived_secret(key, "m365-graph-subscription", tenant)
+    }
+
+    fn derived_secret(key: &str, purpose: &str, tenant: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
             .expect("HMAC takes keys of any length");
-        mac.update(b"m365-management-webhook#");
+        mac.update(purpose.as_bytes());
+        mac.update(b"#");
         mac.update(tenant.to_ascii_lowercase().as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Where the integration's webhooks are delivered, kept when they are registered so the
+    /// poller can create Graph subscriptions again without a request to learn it from.
+    fn notification_url_name(integration: &Integration) -> String {
+        format!(
+            "tenants/{}/integrations/{}/m365-notification-url",
+            integration.tenant_id, integration.id
+        )
+    }
+
+    async fn notification_url(&self, integration: &Integration) -> Option<String> {
+        self.secrets
+            .get_secret(&Self::notification_url_name(integration))
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.value.expose_secret().to_string())
+    }
+
+    fn drives_api<'a>(&'a self, token: &'a SecretString) -> drives::DrivesApi<'a> {
+        drives::DrivesApi {
+            http: &self.http,
+            base: &self.config.graph_base,
+            token,
+        }
+    }
+
+    /// Creates, renews or re-creates the change subscription of every drive in `cursor`.
+    async fn maintain_subscriptions(
+        &self,
+        integration: &Integration,
+        token: &SecretString,
+        cursor: &mut drives::DrivesCursor,
+    ) -> Result<(), ConnectorError> {
+        let Some(address) = self.notification_url(integration).await else {
+            return Ok(());
+        };
+        let Some(key) = self.credentials().await?.webhook_key else {
+            return Ok(());
+        };
+        let client_state = Self::graph_client_state(&key, Self::tenant_id(integration)?);
+        let api = self.drives_api(token);
+        let now = Utc::now();
+        let until = now + self.config.subscription_lifetime;
+        // One listing tells which subscriptions Graph still has: one removed by Microsoft, or
+        // lapsed while nobody polled, is made again below.
+        let existing: std::collections::HashSet<String> = api
+            .subscriptions()
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        for state in cursor.drives.values_mut() {
+            if state
+                .subscription
+                .as_ref()
+                .is_some_and(|(id, _)| !existing.contains(id))
+            {
+                state.subscription = None;
+            }
+        }
+        for (drive_id, state) in cursor.drives.iter_mut() {
+            let alive = match &state.subscription {
+                Some((_, ends)) if *ends - now > self.config.subscription_renew_before => continue,
+                Some((id, _)) => api.renew(id, until).await?,
+                None => false,
+            };
+            if alive {
+                if let Some((_, ends)) = state.subscription.as_mut() {
+                    *ends = until;
+                }
+                continue;
+            }
+            // Never made, removed by Microsoft, or lapsed: make it again. The delta covers
+            // whatever changed while there was none.
+            let id = api
+                .subscribe(drive_id, &address, &client_state, until)
+                .await?;
+            tracing::info!(integration = %integration.id, drive = %drive_id, subscription = %id, "Graph subscription created");
+            state.subscription = Some((id, until));
+        }
+        Ok(())
+    }
+
+    /// The drives stream: new drives found, subscriptions kept alive, each drive's delta read.
+    async fn poll_drives(
+        &self,
+        integration: &Integration,
+        token: &SecretString,
+        raw_cursor: Option<&str>,
+    ) -> Result<PollPage, ConnectorError> {
+        let mut cursor = drives::DrivesCursor::parse(raw_cursor);
+        let api = self.drives_api(token);
+        let now = Utc::now();
+        if cursor
+            .listed_at
+            .is_none_or(|at| now - at > chrono::Duration::hours(1))
+        {
+            for drive_id in api.user_drives().await? {
+                // A drive that appeared since the stream started is read from its beginning:
+                // its files are all new to us.
+                cursor
+                    .drives
+                    .entry(drive_id.clone())
+                    .or_insert_with(|| drives::DriveState {
+                        link: format!("{}/drives/{drive_id}/root/delta", self.config.graph_base),
+                        subscription: None,
+                    });
+            }
+            cursor.listed_at = Some(now);
+        }
+        if integration.mode.receives_webhooks() {
+            if let Err(error) = self
+                .maintain_subscriptions(integration, token, &mut cursor)
+                .await
+            {
+                // The delta still runs: changes arrive on the schedule instead of at once.
+                tracing::warn!(integration = %integration.id, %error, "Graph subscriptions not maintained");
+            }
+        }
+        let domains = self.internal_domains(integration).await;
+        let graph = self.graph(token);
+        let mut activities = Vec::new();
+        let mut unfinished = false;
+        for (drive_id, state) in cursor.drives.iter_mut() {
+            let mut pages = 0;
+            loop {
+                if pages == drives::PAGES_PER_DRIVE {
+                    unfinished = true;
+                    break;
+                }
+                pages += 1;
+                match api.delta(&state.link).await? {
+                    drives::DeltaPage::Resync { restart } => {
+                        tracing::warn!(integration = %integration.id, drive = %drive_id, "delta token expired (410); enumerating the drive again");
+                        state.link = restart;
+                    }
+                    drives::DeltaPage::Items {
+                        items,
+                        next_link,
+                        delta_link,
+                    } => {
+                        for item in &items {
+                            let Some(mut observed) =
+                                drives::observation(integration, drive_id, item)
+                            else {
+                                continue;
+                            };
+                            if let Some(id) =
+                                observed.object_id.as_deref().and_then(graph::ItemId::parse)
+                            {
+                                match graph.permissions(&id).await {
+                                    Ok(permissions) => {
+                                        observed.enrichments.exposure =
+                                            Some(graph::exposure(item, &permissions, &domains));
+                                    }
+                                    Err(ConnectorError::Transient(reason)) => {
+                                        return Err(ConnectorError::Transient(reason))
+                                    }
+                                    Err(other) => observed.incomplete = Some(other.to_string()),
+                                }
+                            }
+                            activities.push(observed);
+                        }
+                        match (next_link, delta_link) {
+                            (Some(next), _) => state.link = next,
+                            (None, Some(delta)) => {
+                                state.link = delta;
+                                break;
+                            }
+                            (None, None) => break,
+                        }
+                    }
+                }
+            }
+        }
+        Ok(PollPage {
+            activities,
+            next_cursor: cursor.encode(),
+            has_more: unfinished,
+            wait_before_next: None,
+        })
     }
 
     /// The organization's domains: the `internal_domains` setting, else the tenant's
@@ -643,6 +844,13 @@ impl M365Connector {
         }
         Ok(activities)
     }
+}
+
+/// The notifications of a Graph change-notification body (`{"value": [...]}`); `None` for
+/// anything else (the Management API posts a bare array).
+fn graph_notifications(body: &[u8]) -> Option<Vec<serde_json::Value>> {
+    let parsed: serde_json::Value = serde_json::from_slice(body).ok()?;
+    parsed.get("value")?.as_array().cloned()
 }
 
 fn parse_tenant_secret(secret: &SecretString) -> Result<TenantSecret, ConnectorError> {
@@ -821,6 +1029,14 @@ impl Connector for M365Connector {
             auth_id: Self::webhook_auth_id(&key, tenant),
             expiration: String::new(),
         };
+        // Graph subscriptions are made (and kept alive) by the drives stream, to this address.
+        self.secrets
+            .put_secret(
+                &Self::notification_url_name(integration),
+                &SecretString::from(address.to_string()),
+            )
+            .await
+            .map_err(|e| ConnectorError::Transient(e.to_string()))?;
         let mut ids = Vec::new();
         for content_type in Self::content_types(integration) {
             let webhook = &webhook;
@@ -841,6 +1057,22 @@ impl Connector for M365Connector {
         _access_token: &SecretString,
     ) -> Result<(), ConnectorError> {
         let tenant = Self::tenant_id(integration)?;
+        // Graph: every subscription of ours that delivers to this integration.
+        let graph_token = self.app_token(integration, Resource::Graph).await?;
+        let api = self.drives_api(&graph_token);
+        let ours = format!(
+            "/webhooks/microsoft365/{}/{}",
+            integration.tenant_id, integration.id
+        );
+        for (id, url) in api.subscriptions().await? {
+            if url.ends_with(&ours) {
+                api.unsubscribe(&id).await?;
+            }
+        }
+        let _ = self
+            .secrets
+            .delete_secret(&Self::notification_url_name(integration))
+            .await;
         // Every content type, not only today's setting: one followed earlier and dropped since
         // must not be left running.
         for content_type in management::CONTENT_TYPES {
@@ -879,6 +1111,23 @@ impl Connector for M365Connector {
             .ok()
             .and_then(|c| c.webhook_key)
             .ok_or(WebhookRejection::NoKeys)?;
+        if let Some(notifications) = graph_notifications(delivery.body) {
+            // Graph: every notification must carry the clientState we gave its tenant.
+            if notifications.is_empty() {
+                return Err(WebhookRejection::Unreadable("no notifications".into()));
+            }
+            for notification in &notifications {
+                let tenant = notification["tenantId"].as_str().unwrap_or_default();
+                let expected = SecretString::from(Self::graph_client_state(&key, tenant));
+                let presented = notification["clientState"].as_str().unwrap_or_default();
+                if tenant.is_empty()
+                    || !casb_shared::admin_credential::same_token(&expected, presented)
+                {
+                    return Err(WebhookRejection::BadSignature);
+                }
+            }
+            return Ok(());
+        }
         let presented = delivery
             .headers
             .get("webhook-authid")
@@ -912,6 +1161,14 @@ impl Connector for M365Connector {
         &self,
         delivery: &WebhookDelivery<'_>,
     ) -> Result<NoticeId, WebhookRejection> {
+        if graph_notifications(delivery.body).is_some() {
+            // Graph names no delivery; a repeat of the same body changes nothing anyway (it
+            // only asks for the delta to run).
+            return Ok(NoticeId {
+                delivery_id: hex::encode(Sha256::digest(delivery.body)),
+                webhook_id: None,
+            });
+        }
         let items: Vec<ContentItem> = serde_json::from_slice(delivery.body)
             .map_err(|e| WebhookRejection::Unreadable(format!("not a list of content: {e}")))?;
         let mut ids: Vec<&str> = items.iter().map(|i| i.content_id.as_str()).collect();
@@ -930,6 +1187,19 @@ impl Connector for M365Connector {
         body: &[u8],
         _deadline: tokio::time::Instant,
     ) -> Result<NoticeOutcome, ConnectorError> {
+        if let Some(notifications) = graph_notifications(body) {
+            // A change (or a lifecycle event: a subscription removed, notifications missed)
+            // on a drive: the delta says what changed, and re-creates what is missing.
+            for notification in notifications
+                .iter()
+                .filter(|n| n.get("lifecycleEvent").is_some())
+            {
+                tracing::warn!(integration = %integration.id, event = %notification["lifecycleEvent"], subscription = %notification["subscriptionId"], "Graph subscription lifecycle event");
+            }
+            return Ok(NoticeOutcome::RunStreams(vec![
+                drives::DRIVES_STREAM.to_string()
+            ]));
+        }
         let items: Vec<ContentItem> = serde_json::from_slice(body)
             .map_err(|e| ConnectorError::Permanent(format!("not a list of content: {e}")))?;
         let tenant = Self::tenant_id(integration)?;
@@ -955,7 +1225,7 @@ impl Connector for M365Connector {
     }
 
     fn streams(&self, integration: &Integration) -> Vec<StreamSpec> {
-        Self::content_types(integration)
+        let mut streams: Vec<StreamSpec> = Self::content_types(integration)
             .into_iter()
             .map(|content_type| {
                 StreamSpec::new(
@@ -963,15 +1233,39 @@ impl Connector for M365Connector {
                     &format!("Office 365 Management Activity API, {content_type}"),
                 )
             })
-            .collect()
+            .collect();
+        streams.push(StreamSpec::new(
+            drives::DRIVES_STREAM,
+            "Microsoft Graph changes to the users' OneDrives (delta and change notifications)",
+        ));
+        streams
     }
 
     async fn initial_cursor(
         &self,
         integration: &Integration,
-        _access_token: &SecretString,
+        access_token: &SecretString,
         stream: &str,
     ) -> Result<Option<String>, ConnectorError> {
+        if stream == drives::DRIVES_STREAM {
+            // Where every drive is now: history is not replayed.
+            let api = self.drives_api(access_token);
+            let mut cursor = drives::DrivesCursor {
+                listed_at: Some(Utc::now()),
+                ..Default::default()
+            };
+            for drive_id in api.user_drives().await? {
+                let link = api.latest_link(&drive_id).await?;
+                cursor.drives.insert(
+                    drive_id,
+                    drives::DriveState {
+                        link,
+                        subscription: None,
+                    },
+                );
+            }
+            return Ok(Some(cursor.encode()));
+        }
         let content_type = stream.strip_prefix("audit:").unwrap_or(stream);
         // With webhooks, registering them starts the subscriptions (one start call per
         // content type: Microsoft asks for minutes between them).
@@ -990,9 +1284,14 @@ impl Connector for M365Connector {
     async fn poll(
         &self,
         integration: &Integration,
-        _access_token: &SecretString,
+        access_token: &SecretString,
         request: &PollRequest<'_>,
     ) -> Result<PollPage, ConnectorError> {
+        if request.stream == drives::DRIVES_STREAM {
+            return self
+                .poll_drives(integration, access_token, request.cursor)
+                .await;
+        }
         let content_type = request
             .stream
             .strip_prefix("audit:")
@@ -1182,6 +1481,25 @@ impl Connector for M365Connector {
                 reason: format!("Microsoft 365 cannot undo {}", action.kind.as_str()),
             }),
         }
+    }
+}
+
+/// An integration of the test tenant, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_integration() -> Integration {
+    Integration {
+        id: "int-m".into(),
+        tenant_id: "tenant-a".into(),
+        provider: Provider::Microsoft365,
+        external_tenant_id: Some("41463f53-8812-40f4-890f-865bf6e35190".into()),
+        display_name: "Contoso".into(),
+        mode: casb_shared::domain::IngestMode::Both,
+        status: casb_shared::domain::IntegrationStatus::Connected,
+        credential: Default::default(),
+        webhook_ids: vec![],
+        settings: serde_json::json!({}),
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
     }
 }
 

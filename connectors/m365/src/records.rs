@@ -303,25 +303,9 @@ fn role_in_event_data(data: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use casb_shared::domain::{IngestMode, IntegrationStatus};
     use serde_json::json;
 
-    fn integration() -> Integration {
-        Integration {
-            id: "int-m".into(),
-            tenant_id: "tenant-a".into(),
-            provider: Provider::Microsoft365,
-            external_tenant_id: Some("41463f53-8812-40f4-890f-865bf6e35190".into()),
-            display_name: "Contoso".into(),
-            mode: IngestMode::Pull,
-            status: IntegrationStatus::Connected,
-            credential: Default::default(),
-            webhook_ids: vec![],
-            settings: json!({}),
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
-    }
+    use crate::test_integration as integration;
 
     /// The record of saas-apis.md §2.2, reconstructed from Microsoft's schema tables.
     fn download_record() -> Value {
