@@ -1,4 +1,5 @@
-//! Microsoft Graph changes to the users' OneDrives (saas-apis.md §2.3): a delta query per drive
+//! Microsoft Graph changes to the users' OneDrives and the SharePoint document libraries
+//! (saas-apis.md §2.3): a delta query per drive
 //! and change notifications on each drive root.
 //!
 //! The audit log says who did what, but it is listed minutes to hours late; Graph says within
@@ -133,8 +134,64 @@ impl DrivesApi<'_> {
         }
     }
 
+    /// Every drive to follow: the users' OneDrives and the SharePoint sites' document
+    /// libraries. Sites that cannot be listed (no `Sites.Read.All`) leave the OneDrives alone,
+    /// with a warning.
+    pub async fn drives(&self) -> Result<Vec<String>, ConnectorError> {
+        let mut drives = self.user_drives().await?;
+        match self.site_libraries().await {
+            Ok(libraries) => drives.extend(libraries),
+            Err(error) => {
+                tracing::warn!(%error, "SharePoint sites could not be listed; following the OneDrives only")
+            }
+        }
+        drives.sort();
+        drives.dedup();
+        Ok(drives)
+    }
+
+    /// The document libraries of every SharePoint site the search finds.
+    async fn site_libraries(&self) -> Result<Vec<String>, ConnectorError> {
+        let mut libraries = Vec::new();
+        let mut next = Some(format!("{}/sites?search=*", self.base));
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            self.on_graph(&url)?;
+            pages += 1;
+            if pages > 1000 {
+                break;
+            }
+            let (status, page, _) = self.get(&url, None).await?;
+            if !status.is_success() {
+                return Err(ConnectorError::Permanent(format!(
+                    "listing sites answered {status}"
+                )));
+            }
+            for site in page["value"].as_array().into_iter().flatten() {
+                let Some(id) = site["id"].as_str() else {
+                    continue;
+                };
+                let (status, drives, _) = self
+                    .get(&format!("{}/sites/{id}/drives", self.base), None)
+                    .await?;
+                if !status.is_success() {
+                    continue;
+                }
+                libraries.extend(
+                    drives["value"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|d| d["id"].as_str().map(str::to_string)),
+                );
+            }
+            next = page["@odata.nextLink"].as_str().map(str::to_string);
+        }
+        Ok(libraries)
+    }
+
     /// The ids of the users' OneDrives (members only: guests have none here).
-    pub async fn user_drives(&self) -> Result<Vec<String>, ConnectorError> {
+    async fn user_drives(&self) -> Result<Vec<String>, ConnectorError> {
         let mut drives = Vec::new();
         let mut next = Some(format!(
             "{}/users?$select=id,userPrincipalName,userType",

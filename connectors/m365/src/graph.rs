@@ -354,18 +354,32 @@ pub fn exposure(item: &Value, permissions: &[Value], internal_domains: &[String]
     exposure
 }
 
-/// Removes the item's permissions that `wanted` selects. Inherited ones cannot be removed on
-/// the item: they are named in the outcome, with the folder that grants them.
+/// Where a permission is inherited from: the folder that grants it.
+pub fn granting_folder(item: &ItemId, permission: &Value) -> Option<ItemId> {
+    let from = permission.get("inheritedFrom").filter(|v| !v.is_null())?;
+    Some(ItemId {
+        drive_id: from["driveId"]
+            .as_str()
+            .unwrap_or(&item.drive_id)
+            .to_string(),
+        item_id: from["id"].as_str()?.to_string(),
+    })
+}
+
+/// Removes the item's permissions that `wanted` selects. A permission the item inherits can
+/// only be removed on the folder that grants it: done there when `on_granting_folder` allows
+/// (the folder's other files lose it too), otherwise named in the outcome with that folder.
 pub async fn remove_permissions(
     api: &GraphApi<'_>,
     item: &ItemId,
     internal_domains: &[String],
     what: &str,
+    on_granting_folder: bool,
     wanted: impl Fn(Grant) -> bool,
 ) -> Result<ActionOutcome, ConnectorError> {
     let permissions = api.permissions(item).await?;
     let mut removed = Vec::new();
-    let mut inherited_from = Vec::new();
+    let mut left = Vec::new();
     for permission in &permissions {
         if !wanted(classify(permission, internal_domains)) {
             continue;
@@ -373,22 +387,30 @@ pub async fn remove_permissions(
         let Some(id) = permission["id"].as_str() else {
             continue;
         };
-        if inherited(permission) {
-            let parent = permission["inheritedFrom"]["path"]
-                .as_str()
-                .or_else(|| permission["inheritedFrom"]["id"].as_str())
-                .unwrap_or("a parent folder");
-            inherited_from.push(format!("{id} (inherited from {parent})"));
+        if !inherited(permission) {
+            api.delete_permission(item, id).await?;
+            removed.push(id.to_string());
             continue;
         }
-        api.delete_permission(item, id).await?;
-        removed.push(id.to_string());
+        let folder = granting_folder(item, permission);
+        let path = permission["inheritedFrom"]["path"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| folder.as_ref().map(ItemId::object_id))
+            .unwrap_or_else(|| "a parent folder".into());
+        match folder {
+            Some(folder) if on_granting_folder => {
+                api.delete_permission(&folder, id).await?;
+                removed.push(format!("{id} (on {path}, which granted it)"));
+            }
+            _ => left.push(format!("{id} (inherited from {path})")),
+        }
     }
-    if !inherited_from.is_empty() && removed.is_empty() {
+    if !left.is_empty() && removed.is_empty() {
         return Ok(ActionOutcome::Unsupported {
             reason: format!(
                 "the {what} on this file are inherited and can only be removed on the folder that grants them: {}",
-                inherited_from.join(", ")
+                left.join(", ")
             ),
         });
     }
@@ -397,10 +419,10 @@ pub async fn remove_permissions(
     } else {
         format!("removed {} {what}: {}", removed.len(), removed.join(", "))
     };
-    if !inherited_from.is_empty() {
+    if !left.is_empty() {
         detail.push_str(&format!(
             "; inherited ones remain, remove them on the folder that grants them: {}",
-            inherited_from.join(", ")
+            left.join(", ")
         ));
     }
     Ok(ActionOutcome::done(detail))

@@ -587,7 +587,7 @@ impl M365Connector {
             .listed_at
             .is_none_or(|at| now - at > chrono::Duration::hours(1))
         {
-            for drive_id in api.user_drives().await? {
+            for drive_id in api.drives().await? {
                 // A drive that appeared since the stream started is read from its beginning:
                 // its files are all new to us.
                 cursor
@@ -1236,7 +1236,7 @@ impl Connector for M365Connector {
             .collect();
         streams.push(StreamSpec::new(
             drives::DRIVES_STREAM,
-            "Microsoft Graph changes to the users' OneDrives (delta and change notifications)",
+            "Microsoft Graph changes to the OneDrives and SharePoint libraries (delta and change notifications)",
         ));
         streams
     }
@@ -1254,7 +1254,7 @@ impl Connector for M365Connector {
                 listed_at: Some(Utc::now()),
                 ..Default::default()
             };
-            for drive_id in api.user_drives().await? {
+            for drive_id in api.drives().await? {
                 let link = api.latest_link(&drive_id).await?;
                 cursor.drives.insert(
                     drive_id,
@@ -1402,12 +1402,15 @@ impl Connector for M365Connector {
                 api.delete_item(&item).await?;
                 Ok(ActionOutcome::done("moved to the recycle bin"))
             }
+            // A link the file inherits is the folder's: removing the file's exposure means
+            // removing it there.
             ActionKind::RemoveSharedLink => {
                 graph::remove_permissions(
                     &api,
                     &item,
                     &domains,
                     "anyone and organization links",
+                    true,
                     |g| {
                         matches!(
                             g,
@@ -1417,12 +1420,15 @@ impl Connector for M365Connector {
                 )
                 .await
             }
+            // People invited to a folder above lose the folder only when the policy says so
+            // (scope `ancestors`), as with Box.
             ActionKind::RemoveExternalCollaborators => {
                 graph::remove_permissions(
                     &api,
                     &item,
                     &domains,
                     "external people's permissions",
+                    action.scope == Some(casb_shared::domain::CollaboratorScope::Ancestors),
                     |g| g == graph::Grant::External,
                 )
                 .await

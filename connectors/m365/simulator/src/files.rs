@@ -49,8 +49,16 @@ pub(crate) struct Drive {
     pub id: String,
     pub owner_id: String,
     pub root_id: String,
-    /// The OneDrive site, `https://contoso-my.sharepoint.com/personal/alice_contoso_com`.
+    /// The OneDrive site, `https://contoso-my.sharepoint.com/personal/alice_contoso_com`, or a
+    /// team site, `https://contoso.sharepoint.com/sites/Finance`.
     pub site_url: String,
+    /// The document library's URL segment below the site: `Documents` for a OneDrive,
+    /// `Shared Documents` for a team site's default library (what audit records carry in
+    /// `SourceRelativeUrl`).
+    pub library: String,
+    /// The display name of the team site whose default library this is; `None` for a OneDrive
+    /// (then `owner_id` is its user). A team site's drive has an empty `owner_id`.
+    pub team_site: Option<String>,
     /// Bumped by `force_delta_resync`; tokens from an older epoch get 410 Gone.
     pub resync_epoch: u32,
 }
@@ -72,6 +80,8 @@ pub(crate) struct DriveItem {
     pub sharing_seq: u64,
     pub version: u64,
     pub permissions: Vec<PermissionSnapshot>,
+    /// The UPN of the user who uploaded or created the item, if known.
+    pub created_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,28 +125,25 @@ fn mime_type(name: &str) -> &'static str {
 }
 
 impl SimState {
-    /// Gives a member user a OneDrive (guests have none).
-    pub(crate) fn ensure_drive(&mut self, user_id: &str) {
-        if self.drives.values().any(|drive| drive.owner_id == user_id) {
-            return;
-        }
-        let Some(user) = self.users.get(user_id) else {
-            return;
-        };
-        if user.user_type != "Member" {
-            return;
-        }
-        let tenant_prefix = self
-            .config
+    /// The first label of the tenant domain (`contoso` for `contoso.onmicrosoft.com`), which
+    /// names the tenant's `*.sharepoint.com` hosts.
+    fn tenant_prefix(&self) -> String {
+        self.config
             .tenant_domain
             .split('.')
             .next()
             .unwrap_or("contoso")
-            .to_string();
-        let personal = user
-            .user_principal_name
-            .replace(['@', '.'], "_")
-            .to_ascii_lowercase();
+            .to_string()
+    }
+
+    /// Creates an empty drive (its root folder included) and returns its id.
+    fn insert_drive(
+        &mut self,
+        owner_id: &str,
+        site_url: String,
+        library: &str,
+        team_site: Option<String>,
+    ) -> String {
         let drive_id = format!("b!{}", random_id(40).to_ascii_lowercase());
         let root_id = format!("01{}", random_id(32));
         let now = Utc::now();
@@ -144,9 +151,11 @@ impl SimState {
             drive_id.clone(),
             Drive {
                 id: drive_id.clone(),
-                owner_id: user_id.to_string(),
+                owner_id: owner_id.to_string(),
                 root_id: root_id.clone(),
-                site_url: format!("https://{tenant_prefix}-my.sharepoint.com/personal/{personal}"),
+                site_url,
+                library: library.to_string(),
+                team_site,
                 resync_epoch: 0,
             },
         );
@@ -155,7 +164,7 @@ impl SimState {
             root_id.clone(),
             DriveItem {
                 id: root_id,
-                drive_id,
+                drive_id: drive_id.clone(),
                 name: "root".to_string(),
                 parent_id: None,
                 is_folder: true,
@@ -167,7 +176,51 @@ impl SimState {
                 sharing_seq: 0,
                 version: 1,
                 permissions: Vec::new(),
+                created_by: None,
             },
+        );
+        drive_id
+    }
+
+    /// Adds a SharePoint team site, `https://<tenant>.sharepoint.com/sites/<name>`, with its
+    /// default document library (`Shared Documents`), and returns the library's drive id. A
+    /// name already taken (case-insensitively) returns the existing site's drive.
+    pub(crate) fn add_team_site(&mut self, name: &str) -> String {
+        let site_url = format!(
+            "https://{}.sharepoint.com/sites/{name}",
+            self.tenant_prefix()
+        );
+        if let Some(existing) = self
+            .drives
+            .values()
+            .find(|d| d.team_site.is_some() && d.site_url.eq_ignore_ascii_case(&site_url))
+        {
+            return existing.id.clone();
+        }
+        self.insert_drive("", site_url, "Shared Documents", Some(name.to_string()))
+    }
+
+    /// Gives a member user a OneDrive (guests have none).
+    pub(crate) fn ensure_drive(&mut self, user_id: &str) {
+        if self.drives.values().any(|drive| drive.owner_id == user_id) {
+            return;
+        }
+        let Some(user) = self.users.get(user_id) else {
+            return;
+        };
+        if user.user_type != "Member" {
+            return;
+        }
+        let tenant_prefix = self.tenant_prefix();
+        let personal = user
+            .user_principal_name
+            .replace(['@', '.'], "_")
+            .to_ascii_lowercase();
+        self.insert_drive(
+            user_id,
+            format!("https://{tenant_prefix}-my.sharepoint.com/personal/{personal}"),
+            "Documents",
+            None,
         );
     }
 
@@ -236,16 +289,29 @@ impl SimState {
         names.join("/")
     }
 
+    /// The library segment of the item's drive: `Documents` (OneDrive) or `Shared Documents`
+    /// (a team site's default library).
+    fn library_of(&self, drive_id: &str) -> String {
+        self.drives
+            .get(drive_id)
+            .map(|d| d.library.clone())
+            .unwrap_or_else(|| "Documents".to_string())
+    }
+
     /// The document library folder an audit record names as `SourceRelativeUrl`.
     fn relative_url(&self, item: &DriveItem) -> String {
+        let library = self.library_of(&item.drive_id);
         let path = self.folder_path(item);
         if path.is_empty() {
-            "Documents".to_string()
+            library
         } else {
-            format!("Documents/{path}")
+            format!("{library}/{path}")
         }
     }
 
+    // [GUESS] Real Graph percent-encodes `webUrl` (`Shared%20Documents`); the simulator has
+    // always written it unencoded, joined exactly like the audit record's `SiteUrl` +
+    // `SourceRelativeUrl` + `SourceFileName`, and keeps doing so for team sites.
     fn item_web_url(&self, item: &DriveItem) -> String {
         let site = self
             .drives
@@ -253,9 +319,34 @@ impl SimState {
             .map(|d| d.site_url.clone())
             .unwrap_or_default();
         if item.parent_id.is_none() {
-            return format!("{site}/Documents");
+            return format!("{site}/{}", self.library_of(&item.drive_id));
         }
         format!("{site}/{}/{}", self.relative_url(item), item.name)
+    }
+
+    /// `business` for a OneDrive, `documentLibrary` for a SharePoint library (Graph's drive
+    /// resource `driveType` values).
+    fn drive_type(&self, drive_id: &str) -> &'static str {
+        match self.drives.get(drive_id) {
+            Some(drive) if drive.team_site.is_some() => "documentLibrary",
+            _ => "business",
+        }
+    }
+
+    /// The live folders above `item`, nearest first, the root excluded.
+    fn ancestor_folders(&self, item: &DriveItem) -> Vec<&DriveItem> {
+        let mut folders = Vec::new();
+        let mut parent = item.parent_id.clone();
+        while let Some(id) = parent {
+            match self.items.get(&id) {
+                Some(folder) if folder.parent_id.is_some() => {
+                    folders.push(folder);
+                    parent = folder.parent_id.clone();
+                }
+                _ => break,
+            }
+        }
+        folders
     }
 
     fn owner_permission(&self, item: &DriveItem) -> PermissionSnapshot {
@@ -274,8 +365,16 @@ impl SimState {
         }
     }
 
+    /// The owner's permission, then those granted on the folders above the item (outermost
+    /// first; inherited, same ids), then the item's own.
     pub(crate) fn item_permissions(&self, item: &DriveItem) -> Vec<PermissionSnapshot> {
         let mut permissions = vec![self.owner_permission(item)];
+        for folder in self.ancestor_folders(item).into_iter().rev() {
+            permissions.extend(folder.permissions.iter().map(|permission| PermissionSnapshot {
+                inherited: true,
+                ..permission.clone()
+            }));
+        }
         permissions.extend(item.permissions.iter().cloned());
         permissions
     }
@@ -298,10 +397,50 @@ impl SimState {
                 "email": email,
             }});
         }
+        let is_owner = permission.roles.iter().any(|role| role == "owner");
+        if is_owner && permission.granted_to_email.is_none() {
+            if let Some(site) = self
+                .drives
+                .get(&item.drive_id)
+                .and_then(|d| d.team_site.as_ref())
+            {
+                // [GUESS] A team site library's items inherit full control from the site's
+                // owners group, shown as a SharePoint site group.
+                body["grantedToV2"] = json!({"siteGroup": {
+                    "id": "3",
+                    "displayName": format!("{site} Owners"),
+                    "loginName": format!("{site} Owners"),
+                }});
+            }
+        }
         if permission.inherited {
             if let Some(drive) = self.drives.get(&item.drive_id) {
-                body["inheritedFrom"] =
-                    json!({"driveId": drive.id, "id": drive.root_id, "path": "/drive/root:"});
+                // A permission granted on a folder above the item is inherited from that
+                // folder (an itemReference); the owner's comes from the drive root.
+                let folder = (!is_owner)
+                    .then(|| {
+                        self.ancestor_folders(item).into_iter().find(|folder| {
+                            folder.permissions.iter().any(|p| p.id == permission.id)
+                        })
+                    })
+                    .flatten();
+                body["inheritedFrom"] = match folder {
+                    Some(folder) => {
+                        let parent_path = self.folder_path(folder);
+                        let path = if parent_path.is_empty() {
+                            folder.name.clone()
+                        } else {
+                            format!("{parent_path}/{}", folder.name)
+                        };
+                        json!({
+                            "driveId": drive.id,
+                            "driveType": self.drive_type(&drive.id),
+                            "id": folder.id,
+                            "path": format!("/drive/root:/{path}"),
+                        })
+                    }
+                    None => json!({"driveId": drive.id, "id": drive.root_id, "path": "/drive/root:"}),
+                };
             }
         }
         body
@@ -318,7 +457,7 @@ impl SimState {
             "size": item.content.len(),
             "parentReference": {
                 "driveId": item.drive_id,
-                "driveType": "business",
+                "driveType": self.drive_type(&item.drive_id),
             },
         });
         if let Some(parent) = &item.parent_id {
@@ -348,6 +487,18 @@ impl SimState {
     }
 
     fn drive_json(&self, drive: &Drive) -> Value {
+        if let Some(site) = &drive.team_site {
+            // A team site's default document library: Graph names it `Documents` although
+            // its URL segment is `Shared Documents`. [GUESS] the owner is shown as the site's
+            // Microsoft 365 group, without an id here.
+            return json!({
+                "id": drive.id,
+                "driveType": "documentLibrary",
+                "name": "Documents",
+                "webUrl": format!("{}/{}", drive.site_url, drive.library),
+                "owner": {"group": {"displayName": format!("{site} Owners")}},
+            });
+        }
         let owner = self.users.get(&drive.owner_id);
         json!({
             "id": drive.id,
