@@ -766,3 +766,192 @@ async fn graph_changes_are_seen_at_once_and_subscriptions_are_renewed_recreated_
     );
     assert!(world.sim.management_subscriptions().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharepoint_library_is_followed_and_its_exposed_sensitive_file_remediated() {
+    let world = World::start().await;
+    let library = world.sim.add_team_site("finance");
+    let integration = world.connect("both").await.unwrap();
+    eventually("a Graph subscription on the library", || {
+        world
+            .sim
+            .graph_subscriptions()
+            .into_iter()
+            .find(|s| s.drive_id == library)
+    })
+    .await;
+    let cards = world
+        .sim
+        .upload_to_site(&library, ALICE, "cards.csv", CARDS.as_bytes().to_vec())
+        .unwrap();
+    let home = world.sim.item_parent(&cards).unwrap();
+    world.sim.create_sharing_link(&cards, "anonymous").unwrap();
+    let incident = world
+        .settled_incident("builtin.sensitive-file-exposed")
+        .await;
+    let object_id = format!("drives/{}/items/{}", cards.drive_id, cards.item_id);
+    assert_eq!(
+        incident.object.object_id.as_deref(),
+        Some(object_id.as_str())
+    );
+    assert_eq!(
+        outcome(&incident, ActionKind::RemoveSharedLink).0,
+        ActionStatus::Succeeded
+    );
+    assert!(world
+        .sim
+        .permissions(&cards)
+        .unwrap()
+        .iter()
+        .all(|p| p.link_scope.is_none()));
+    assert_eq!(
+        outcome(&incident, ActionKind::Quarantine).0,
+        ActionStatus::Succeeded
+    );
+    assert_ne!(world.sim.item_parent(&cards).unwrap(), home);
+    // The library's changes came through Graph as well as through the audit log.
+    let stored = world.activities().await;
+    assert!(
+        stored.iter().any(|a| a.event_name.starts_with("DriveItem")
+            && a.object_id.as_deref() == Some(object_id.as_str())),
+        "{stored:#?}"
+    );
+    assert!(stored
+        .iter()
+        .any(|a| a.event_name == "FileUploaded"
+            && a.object_id.as_deref() == Some(object_id.as_str())));
+    world.disconnect(&integration).await;
+    assert!(world.sim.graph_subscriptions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inherited_exposure_is_named_or_removed_on_the_folder_that_grants_it() {
+    use casb_shared::connector::ActionOutcome;
+    use casb_shared::domain::{CollaboratorScope, ResponseAction};
+    let world = World::start().await;
+    // Alice's OneDrive, a folder shared with a guest and by an anyone link, a file inside.
+    let hello = world
+        .sim
+        .upload_file(ALICE, "hello.txt", b"hi".to_vec())
+        .unwrap();
+    let folder = world
+        .sim
+        .create_folder(&hello.drive_id, None, "Partners")
+        .unwrap();
+    world
+        .sim
+        .invite(&folder, "bob@partner.example", true)
+        .unwrap();
+    world.sim.create_sharing_link(&folder, "anonymous").unwrap();
+    let file = world
+        .sim
+        .upload_file_to(&folder, ALICE, "plan.txt", b"plan".to_vec())
+        .unwrap();
+    assert!(world
+        .sim
+        .permissions(&file)
+        .unwrap()
+        .iter()
+        .any(|p| p.inherited && p.granted_to_email.as_deref() == Some("bob@partner.example")));
+    let integration = world.connect("pull").await.unwrap();
+    let core = &world.casb.core;
+    let connector = core
+        .connectors
+        .get(casb_shared::domain::Provider::Microsoft365)
+        .unwrap()
+        .clone();
+    let token = core
+        .tokens
+        .access_token(connector.as_ref(), &integration)
+        .await
+        .unwrap();
+    let action = |kind: ActionKind, scope: Option<CollaboratorScope>| ResponseAction {
+        id: format!("inc-1#{}", kind.as_str()),
+        incident_id: "inc-1".into(),
+        tenant_id: TENANT.into(),
+        integration_id: integration.id.clone(),
+        provider: casb_shared::domain::Provider::Microsoft365,
+        kind,
+        object_id: Some(format!("drives/{}/items/{}", file.drive_id, file.item_id)),
+        object_type: Some("file".into()),
+        channel: None,
+        scope,
+    };
+
+    // Scope "file": the guest comes from the folder, so nothing is removed and the outcome says where.
+    let named = connector
+        .execute(
+            &integration,
+            &token,
+            &action(
+                ActionKind::RemoveExternalCollaborators,
+                Some(CollaboratorScope::File),
+            ),
+        )
+        .await
+        .unwrap();
+    match named {
+        ActionOutcome::Unsupported { reason } => {
+            assert!(
+                reason.contains("inherited") && reason.contains("Partners"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(world
+        .sim
+        .permissions(&folder)
+        .unwrap()
+        .iter()
+        .any(|p| p.granted_to_email.as_deref() == Some("bob@partner.example")));
+
+    // Scope "ancestors": removed on the folder, so the file loses it too; doing it again is success.
+    for _ in 0..2 {
+        let removed = connector
+            .execute(
+                &integration,
+                &token,
+                &action(
+                    ActionKind::RemoveExternalCollaborators,
+                    Some(CollaboratorScope::Ancestors),
+                ),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(removed, ActionOutcome::Succeeded { .. }),
+            "{removed:?}"
+        );
+    }
+    for item in [&folder, &file] {
+        assert!(world
+            .sim
+            .permissions(item)
+            .unwrap()
+            .iter()
+            .all(|p| p.granted_to_email.as_deref() != Some("bob@partner.example")));
+    }
+
+    // An inherited anyone link is the folder's: removed there.
+    let unlinked = connector
+        .execute(
+            &integration,
+            &token,
+            &action(ActionKind::RemoveSharedLink, None),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(unlinked, ActionOutcome::Succeeded { .. }),
+        "{unlinked:?}"
+    );
+    for item in [&folder, &file] {
+        assert!(world
+            .sim
+            .permissions(item)
+            .unwrap()
+            .iter()
+            .all(|p| p.link_scope.is_none()));
+    }
+}

@@ -416,13 +416,10 @@ pub fn observation(integration: &Integration, drive_id: &str, item: &Value) -> O
         .to_string(),
         event_timestamp: modified,
         log_timestamp: None,
-        // A new version's content is inspected; a sharing change is not a user's data
-        // activity of its own (the audit log's sharing record is), only a new exposure.
-        event_type: if sharing_only {
-            EventType::Other
-        } else {
-            EventType::DataModification
-        },
+        // Graph flags a sharing change but cannot say whether the content changed too (a new
+        // file shared at once is both): either way the version is inspected (a classification
+        // already made for it is reused) and its exposure judged.
+        event_type: EventType::DataModification,
         actor_id: editor["id"].as_str().map(str::to_string),
         actor_name: editor["displayName"].as_str().map(str::to_string),
         actor_email: email,
@@ -472,9 +469,10 @@ mod tests {
         shared["@microsoft.graph.sharedChanged"] = json!("True");
         shared["eTag"] = json!("\"{01A},4\"");
         let shared = observation(&integration, "b!d", &shared).unwrap();
-        assert_eq!(
-            (shared.event_name.as_str(), shared.event_type),
-            ("DriveItemShared", EventType::Other)
+        assert_eq!(shared.event_name, "DriveItemShared");
+        assert_ne!(
+            shared.event_id, changed.event_id,
+            "another version, another observation"
         );
         assert!(observation(&integration, "b!d", &json!({"id":"F","folder":{}})).is_none());
         assert!(observation(

@@ -1332,11 +1332,13 @@ impl Connector for M365Connector {
                             .await
                     })
                     .await?;
+                    // Microsoft asks for 15 minutes between start calls (and content can
+                    // take a while to appear after one): the stream rests that long.
                     return Ok(PollPage {
                         activities: Vec::new(),
                         next_cursor: cursor.encode(),
                         has_more: false,
-                        wait_before_next: Some(Duration::from_secs(60)),
+                        wait_before_next: Some(Duration::from_secs(15 * 60)),
                     });
                 }
                 Err(error) => return Err(error),

@@ -1,7 +1,10 @@
-//! Microsoft Graph files (OneDrive for Business): users' drives, items, content downloads
-//! through pre-authenticated URLs on the download listener, permissions, delete, move, folder
-//! creation and the drive delta query, after Graph's driveItem docs and saas-apis.md §2.3.
-//! Every change gets a sequence number; delta tokens are positions in that sequence.
+//! Microsoft Graph files (OneDrive for Business and SharePoint team sites): users' drives,
+//! team sites with their default document library (`Shared Documents`), site search and
+//! site-by-path lookups, items, content downloads through pre-authenticated URLs on the
+//! download listener, permissions (those granted on a folder are inherited by everything below
+//! it), delete, move, folder creation and the drive delta query, after Graph's driveItem,
+//! permission and site docs and saas-apis.md §2.3. Every change gets a sequence number; delta
+//! tokens are positions in that sequence.
 
 use std::sync::Arc;
 
@@ -333,18 +336,13 @@ impl SimState {
         }
     }
 
-    /// The live folders above `item`, nearest first, the root excluded.
+    /// The folders above `item`, nearest first, the drive root last.
     fn ancestor_folders(&self, item: &DriveItem) -> Vec<&DriveItem> {
         let mut folders = Vec::new();
         let mut parent = item.parent_id.clone();
-        while let Some(id) = parent {
-            match self.items.get(&id) {
-                Some(folder) if folder.parent_id.is_some() => {
-                    folders.push(folder);
-                    parent = folder.parent_id.clone();
-                }
-                _ => break,
-            }
+        while let Some(folder) = parent.and_then(|id| self.items.get(&id)) {
+            folders.push(folder);
+            parent = folder.parent_id.clone();
         }
         folders
     }
@@ -370,10 +368,15 @@ impl SimState {
     pub(crate) fn item_permissions(&self, item: &DriveItem) -> Vec<PermissionSnapshot> {
         let mut permissions = vec![self.owner_permission(item)];
         for folder in self.ancestor_folders(item).into_iter().rev() {
-            permissions.extend(folder.permissions.iter().map(|permission| PermissionSnapshot {
-                inherited: true,
-                ..permission.clone()
-            }));
+            permissions.extend(
+                folder
+                    .permissions
+                    .iter()
+                    .map(|permission| PermissionSnapshot {
+                        inherited: true,
+                        ..permission.clone()
+                    }),
+            );
         }
         permissions.extend(item.permissions.iter().cloned());
         permissions
@@ -419,27 +422,29 @@ impl SimState {
                 // folder (an itemReference); the owner's comes from the drive root.
                 let folder = (!is_owner)
                     .then(|| {
-                        self.ancestor_folders(item).into_iter().find(|folder| {
-                            folder.permissions.iter().any(|p| p.id == permission.id)
-                        })
+                        self.ancestor_folders(item)
+                            .into_iter()
+                            .find(|folder| folder.permissions.iter().any(|p| p.id == permission.id))
                     })
                     .flatten();
                 body["inheritedFrom"] = match folder {
                     Some(folder) => {
                         let parent_path = self.folder_path(folder);
-                        let path = if parent_path.is_empty() {
-                            folder.name.clone()
-                        } else {
-                            format!("{parent_path}/{}", folder.name)
+                        let path = match (folder.parent_id.is_some(), parent_path.is_empty()) {
+                            (false, _) => "/drive/root:".to_string(),
+                            (true, true) => format!("/drive/root:/{}", folder.name),
+                            (true, false) => format!("/drive/root:/{parent_path}/{}", folder.name),
                         };
                         json!({
                             "driveId": drive.id,
                             "driveType": self.drive_type(&drive.id),
                             "id": folder.id,
-                            "path": format!("/drive/root:/{path}"),
+                            "path": path,
                         })
                     }
-                    None => json!({"driveId": drive.id, "id": drive.root_id, "path": "/drive/root:"}),
+                    None => {
+                        json!({"driveId": drive.id, "id": drive.root_id, "path": "/drive/root:"})
+                    }
                 };
             }
         }
@@ -579,6 +584,7 @@ impl SimState {
                 sharing_seq: 0,
                 version: 0,
                 permissions: Vec::new(),
+                created_by: None,
             },
         );
         self.touch(&id, false);
@@ -605,7 +611,38 @@ impl SimState {
             .find(|drive| drive.owner_id == user.id)
             .cloned()
             .ok_or_else(|| GraphError::not_found(format!("User {user_upn} has no OneDrive.")))?;
-        let item_id = self.create_item(&drive.id, &drive.root_id, name, false, content)?;
+        self.upload_into(
+            manage_origin,
+            &drive.id,
+            &drive.root_id,
+            user_upn,
+            name,
+            content,
+        )
+    }
+
+    /// Uploads a file by `user_upn` (a tenant user, guests included) into the folder
+    /// `parent_id` of `drive_id` (a OneDrive or a team site library) and publishes the
+    /// matching `FileUploaded` record to Audit.SharePoint (the drive's `SiteUrl`, the folder's
+    /// `SourceRelativeUrl`).
+    pub(crate) fn upload_into(
+        &mut self,
+        manage_origin: &str,
+        drive_id: &str,
+        parent_id: &str,
+        user_upn: &str,
+        name: &str,
+        content: Vec<u8>,
+    ) -> Result<(ItemRef, Option<crate::management::PendingNotification>), GraphError> {
+        let user = self
+            .user_by_upn(user_upn)
+            .ok_or_else(|| GraphError::not_found(format!("User {user_upn} not found.")))?
+            .clone();
+        let drive = self.drive(drive_id)?.clone();
+        let item_id = self.create_item(&drive.id, parent_id, name, false, content)?;
+        if let Some(stored) = self.items.get_mut(&item_id) {
+            stored.created_by = Some(user.user_principal_name.clone());
+        }
         let item = self.live_item_by_id(&item_id)?;
         let record = self.file_record(
             "FileUploaded",
@@ -623,6 +660,26 @@ impl SimState {
             },
             notification,
         ))
+    }
+
+    /// Creates a folder under `parent_id` (`None`: the drive root) of `drive_id`.
+    pub(crate) fn create_folder_item(
+        &mut self,
+        drive_id: &str,
+        parent_id: Option<&str>,
+        name: &str,
+    ) -> Result<ItemRef, GraphError> {
+        let item_id = self.create_item(
+            drive_id,
+            parent_id.unwrap_or("root"),
+            name,
+            true,
+            Vec::new(),
+        )?;
+        Ok(ItemRef {
+            drive_id: drive_id.to_string(),
+            item_id,
+        })
     }
 
     /// Adds a sharing link (`anonymous` or `organization`) and publishes the link and
@@ -645,15 +702,18 @@ impl SimState {
         let found = self.item(&item.drive_id, &item.item_id)?.clone();
         // Shaped like OneDrive's links: `https://contoso-my.sharepoint.com/:w:/g/personal/
         // alice_contoso_com/<token>` (`:f:` for folders).
+        // A team site's links read `https://contoso.sharepoint.com/:w:/s/Finance/<token>`.
         let site_url = self.drive(&found.drive_id)?.site_url.clone();
-        let (host, personal) = site_url
-            .split_once("/personal/")
-            .unwrap_or((site_url.as_str(), ""));
-        let link_url = format!(
-            "{host}/:{}:/g/personal/{personal}/{}",
-            if found.is_folder { "f" } else { "w" },
-            random_id(46)
-        );
+        let kind = if found.is_folder { "f" } else { "w" };
+        let link_url = match site_url.split_once("/sites/") {
+            Some((host, site)) => format!("{host}/:{kind}:/s/{site}/{}", random_id(46)),
+            None => {
+                let (host, personal) = site_url
+                    .split_once("/personal/")
+                    .unwrap_or((site_url.as_str(), ""));
+                format!("{host}/:{kind}:/g/personal/{personal}/{}", random_id(46))
+            }
+        };
         let permission = PermissionSnapshot {
             id: random_id(36).to_ascii_lowercase(),
             roles: vec!["read".to_string()],
@@ -717,11 +777,14 @@ impl SimState {
         let Some(drive) = self.drives.get(&item.drive_id).cloned() else {
             return Vec::new();
         };
+        // The OneDrive's owner shares; in a team site, the file's uploader ([GUESS] or the
+        // tenant admin when unknown).
         let owner = self
             .users
             .get(&drive.owner_id)
             .map(|u| u.user_principal_name.clone())
-            .unwrap_or_default();
+            .or_else(|| item.created_by.clone())
+            .unwrap_or_else(|| format!("admin@{}", self.config.tenant_domain));
         let relative = self.relative_url(item);
         let built: Vec<Value> = records
             .iter()
@@ -1213,7 +1276,7 @@ pub(crate) async fn delta(
                     // OneDrive for Business omits the name of a deleted item.
                     json!({
                         "id": item.id,
-                        "parentReference": {"driveId": item.drive_id, "driveType": "business", "id": item.parent_id},
+                        "parentReference": {"driveId": item.drive_id, "driveType": state.drive_type(&item.drive_id), "id": item.parent_id},
                         "deleted": {"state": "deleted"},
                     })
                 } else {
@@ -1281,10 +1344,57 @@ impl SimState {
     }
 }
 
+fn site_json(drive: &Drive) -> Value {
+    let name = drive
+        .site_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let host = drive
+        .site_url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    json!({
+        "id": site_id(drive),
+        "name": name,
+        "displayName": drive.team_site.clone().unwrap_or_else(|| name.clone()),
+        "webUrl": drive.site_url,
+        "siteCollection": {"hostname": host},
+    })
+}
+
+impl SimState {
+    /// The drive (default document library) of a site named by id
+    /// (`{hostname},{collection},{web}`) or by `{hostname}:/{server-relative-path}` (a trailing
+    /// `:` allowed).
+    fn site_drive(&self, site: &str) -> Result<Drive, GraphError> {
+        match site.split_once(":/") {
+            Some((host, path)) => {
+                let url = format!(
+                    "https://{host}/{}",
+                    path.trim_end_matches(':').trim_matches('/')
+                );
+                self.drives
+                    .values()
+                    .find(|d| d.site_url.trim_end_matches('/').eq_ignore_ascii_case(&url))
+            }
+            None => self.drives.values().find(|d| site_id(d) == site),
+        }
+        .cloned()
+        .ok_or_else(|| GraphError::not_found("The requested site was not found."))
+    }
+}
+
 /// `GET /v1.0/sites/{hostname}:/{server-relative-path}` (a site by its URL, as audit records
-/// carry it in `SiteUrl`), `GET /v1.0/sites/{site-id}` and
-/// `GET /v1.0/sites/{site-id}/drive/root:/{item-path}` (an item of the site's default document
-/// library by path). Each OneDrive here is a personal site whose library is its drive.
+/// carry it in `SiteUrl`), `GET /v1.0/sites/{site-id}`,
+/// `GET /v1.0/sites/{site}/drive/root:/{item-path}` (an item of the site's default document
+/// library by path), `GET /v1.0/sites/{site}/drives` (the site's libraries) and
+/// `GET /v1.0/sites/{site}/drive`. Each OneDrive here is a personal site whose library is its
+/// drive; each team site has one library, `Shared Documents`.
 pub(crate) async fn sites(
     State(shared): State<Arc<Shared>>,
     Path(rest): Path<String>,
@@ -1292,43 +1402,44 @@ pub(crate) async fn sites(
 ) -> Response {
     graph_call(&shared, &headers, |state| {
         if let Some((site, path)) = rest.split_once("/drive/root:/") {
-            let drive = state
-                .drives
-                .values()
-                .find(|d| site_id(d) == site)
-                .cloned()
-                .ok_or_else(|| GraphError::not_found("The requested site was not found."))?;
+            let drive = state.site_drive(site)?;
             let item = state.item_by_path(&drive.id, path.trim_end_matches(':'))?;
             return Ok(json_response(StatusCode::OK, state.item_json(&item)));
         }
-        let drive = match rest.split_once(":/") {
-            Some((host, path)) => {
-                let url = format!(
-                    "https://{host}/{}",
-                    path.trim_end_matches(':').trim_matches('/')
-                );
-                state
-                    .drives
-                    .values()
-                    .find(|d| d.site_url.trim_end_matches('/').eq_ignore_ascii_case(&url))
-            }
-            None => state.drives.values().find(|d| site_id(d) == rest),
+        let trimmed = rest.trim_end_matches('/');
+        if let Some(site) = trimmed.strip_suffix("/drives") {
+            let drive = state.site_drive(site)?;
+            return Ok(json_response(
+                StatusCode::OK,
+                json!({"value": [state.drive_json(&drive)]}),
+            ));
         }
-        .cloned()
-        .ok_or_else(|| GraphError::not_found("The requested site was not found."))?;
-        let name = drive
-            .site_url
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        if let Some(site) = trimmed.strip_suffix("/drive") {
+            let drive = state.site_drive(site)?;
+            return Ok(json_response(StatusCode::OK, state.drive_json(&drive)));
+        }
+        let drive = state.site_drive(&rest)?;
+        Ok(json_response(StatusCode::OK, site_json(&drive)))
+    })
+}
+
+/// `GET /v1.0/sites?search={query}`: the tenant's team sites, as site search returns them
+/// (personal OneDrive sites are not returned by site search). [GUESS] Every query, `*` and an
+/// empty one included, returns every team site: the simulator does not rank free text.
+pub(crate) async fn list_sites(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let graph_base = format!("{}/v1.0", shared.urls.graph);
+    graph_call(&shared, &headers, |state| {
+        let value: Vec<Value> = state
+            .drives
+            .values()
+            .filter(|d| d.team_site.is_some())
+            .map(site_json)
+            .collect();
         Ok(json_response(
             StatusCode::OK,
             json!({
-                "id": site_id(&drive),
-                "name": name,
-                "displayName": name,
-                "webUrl": drive.site_url,
+                "@odata.context": format!("{graph_base}/$metadata#sites"),
+                "value": value,
             }),
         ))
     })

@@ -6,9 +6,10 @@
 //!   (client secret or certificate-signed client assertion), tokens bound to one resource;
 //! - **manage** (manage.office.com): the Office 365 Management Activity API (subscriptions,
 //!   content listing with `NextPageUri`, blobs, webhooks);
-//! - **graph** (graph.microsoft.com): organization, users, OneDrive drives and items
-//!   (download, permissions, delete, move, create folder), the drive delta query, and change
-//!   notification subscriptions;
+//! - **graph** (graph.microsoft.com): organization, users, OneDrive drives, SharePoint team
+//!   sites (site search, sites by URL, their `Shared Documents` library) and items (download,
+//!   permissions inherited from folders, delete, move, create folder), the drive delta query,
+//!   and change notification subscriptions;
 //! - **download** (the tenant's `*.sharepoint.com` download URLs): pre-authenticated file
 //!   downloads.
 //!
@@ -372,6 +373,73 @@ impl M365Simulator {
         Ok(item)
     }
 
+    /// Adds a SharePoint team site `https://<tenant-prefix>.sharepoint.com/sites/<name>` with
+    /// its default document library (URL segment `Shared Documents`) and returns the library's
+    /// drive id, which every `drives/{id}` route (items, delta, permissions, content,
+    /// subscriptions) serves like a OneDrive. An existing site name returns its drive id.
+    pub fn add_team_site(&self, name: &str) -> String {
+        self.shared().with_state(|state| state.add_team_site(name))
+    }
+
+    /// Uploads a file by `user_upn` to the root of the library `drive_id` (a team site's, or a
+    /// OneDrive) like [`Self::upload_file`], and publishes the `FileUploaded` record to
+    /// Audit.SharePoint with the site's `SiteUrl`, `SourceRelativeUrl` = the library segment
+    /// (`Shared Documents`) and `SourceFileName`.
+    pub fn upload_to_site(
+        &self,
+        drive_id: &str,
+        user_upn: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<ItemRef, GraphError> {
+        let manage_origin = self.manage_base();
+        let (item, notification) = self.shared().with_state(|state| {
+            state.upload_into(&manage_origin, drive_id, "root", user_upn, name, bytes)
+        })?;
+        self.send_notifications(notification.into_iter().collect());
+        Ok(item)
+    }
+
+    /// Creates a folder `name` in the drive, under the folder `parent_item_id` (`None`: the
+    /// drive root). A Graph change (delta and subscriptions see it); no audit record.
+    pub fn create_folder(
+        &self,
+        drive_id: &str,
+        parent_item_id: Option<&str>,
+        name: &str,
+    ) -> Result<ItemRef, GraphError> {
+        let item = self
+            .shared()
+            .with_state(|state| state.create_folder_item(drive_id, parent_item_id, name))?;
+        self.shared().flush_graph_notifications();
+        Ok(item)
+    }
+
+    /// Uploads a file by `user_upn` into `folder` (of any drive) like [`Self::upload_file`]
+    /// and publishes the `FileUploaded` record with `SourceRelativeUrl` = the library segment
+    /// plus the folder path (`Documents/Reports/2024`, `Shared Documents/Board`).
+    pub fn upload_file_to(
+        &self,
+        folder: &ItemRef,
+        user_upn: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<ItemRef, GraphError> {
+        let manage_origin = self.manage_base();
+        let (item, notification) = self.shared().with_state(|state| {
+            state.upload_into(
+                &manage_origin,
+                &folder.drive_id,
+                &folder.item_id,
+                user_upn,
+                name,
+                bytes,
+            )
+        })?;
+        self.send_notifications(notification.into_iter().collect());
+        Ok(item)
+    }
+
     /// Adds a view link with `scope` `anonymous` or `organization` to the item, and publishes
     /// `AnonymousLinkCreated`/`CompanyLinkCreated` and `SharingSet` records. Returns the
     /// link's URL.
@@ -395,7 +463,8 @@ impl M365Simulator {
         Ok(())
     }
 
-    /// The item's permissions, the inherited owner permission first.
+    /// The item's permissions, the inherited owner permission first, then those granted on
+    /// folders above it (`inherited`, same ids), then its own.
     pub fn permissions(&self, item: &ItemRef) -> Result<Vec<PermissionSnapshot>, GraphError> {
         self.shared().with_state(|state| state.permissions_of(item))
     }

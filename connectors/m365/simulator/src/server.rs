@@ -191,6 +191,7 @@ fn graph_router(shared: &Arc<Shared>) -> Router {
         .route("/v1.0/users", get(graph::list_users))
         .route("/v1.0/users/{id}", get(graph::get_user))
         .route("/v1.0/users/{id}/drive", get(files::user_drive))
+        .route("/v1.0/sites", get(files::list_sites))
         .route("/v1.0/sites/{*rest}", get(files::sites))
         .route("/v1.0/drives/{drive}", get(files::get_drive))
         .route("/v1.0/drives/{drive}/root", get(files::get_root))

@@ -560,3 +560,364 @@ async fn an_audit_records_site_and_path_lead_to_its_drive_item() {
     .await;
     assert_eq!(unknown_site.status, 404);
 }
+
+/// Every record of every Audit.SharePoint blob listed so far, oldest blob first.
+async fn sharepoint_records(h: &Harness, manage: &str) -> Vec<Value> {
+    let listing = h
+        .feed(
+            manage,
+            Method::GET,
+            "subscriptions/content?contentType=Audit.SharePoint",
+            None,
+        )
+        .await;
+    assert_eq!(listing.status, 200, "{}", listing.text);
+    let mut records = Vec::new();
+    for blob in listing.json.as_array().unwrap() {
+        let uri = blob["contentUri"].as_str().unwrap();
+        let fetched = h.call(manage, Method::GET, uri, None).await;
+        assert_eq!(fetched.status, 200, "{}", fetched.text);
+        records.extend(fetched.json.as_array().unwrap().iter().cloned());
+    }
+    records
+}
+
+#[tokio::test]
+async fn a_team_site_library_is_found_by_search_and_path_and_audited() {
+    let h = Harness::start().await;
+    let manage = h.token(Resource::Manage).await;
+    h.start_subscription(&manage, "Audit.SharePoint").await;
+    let token = h.token(Resource::Graph).await;
+    let drive_id = h.sim.add_team_site("Finance");
+    assert_eq!(h.sim.add_team_site("Finance"), drive_id);
+    let item = h
+        .sim
+        .upload_to_site(&drive_id, ALICE, "budget 2025.xlsx", b"1,2,3".to_vec())
+        .unwrap();
+    assert_eq!(item.drive_id, drive_id);
+    let site_url = "https://contoso.sharepoint.com/sites/Finance";
+
+    // Site search lists team sites only (no personal OneDrive sites).
+    let search = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!("{}/sites?search=*", h.sim.graph_base()),
+        None,
+    )
+    .await;
+    assert_eq!(search.status, 200, "{}", search.text);
+    let sites = search.json["value"].as_array().unwrap();
+    assert_eq!(sites.len(), 1, "{sites:?}");
+    assert_eq!(sites[0]["webUrl"], site_url);
+    assert_eq!(sites[0]["name"], "Finance");
+    assert_eq!(sites[0]["displayName"], "Finance");
+    let site_id = sites[0]["id"].as_str().unwrap().to_string();
+    assert!(site_id.starts_with("contoso.sharepoint.com,"), "{site_id}");
+
+    let drives = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!("{}/sites/{site_id}/drives", h.sim.graph_base()),
+        None,
+    )
+    .await;
+    assert_eq!(drives.status, 200, "{}", drives.text);
+    let library = &drives.json["value"][0];
+    assert_eq!(library["id"], drive_id.as_str());
+    assert_eq!(library["driveType"], "documentLibrary");
+    assert_eq!(library["webUrl"], format!("{site_url}/Shared Documents"));
+
+    // By URL, as an audit record's SiteUrl gives it.
+    let by_path = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!(
+            "{}/sites/contoso.sharepoint.com:/sites/Finance",
+            h.sim.graph_base()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(by_path.status, 200, "{}", by_path.text);
+    assert_eq!(by_path.json["id"], site_id.as_str());
+    let found = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!(
+            "{}/sites/{site_id}/drive/root:/budget%202025.xlsx",
+            h.sim.graph_base()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.json["id"], item.item_id.as_str());
+    assert_eq!(found.json["parentReference"]["driveId"], drive_id.as_str());
+
+    let records = sharepoint_records(&h, &manage).await;
+    let record = records
+        .iter()
+        .find(|r| r["SourceFileName"] == "budget 2025.xlsx")
+        .expect("the upload's audit record");
+    assert_eq!(record["Operation"], "FileUploaded");
+    assert_eq!(record["SiteUrl"], format!("{site_url}/"));
+    assert_eq!(record["SourceRelativeUrl"], "Shared Documents");
+    assert_eq!(record["Workload"], "SharePoint");
+    assert_eq!(record["UserId"], ALICE);
+    assert_eq!(
+        found.json["webUrl"],
+        format!("{site_url}/Shared Documents/budget 2025.xlsx")
+    );
+
+    // A folder of the library: the record names it below `Shared Documents`.
+    let board = h.sim.create_folder(&drive_id, None, "Board").unwrap();
+    let minutes = h
+        .sim
+        .upload_file_to(&board, ALICE, "minutes.docx", b"m".to_vec())
+        .unwrap();
+    let records = sharepoint_records(&h, &manage).await;
+    let record = records
+        .iter()
+        .find(|r| r["SourceFileName"] == "minutes.docx")
+        .expect("the folder upload's audit record");
+    assert_eq!(record["SourceRelativeUrl"], "Shared Documents/Board");
+
+    // The library's delta shows the uploads; sharing links look like team site links.
+    let start = format!("{}/drives/{drive_id}/root/delta", h.sim.graph_base());
+    let (items, _, _) = follow_delta(&h, &token, &start, None).await;
+    let names: HashSet<&str> = items.iter().filter_map(|i| i["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        HashSet::from(["root", "budget 2025.xlsx", "Board", "minutes.docx"])
+    );
+    let link = h.sim.create_sharing_link(&minutes, "anonymous").unwrap();
+    assert!(
+        link.starts_with("https://contoso.sharepoint.com/:w:/s/Finance/"),
+        "{link}"
+    );
+    let permissions = graph(
+        &h,
+        &token,
+        Method::GET,
+        &item_url(&h, &minutes, "/permissions"),
+        None,
+    )
+    .await;
+    assert_eq!(permissions.status, 200, "{}", permissions.text);
+    assert_eq!(permissions.json["value"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn permissions_granted_on_a_folder_are_inherited_by_its_files() {
+    let h = Harness::start().await;
+    let manage = h.token(Resource::Manage).await;
+    h.start_subscription(&manage, "Audit.SharePoint").await;
+    let token = h.token(Resource::Graph).await;
+    let drive_id = h.sim.drive_id_of(ALICE).unwrap();
+    let board = h.sim.create_folder(&drive_id, None, "Board").unwrap();
+    let year = h
+        .sim
+        .create_folder(&drive_id, Some(&board.item_id), "2025")
+        .unwrap();
+    assert_eq!(h.sim.item_parent(&year), Some(board.item_id.clone()));
+    let file = h
+        .sim
+        .upload_file_to(&year, ALICE, "minutes.docx", b"m".to_vec())
+        .unwrap();
+    let records = sharepoint_records(&h, &manage).await;
+    let record = records
+        .iter()
+        .find(|r| r["SourceFileName"] == "minutes.docx")
+        .expect("the upload's audit record");
+    assert_eq!(record["SourceRelativeUrl"], "Documents/Board/2025");
+    assert_eq!(record["Workload"], "OneDrive");
+
+    h.sim.invite(&board, "guest@fabrikam.com", true).unwrap();
+    let on_folder = h.sim.permissions(&board).unwrap();
+    let granted = on_folder
+        .iter()
+        .find(|p| p.granted_to_email.as_deref() == Some("guest@fabrikam.com"))
+        .unwrap()
+        .clone();
+    assert!(!granted.inherited);
+
+    let on_file = h.sim.permissions(&file).unwrap();
+    let inherited = on_file
+        .iter()
+        .find(|p| p.granted_to_email.as_deref() == Some("guest@fabrikam.com"))
+        .expect("the folder's grant shows on the file");
+    assert!(inherited.inherited);
+    assert_eq!(inherited.id, granted.id);
+
+    let listed = graph(
+        &h,
+        &token,
+        Method::GET,
+        &item_url(&h, &file, "/permissions"),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let guest = listed.json["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["grantedToV2"]["user"]["email"] == "guest@fabrikam.com")
+        .unwrap()
+        .clone();
+    assert_eq!(guest["id"], granted.id.as_str());
+    assert_eq!(guest["inheritedFrom"]["id"], board.item_id.as_str());
+    assert_eq!(guest["inheritedFrom"]["driveId"], drive_id.as_str());
+    assert_eq!(guest["inheritedFrom"]["path"], "/drive/root:/Board");
+    // The owner's permission still comes from the drive root.
+    let owner = listed.json["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["roles"][0] == "owner")
+        .unwrap()
+        .clone();
+    assert_eq!(owner["inheritedFrom"]["path"], "/drive/root:");
+
+    let refused = graph(
+        &h,
+        &token,
+        Method::DELETE,
+        &item_url(&h, &file, &format!("/permissions/{}", granted.id)),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(h
+        .sim
+        .permissions(&file)
+        .unwrap()
+        .iter()
+        .any(|p| p.id == granted.id));
+
+    let deleted = graph(
+        &h,
+        &token,
+        Method::DELETE,
+        &item_url(&h, &board, &format!("/permissions/{}", granted.id)),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    let left = h.sim.permissions(&file).unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].roles, vec!["owner".to_string()]);
+    assert!(h
+        .sim
+        .permissions(&board)
+        .unwrap()
+        .iter()
+        .all(|p| p.id != granted.id));
+
+    // A grant on the drive root reaches every item, inherited from the root.
+    let root = ItemRef {
+        drive_id: drive_id.clone(),
+        item_id: "root".to_string(),
+    };
+    h.sim.invite(&root, "bob@fabrikam.com", true).unwrap();
+    let listed = graph(
+        &h,
+        &token,
+        Method::GET,
+        &item_url(&h, &file, "/permissions"),
+        None,
+    )
+    .await;
+    let bob = listed.json["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["grantedToV2"]["user"]["email"] == "bob@fabrikam.com")
+        .expect("the root's grant shows on the file")
+        .clone();
+    assert_eq!(bob["inheritedFrom"]["path"], "/drive/root:");
+}
+
+#[tokio::test]
+async fn a_team_site_library_serves_drive_routes_and_notifies_subscriptions() {
+    let h = Harness::start().await;
+    let token = h.token(Resource::Graph).await;
+    let drive_id = h.sim.add_team_site("Legal");
+    let drive = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!("{}/drives/{drive_id}", h.sim.graph_base()),
+        None,
+    )
+    .await;
+    assert_eq!(drive.status, 200, "{}", drive.text);
+    assert_eq!(drive.json["driveType"], "documentLibrary");
+    let root = graph(
+        &h,
+        &token,
+        Method::GET,
+        &format!("{}/drives/{drive_id}/root", h.sim.graph_base()),
+        None,
+    )
+    .await;
+    assert_eq!(root.status, 200, "{}", root.text);
+    assert_eq!(
+        root.json["webUrl"],
+        "https://contoso.sharepoint.com/sites/Legal/Shared Documents"
+    );
+
+    let notifications = Receiver::start(200).await;
+    let created = graph(
+        &h,
+        &token,
+        Method::POST,
+        &format!("{}/subscriptions", h.sim.graph_base()),
+        Some(json!({
+            "changeType": "updated",
+            "notificationUrl": notifications.url,
+            "resource": format!("drives/{drive_id}/root"),
+            "expirationDateTime": expiration_in(60),
+            "clientState": "casb-state",
+        })),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let before = notifications.received().len();
+    let item = h
+        .sim
+        .upload_to_site(&drive_id, ALICE, "nda.pdf", b"nda".to_vec())
+        .unwrap();
+    let received = notifications.wait_for(before + 1).await;
+    assert_eq!(received.len(), before + 1);
+    assert_eq!(
+        received.last().unwrap().body["value"][0]["resource"],
+        format!("drives/{drive_id}/root")
+    );
+
+    let content = graph(
+        &h,
+        &token,
+        Method::GET,
+        &item_url(&h, &item, "/content"),
+        None,
+    )
+    .await;
+    assert_eq!(content.status, 302);
+    let bytes = send(h.http.get(content.header("location").unwrap())).await;
+    assert_eq!(bytes.text, "nda");
+    // Unknown uploader and unknown library are refused.
+    assert!(h
+        .sim
+        .upload_to_site(&drive_id, "nobody@contoso.onmicrosoft.com", "x.txt", vec![])
+        .is_err());
+    assert!(h
+        .sim
+        .upload_to_site("b!nope", ALICE, "x.txt", vec![])
+        .is_err());
+    assert!(h.sim.create_folder("b!nope", None, "x").is_err());
+}
