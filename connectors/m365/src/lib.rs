@@ -613,6 +613,7 @@ impl M365Connector {
         let graph = self.graph(token);
         let mut activities = Vec::new();
         let mut unfinished = false;
+        let mut gone = Vec::new();
         for (drive_id, state) in cursor.drives.iter_mut() {
             let mut pages = 0;
             loop {
@@ -621,7 +622,19 @@ impl M365Connector {
                     break;
                 }
                 pages += 1;
-                match api.delta(&state.link).await? {
+                let page = match api.delta(&state.link).await {
+                    Ok(page) => page,
+                    // A drive that is gone (its user deleted, a library removed) or refused
+                    // must not stall the others: it is dropped, and found again by the next
+                    // listing if it still exists.
+                    Err(ConnectorError::Permanent(reason) | ConnectorError::Forbidden(reason)) => {
+                        tracing::warn!(integration = %integration.id, drive = %drive_id, %reason, "drive dropped from the Graph stream");
+                        gone.push(drive_id.clone());
+                        break;
+                    }
+                    Err(other) => return Err(other),
+                };
+                match page {
                     drives::DeltaPage::Resync { restart } => {
                         tracing::warn!(integration = %integration.id, drive = %drive_id, "delta token expired (410); enumerating the drive again");
                         state.link = restart;
@@ -664,6 +677,9 @@ impl M365Connector {
                     }
                 }
             }
+        }
+        for drive_id in gone {
+            cursor.drives.remove(&drive_id);
         }
         Ok(PollPage {
             activities,
@@ -1255,7 +1271,15 @@ impl Connector for M365Connector {
                 ..Default::default()
             };
             for drive_id in api.drives().await? {
-                let link = api.latest_link(&drive_id).await?;
+                let link = match api.latest_link(&drive_id).await {
+                    Ok(link) => link,
+                    // Unreadable now: read from its beginning once the stream can.
+                    Err(ConnectorError::Permanent(reason) | ConnectorError::Forbidden(reason)) => {
+                        tracing::warn!(integration = %integration.id, drive = %drive_id, %reason, "drive's delta not started");
+                        continue;
+                    }
+                    Err(other) => return Err(other),
+                };
                 cursor.drives.insert(
                     drive_id,
                     drives::DriveState {
