@@ -1185,18 +1185,7 @@ fn sim_credentials(sim: &BoxSimulator) -> BoxAppCredentials {
 }
 
 async fn activities(world: &World) -> Vec<casb_shared::domain::Activity> {
-    world
-        .casb()
-        .core
-        .backend
-        .activities
-        .query_activities(&casb_shared::ports::ActivityQuery {
-            tenant_id: TENANT.into(),
-            limit: 10_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
+    crate::support::stored_activities(&world.casb().core, TENANT).await
 }
 
 /// Waits until `check` holds for the stored activities, or fails with what is stored.
@@ -1205,14 +1194,7 @@ async fn activities_until(
     what: &str,
     check: impl Fn(&[casb_shared::domain::Activity]) -> bool,
 ) -> Vec<casb_shared::domain::Activity> {
-    for _ in 0..300 {
-        let stored = activities(world).await;
-        if check(&stored) {
-            return stored;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: {:#?}", activities(world).await);
+    crate::support::activities_until(&world.casb().core, TENANT, what, check).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -144,17 +144,7 @@ impl World {
     }
 
     async fn activities(&self) -> Vec<Activity> {
-        self.casb
-            .core
-            .backend
-            .activities
-            .query_activities(&casb_shared::ports::ActivityQuery {
-                tenant_id: TENANT.into(),
-                limit: 10_000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
+        crate::support::stored_activities(&self.casb.core, TENANT).await
     }
 
     /// Waits until `check` holds for the stored activities, or fails showing them.
@@ -163,14 +153,7 @@ impl World {
         what: &str,
         check: impl Fn(&[Activity]) -> bool,
     ) -> Vec<Activity> {
-        for _ in 0..300 {
-            let stored = self.activities().await;
-            if check(&stored) {
-                return stored;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{what}: {:#?}", self.activities().await);
+        crate::support::activities_until(&self.casb.core, TENANT, what, check).await
     }
 
     async fn incidents(&self) -> Vec<Incident> {

@@ -528,3 +528,37 @@ pub fn action_outcome(
         .unwrap_or_else(|| panic!("no {kind:?} in {incident:#?}"));
     (record.status, record.detail.clone().unwrap_or_default())
 }
+
+/// Every activity stored for `tenant` (up to 10 000).
+pub async fn stored_activities(
+    core: &casb_shared::Core,
+    tenant: &str,
+) -> Vec<casb_shared::domain::Activity> {
+    core.backend
+        .activities
+        .query_activities(&casb_shared::ports::ActivityQuery {
+            tenant_id: tenant.into(),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Waits (up to 30 s) until `check` holds for `tenant`'s stored activities, or fails with
+/// `what` and what is stored.
+pub async fn activities_until(
+    core: &casb_shared::Core,
+    tenant: &str,
+    what: &str,
+    check: impl Fn(&[casb_shared::domain::Activity]) -> bool,
+) -> Vec<casb_shared::domain::Activity> {
+    for _ in 0..300 {
+        let stored = stored_activities(core, tenant).await;
+        if check(&stored) {
+            return stored;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {:#?}", stored_activities(core, tenant).await);
+}

@@ -189,19 +189,6 @@ impl BoxConnector {
     }
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: i64,
-    refresh_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct OAuthErrorBody {
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 impl BoxConnector {
     /// One request to the token endpoint, sent once: every grant we send spends something
     /// (a code, a single-use refresh token, a JWT's `jti`), so a retry after a lost answer
@@ -215,33 +202,22 @@ impl BoxConnector {
             .http
             .send_once(|client| client.post(&url).form(&form))
             .await?;
-        let status = response.status();
-        let bytes = casb_shared::connector::http::read_capped(response, 64 * 1024).await?;
-        if status.is_success() {
-            let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                ConnectorError::Permanent(format!("Box token response is not JSON: {e}"))
-            })?;
-            return Ok(TokenSet {
-                access_token: token.access_token,
-                refresh_token: token.refresh_token,
-                expires_at: Utc::now()
-                    + chrono::Duration::seconds(token.expires_in.clamp(0, 86_400 * 60)),
-            });
+        match casb_shared::connector::oauth::read_token_response(
+            response,
+            "Box",
+            chrono::Duration::days(60),
+        )
+        .await?
+        {
+            Ok(tokens) => Ok(tokens),
+            Err(refused) if refused.code == "invalid_grant" => Err(ConnectorError::NeedsReauth(
+                format!("invalid_grant: {}", refused.description),
+            )),
+            Err(refused) => Err(ConnectorError::Permanent(format!(
+                "Box token endpoint: {}: {}",
+                refused.code, refused.description
+            ))),
         }
-        let error: OAuthErrorBody = serde_json::from_slice(&bytes).unwrap_or(OAuthErrorBody {
-            error: None,
-            error_description: None,
-        });
-        let code = error.error.unwrap_or_else(|| status.to_string());
-        let description = error.error_description.unwrap_or_default();
-        if code == "invalid_grant" {
-            return Err(ConnectorError::NeedsReauth(format!(
-                "invalid_grant: {description}"
-            )));
-        }
-        Err(ConnectorError::Permanent(format!(
-            "Box token endpoint: {code}: {description}"
-        )))
     }
 }
 

@@ -13,17 +13,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use casb_shared::connector::http::{read_capped, ProviderHttp};
+use casb_shared::connector::http::read_capped;
 use casb_shared::connector::ConnectorError;
 use casb_shared::domain::{
     Activity, Enrichments, EventType, IngestPath, Integration, Provider, UserType,
 };
 
-use crate::graph::ItemId;
+use crate::graph::{GraphApi, ItemId};
 
 /// The stream of Graph changes to every user's OneDrive.
 pub const DRIVES_STREAM: &str = "graph:drives";
@@ -79,14 +79,8 @@ pub enum DeltaPage {
     Resync { restart: String },
 }
 
-pub struct DrivesApi<'a> {
-    pub http: &'a ProviderHttp,
-    /// `https://graph.microsoft.com/v1.0`
-    pub base: &'a str,
-    pub token: &'a SecretString,
-}
-
-impl DrivesApi<'_> {
+/// The drive listing, delta and subscriptions of Graph, beside its item calls.
+impl GraphApi<'_> {
     async fn get(
         &self,
         url: &str,

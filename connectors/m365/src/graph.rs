@@ -152,6 +152,16 @@ impl GraphApi<'_> {
         Self::ok(status, item, "an item lookup").map(Some)
     }
 
+    /// The tenant (`GET /organization`): its id, name and verified domains.
+    pub async fn organization(&self) -> Result<Value, ConnectorError> {
+        let url = format!("{}/organization", self.base);
+        let organization: Value = self
+            .http
+            .json(|client| client.get(&url).bearer_auth(self.token.expose_secret()))
+            .await?;
+        Ok(organization["value"][0].clone())
+    }
+
     fn item_url(&self, item: &ItemId) -> String {
         format!(
             "{}/drives/{}/items/{}",

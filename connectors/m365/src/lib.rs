@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use casb_shared::connector::app_credentials::AppCredentials;
-use casb_shared::connector::http::{read_capped, HostAllowList, ProviderHttp, RetryPolicy};
+use casb_shared::connector::http::{HostAllowList, ProviderHttp, RetryPolicy};
 use casb_shared::connector::{
     ActionOutcome, Capabilities, Connector, ConnectorError, ConsentGrant, GrantInfo, Handshake,
     NoticeId, NoticeOutcome, PollPage, PollRequest, SettingKind, SettingSpec, StreamSpec, TokenSet,
@@ -219,18 +219,6 @@ pub struct M365Connector {
     domains: Mutex<HashMap<String, Vec<String>>>,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: i64,
-}
-
-#[derive(Deserialize)]
-struct IdentityError {
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 impl M365Connector {
     pub fn new(config: M365Config, secrets: Arc<dyn SecretStore>) -> Self {
         let http = ProviderHttp::new(config.retry.clone());
@@ -345,32 +333,33 @@ impl M365Connector {
             .http
             .send(|client| client.post(&token_url).form(&form))
             .await?;
-        let status = response.status();
-        let bytes = read_capped(response, 64 * 1024).await?;
-        if status.is_success() {
-            let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                ConnectorError::Permanent(format!("the token response is not JSON: {e}"))
-            })?;
-            return Ok(TokenSet {
-                access_token: token.access_token,
+        match casb_shared::connector::oauth::read_token_response(
+            response,
+            "Microsoft",
+            chrono::Duration::days(1),
+        )
+        .await?
+        {
+            // App-only grants come without a refresh token.
+            Ok(tokens) => Ok(TokenSet {
                 refresh_token: None,
-                expires_at: Utc::now()
-                    + chrono::Duration::seconds(token.expires_in.clamp(0, 86_400)),
-            });
-        }
-        let error: IdentityError = serde_json::from_slice(&bytes).unwrap_or(IdentityError {
-            error: None,
-            error_description: None,
-        });
-        let code = error.error.unwrap_or_else(|| status.to_string());
-        let description = error.error_description.unwrap_or_default();
-        match code.as_str() {
+                ..tokens
+            }),
             // Consent withdrawn, application removed from the tenant, secret expired.
-            "invalid_grant" | "unauthorized_client" | "invalid_client" => Err(
-                ConnectorError::NeedsReauth(format!("{code}: {description}")),
-            ),
-            _ => Err(ConnectorError::Permanent(format!(
-                "token endpoint: {code}: {description}"
+            Err(refused)
+                if matches!(
+                    refused.code.as_str(),
+                    "invalid_grant" | "unauthorized_client" | "invalid_client"
+                ) =>
+            {
+                Err(ConnectorError::NeedsReauth(format!(
+                    "{}: {}",
+                    refused.code, refused.description
+                )))
+            }
+            Err(refused) => Err(ConnectorError::Permanent(format!(
+                "token endpoint: {}: {}",
+                refused.code, refused.description
             ))),
         }
     }
@@ -508,14 +497,6 @@ impl M365Connector {
             .map(|s| s.value.expose_secret().to_string())
     }
 
-    fn drives_api<'a>(&'a self, token: &'a SecretString) -> drives::DrivesApi<'a> {
-        drives::DrivesApi {
-            http: &self.http,
-            base: &self.config.graph_base,
-            token,
-        }
-    }
-
     /// Creates, renews or re-creates the change subscription of every drive in `cursor`.
     async fn maintain_subscriptions(
         &self,
@@ -530,7 +511,7 @@ impl M365Connector {
             return Ok(());
         };
         let client_state = Self::graph_client_state(&key, Self::tenant_id(integration)?);
-        let api = self.drives_api(token);
+        let api = self.graph(token);
         let now = Utc::now();
         let until = now + self.config.subscription_lifetime;
         // One listing tells which subscriptions Graph still has: one removed by Microsoft, or
@@ -581,7 +562,7 @@ impl M365Connector {
         raw_cursor: Option<&str>,
     ) -> Result<PollPage, ConnectorError> {
         let mut cursor = drives::DrivesCursor::parse(raw_cursor);
-        let api = self.drives_api(token);
+        let api = self.graph(token);
         let now = Utc::now();
         if cursor
             .listed_at
@@ -610,7 +591,6 @@ impl M365Connector {
             }
         }
         let domains = self.internal_domains(integration).await;
-        let graph = self.graph(token);
         let mut activities = Vec::new();
         let mut unfinished = false;
         let mut gone = Vec::new();
@@ -653,7 +633,7 @@ impl M365Connector {
                             if let Some(id) =
                                 observed.object_id.as_deref().and_then(graph::ItemId::parse)
                             {
-                                match graph.permissions(&id).await {
+                                match api.permissions(&id).await {
                                     Ok(permissions) => {
                                         observed.enrichments.exposure =
                                             Some(graph::exposure(item, &permissions, &domains));
@@ -716,19 +696,14 @@ impl M365Connector {
         let Ok(token) = self.app_token(integration, Resource::Graph).await else {
             return Vec::new();
         };
-        let url = format!("{}/organization", self.config.graph_base);
-        let organization: serde_json::Value = match self
-            .http
-            .json(|client| client.get(&url).bearer_auth(token.expose_secret()))
-            .await
-        {
+        let organization = match self.graph(&token).organization().await {
             Ok(organization) => organization,
             Err(error) => {
                 tracing::warn!(integration = %integration.id, %error, "the tenant's domains could not be read; guests are told apart by #EXT# only");
                 return Vec::new();
             }
         };
-        let domains: Vec<String> = organization["value"][0]["verifiedDomains"]
+        let domains: Vec<String> = organization["verifiedDomains"]
             .as_array()
             .map(|d| {
                 d.iter()
@@ -1012,12 +987,7 @@ impl Connector for M365Connector {
     }
 
     async fn grant_info(&self, access_token: &SecretString) -> Result<GrantInfo, ConnectorError> {
-        let url = format!("{}/organization", self.config.graph_base);
-        let organization: serde_json::Value = self
-            .http
-            .json(|client| client.get(&url).bearer_auth(access_token.expose_secret()))
-            .await?;
-        let org = &organization["value"][0];
+        let org = self.graph(access_token).organization().await?;
         let id = org["id"].as_str().map(str::to_ascii_lowercase);
         let name = org["displayName"].as_str().unwrap_or("Microsoft 365");
         Ok(GrantInfo {
@@ -1075,7 +1045,7 @@ impl Connector for M365Connector {
         let tenant = Self::tenant_id(integration)?;
         // Graph: every subscription of ours that delivers to this integration.
         let graph_token = self.app_token(integration, Resource::Graph).await?;
-        let api = self.drives_api(&graph_token);
+        let api = self.graph(&graph_token);
         let ours = format!(
             "/webhooks/microsoft365/{}/{}",
             integration.tenant_id, integration.id
@@ -1265,7 +1235,7 @@ impl Connector for M365Connector {
     ) -> Result<Option<String>, ConnectorError> {
         if stream == drives::DRIVES_STREAM {
             // Where every drive is now: history is not replayed.
-            let api = self.drives_api(access_token);
+            let api = self.graph(access_token);
             let mut cursor = drives::DrivesCursor {
                 listed_at: Some(Utc::now()),
                 ..Default::default()

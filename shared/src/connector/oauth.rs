@@ -220,3 +220,50 @@ mod tests {
         );
     }
 }
+
+/// What a token endpoint refused, from its error body (RFC 6749 §5.2): `error` (the HTTP
+/// status when the body names none) and `error_description`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRefusal {
+    pub code: String,
+    pub description: String,
+}
+
+/// Reads a token endpoint's answer: the tokens (RFC 6749 §5.1), their lifetime capped at
+/// `max_lifetime`, or what it refused. The caller decides which refusals mean the grant is
+/// gone (`invalid_grant` and the like) and the integration must be connected again.
+pub async fn read_token_response(
+    response: reqwest::Response,
+    provider: &str,
+    max_lifetime: chrono::Duration,
+) -> Result<Result<super::TokenSet, TokenRefusal>, super::ConnectorError> {
+    #[derive(Deserialize)]
+    struct Issued {
+        access_token: String,
+        expires_in: i64,
+        refresh_token: Option<String>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Refused {
+        error: Option<String>,
+        error_description: Option<String>,
+    }
+    let status = response.status();
+    let bytes = super::http::read_capped(response, 64 * 1024).await?;
+    if status.is_success() {
+        let issued: Issued = serde_json::from_slice(&bytes).map_err(|e| {
+            super::ConnectorError::Permanent(format!("{provider} token response is not JSON: {e}"))
+        })?;
+        let lifetime = chrono::Duration::seconds(issued.expires_in.max(0)).min(max_lifetime);
+        return Ok(Ok(super::TokenSet {
+            access_token: issued.access_token,
+            refresh_token: issued.refresh_token,
+            expires_at: Utc::now() + lifetime,
+        }));
+    }
+    let refused: Refused = serde_json::from_slice(&bytes).unwrap_or_default();
+    Ok(Err(TokenRefusal {
+        code: refused.error.unwrap_or_else(|| status.to_string()),
+        description: refused.error_description.unwrap_or_default(),
+    }))
+}
