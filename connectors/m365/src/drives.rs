@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use casb_shared::connector::http::read_capped;
+use casb_shared::connector::paging::{PageGuard, DEFAULT_MAX_PAGES};
 use casb_shared::connector::ConnectorError;
 use casb_shared::domain::{
     Activity, Enrichments, EventType, IngestPath, Integration, Provider, UserType,
@@ -144,42 +145,55 @@ impl GraphApi<'_> {
         Ok(drives)
     }
 
-    /// The document libraries of every SharePoint site the search finds.
-    async fn site_libraries(&self) -> Result<Vec<String>, ConnectorError> {
-        let mut libraries = Vec::new();
-        let mut next = Some(format!("{}/sites?search=*", self.base));
-        let mut pages = 0;
+    /// Every entry of a Graph listing, following `@odata.nextLink` (only on Graph's host) under
+    /// a [`PageGuard`].
+    async fn list_all(&self, first: String, what: &str) -> Result<Vec<Value>, ConnectorError> {
+        let mut entries = Vec::new();
+        let mut guard = PageGuard::new(what, DEFAULT_MAX_PAGES);
+        let mut next = Some(first);
         while let Some(url) = next.take() {
             self.on_graph(&url)?;
-            pages += 1;
-            if pages > 1000 {
-                break;
-            }
             let (status, page, _) = self.get(&url, None).await?;
             if !status.is_success() {
                 return Err(ConnectorError::Permanent(format!(
-                    "listing sites answered {status}"
+                    "listing {what} answered {status}"
                 )));
             }
-            for site in page["value"].as_array().into_iter().flatten() {
-                let Some(id) = site["id"].as_str() else {
-                    continue;
-                };
-                let (status, drives, _) = self
-                    .get(&format!("{}/sites/{id}/drives", self.base), None)
-                    .await?;
-                if !status.is_success() {
-                    continue;
-                }
+            entries.extend(page["value"].as_array().into_iter().flatten().cloned());
+            if let Some(link) = page["@odata.nextLink"].as_str() {
+                guard.next_page(link)?;
+                next = Some(link.to_string());
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The drive ids a `GET .../drive` or `GET .../drives` answers, nothing if it is refused.
+    async fn drive_ids(&self, url: &str) -> Result<Vec<String>, ConnectorError> {
+        let (status, answer, _) = self.get(url, None).await?;
+        if !status.is_success() {
+            return Ok(Vec::new());
+        }
+        let ids = match answer["value"].as_array() {
+            Some(drives) => drives.iter().filter_map(|d| d["id"].as_str()).collect(),
+            None => answer["id"].as_str().into_iter().collect::<Vec<_>>(),
+        };
+        Ok(ids.into_iter().map(str::to_string).collect())
+    }
+
+    /// The document libraries of every SharePoint site the search finds.
+    async fn site_libraries(&self) -> Result<Vec<String>, ConnectorError> {
+        let mut libraries = Vec::new();
+        for site in self
+            .list_all(format!("{}/sites?search=*", self.base), "sites")
+            .await?
+        {
+            if let Some(id) = site["id"].as_str() {
                 libraries.extend(
-                    drives["value"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|d| d["id"].as_str().map(str::to_string)),
+                    self.drive_ids(&format!("{}/sites/{id}/drives", self.base))
+                        .await?,
                 );
             }
-            next = page["@odata.nextLink"].as_str().map(str::to_string);
         }
         Ok(libraries)
     }
@@ -187,43 +201,25 @@ impl GraphApi<'_> {
     /// The ids of the users' OneDrives (members only: guests have none here).
     async fn user_drives(&self) -> Result<Vec<String>, ConnectorError> {
         let mut drives = Vec::new();
-        let mut next = Some(format!(
-            "{}/users?$select=id,userPrincipalName,userType",
-            self.base
-        ));
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            self.on_graph(&url)?;
-            pages += 1;
-            if pages > 1000 {
-                break;
+        let users = self
+            .list_all(
+                format!("{}/users?$select=id,userPrincipalName,userType", self.base),
+                "users",
+            )
+            .await?;
+        for user in users {
+            if user["userType"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+            {
+                continue;
             }
-            let (status, page, _) = self.get(&url, None).await?;
-            if !status.is_success() {
-                return Err(ConnectorError::Permanent(format!(
-                    "listing users answered {status}"
-                )));
+            if let Some(id) = user["id"].as_str() {
+                drives.extend(
+                    self.drive_ids(&format!("{}/users/{id}/drive", self.base))
+                        .await?,
+                );
             }
-            for user in page["value"].as_array().into_iter().flatten() {
-                if user["userType"]
-                    .as_str()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
-                {
-                    continue;
-                }
-                let Some(id) = user["id"].as_str() else {
-                    continue;
-                };
-                let (status, drive, _) = self
-                    .get(&format!("{}/users/{id}/drive", self.base), None)
-                    .await?;
-                if status.is_success() {
-                    if let Some(drive_id) = drive["id"].as_str() {
-                        drives.push(drive_id.to_string());
-                    }
-                }
-            }
-            next = page["@odata.nextLink"].as_str().map(str::to_string);
         }
         Ok(drives)
     }
