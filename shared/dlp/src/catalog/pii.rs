@@ -133,9 +133,16 @@ fn looks_like_a_version(raw: &[u8]) -> bool {
 }
 
 /// A MAC address, but not the all-zero one (no interface) or the broadcast address.
+/// One device's address: not all zeros, and not a group address. The lowest bit of the first
+/// octet (I/G) set means multicast or broadcast, which name no single device (and documentation
+/// examples such as `01:02:03:0a:0b:0c` are often written that way).
 fn mac(raw: &[u8]) -> bool {
     let hex: Vec<u8> = raw.iter().copied().filter(u8::is_ascii_hexdigit).collect();
-    !hex.iter().all(|&c| c == b'0') && !hex.iter().all(|&c| c.eq_ignore_ascii_case(&b'f'))
+    let individual = hex
+        .get(1)
+        .and_then(|&c| char::from(c).to_digit(16))
+        .is_some_and(|low_nibble| low_nibble & 1 == 0);
+    individual && !hex.iter().all(|&c| c == b'0')
 }
 
 /// Chilean RUT: mod 11 with weights 2..7 from the right; 10 is written K.
@@ -446,7 +453,13 @@ pub const SPECS: &[Spec] = &[
         context: &["mac", "ethernet", "hardware address", "wifi"],
         reach_back: 20,
         examples: &["MAC 3c:22:fb:12:9a:01"],
-        counter_examples: &["MAC 00:00:00:00:00:00", "MAC 3c:22:fb:12:9a"],
+        counter_examples: &[
+            "MAC 00:00:00:00:00:00",
+            "MAC 3c:22:fb:12:9a",
+            "mac: '01:02:03:0a:0b:0c'",
+            "MAC ff:ff:ff:ff:ff:ff",
+            "mDNS MAC 01:00:5e:00:00:fb",
+        ],
         ..pii(
             "mac_address",
             "MAC address",
