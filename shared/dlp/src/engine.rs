@@ -1363,6 +1363,11 @@ fn is_isolated_number(text: &[u8], start: usize, end: usize) -> bool {
     if glued(before) || glued(after) {
         return false;
     }
+    // A minus sign right before the digits makes a negative number (`{-5 -232 545 699}`, a
+    // font's bounding box), not an identifier; `ID-232545699` is handled below.
+    if before == Some(b'-') && !digit_or_letter(before2) {
+        return false;
+    }
     if joiner(before) && digit_or_letter(before2) {
         return false;
     }

@@ -361,7 +361,12 @@ pub const SPECS: &[Spec] = &[
             "social insurance number 271649386",
             "271 649 386",
         ],
-        counter_examples: &["SIN number: 271 649 387", "SIN number: 046 454 286"],
+        counter_examples: &[
+            "SIN number: 271 649 387",
+            "SIN number: 046 454 286",
+            // A negative number first (a PostScript font's bounding box, in gdb's refcard).
+            "/FontBBox {-5 -232 545 699 }readonly def",
+        ],
         ..pii(
             "ca_sin",
             "Canadian social insurance number (SIN)",
@@ -470,7 +475,8 @@ pub const SPECS: &[Spec] = &[
     Spec {
         // A date is a date of birth only when the text says so: every changelog, log line and
         // invoice is full of dates. So the label triggers the detector and the date must
-        // follow it closely.
+        // follow it closely: after a few words, or after a key-value separator (`": "` in
+        // JSON, `","` in CSV); other text with a double quote in it ends the label's reach.
         trigger: Trigger::Keywords(DOB_LABELS),
         base: Confidence::Medium,
         boosted: Confidence::Medium,
@@ -481,6 +487,8 @@ pub const SPECS: &[Spec] = &[
             "Date of birth: 12/03/1985",
             "DOB 1985-03-12",
             "born on 12.03.1985 in Lyon",
+            r#"{"name": "Ada", "birthday": "1985-03-12"}"#,
+            r#""Birthday","12/03/1985""#,
             "Geburtsdatum: 12.03.1985",
             "Fecha de nacimiento 12/03/1985",
             "生年月日 1985-03-12",
@@ -489,12 +497,15 @@ pub const SPECS: &[Spec] = &[
             "## [2.4.0] - 2024-03-15",
             "Released 15/03/2024, build 2024-03-15",
             "Date of birth: 12/03/85",
+            // A release's name, quoted, then its date (lm-sensors' changelog): the label is
+            // inside a quotation the date is not part of.
+            r#"3.3.5 "Happy Birthday Beddy" (2014-01-22)"#,
         ],
         ..pii(
             "date_of_birth",
             "Date of birth",
             0,
-            r"(?i:date of birth|birth ?date|d\.o\.b\.?|dob|born|birthday|geburtsdatum|geboren am|date de naissance|n(?:\xC3\xA9|e)e? le|fecha de nacimiento|data di nascita|nat[oa] il|geboortedatum|data de nascimento|data urodzenia|f\xC3\xB6delsedatum|do\xC4\x9Fum tarihi|\xEC\x83\x9D\xEB\x85\x84\xEC\x9B\x94\xEC\x9D\xBC|\xE7\x94\x9F\xE5\xB9\xB4\xE6\x9C\x88\xE6\x97\xA5|\xE5\x87\xBA\xE7\x94\x9F\xE6\x97\xA5\xE6\x9C\x9F)[^0-9\n]{0,24}?\b(\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}|(?:19|20)\d{2}[/.\-]\d{2}[/.\-]\d{2})\b",
+            r#"(?i:date of birth|birth ?date|d\.o\.b\.?|dob|born|birthday|geburtsdatum|geboren am|date de naissance|n(?:\xC3\xA9|e)e? le|fecha de nacimiento|data di nascita|nat[oa] il|geboortedatum|data de nascimento|data urodzenia|f\xC3\xB6delsedatum|do\xC4\x9Fum tarihi|\xEC\x83\x9D\xEB\x85\x84\xEC\x9B\x94\xEC\x9D\xBC|\xE7\x94\x9F\xE5\xB9\xB4\xE6\x9C\x88\xE6\x97\xA5|\xE5\x87\xBA\xE7\x94\x9F\xE6\x97\xA5\xE6\x9C\x9F)(?:"?[ \t]*[:=,;\t][ \t]*"?|[^0-9\n"]{0,24}?)\b(\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}|(?:19|20)\d{2}[/.\-]\d{2}[/.\-]\d{2})\b"#,
         )
     },
     Spec {
