@@ -1347,7 +1347,31 @@ fn negative_context_before(text: &[u8], start: usize) -> bool {
     WORDS.find_overlapping_iter(&text[lo..start]).any(|m| {
         let p = lo + m.start();
         p == 0 || !text[p - 1].is_ascii_alphanumeric()
-    })
+    }) || names_an_object_identifier(text, start)
+}
+
+/// The line before `start` (up to 160 bytes) says that what follows is an object identifier (`2.5.4.3`, an
+/// X.500 attribute, reads as an IPv4 address): `OID` in capitals not ending a longer
+/// capitalised word (`szOID_COMMON_NAME`, not `VOID`), or `oid` or `ObjectIdentifier` as a
+/// word in any case.
+fn names_an_object_identifier(text: &[u8], start: usize) -> bool {
+    // At most this far back: a file of one long line must not make each number reread it.
+    const REACH: usize = 160;
+    let from = start.saturating_sub(REACH);
+    let line_start = memchr::memrchr(b'\n', &text[from..start]).map_or(from, |i| from + i + 1);
+    let line = &text[line_start..start];
+    let word_edge = |at: Option<&u8>| at.is_none_or(|c| !c.is_ascii_alphabetic());
+    let capital_oid = memchr::memmem::find_iter(line, b"OID")
+        .any(|at| at == 0 || !line[at - 1].is_ascii_uppercase());
+    capital_oid
+        || line
+            .windows(16)
+            .any(|w| w.eq_ignore_ascii_case(b"objectidentifier"))
+        || line.windows(3).enumerate().any(|(at, w)| {
+            w.eq_ignore_ascii_case(b"oid")
+                && word_edge(at.checked_sub(1).map(|i| &line[i]))
+                && word_edge(line.get(at + 3))
+        })
 }
 
 /// A number stands alone: not glued to letters, and not one piece of a longer dotted,

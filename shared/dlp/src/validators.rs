@@ -550,6 +550,23 @@ pub fn cn_resident_id(raw: &[u8]) -> bool {
     if s.len() != 18 || !s[..17].iter().all(u8::is_ascii_digit) {
         return false;
     }
+    let number = |from: usize, to: usize| {
+        s[from..to]
+            .iter()
+            .fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'))
+    };
+    // GB 11643: the province-level division (GB/T 2260: 11-15 north, 21-23 north-east, 31-37
+    // east, 41-46 south-central, 50-54 south-west, 61-65 north-west, 71 Taiwan, 81-83 Hong
+    // Kong, Macau and Taiwan residents' permits; a foreigner's card is 9 then the province's
+    // first digit), then the date of birth.
+    let province = number(0, 2);
+    let known_province = matches!(
+        province,
+        11..=15 | 21..=23 | 31..=37 | 41..=46 | 50..=54 | 61..=65 | 71 | 81..=83 | 91..=96
+    );
+    if !known_province || !is_calendar_date(number(6, 10), number(10, 12), number(12, 14)) {
+        return false;
+    }
     let w = [7u32, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let sum: u32 = s[..17]
         .iter()
@@ -557,6 +574,19 @@ pub fn cn_resident_id(raw: &[u8]) -> bool {
         .map(|(&c, w)| u32::from(c - b'0') * w)
         .sum();
     b"10X98765432".get((sum % 11) as usize) == Some(&s[17])
+}
+
+/// A day that exists, in a year 1900-2099.
+fn is_calendar_date(year: u32, month: u32, day: u32) -> bool {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1900..=2099).contains(&year) && (1..=days).contains(&day)
 }
 
 /// Dutch BSN: "11-proef" with weights 9..2 and -1 for the last digit.

@@ -61,18 +61,83 @@ fn email(raw: &[u8]) -> bool {
 /// at most 15 digits.
 fn phone(raw: &[u8]) -> bool {
     let ds = v::digits(raw);
-    if v::is_trivial_digits(&ds) || is_timestamp(raw, &ds) {
+    if v::is_trivial_digits(&ds) || is_timestamp(raw, &ds) || is_number_or_date(raw) {
         return false;
     }
-    if raw.first() == Some(&b'+') && !(raw.get(1) == Some(&b'1') && ds.len() == 11) {
-        return (8..=15).contains(&ds.len());
+    if raw.first() == Some(&b'+') {
+        return match country_code_length(&ds) {
+            // North America and Russia/Kazakhstan: the code and ten digits.
+            Some(1) if matches!(ds[0], 1 | 7) => ds.len() == 11 && (ds[0] == 7 || nanp(&ds[1..])),
+            Some(_) => (8..=15).contains(&ds.len()),
+            None => false,
+        };
     }
-    let nanp = match ds.len() {
-        10 => &ds[..],
-        11 if ds[0] == 1 => &ds[1..],
-        _ => return false,
-    };
-    nanp[0] >= 2 && nanp[3] >= 2 && !(nanp[1] == 1 && nanp[2] == 1)
+    match ds.len() {
+        10 => nanp(&ds),
+        11 if ds[0] == 1 => nanp(&ds[1..]),
+        _ => false,
+    }
+}
+
+/// A North American number: area code and exchange do not start with 0 or 1, and the area
+/// code is not an N11 service code.
+fn nanp(ds: &[u8]) -> bool {
+    ds.len() == 10 && ds[0] >= 2 && ds[3] >= 2 && !(ds[1] == 1 && ds[2] == 1)
+}
+
+/// The country calling codes in use (ITU-T E.164), as libphonenumber 9.0 lists them. No code
+/// is the beginning of another, so the first one that matches is the one.
+const COUNTRY_CODES: &[u16] = &[
+    1, 7, 20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54,
+    55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98, 211,
+    212, 213, 216, 218, 220, 221, 222, 223, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234,
+    235, 236, 237, 238, 239, 240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253,
+    254, 255, 256, 257, 258, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 290, 291, 297, 298,
+    299, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 370, 371, 372, 373, 374, 375, 376, 377,
+    378, 380, 381, 382, 383, 385, 386, 387, 389, 420, 421, 423, 500, 501, 502, 503, 504, 505, 506,
+    507, 508, 509, 590, 591, 592, 593, 594, 595, 596, 597, 598, 599, 670, 672, 673, 674, 675, 676,
+    677, 678, 679, 680, 681, 682, 683, 685, 686, 687, 688, 689, 690, 691, 692, 800, 808, 850, 852,
+    853, 855, 856, 870, 878, 880, 881, 882, 883, 886, 888, 960, 961, 962, 963, 964, 965, 966, 967,
+    968, 970, 971, 972, 973, 974, 975, 976, 977, 979, 992, 993, 994, 995, 996, 998,
+];
+
+/// Digits of the country calling code `ds` starts with, if it starts with one in use.
+fn country_code_length(ds: &[u8]) -> Option<usize> {
+    let mut code = 0u16;
+    for (i, &d) in ds.iter().take(3).enumerate() {
+        code = code * 10 + u16::from(d);
+        if COUNTRY_CODES.contains(&code) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// Shapes a signed number takes that no phone number has: a decimal (`+1441497364.649`), a
+/// date with a signed year (`+10000-01-01`, ISO 8601's expanded years), or dotted groups of
+/// one digit (`+14 20.8.2.2.11`, a section number).
+fn is_number_or_date(raw: &[u8]) -> bool {
+    let groups: Vec<&[u8]> = raw
+        .split(|b| !b.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    let separators: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_digit() && *b != b'+')
+        .collect();
+    let decimal = separators == [b'.'];
+    let date = separators == [b'-', b'-']
+        && groups.len() == 3
+        && groups[0].len() >= 4
+        && groups[1].len() <= 2
+        && groups[2].len() <= 2;
+    let dotted_single_digits = separators.contains(&b'.')
+        && raw
+            .split(|&b| b == b'.')
+            .skip(1)
+            .any(|g| g.iter().filter(|b| b.is_ascii_digit()).count() == 1);
+    decimal || date || dotted_single_digits
 }
 
 /// A build or log timestamp written as one run of digits (`20240315123045`,
@@ -119,7 +184,15 @@ fn ipv4(raw: &[u8]) -> bool {
     };
     let [a, b, c, _] = address.octets();
     let documentation = matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113));
-    suffix_ok && a != 0 && !address.is_loopback() && !address.is_broadcast() && !documentation
+    // A subnet mask (`255.255.255.0`): ones then zeros, naming no host.
+    let bits = u32::from(address);
+    let netmask = a == 255 && (!bits).wrapping_add(1) & !bits == 0;
+    suffix_ok
+        && a != 0
+        && !address.is_loopback()
+        && !address.is_broadcast()
+        && !documentation
+        && !netmask
 }
 
 /// A dotted quad that reads as a version or section number (`Git 1.8.5.6`, `4.2.1.3`): a
@@ -409,12 +482,24 @@ pub const SPECS: &[Spec] = &[
             "phone: (415) 555-2671",
             "call +49 30 901820",
             "+1 415 555 2671",
+            "+44 20 7946 0018",
+            "+7 495 123-45-67",
         ],
         counter_examples: &[
             "build +20240315123045",
             "build 2024.03.15.1230",
             "ts=20240315123045",
             "phone: (115) 555-2671",
+            // From other projects' tests and docs (chrono, time, arrow, the DOCSIS spec):
+            // signed decimals, dates with a signed five-digit year, a +1 number one digit
+            // short, a country code nobody has (+214), a section number.
+            r#""+1441497364.649","#,
+            r#"Some("+123.234000"),"#,
+            r#"let input = "+10000-01-01";"#,
+            r#"parse("+5881580-07-12")"#,
+            "max = +2147483647",
+            r#""+1441497364", // valid"#,
+            "see +14 20.8.2.2.11",
         ],
         ..pii(
             "phone_number",
@@ -444,7 +529,13 @@ pub const SPECS: &[Spec] = &[
             "subnet",
         ],
         examples: &["server 10.20.30.40 is down", "allow 172.16.0.0/12"],
-        counter_examples: &["127.0.0.1", "server 192.0.2.10", "10.20.30.400"],
+        counter_examples: &[
+            "127.0.0.1",
+            "server 192.0.2.10",
+            "10.20.30.400",
+            "netmask 255.255.255.0",
+            "mask = 255.255.240.0",
+        ],
         ..pii(
             "ip_address",
             "IPv4 address",
@@ -706,6 +797,9 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         validate: Some(v::fr_nir),
+        // One check of 97: a bare 15-digit number passes one time in a hundred, and source
+        // code is full of them (tables of powers, field constants in aws-lc's curve25519).
+        bare_needs_context: true,
         context: &[
             "insee",
             "sécurité sociale",
@@ -921,7 +1015,12 @@ pub const SPECS: &[Spec] = &[
             "citizen id",
         ],
         examples: &["身份证号 440304198503121235"],
-        counter_examples: &["身份证号 440304198503121236"],
+        counter_examples: &[
+            "身份证号 440304198503121236",
+            // 2^58 in linux-raw-sys: the check character agrees, but 28 is no province and
+            // 3761 no year of birth.
+            "pub const HWCAP2_SME_F8F16: u64 = 288230376151711744;",
+        ],
         ..pii(
             "cn_resident_id",
             "Chinese resident identity card number",
@@ -1277,6 +1376,61 @@ mod tests {
             confidence(&dob, "Date of birth: 12/03/1985"),
             Some(Confidence::Medium)
         );
+    }
+
+    #[test]
+    fn a_french_nir_written_bare_needs_a_keyword() {
+        let nir = every_tier("fr_insee");
+        // An entry of a table of field constants in aws-lc's curve25519_tables.h.
+        assert_eq!(
+            confidence(&nir, "272268252444639, 1374166457774292,"),
+            Some(Confidence::Low)
+        );
+        assert_eq!(
+            confidence(&nir, "numéro de sécurité sociale 185037512345641"),
+            Some(Confidence::High)
+        );
+        // Written in its groups, it is a NIR without a keyword too.
+        assert_eq!(
+            confidence(&nir, "1 85 03 75 123 456 41"),
+            Some(Confidence::Medium)
+        );
+    }
+
+    #[test]
+    fn a_chinese_resident_id_has_a_province_and_a_birth_date() {
+        assert!(v::cn_resident_id(b"440304198503121235"));
+        // The same number with the date of birth made 1985-02-30: its check character
+        // recomputed, so only the date is wrong.
+        let mut wrong_date = *b"44030419850230123X";
+        let w = [7u32, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        let sum: u32 = wrong_date[..17]
+            .iter()
+            .zip(w)
+            .map(|(&c, w)| u32::from(c - b'0') * w)
+            .sum();
+        wrong_date[17] = b"10X98765432"[(sum % 11) as usize];
+        assert!(!v::cn_resident_id(&wrong_date));
+    }
+
+    #[test]
+    fn an_object_identifier_is_not_an_address() {
+        let ip = every_tier("ip_address");
+        // X.500 attribute types, as windows-sys and const-oid declare them.
+        for line in [
+            r#"pub const szOID_ORGANIZATIONAL_UNIT_NAME: PCSTR = s!("2.5.4.11");"#,
+            r#"pub const POSTAL_ADDRESS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.16");"#,
+            "oid 2.5.4.3 (commonName), host address",
+        ] {
+            assert_eq!(confidence(&ip, line), Some(Confidence::Low), "{line}");
+        }
+        // `void` is not `oid`, nor is `VOID`.
+        for line in [
+            r#"void connect() { server = "10.20.30.40"; }"#,
+            r#"VOID Connect() { server = "10.20.30.40"; }"#,
+        ] {
+            assert_eq!(confidence(&ip, line), Some(Confidence::High), "{line}");
+        }
     }
 
     #[test]

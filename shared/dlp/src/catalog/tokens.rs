@@ -30,6 +30,12 @@ fn has_no_digit(value: &[u8]) -> bool {
     !value.iter().any(u8::is_ascii_digit)
 }
 
+/// A random upper-case key of 18 characters has about five digits, and fewer than two in 2%
+/// of keys; names built from words have none or one (`DOLBYAC2WAVEFORMAT`).
+fn fewer_than_two_digits(value: &[u8]) -> bool {
+    value.iter().filter(|b| b.is_ascii_digit()).count() < 2
+}
+
 /// Honeycomb key IDs: `hc`, a letter assigned at key creation, then `ik_` (ingest), `ic_`
 /// (classic ingest) or `mk_` (management).
 const HONEYCOMB_PREFIXES: &[&str] = &[
@@ -1112,9 +1118,10 @@ pub const SPECS: &[Spec] = &[
         // DigitalOcean's Spaces key references (API `GET /v2/spaces/keys/{access_key}`, doctl
         // `spaces keys get`) show access key IDs as `DO` + upper-case characters
         // (`DOACCESSKEYEXAMPLE`), not `DO00`, and give no length: `DO` + 16 to 22.
-        // `DO` starts many upper-case words: a value without a digit needs a keyword.
+        // `DO` starts many upper-case words and identifiers: a value with fewer than two
+        // digits needs a keyword.
         base: Confidence::Medium,
-        demote: Some(has_no_digit),
+        demote: Some(fewer_than_two_digits),
         context: &["digitalocean", "spaces"],
         examples: &["SPACES_KEY=DO00MWBHOA46JN14F14E", "SPACES_KEY=DOOG71TJHFAXPCVSGUDH"],
         counter_examples: &["DO00AG7XFUAH", "DOCUMENTATION"],
@@ -2082,6 +2089,9 @@ mod tests {
     fn a_spaces_key_without_a_digit_needs_a_keyword() {
         let word = found("digitalocean_spaces_key", "DOWNLOADSUCCESSFULLY");
         assert!(word.iter().all(|(c, _)| *c == Confidence::Low), "{word:?}");
+        // A Windows SDK structure name (windows-sys, Media/Multimedia).
+        let name = found("digitalocean_spaces_key", "pub struct DOLBYAC2WAVEFORMAT {");
+        assert!(name.iter().all(|(c, _)| *c == Confidence::Low), "{name:?}");
         let key = found("digitalocean_spaces_key", "key DOOG71TJHFAXPCVSGUDH");
         assert_eq!(key[0].0, Confidence::Medium, "{key:?}");
     }
