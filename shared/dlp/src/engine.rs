@@ -19,6 +19,7 @@ use crate::validators;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta::Regex;
 use regex_automata::{util::syntax, Input};
+use regex_syntax::hir::Hir;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Read;
@@ -505,40 +506,31 @@ impl EngineBuilder {
             }
         }
         if !engine.digit_detectors.is_empty() {
-            // Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers):
-            // each distinct pattern is in the set once and names every detector behind it.
-            let mut digit_patterns: Vec<&str> = Vec::new();
-            for spec in specs
-                .iter()
-                .filter(|s| matches!(s.trigger, Trigger::Digits(_)))
-            {
-                if !digit_patterns.contains(&spec.pattern) {
-                    digit_patterns.push(spec.pattern);
-                }
-            }
-            let pattern_index = |pattern: &str| digit_patterns.iter().position(|p| *p == pattern);
-            engine.digit_pattern_detectors = vec![Vec::new(); digit_patterns.len()];
+            // Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers, and
+            // with every digit read as any digit, more do): each distinct widened pattern is
+            // in the set once and names every detector behind it.
+            let syntax_config = syntax::Config::new().unicode(false).utf8(false);
+            let mut shapes: Vec<(String, Hir)> = Vec::new();
             for (det, spec) in specs.iter().enumerate() {
-                if matches!(spec.trigger, Trigger::Digits(_)) {
-                    if let Some(i) = pattern_index(spec.pattern) {
-                        engine.digit_pattern_detectors[i].push(det);
-                    }
+                if !matches!(spec.trigger, Trigger::Digits(_)) {
+                    continue;
                 }
+                let shape = syntax::parse_with(spec.pattern, &syntax_config)
+                    .map(any_digit)
+                    .map_err(|e| format!("{}: {e}", spec.id))?;
+                let key = shape.to_string();
+                let slot = match shapes.iter().position(|(k, _)| *k == key) {
+                    Some(slot) => slot,
+                    None => {
+                        shapes.push((key, shape));
+                        engine.digit_pattern_detectors.push(Vec::new());
+                        shapes.len() - 1
+                    }
+                };
+                engine.digit_pattern_detectors[slot].push(det);
             }
-            engine.digit_set = Some(
-                Regex::builder()
-                    .syntax(syntax::Config::new().unicode(false).utf8(false))
-                    // A big lazy-DFA cache: with ~60 patterns in overlapping mode the default
-                    // (2 MiB) is cleared so often that determinization dominates.
-                    .configure(
-                        Regex::config()
-                            .utf8_empty(false)
-                            .match_kind(regex_automata::MatchKind::All)
-                            .hybrid_cache_capacity(DIGIT_SET_CACHE),
-                    )
-                    .build_many(&digit_patterns)
-                    .map_err(|e| e.to_string())?,
-            );
+            let shapes: Vec<Hir> = shapes.into_iter().map(|(_, shape)| shape).collect();
+            engine.digit_set = Some(compile_digit_set(&shapes)?);
             // The set only has to see enough of a value to recognise it; values reaching
             // further back (bitcoin addresses) are verified in their own wider window.
             engine.digit_reach_back = engine
@@ -747,9 +739,10 @@ impl Engine {
                     for &det in &self.digit_pattern_detectors[pattern.as_usize()] {
                         let d = &self.detectors[det];
                         if let TriggerKind::Digits(min) = d.trigger {
-                            let keyword_near = !self.needs_keyword[det]
-                                || ContextHits(&context_hits[det]).near(start, end);
-                            if digit_count >= usize::from(min) && keyword_near {
+                            if digit_count >= usize::from(min)
+                                && (!self.needs_keyword[det]
+                                    || ContextHits(&context_hits[det]).near(start, end))
+                            {
                                 windows[det].push((
                                     start.saturating_sub(d.reach_back),
                                     (end + DIGIT_REACH_AFTER).min(len),
@@ -1232,6 +1225,77 @@ fn merge_windows(mut wins: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
     out
 }
 
+/// The automaton that tells which digit-triggered patterns can match around a cluster, from
+/// the patterns widened by [`any_digit`].
+///
+/// It runs on every cluster of digits in the text, so it has to be fast, and it only has to
+/// say where each detector's own regex is worth running. Reading every digit as any digit
+/// (`9\d{2}` as `\d{3}`, `(?:19|20)\d{2}` as `\d{4}`) puts all ten digits in one byte class,
+/// so its states follow the shape of a number and not its value: 200 KB of lazy-DFA states
+/// on business prose, that stay in the cache.
+fn compile_digit_set(shapes: &[Hir]) -> Result<Regex, String> {
+    Regex::builder()
+        // A big lazy-DFA cache: with ~150 patterns in overlapping mode the default (2 MiB)
+        // is cleared so often that determinization dominates.
+        .configure(
+            Regex::config()
+                .utf8_empty(false)
+                .match_kind(regex_automata::MatchKind::All)
+                .hybrid_cache_capacity(DIGIT_SET_CACHE),
+        )
+        .build_many_from_hir(shapes)
+        .map_err(|e| e.to_string())
+}
+
+/// `hir` with every digit it matches widened to any digit. Everything else is unchanged, so
+/// the result matches wherever `hir` does.
+fn any_digit(hir: Hir) -> Hir {
+    use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, HirKind, Repetition};
+    let digits = ClassBytes::new([ClassBytesRange::new(b'0', b'9')]);
+    let widen = |mut class: ClassBytes| {
+        if class
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= b'9' && r.end() >= b'0')
+        {
+            class.union(&digits);
+        }
+        class
+    };
+    match hir.into_kind() {
+        HirKind::Literal(literal) => Hir::concat(
+            literal
+                .0
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii_digit() {
+                        Hir::class(Class::Bytes(digits.clone()))
+                    } else {
+                        Hir::literal([b])
+                    }
+                })
+                .collect(),
+        ),
+        HirKind::Class(Class::Bytes(class)) => Hir::class(Class::Bytes(widen(class))),
+        HirKind::Class(Class::Unicode(class)) => match class.to_byte_class() {
+            Some(bytes) => Hir::class(Class::Bytes(widen(bytes))),
+            None => Hir::class(Class::Unicode(class)),
+        },
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            sub: Box::new(any_digit(*rep.sub)),
+            ..rep
+        }),
+        HirKind::Capture(cap) => Hir::capture(Capture {
+            sub: Box::new(any_digit(*cap.sub)),
+            ..cap
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(any_digit).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.into_iter().map(any_digit).collect()),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Look(look) => Hir::look(look),
+    }
+}
+
 /// Where one detector's context keywords occur in the text (sorted start offsets).
 struct ContextHits<'a>(&'a [usize]);
 
@@ -1573,6 +1637,37 @@ mod tests {
         theirs.sort_unstable();
         assert!(!theirs.is_empty());
         assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn the_digit_set_reads_every_digit_as_any_digit_and_nothing_else_wider() {
+        let syntax_config = syntax::Config::new().unicode(false).utf8(false);
+        let patterns = [
+            r"\b(9\d{2}-\d{2}-\d{4})\b",
+            r"\b(?:19|20)\d{2}\b",
+            r"[A-Z]{2}\d{2}",
+        ];
+        let shapes: Vec<Hir> = patterns
+            .into_iter()
+            .map(|p| any_digit(syntax::parse_with(p, &syntax_config).unwrap()))
+            .collect();
+        let set = compile_digit_set(&shapes).unwrap();
+        let matches = |text: &str| {
+            let mut which = regex_automata::PatternSet::new(set.pattern_len());
+            set.which_overlapping_matches(&Input::new(text), &mut which);
+            which.iter().map(|p| p.as_usize()).collect::<Vec<_>>()
+        };
+        // The last group reads as a year too.
+        assert_eq!(matches("912-34-5678"), [0, 1]);
+        assert_eq!(matches("123-45-6789"), [0, 1], "widened: any first digit");
+        assert_eq!(matches("3124"), [1], "widened: any year");
+        assert_eq!(matches("GB12"), [2]);
+        assert_eq!(
+            matches("gb12"),
+            Vec::<usize>::new(),
+            "letters are not widened"
+        );
+        assert_eq!(matches("12-34"), Vec::<usize>::new());
     }
 
     #[test]

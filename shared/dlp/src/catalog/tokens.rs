@@ -26,10 +26,6 @@ use super::Spec;
 use crate::model::Confidence;
 
 /// A value with no digit at all (`DOWNLOADSUCCESSFULLY`) is more likely a word than a key.
-fn has_no_digit(value: &[u8]) -> bool {
-    !value.iter().any(u8::is_ascii_digit)
-}
-
 /// A random upper-case key of 18 characters has about five digits, and fewer than two in 2%
 /// of keys; names built from words have none or one (`DOLBYAC2WAVEFORMAT`).
 fn fewer_than_two_digits(value: &[u8]) -> bool {
