@@ -1463,15 +1463,35 @@ fn is_isolated_number(text: &[u8], start: usize, end: usize) -> bool {
         return false;
     }
     // A value written in space-separated groups does not stop in the middle of a longer
-    // run of such groups (`4692 6709 6564` inside `4692 6709 6564 8340`).
-    let spaced = text.get(start..end).is_some_and(|v| v.contains(&b' '));
+    // run of such groups (`4692 6709 6564` inside `4692 6709 6564 8340`, or four groups of
+    // digits inside a list of hexadecimal code points: `527D 5282 5281 5290 5293 52A0`).
+    let Some(value) = text.get(start..end).filter(|v| v.contains(&b' ')) else {
+        return true;
+    };
     let digit = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_digit());
-    if spaced
-        && ((before == Some(b' ') && digit(before2)) || (after == Some(b' ') && digit(after2)))
-    {
+    if (before == Some(b' ') && digit(before2)) || (after == Some(b' ') && digit(after2)) {
         return false;
     }
-    true
+    let first_group = value.iter().take_while(|&&b| b != b' ').count();
+    let last_group = value.iter().rev().take_while(|&&b| b != b' ').count();
+    // A group of `len` hexadecimal characters, at least one a digit, at `from..from + len`
+    // and standing alone there.
+    let hex_group_at = |from: usize, len: usize| {
+        let alone = |at: Option<usize>| {
+            at.and_then(|i| text.get(i))
+                .is_none_or(|b| !b.is_ascii_alphanumeric())
+        };
+        text.get(from..from + len).is_some_and(|group| {
+            group.iter().all(u8::is_ascii_hexdigit) && group.iter().any(u8::is_ascii_digit)
+        }) && alone(from.checked_sub(1))
+            && alone(Some(from + len))
+    };
+    let run_before = before == Some(b' ')
+        && (start - 1)
+            .checked_sub(first_group)
+            .is_some_and(|from| hex_group_at(from, first_group));
+    let run_after = after == Some(b' ') && hex_group_at(end + 1, last_group);
+    !(run_before || run_after)
 }
 
 fn is_isolated_word(text: &[u8], start: usize, end: usize) -> bool {

@@ -111,6 +111,8 @@ pub const SPECS: &[Spec] = &[
             "cc: 4539148803436467 exp 04/27",
         ],
         counter_examples: &[
+            // Unicode code points in Perl's CJK collation tables (Unicode::Collate::CJK).
+            "524C 525E 5261 525C 84AF 527D 5282 5281 5290 5293",
             "card number 4539 1488 0343 6468",
             "card number 9539 1488 0343 6467",
             "card number 4539 1488 0343 646",

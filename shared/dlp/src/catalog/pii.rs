@@ -140,6 +140,21 @@ fn is_number_or_date(raw: &[u8]) -> bool {
     decimal || date || dotted_single_digits
 }
 
+/// Three groups of three digits, each at most 255: an RGB colour (`255 250 250` in X11's
+/// rgb.txt) far more often than a SIN, which without a keyword is then low confidence.
+fn reads_as_a_colour(raw: &[u8]) -> bool {
+    let groups: Vec<&[u8]> = raw.split(|&b| b == b' ').collect();
+    groups.len() == 3
+        && groups.iter().all(|g| {
+            g.len() == 3
+                && g.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(g)
+                    .ok()
+                    .and_then(|g| g.parse::<u16>().ok())
+                    .is_some_and(|n| n <= 255)
+        })
+}
+
 /// A build or log timestamp written as one run of digits (`20240315123045`,
 /// `+202403151230`): a year 1970-2099, a month, a day, an hour and a minute (and second).
 /// Real numbers that happen to read as one are rare; a phone number written in groups is
@@ -417,6 +432,7 @@ pub const SPECS: &[Spec] = &[
     Spec {
         validate: Some(v::ca_sin),
         bare_needs_context: true,
+        demote: Some(reads_as_a_colour),
         // Not the bare word `sin`: it is the sine function in every programming language,
         // and a large integer next to `Math.sin(` is no insurance number.
         context: &[
@@ -1425,6 +1441,19 @@ mod tests {
         ] {
             assert_eq!(confidence(&ip, line), Some(Confidence::High), "{line}");
         }
+    }
+
+    #[test]
+    fn three_bytes_read_as_a_colour_before_a_sin() {
+        let sin = every_tier("ca_sin");
+        // X11's rgb.txt: one colour in ten passes the Luhn check.
+        assert_eq!(
+            confidence(&sin, "255 250 250\t\tsnow"),
+            Some(Confidence::Low)
+        );
+        assert!(confidence(&sin, "SIN number: 255 250 250") > Some(Confidence::Low));
+        // A group above 255 is no colour.
+        assert_eq!(confidence(&sin, "271 649 386"), Some(Confidence::Medium));
     }
 
     #[test]
