@@ -114,8 +114,9 @@ fn country_code_length(ds: &[u8]) -> Option<usize> {
 }
 
 /// Shapes a signed number takes that no phone number has: a decimal (`+1441497364.649`), a
-/// date with a signed year (`+10000-01-01`, ISO 8601's expanded years), or dotted groups of
-/// one digit (`+14 20.8.2.2.11`, a section number).
+/// date with a signed year (`+10000-01-01`, ISO 8601's expanded years), a latitude and
+/// longitude (`+4339-07923`), or dotted groups of one digit (`+14 20.8.2.2.11`, a section
+/// number).
 fn is_number_or_date(raw: &[u8]) -> bool {
     let groups: Vec<&[u8]> = raw
         .split(|b| !b.is_ascii_digit())
@@ -132,12 +133,16 @@ fn is_number_or_date(raw: &[u8]) -> bool {
         && groups[0].len() >= 4
         && groups[1].len() <= 2
         && groups[2].len() <= 2;
+    // ISO 6709 coordinates, as in tzdata's zone.tab: ±DDMM±DDDMM or ±DDMMSS±DDDMMSS.
+    let coordinates = separators == [b'-']
+        && groups.len() == 2
+        && matches!((groups[0].len(), groups[1].len()), (4, 5) | (6, 7));
     let dotted_single_digits = separators.contains(&b'.')
         && raw
             .split(|&b| b == b'.')
             .skip(1)
             .any(|g| g.iter().filter(|b| b.is_ascii_digit()).count() == 1);
-    decimal || date || dotted_single_digits
+    decimal || date || coordinates || dotted_single_digits
 }
 
 /// Three groups of three digits, each at most 255: an RGB colour (`255 250 250` in X11's
@@ -230,7 +235,26 @@ fn mac(raw: &[u8]) -> bool {
         .get(1)
         .and_then(|&c| char::from(c).to_digit(16))
         .is_some_and(|low_nibble| low_nibble & 1 == 0);
-    individual && !hex.iter().all(|&c| c == b'0')
+    individual && !hex.iter().all(|&c| c == b'0') && !is_typed_in_sequence(&hex)
+}
+
+/// Hexadecimal digits typed in order, the addresses manuals use as examples:
+/// `00:11:22:33:44:55` (each octet a repeated digit, one up from the last), `12:34:56:78:9a:bc`
+/// or `12:34:56:78:90:ab` (one digit up each time, `0` after `9` as on a keyboard).
+fn is_typed_in_sequence(hex: &[u8]) -> bool {
+    let value = |c: u8| char::from(c).to_digit(16).unwrap_or(99);
+    let nibbles: Vec<u32> = hex.iter().map(|&c| value(c.to_ascii_lowercase())).collect();
+    let next = |a: u32, b: u32| b == (a + 1) % 16 || (a == 9 && b == 0) || (a == 0 && b == 10);
+    let one_up = nibbles.windows(2).all(|w| next(w[0], w[1]));
+    let doubled_one_up = nibbles
+        .chunks(2)
+        .all(|octet| octet.len() == 2 && octet[0] == octet[1])
+        && nibbles
+            .chunks(2)
+            .collect::<Vec<_>>()
+            .windows(2)
+            .all(|w| next(w[0][0], w[1][0]));
+    one_up || doubled_one_up
 }
 
 /// Chilean RUT: mod 11 with weights 2..7 from the right; 10 is written K.
@@ -516,6 +540,9 @@ pub const SPECS: &[Spec] = &[
             "max = +2147483647",
             r#""+1441497364", // valid"#,
             "see +14 20.8.2.2.11",
+            // tzdata's zone.tab: a country, its zone's coordinates (ISO 6709), the zone.
+            "CA\t+4339-07923\tAmerica/Toronto",
+            "US\t+433649-1161209\tAmerica/Boise",
         ],
         ..pii(
             "phone_number",
@@ -570,6 +597,10 @@ pub const SPECS: &[Spec] = &[
             "MAC 3c:22:fb:12:9a",
             "mac: '01:02:03:0a:0b:0c'",
             "MAC ff:ff:ff:ff:ff:ff",
+            // Examples in iproute2's and systemd's manuals.
+            "vdpa dev add name foo mgmtdev vdpa_sim_net mac 00:11:22:33:44:55",
+            r#"MACAddress="12:34:56:78:90:ab""#,
+            "MAC 12:34:56:78:9a:bc",
             "mDNS MAC 01:00:5e:00:00:fb",
         ],
         ..pii(
