@@ -506,9 +506,13 @@ impl EngineBuilder {
             }
         }
         if !engine.digit_detectors.is_empty() {
-            // Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers, and
-            // with every digit read as any digit, more do): each distinct widened pattern is
-            // in the set once and names every detector behind it.
+            // Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers):
+            // each distinct pattern is in the set once and names every detector behind it.
+            // A detector reported at this threshold only next to a keyword gets no window
+            // without one, so its pattern goes in widened by `any_digit`, which keeps the
+            // set's states few; the others go in exactly, or every look-alike of their shape
+            // would open windows (at `low`, where no detector needs a keyword, that doubled
+            // the scan's time).
             let syntax_config = syntax::Config::new().unicode(false).utf8(false);
             let mut shapes: Vec<(String, Hir)> = Vec::new();
             for (det, spec) in specs.iter().enumerate() {
@@ -516,7 +520,13 @@ impl EngineBuilder {
                     continue;
                 }
                 let shape = syntax::parse_with(spec.pattern, &syntax_config)
-                    .map(any_digit)
+                    .map(|hir| {
+                        if engine.needs_keyword[det] {
+                            any_digit(hir)
+                        } else {
+                            hir
+                        }
+                    })
                     .map_err(|e| format!("{}: {e}", spec.id))?;
                 let key = shape.to_string();
                 let slot = match shapes.iter().position(|(k, _)| *k == key) {
@@ -1225,14 +1235,13 @@ fn merge_windows(mut wins: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
     out
 }
 
-/// The automaton that tells which digit-triggered patterns can match around a cluster, from
-/// the patterns widened by [`any_digit`].
+/// The automaton that tells which digit-triggered patterns can match around a cluster.
 ///
 /// It runs on every cluster of digits in the text, so it has to be fast, and it only has to
-/// say where each detector's own regex is worth running. Reading every digit as any digit
-/// (`9\d{2}` as `\d{3}`, `(?:19|20)\d{2}` as `\d{4}`) puts all ten digits in one byte class,
-/// so its states follow the shape of a number and not its value: 200 KB of lazy-DFA states
-/// on business prose, that stay in the cache.
+/// say where each detector's own regex is worth running. Patterns widened by [`any_digit`]
+/// read every digit as any digit (`9\d{2}` as `\d{3}`, `(?:19|20)\d{2}` as `\d{4}`), which
+/// puts all ten digits in one byte class where only they are concerned, so the states follow
+/// the shape of a number more than its value, and stay in the cache.
 fn compile_digit_set(shapes: &[Hir]) -> Result<Regex, String> {
     Regex::builder()
         // A big lazy-DFA cache: with ~150 patterns in overlapping mode the default (2 MiB)
