@@ -894,7 +894,10 @@ impl Engine {
             }
             // "part 123456789", "IMEI: 35...", "version 1.2.3.4": the word right before a
             // number says what it is, whatever supporting words are further away.
-            if matches!(d.trigger, TriggerKind::Digits(_)) && negative_context_before(text, start) {
+            if matches!(d.trigger, TriggerKind::Digits(_))
+                && (negative_context_before(text, start)
+                    || in_a_column_of_versions(text, start, end))
+            {
                 confidence = Confidence::Low;
             }
             if confidence < self.min_confidence {
@@ -1423,6 +1426,89 @@ fn negative_context_before(text: &[u8], start: usize) -> bool {
     }) || names_an_object_identifier(text, start)
 }
 
+/// The value is a whole cell of a table (tab- or comma-separated) whose cells in the same
+/// column on the lines above and below are version numbers no address can be (`2.4.0`,
+/// `1.0rc1`): a package list's `10.13.0.35` is a version, not an IPv4 address. (Both, so that
+/// a key-value list with a version above an address does not count.)
+fn in_a_column_of_versions(text: &[u8], start: usize, end: usize) -> bool {
+    // Lines longer than this are not table rows worth reading cell by cell.
+    const ROW: usize = 4096;
+    let line_start = |at: usize| {
+        let from = at.saturating_sub(ROW);
+        memchr::memrchr(b'\n', &text[from..at]).map(|i| from + i + 1)
+    };
+    let line_end = |at: usize| {
+        let to = (at + ROW).min(text.len());
+        memchr::memchr(b'\n', &text[at..to])
+            .map_or((to == text.len()).then_some(to), |i| Some(at + i))
+    };
+    let Some(row_start) = line_start(start).or((start < ROW).then_some(0)) else {
+        return false;
+    };
+    let Some(row_end) = line_end(end) else {
+        return false;
+    };
+    let row = &text[row_start..row_end];
+    let Some(separator) = [b'\t', b','].into_iter().find(|s| row.contains(s)) else {
+        return false;
+    };
+    let is_edge = |b: Option<&u8>| b.is_none_or(|&b| b == separator || b == b'\r');
+    if !is_edge(
+        start
+            .checked_sub(1)
+            .filter(|&i| i >= row_start)
+            .map(|i| &text[i]),
+    ) || !is_edge(text.get(end).filter(|_| end < row_end))
+    {
+        return false;
+    }
+    let column = text[row_start..start]
+        .iter()
+        .filter(|&&b| b == separator)
+        .count();
+    fn cell_in(line: &[u8], separator: u8, column: usize) -> Option<&[u8]> {
+        line.split(|&b| b == separator)
+            .nth(column)
+            .map(|cell| cell.strip_suffix(b"\r").unwrap_or(cell))
+    }
+    let above = row_start.checked_sub(1).and_then(|newline| {
+        line_start(newline)
+            .or((newline < ROW).then_some(0))
+            .map(|s| &text[s..newline])
+    });
+    let below = (row_end < text.len())
+        .then(|| line_end(row_end + 1).map(|e| &text[row_end + 1..e]))
+        .flatten();
+    let neighbours: Vec<&[u8]> = [above, below]
+        .into_iter()
+        .flatten()
+        .filter_map(|line| cell_in(line, separator, column))
+        .collect();
+    !neighbours.is_empty() && neighbours.into_iter().all(is_version_but_no_address)
+}
+
+/// `2.4.0`, `1.0`, `3.1.0rc1`, `2.0.0-beta`: digits first, dotted parts, and either not four
+/// parts or a part no IPv4 address has.
+fn is_version_but_no_address(cell: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = cell.split(|&b| b == b'.').collect();
+    let well_formed = cell.first().is_some_and(u8::is_ascii_digit)
+        && parts.len() >= 2
+        && parts.iter().all(|p| !p.is_empty())
+        && cell
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'));
+    let address_like = parts.len() == 4
+        && parts.iter().all(|p| {
+            p.len() <= 3
+                && p.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .is_some_and(|n| n <= 255)
+        });
+    well_formed && !address_like
+}
+
 /// The line before `start` (up to 160 bytes) says that what follows is an object identifier (`2.5.4.3`, an
 /// X.500 attribute, reads as an IPv4 address): `OID` in capitals not ending a longer
 /// capitalised word (`szOID_COMMON_NAME`, not `VOID`), or `oid` or `ObjectIdentifier` as a
@@ -1697,6 +1783,38 @@ mod tests {
             "letters are not widened"
         );
         assert_eq!(matches("12-34"), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_cell_in_a_column_of_versions_is_a_version() {
+        let engine = Engine::builder()
+            .only(["ip_address"])
+            .min_confidence(Confidence::Low)
+            .build()
+            .unwrap();
+        let confidence_of = |text: &str| {
+            engine
+                .scan_text(text.as_bytes())
+                .iter()
+                .map(|f| f.confidence)
+                .collect::<Vec<_>>()
+        };
+        // Lines of Debian's pypi.tsv package list: name, version, month, description.
+        let packages = "tcr-deep-insight\t1.0.2\t2025-09\t\ttcr\n\
+                        tensorrt-dispatch-cu11\t10.13.0.35\t2025-07\t\tA high performance server\n\
+                        tensorrt-lean\t10.13.0rc1\t2025-07\t\tTensorRT\n";
+        assert_eq!(confidence_of(packages), [Confidence::Low]);
+        // A column of addresses, and a key-value list, keep theirs.
+        let hosts = "host,ip\nweb1,10.0.0.1\nweb2,10.13.0.35\nweb3,10.0.0.3\n";
+        assert!(
+            confidence_of(hosts)
+                .iter()
+                .all(|&c| c >= Confidence::Medium),
+            "{:?}",
+            confidence_of(hosts)
+        );
+        let settings = "version,1.2.3\nname of the dns server,10.13.0.35\nport,8080\n";
+        assert_eq!(confidence_of(settings), [Confidence::High]);
     }
 
     #[test]
