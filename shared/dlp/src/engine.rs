@@ -1497,15 +1497,7 @@ fn is_version_but_no_address(cell: &[u8]) -> bool {
         && cell
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'));
-    let address_like = parts.len() == 4
-        && parts.iter().all(|p| {
-            p.len() <= 3
-                && p.iter().all(u8::is_ascii_digit)
-                && std::str::from_utf8(p)
-                    .ok()
-                    .and_then(|p| p.parse::<u16>().ok())
-                    .is_some_and(|n| n <= 255)
-        });
+    let address_like = parts.len() == 4 && parts.iter().all(|p| validators::is_decimal_octet(p));
     well_formed && !address_like
 }
 

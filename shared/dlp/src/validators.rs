@@ -581,6 +581,16 @@ pub fn cn_resident_check_character(digits: &[u8]) -> u8 {
     b"10X98765432"[(sum % 11) as usize]
 }
 
+/// One to three decimal digits worth at most 255: an IPv4 octet, or a colour channel.
+pub fn is_decimal_octet(group: &[u8]) -> bool {
+    (1..=3).contains(&group.len())
+        && group.iter().all(u8::is_ascii_digit)
+        && group
+            .iter()
+            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
+            <= 255
+}
+
 /// A day that exists, in a year 1900-2099.
 fn is_calendar_date(year: u32, month: u32, day: u32) -> bool {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);

@@ -150,14 +150,9 @@ fn is_number_or_date(raw: &[u8]) -> bool {
 fn reads_as_a_colour(raw: &[u8]) -> bool {
     let groups: Vec<&[u8]> = raw.split(|&b| b == b' ').collect();
     groups.len() == 3
-        && groups.iter().all(|g| {
-            g.len() == 3
-                && g.iter().all(u8::is_ascii_digit)
-                && std::str::from_utf8(g)
-                    .ok()
-                    .and_then(|g| g.parse::<u16>().ok())
-                    .is_some_and(|n| n <= 255)
-        })
+        && groups
+            .iter()
+            .all(|g| g.len() == 3 && v::is_decimal_octet(g))
 }
 
 /// A build or log timestamp written as one run of digits (`20240315123045`,
