@@ -591,6 +591,12 @@ impl SimState {
         Ok(id)
     }
 
+    /// The tenant user `upn`, or Graph's 404.
+    fn tenant_user(&self, upn: &str) -> Result<&crate::state::TenantUser, GraphError> {
+        self.user_by_upn(upn)
+            .ok_or_else(|| GraphError::not_found(format!("User {upn} not found.")))
+    }
+
     /// Uploads a file to the root of `user_upn`'s OneDrive and publishes the matching
     /// `FileUploaded` record to Audit.SharePoint.
     pub(crate) fn upload_file(
@@ -600,10 +606,7 @@ impl SimState {
         name: &str,
         content: Vec<u8>,
     ) -> Result<(ItemRef, Option<crate::management::PendingNotification>), GraphError> {
-        let user = self
-            .user_by_upn(user_upn)
-            .ok_or_else(|| GraphError::not_found(format!("User {user_upn} not found.")))?
-            .clone();
+        let user = self.tenant_user(user_upn)?.clone();
         self.ensure_drive(&user.id);
         let drive = self
             .drives
@@ -634,10 +637,7 @@ impl SimState {
         name: &str,
         content: Vec<u8>,
     ) -> Result<(ItemRef, Option<crate::management::PendingNotification>), GraphError> {
-        let user = self
-            .user_by_upn(user_upn)
-            .ok_or_else(|| GraphError::not_found(format!("User {user_upn} not found.")))?
-            .clone();
+        let user = self.tenant_user(user_upn)?.clone();
         let drive = self.drive(drive_id)?.clone();
         let item_id = self.create_item(&drive.id, parent_id, name, false, content)?;
         if let Some(stored) = self.items.get_mut(&item_id) {

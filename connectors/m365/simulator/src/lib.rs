@@ -392,12 +392,11 @@ impl M365Simulator {
         name: &str,
         bytes: Vec<u8>,
     ) -> Result<ItemRef, GraphError> {
-        let manage_origin = self.manage_base();
-        let (item, notification) = self.shared().with_state(|state| {
-            state.upload_into(&manage_origin, drive_id, "root", user_upn, name, bytes)
-        })?;
-        self.send_notifications(notification.into_iter().collect());
-        Ok(item)
+        let root = ItemRef {
+            drive_id: drive_id.to_string(),
+            item_id: "root".to_string(),
+        };
+        self.upload_file_to(&root, user_upn, name, bytes)
     }
 
     /// Creates a folder `name` in the drive, under the folder `parent_item_id` (`None`: the

@@ -582,6 +582,15 @@ async fn sharepoint_records(h: &Harness, manage: &str) -> Vec<Value> {
     records
 }
 
+/// The Audit.SharePoint record of the upload of `file_name`.
+async fn upload_record(h: &Harness, manage: &str, file_name: &str) -> Value {
+    sharepoint_records(h, manage)
+        .await
+        .into_iter()
+        .find(|r| r["SourceFileName"] == file_name)
+        .unwrap_or_else(|| panic!("no audit record of the upload of {file_name}"))
+}
+
 #[tokio::test]
 async fn a_team_site_library_is_found_by_search_and_path_and_audited() {
     let h = Harness::start().await;
@@ -658,11 +667,7 @@ async fn a_team_site_library_is_found_by_search_and_path_and_audited() {
     assert_eq!(found.json["id"], item.item_id.as_str());
     assert_eq!(found.json["parentReference"]["driveId"], drive_id.as_str());
 
-    let records = sharepoint_records(&h, &manage).await;
-    let record = records
-        .iter()
-        .find(|r| r["SourceFileName"] == "budget 2025.xlsx")
-        .expect("the upload's audit record");
+    let record = upload_record(&h, &manage, "budget 2025.xlsx").await;
     assert_eq!(record["Operation"], "FileUploaded");
     assert_eq!(record["SiteUrl"], format!("{site_url}/"));
     assert_eq!(record["SourceRelativeUrl"], "Shared Documents");
@@ -679,11 +684,7 @@ async fn a_team_site_library_is_found_by_search_and_path_and_audited() {
         .sim
         .upload_file_to(&board, ALICE, "minutes.docx", b"m".to_vec())
         .unwrap();
-    let records = sharepoint_records(&h, &manage).await;
-    let record = records
-        .iter()
-        .find(|r| r["SourceFileName"] == "minutes.docx")
-        .expect("the folder upload's audit record");
+    let record = upload_record(&h, &manage, "minutes.docx").await;
     assert_eq!(record["SourceRelativeUrl"], "Shared Documents/Board");
 
     // The library's delta shows the uploads; sharing links look like team site links.
@@ -728,11 +729,7 @@ async fn permissions_granted_on_a_folder_are_inherited_by_its_files() {
         .sim
         .upload_file_to(&year, ALICE, "minutes.docx", b"m".to_vec())
         .unwrap();
-    let records = sharepoint_records(&h, &manage).await;
-    let record = records
-        .iter()
-        .find(|r| r["SourceFileName"] == "minutes.docx")
-        .expect("the upload's audit record");
+    let record = upload_record(&h, &manage, "minutes.docx").await;
     assert_eq!(record["SourceRelativeUrl"], "Documents/Board/2025");
     assert_eq!(record["Workload"], "OneDrive");
 
