@@ -3,7 +3,8 @@
 //!
 //! Pass 1 (prefilter), over the whole text once:
 //! - one Aho-Corasick DFA holds every literal trigger (`AKIA`, `ghp_`, `@`, `password`,
-//!   ...), cut to [`TRIGGER_PREFIX`] bytes to keep the automaton small enough for the cache;
+//!   ...), cut to [`TRIGGER_PREFIX`] bytes to keep the automaton small enough for the cache,
+//!   in a table of its own ([`crate::literal_dfa`]) built for the walk over every byte;
 //! - a byte loop groups ASCII digits into clusters (digits at most [`CLUSTER_GAP`] apart),
 //!   and one multi-pattern lazy DFA over each cluster tells which digit-based detectors
 //!   can match there.
@@ -13,6 +14,7 @@
 //! [`CONTEXT_RADIUS`] bytes for the confidence, and overlap resolution between detectors.
 
 use crate::catalog::{self, Spec, Trigger, CONTEXT_RADIUS};
+use crate::literal_dfa::LiteralDfa;
 use crate::model::{Category, Confidence, Finding};
 use crate::util::mask;
 use crate::validators;
@@ -221,13 +223,44 @@ impl LazyRegex {
     }
 }
 
+/// A detector's supporting keywords, their automaton built on first use like the
+/// [`LazyRegex`]: building ~500 of them up front took a third of the engine's start.
+struct Keywords {
+    words: Vec<String>,
+    automaton: std::sync::OnceLock<Option<AhoCorasick>>,
+}
+
+impl Keywords {
+    /// `None` without keywords.
+    fn new(words: Vec<String>) -> Option<Keywords> {
+        (!words.is_empty()).then(|| Keywords {
+            words,
+            automaton: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Built now, so that a custom rule's error is reported when the policy is loaded.
+    fn built(words: &[String]) -> Result<Option<Keywords>, String> {
+        Ok(build_keyword_automaton(words)?.map(|automaton| Keywords {
+            words: words.to_vec(),
+            automaton: std::sync::OnceLock::from(Some(automaton)),
+        }))
+    }
+
+    fn automaton(&self) -> Option<&AhoCorasick> {
+        self.automaton
+            .get_or_init(|| build_keyword_automaton(&self.words).ok().flatten())
+            .as_ref()
+    }
+}
+
 struct Detector {
     id: String,
     category: Category,
     regex: LazyRegex,
     validate: Option<fn(&[u8]) -> bool>,
     refine: Option<crate::catalog::Refine>,
-    context: Option<AhoCorasick>,
+    context: Option<Keywords>,
     /// Context keyword hits come from the main pass (see the builder) instead of `context`.
     context_in_main_pass: bool,
     base: Option<Confidence>,
@@ -308,6 +341,7 @@ impl EngineBuilder {
         let mut engine = Engine {
             detectors: Vec::new(),
             literal_automaton: None,
+            literal_walk: None,
             ascii_literals: Vec::new(),
             non_ascii_automaton: None,
             non_ascii_literals: Vec::new(),
@@ -394,7 +428,7 @@ impl EngineBuilder {
                 regex: LazyRegex::new(spec.pattern),
                 validate: spec.validate,
                 refine: spec.refine,
-                context: build_keyword_automaton(&context)?,
+                context: Keywords::new(context),
                 context_in_main_pass,
                 base: Some(spec.base),
                 demote: spec.demote,
@@ -410,7 +444,6 @@ impl EngineBuilder {
         }
 
         for rule in self.custom {
-            let context = build_keyword_automaton(&rule.context)?;
             if !matches!(rule.kind, CustomKind::Terms { .. }) {
                 let det = engine.detectors.len();
                 context_words.extend(
@@ -435,7 +468,7 @@ impl EngineBuilder {
                         category: rule.category,
                         automaton,
                         whole_word,
-                        context,
+                        context: build_keyword_automaton(&rule.context)?,
                         base: rule.base,
                         boosted: rule.boosted,
                     });
@@ -461,7 +494,7 @@ impl EngineBuilder {
                 regex: LazyRegex::new(&pattern).compiled(regex),
                 validate: None,
                 refine: None,
-                context,
+                context: Keywords::built(&rule.context)?,
                 context_in_main_pass: true,
                 base: rule.base,
                 demote: None,
@@ -558,15 +591,20 @@ impl EngineBuilder {
         let (ascii, other): (Vec<usize>, Vec<usize>) =
             (0..patterns.len()).partition(|&i| patterns[i].is_ascii());
         if !ascii.is_empty() {
-            engine.literal_automaton = Some(
-                aho_corasick::dfa::Builder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .start_kind(aho_corasick::StartKind::Unanchored)
-                    .prefilter(false)
-                    .build(ascii.iter().map(|&i| &patterns[i]))
-                    .map_err(|e| e.to_string())?,
-            );
+            let ascii_patterns: Vec<&[u8]> =
+                ascii.iter().map(|&i| patterns[i].as_slice()).collect();
+            engine.literal_walk = LiteralDfa::new(&ascii_patterns);
+            if engine.literal_walk.is_none() {
+                engine.literal_automaton = Some(
+                    aho_corasick::dfa::Builder::new()
+                        .ascii_case_insensitive(true)
+                        .match_kind(MatchKind::Standard)
+                        .start_kind(aho_corasick::StartKind::Unanchored)
+                        .prefilter(false)
+                        .build(&ascii_patterns)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
             engine.ascii_literals = ascii;
         }
         if !other.is_empty() {
@@ -586,8 +624,11 @@ impl EngineBuilder {
 /// and share it: it is `Send + Sync` and scanning takes `&self`.
 pub struct Engine {
     detectors: Vec<Detector>,
+    /// The ASCII literals' automaton: this project's table when they fit it...
+    literal_walk: Option<LiteralDfa>,
+    /// ...and the `aho-corasick` crate's DFA when they do not.
     literal_automaton: Option<aho_corasick::dfa::DFA>,
-    /// `literals` index of each pattern of `literal_automaton`...
+    /// `literals` index of each pattern of those automata...
     ascii_literals: Vec<usize>,
     /// ...and of the literals that are not pure ASCII, in an automaton of their own.
     non_ascii_automaton: Option<AhoCorasick>,
@@ -698,10 +739,12 @@ impl Engine {
                     }
                 }
             };
-            if let Some(dfa) = &self.literal_automaton {
-                for (pattern, start, end) in literal_matches(dfa, text) {
-                    on_literal(self.ascii_literals[pattern], start, end);
-                }
+            for (pattern, start, end) in literal_matches(
+                self.literal_walk.as_ref(),
+                self.literal_automaton.as_ref(),
+                text,
+            ) {
+                on_literal(self.ascii_literals[pattern], start, end);
             }
             if let Some(ac) = &self.non_ascii_automaton {
                 if !text.is_ascii() {
@@ -880,6 +923,7 @@ impl Engine {
             } else {
                 d.context
                     .as_ref()
+                    .and_then(Keywords::automaton)
                     .and_then(|ac| context_near(ac, text, start, end))
             };
             let has_ctx = keyword_distance.is_some();
@@ -1059,15 +1103,23 @@ fn is_whole_match(pattern: &str, regex: &Regex) -> bool {
 /// Collected apart from their handling so that the walk below is compiled on its own: inlined
 /// into the scan, its four lanes' states were kept on the stack instead of in registers.
 #[inline(never)]
-fn literal_matches(dfa: &aho_corasick::dfa::DFA, text: &[u8]) -> Vec<(usize, usize, usize)> {
+fn literal_matches(
+    walk: Option<&LiteralDfa>,
+    dfa: Option<&aho_corasick::dfa::DFA>,
+    text: &[u8],
+) -> Vec<(usize, usize, usize)> {
     let mut found = Vec::new();
-    for_each_literal(dfa, text, |pattern, start, end| {
-        found.push((pattern, start, end))
-    });
+    let on_match = |pattern, start, end| found.push((pattern, start, end));
+    match (walk, dfa) {
+        (Some(walk), _) => walk.for_each_match(text, on_match),
+        (None, Some(dfa)) => for_each_literal(dfa, text, on_match),
+        (None, None) => {}
+    }
     found
 }
 
-/// Every (overlapping) literal match, handed to `on_match(pattern, start, end)`.
+/// Every (overlapping) literal match of the `aho-corasick` crate's DFA, handed to
+/// `on_match(pattern, start, end)`: the walk for literals too many for [`LiteralDfa`].
 ///
 /// A DFA walk is bound by the latency of its table lookups, one after the other. Four
 /// walks over four slices of the text, advanced in lockstep, overlap those latencies and
@@ -1701,47 +1753,17 @@ mod tests {
 
     #[test]
     fn interleaved_literal_walk_equals_the_library_search() {
-        let patterns = [
-            "akia",
-            "ghp_",
-            "password",
-            "@",
-            "ssn",
-            "social security",
-            "://",
-        ];
+        use crate::literal_dfa::tests::{generated_text, library_matches, PATTERNS};
         let dfa = aho_corasick::dfa::Builder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(patterns)
+            .build(PATTERNS)
             .unwrap();
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(patterns)
-            .unwrap();
-        let mut text = Vec::new();
-        let mut i = 0u32;
-        while text.len() < 20_000 {
-            i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            let piece: &[u8] = match (i >> 16) % 9 {
-                0 => b"AKIA",
-                1 => b"Social Security",
-                2 => b"pass",
-                3 => b"word",
-                4 => b"a@b",
-                5 => b"https://",
-                _ => b"lorem ",
-            };
-            text.extend_from_slice(piece);
-        }
+        let text = generated_text();
         let mut ours = Vec::new();
         for_each_literal(&dfa, &text, |p, s, e| ours.push((p, s, e)));
         ours.sort_unstable();
-        let mut theirs: Vec<_> = ac
-            .find_overlapping_iter(&text)
-            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
-            .collect();
-        theirs.sort_unstable();
+        let theirs = library_matches(&PATTERNS, &text);
         assert!(!theirs.is_empty());
         assert_eq!(ours, theirs);
     }
@@ -2004,6 +2026,39 @@ mod tests {
         e.scan_reader(&text[..], |f| streamed.push(f)).unwrap();
         assert_eq!(in_memory.len(), planted);
         assert_eq!(streamed, in_memory);
+    }
+
+    #[test]
+    fn a_policy_with_more_keywords_than_the_table_holds_still_finds_them() {
+        // 12,000 distinct six-letter anchors: more states than the literal table has room
+        // for, so the engine walks the aho-corasick crate's DFA instead.
+        let anchors: Vec<String> = (0..12_000u32)
+            .map(|i| {
+                (0..6)
+                    .map(|d| char::from(b'a' + ((i >> (d * 3)) % 8) as u8 + 8 * (d % 2) as u8))
+                    .collect()
+            })
+            .collect();
+        let last = anchors.last().unwrap().clone();
+        let engine = Engine::builder()
+            .only(Vec::<String>::new())
+            .custom_rules(vec![CustomRule {
+                id: "codename".into(),
+                category: Category::Custom,
+                kind: CustomKind::Regex {
+                    pattern: r"\b[a-z]{6}-\d{4}\b".into(),
+                    anchors,
+                },
+                context: vec![],
+                base: Some(Confidence::Medium),
+                boosted: Confidence::High,
+            }])
+            .build()
+            .unwrap();
+        assert!(engine.literal_walk.is_none() && engine.literal_automaton.is_some());
+        // The other value is out of reach of any anchor's window.
+        let text = format!("see {last}-2024 {} zzzzzz-2024", "and ".repeat(100));
+        assert_eq!(ids(&engine, &text), ["codename"]);
     }
 
     #[test]

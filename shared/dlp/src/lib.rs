@@ -15,6 +15,7 @@
 
 pub mod catalog;
 pub mod engine;
+mod literal_dfa;
 pub mod model;
 pub mod util;
 pub mod validators;
