@@ -35,8 +35,16 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // `CASB_LIST_FINDINGS=1`: one line per finding, to compare two builds' output.
+    let list = std::env::var_os("CASB_LIST_FINDINGS").is_some();
     let mut findings = 0u64;
-    match engine.scan_reader(std::io::BufReader::new(file), |_| findings += 1) {
+    let on_finding = |f: casb_dlp::Finding| {
+        findings += 1;
+        if list {
+            println!("{} {} {} {:?}", f.start, f.end, f.detector_id, f.confidence);
+        }
+    };
+    match engine.scan_reader(std::io::BufReader::new(file), on_finding) {
         Ok(bytes) => println!("{bytes} bytes, {findings} findings"),
         Err(e) => {
             eprintln!("{path}: {e}");

@@ -347,9 +347,9 @@ impl EngineBuilder {
             non_ascii_literals: Vec::new(),
             literals: Vec::new(),
             digit_detectors: Vec::new(),
-            digit_pattern_detectors: Vec::new(),
             needs_keyword: Vec::new(),
-            digit_set: None,
+            digits_alone: None,
+            digits_with_keyword: None,
             digit_reach_back: 0,
             hex_colon_detectors: Vec::new(),
             everywhere: Vec::new(),
@@ -539,41 +539,29 @@ impl EngineBuilder {
             }
         }
         if !engine.digit_detectors.is_empty() {
-            // Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers):
-            // each distinct pattern is in the set once and names every detector behind it.
-            // A detector reported at this threshold only next to a keyword gets no window
-            // without one, so its pattern goes in widened by `any_digit`, which keeps the
-            // set's states few; the others go in exactly, or every look-alike of their shape
-            // would open windows (at `low`, where no detector needs a keyword, that doubled
-            // the scan's time).
+            // Two sets. A detector reported at this threshold only next to a keyword gets no
+            // window without one: its pattern goes in the second set, run only where such a
+            // keyword is near, and widened by `any_digit`, which keeps the set's states few.
+            // The others go in the first, run on every cluster worth it, exactly, or every
+            // look-alike of their shape would open windows (at `low`, where no detector
+            // needs a keyword, that doubled the scan's time).
             let syntax_config = syntax::Config::new().unicode(false).utf8(false);
-            let mut shapes: Vec<(String, Hir)> = Vec::new();
+            let (mut alone, mut with_keyword) =
+                (DigitSetBuilder::default(), DigitSetBuilder::default());
             for (det, spec) in specs.iter().enumerate() {
                 if !matches!(spec.trigger, Trigger::Digits(_)) {
                     continue;
                 }
-                let shape = syntax::parse_with(spec.pattern, &syntax_config)
-                    .map(|hir| {
-                        if engine.needs_keyword[det] {
-                            any_digit(hir)
-                        } else {
-                            hir
-                        }
-                    })
+                let hir = syntax::parse_with(spec.pattern, &syntax_config)
                     .map_err(|e| format!("{}: {e}", spec.id))?;
-                let key = shape.to_string();
-                let slot = match shapes.iter().position(|(k, _)| *k == key) {
-                    Some(slot) => slot,
-                    None => {
-                        shapes.push((key, shape));
-                        engine.digit_pattern_detectors.push(Vec::new());
-                        shapes.len() - 1
-                    }
-                };
-                engine.digit_pattern_detectors[slot].push(det);
+                if engine.needs_keyword[det] {
+                    with_keyword.add(any_digit(hir), det);
+                } else {
+                    alone.add(hir, det);
+                }
             }
-            let shapes: Vec<Hir> = shapes.into_iter().map(|(_, shape)| shape).collect();
-            engine.digit_set = Some(compile_digit_set(&shapes)?);
+            engine.digits_alone = alone.build()?;
+            engine.digits_with_keyword = with_keyword.build()?;
             // The set only has to see enough of a value to recognise it; values reaching
             // further back (bitcoin addresses) are verified in their own wider window.
             engine.digit_reach_back = engine
@@ -635,14 +623,13 @@ pub struct Engine {
     non_ascii_literals: Vec<usize>,
     literals: Vec<LiteralUse>,
     digit_detectors: Vec<usize>,
-    /// The detectors behind each pattern of `digit_set`.
-    digit_pattern_detectors: Vec<Vec<usize>>,
     /// Per detector: reported at this threshold only next to a keyword that the main pass
     /// finds, so a candidate with no keyword in reach is not worth a window.
     needs_keyword: Vec<bool>,
-    /// All digit-triggered patterns in one automaton: one pass over a cluster tells
-    /// which detectors can match there at all (pattern i = `digit_detectors[i]`).
-    digit_set: Option<Regex>,
+    /// The digit-triggered patterns of detectors reported without a keyword...
+    digits_alone: Option<DigitSet>,
+    /// ...and of those that need one, run only where one of their keywords is near.
+    digits_with_keyword: Option<DigitSet>,
     digit_reach_back: usize,
     hex_colon_detectors: Vec<usize>,
     everywhere: Vec<usize>,
@@ -759,10 +746,23 @@ impl Engine {
         for hits in context_hits.iter_mut() {
             hits.sort_unstable();
         }
-        if self.digit_set.is_some() || !self.hex_colon_detectors.is_empty() {
-            let mut which = regex_automata::PatternSet::new(
-                self.digit_set.as_ref().map_or(0, |s| s.pattern_len()),
-            );
+        let has_digit_sets = self.digits_alone.is_some() || self.digits_with_keyword.is_some();
+        if has_digit_sets || !self.hex_colon_detectors.is_empty() {
+            // Every keyword of the detectors that need one, for the test of the set of their
+            // patterns: prose is full of numbers shaped like some country's identifier, and
+            // without a keyword in reach none of them can be reported.
+            let mut any_keyword: Vec<usize> = Vec::new();
+            if self.digits_with_keyword.is_some() {
+                for &det in &self.digit_detectors {
+                    if self.needs_keyword[det] {
+                        any_keyword.extend_from_slice(&context_hits[det]);
+                    }
+                }
+                any_keyword.sort_unstable();
+                any_keyword.dedup();
+            }
+            let mut alone_matches = self.digits_alone.as_ref().map(DigitSet::matches);
+            let mut keyword_matches = self.digits_with_keyword.as_ref().map(DigitSet::matches);
             for_each_digit_cluster(text, |start, end, digit_count| {
                 // IPv6 addresses: a run of digits with colons in or right around it. (An
                 // address made only of the letters a-f is missed; a search of its own for
@@ -774,34 +774,32 @@ impl Engine {
                             .push((start.saturating_sub(d.reach_back), (end + d.reach).min(len)));
                     }
                 }
-                let Some(set) = &self.digit_set else {
-                    return;
-                };
-                if !worth_checking(text, start, end, digit_count) {
+                if !has_digit_sets || !worth_checking(text, start, end, digit_count) {
                     return;
                 }
                 let window =
                     start.saturating_sub(self.digit_reach_back)..(end + DIGIT_REACH_AFTER).min(len);
-                // Clearing and iterating a set walks all of its slots: do it only when
-                // something matched, and stop after the last match.
-                if !which.is_empty() {
-                    which.clear();
-                }
-                set.which_overlapping_matches(&Input::new(text).range(window), &mut which);
-                for pattern in which.iter().take(which.len()) {
-                    for &det in &self.digit_pattern_detectors[pattern.as_usize()] {
-                        let d = &self.detectors[det];
-                        if let TriggerKind::Digits(min) = d.trigger {
-                            if digit_count >= usize::from(min)
-                                && (!self.needs_keyword[det]
-                                    || ContextHits(&context_hits[det]).near(start, end))
-                            {
-                                windows[det].push((
-                                    start.saturating_sub(d.reach_back),
-                                    (end + DIGIT_REACH_AFTER).min(len),
-                                ));
-                            }
+                let mut open = |det: usize| {
+                    let d = &self.detectors[det];
+                    if let TriggerKind::Digits(min) = d.trigger {
+                        if digit_count >= usize::from(min)
+                            && (!self.needs_keyword[det]
+                                || ContextHits(&context_hits[det]).near(start, end))
+                        {
+                            windows[det].push((
+                                start.saturating_sub(d.reach_back),
+                                (end + DIGIT_REACH_AFTER).min(len),
+                            ));
                         }
+                    }
+                };
+                if let (Some(set), Some(which)) = (&self.digits_alone, &mut alone_matches) {
+                    set.for_each_detector(text, window.clone(), which, &mut open);
+                }
+                if let (Some(set), Some(which)) = (&self.digits_with_keyword, &mut keyword_matches)
+                {
+                    if ContextHits(&any_keyword).near(start, end) {
+                        set.for_each_detector(text, window, which, &mut open);
                     }
                 }
             });
@@ -1109,9 +1107,9 @@ fn literal_matches(
     text: &[u8],
 ) -> Vec<(usize, usize, usize)> {
     let mut found = Vec::new();
-    let on_match = |pattern, start, end| found.push((pattern, start, end));
+    let mut on_match = |pattern, start, end| found.push((pattern, start, end));
     match (walk, dfa) {
-        (Some(walk), _) => walk.for_each_match(text, on_match),
+        (Some(walk), _) => walk.for_each_match(text, &mut on_match),
         (None, Some(dfa)) => for_each_literal(dfa, text, on_match),
         (None, None) => {}
     }
@@ -1288,6 +1286,77 @@ fn merge_windows(mut wins: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// Digit-triggered patterns in one automaton: one pass over a cluster tells which
+/// detectors can match there at all.
+struct DigitSet {
+    set: Regex,
+    /// The detectors behind each pattern.
+    detectors: Vec<Vec<usize>>,
+}
+
+impl DigitSet {
+    fn matches(&self) -> regex_automata::PatternSet {
+        regex_automata::PatternSet::new(self.set.pattern_len())
+    }
+
+    /// Calls `open(detector)` for every detector whose pattern matches in `window`;
+    /// `which` is scratch space from [`DigitSet::matches`].
+    fn for_each_detector(
+        &self,
+        text: &[u8],
+        window: std::ops::Range<usize>,
+        which: &mut regex_automata::PatternSet,
+        mut open: impl FnMut(usize),
+    ) {
+        // Clearing and iterating a set walks all of its slots: do it only when something
+        // matched, and stop after the last match.
+        if !which.is_empty() {
+            which.clear();
+        }
+        self.set
+            .which_overlapping_matches(&Input::new(text).range(window), which);
+        for pattern in which.iter().take(which.len()) {
+            for &det in &self.detectors[pattern.as_usize()] {
+                open(det);
+            }
+        }
+    }
+}
+
+/// Many identifiers share a shape (`\b(\d{9})\b` is a dozen countries' numbers): each
+/// distinct pattern goes in the set once and names every detector behind it.
+#[derive(Default)]
+struct DigitSetBuilder {
+    shapes: Vec<(String, Hir)>,
+    detectors: Vec<Vec<usize>>,
+}
+
+impl DigitSetBuilder {
+    fn add(&mut self, shape: Hir, det: usize) {
+        let key = shape.to_string();
+        let slot = match self.shapes.iter().position(|(k, _)| *k == key) {
+            Some(slot) => slot,
+            None => {
+                self.shapes.push((key, shape));
+                self.detectors.push(Vec::new());
+                self.shapes.len() - 1
+            }
+        };
+        self.detectors[slot].push(det);
+    }
+
+    fn build(self) -> Result<Option<DigitSet>, String> {
+        if self.shapes.is_empty() {
+            return Ok(None);
+        }
+        let shapes: Vec<Hir> = self.shapes.into_iter().map(|(_, shape)| shape).collect();
+        Ok(Some(DigitSet {
+            set: compile_digit_set(&shapes)?,
+            detectors: self.detectors,
+        }))
+    }
 }
 
 /// The automaton that tells which digit-triggered patterns can match around a cluster.

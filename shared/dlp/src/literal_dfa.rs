@@ -157,7 +157,7 @@ impl LiteralDfa {
     pub(crate) fn for_each_match(
         &self,
         text: &[u8],
-        mut on_match: impl FnMut(usize, usize, usize),
+        on_match: &mut dyn FnMut(usize, usize, usize),
     ) {
         const LANES: usize = 4;
         let n = text.len();
@@ -209,7 +209,7 @@ impl LiteralDfa {
                 if any {
                     for (k, &s) in states.iter().enumerate() {
                         if s < limit {
-                            report(s, pos[k] + i + 1, report_from[k], &mut on_match);
+                            report(s, pos[k] + i + 1, report_from[k], on_match);
                         }
                     }
                 }
@@ -225,7 +225,7 @@ impl LiteralDfa {
                 state[k] = s;
                 pos[k] += 1;
                 if s < limit {
-                    report(s, pos[k], report_from[k], &mut on_match);
+                    report(s, pos[k], report_from[k], on_match);
                 }
             }
         }
@@ -289,7 +289,7 @@ pub(crate) mod tests {
     fn our_matches(patterns: &[&str], text: &[u8]) -> Vec<(usize, usize, usize)> {
         let dfa = LiteralDfa::new(patterns).unwrap();
         let mut found = Vec::new();
-        dfa.for_each_match(text, |p, s, e| found.push((p, s, e)));
+        dfa.for_each_match(text, &mut |p, s, e| found.push((p, s, e)));
         found.sort_unstable();
         found
     }
