@@ -260,6 +260,7 @@ struct Detector {
     regex: LazyRegex,
     validate: Option<fn(&[u8]) -> bool>,
     refine: Option<crate::catalog::Refine>,
+    after_trigger: Option<fn(&[u8]) -> bool>,
     context: Option<Keywords>,
     /// Context keyword hits come from the main pass (see the builder) instead of `context`.
     context_in_main_pass: bool,
@@ -428,6 +429,7 @@ impl EngineBuilder {
                 regex: LazyRegex::new(spec.pattern),
                 validate: spec.validate,
                 refine: spec.refine,
+                after_trigger: spec.after_trigger,
                 context: Keywords::new(context),
                 context_in_main_pass,
                 base: Some(spec.base),
@@ -494,6 +496,7 @@ impl EngineBuilder {
                 regex: LazyRegex::new(&pattern).compiled(regex),
                 validate: None,
                 refine: None,
+                after_trigger: None,
                 context: Keywords::built(&rule.context)?,
                 context_in_main_pass: true,
                 base: rule.base,
@@ -705,11 +708,12 @@ impl Engine {
                             && (full.len() > 4
                                 || at_word_boundary(text, start, start + full.len(), full.len()))
                     };
-                    if !same {
+                    let d = &self.detectors[det];
+                    let after = text.get(start + full.len()..).unwrap_or_default();
+                    if !same || d.after_trigger.is_some_and(|follows| !follows(after)) {
                         continue;
                     }
                     last_det = det;
-                    let d = &self.detectors[det];
                     windows[det].push((
                         start.saturating_sub(d.reach_back),
                         (start + full.len() + d.reach).min(len),

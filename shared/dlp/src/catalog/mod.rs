@@ -76,6 +76,10 @@ pub struct Spec {
     pub bare_needs_context: bool,
     /// Shortens an over-long match to the value's true length (IBAN per country).
     pub refine: Option<Refine>,
+    /// A literal trigger opens a window only when the bytes after it pass this test: a
+    /// necessary condition of the pattern that is much cheaper than the regex over the
+    /// window (`://` opens one only when `user:password@` follows).
+    pub after_trigger: Option<fn(&[u8]) -> bool>,
     /// Texts in which this detector must report a value (at some confidence)...
     pub examples: &'static [&'static str],
     /// ...and look-alikes in which it must report nothing at any confidence.
@@ -103,6 +107,7 @@ pub const BASE: Spec = Spec {
     reach_back: 8,
     bare_needs_context: false,
     refine: None,
+    after_trigger: None,
     examples: &[],
     counter_examples: &[],
 };

@@ -156,6 +156,20 @@ fn user_colon_password(raw: &[u8]) -> bool {
         .is_some_and(|c| literal_value(&raw[c + 1..]))
 }
 
+/// After a `://`: a `user:password@` part, as far as the pattern allows (64 bytes of user,
+/// 128 of password) and before anything that ends it (white space, `/`, `?`, `#`). Most
+/// URLs have none, and this spares the regex their windows.
+fn userinfo_follows(after_scheme: &[u8]) -> bool {
+    let reach = &after_scheme[..after_scheme.len().min(64 + 1 + 128 + 1)];
+    match reach
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'#' | b'@'))
+    {
+        Some(end) => reach[end] == b'@' && reach[..end].contains(&b':'),
+        None => false,
+    }
+}
+
 /// `scheme://user:password@host`: the password part is a literal, not `${DB_PASSWORD}`.
 fn url_password_literal(raw: &[u8]) -> bool {
     let Some(scheme_end) = memchr::memmem::find(raw, b"://") else {
@@ -1207,6 +1221,7 @@ pub const SPECS: &[Spec] = &[
         reach: 300,
         reach_back: 24,
         validate: Some(url_password_literal),
+        after_trigger: Some(userinfo_follows),
         examples: &[
             "DATABASE_URL=postgres://app:oTi10HJzzuRXfMkd@db.internal:5432/app",
             "redis://:iAUoXTUzREg9rgKzi40u@cache.internal:6379/0",
@@ -1639,6 +1654,41 @@ pub const SPECS: &[Spec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_url_the_credentials_pattern_matches_passes_the_test_before_its_window() {
+        let spec = SPECS.iter().find(|s| s.id == "url_credentials").unwrap();
+        let regex = crate::engine::compile_pattern(spec.pattern).unwrap();
+        let more = [
+            "jdbc:mysql://u:pw1@h/db",
+            "redis://:abcdef@cache:6379",
+            "amqps://guest:gue#st@rabbit",
+            "mongodb+srv://a:b:c@cluster0.example.net",
+        ];
+        let mut matched = 0;
+        for text in spec
+            .examples
+            .iter()
+            .chain(spec.counter_examples)
+            .chain(&more)
+        {
+            for m in regex.find_iter(text.as_bytes()) {
+                let value = &text.as_bytes()[m.start()..m.end()];
+                let scheme_end = memchr::memmem::find(value, b"://").unwrap() + 3;
+                assert!(
+                    userinfo_follows(&text.as_bytes()[m.start() + scheme_end..]),
+                    "{text}"
+                );
+                matched += 1;
+            }
+        }
+        assert!(matched >= 8, "{matched}");
+        assert!(userinfo_follows(b"app:s3cret@db"));
+        assert!(!userinfo_follows(b"example.com/docs/page"));
+        assert!(!userinfo_follows(b"host:8080/path?user=a@b"));
+        assert!(!userinfo_follows(b"app@db"), "a user without a password");
+        assert!(!userinfo_follows(b"app:s3cret db@host"));
+    }
 
     #[test]
     fn jwt_header_must_be_json_with_alg() {
