@@ -752,9 +752,9 @@ impl Engine {
         }
         let has_digit_sets = self.digits_alone.is_some() || self.digits_with_keyword.is_some();
         if has_digit_sets || !self.hex_colon_detectors.is_empty() {
-            // Every keyword of the detectors that need one, for the test of the set of their
-            // patterns: prose is full of numbers shaped like some country's identifier, and
-            // without a keyword in reach none of them can be reported.
+            // Where a keyword of any detector that needs one was found: the second digit set
+            // runs only near one. Prose is full of numbers shaped like some country's
+            // identifier, and without a keyword in reach none of them can be reported.
             let mut any_keyword: Vec<usize> = Vec::new();
             if self.digits_with_keyword.is_some() {
                 for &det in &self.digit_detectors {
@@ -942,7 +942,8 @@ impl Engine {
             // number says what it is, whatever supporting words are further away.
             if matches!(d.trigger, TriggerKind::Digits(_))
                 && (negative_context_before(text, start)
-                    || in_a_column_of_versions(text, start, end))
+                    || in_a_column_of_versions(text, start, end)
+                    || in_a_list_of_versions(text, start, end))
             {
                 confidence = Confidence::Low;
             }
@@ -1616,6 +1617,72 @@ fn in_a_column_of_versions(text: &[u8], start: usize, end: usize) -> bool {
 
 /// `2.4.0`, `1.0`, `3.1.0rc1`, `2.0.0-beta`: digits first, dotted parts, and either not four
 /// parts or a part no IPv4 address has.
+/// A dotted number among other dotted numbers separated by spaces, one of which at least is
+/// a version that no address can be (`3.7.402 3.7.501.1 4.0.3.3`, the versions of a package
+/// in a list): it is a version too.
+fn in_a_list_of_versions(text: &[u8], start: usize, end: usize) -> bool {
+    // Neighbours read on each side: enough to reach past a run of four-part versions.
+    const NEIGHBOURS: usize = 12;
+    const TOKEN: usize = 32;
+    let dotted = |token: &[u8]| {
+        token.first().is_some_and(u8::is_ascii_digit)
+            && token.contains(&b'.')
+            && token
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
+    };
+    if !dotted(&text[start..end]) {
+        return false;
+    }
+    // Tokens in the run, and whether one of them is a version that no address can be.
+    let (mut tokens, mut any_version) = (1, false);
+    let mut admit = |token: &[u8]| {
+        let in_run = dotted(token);
+        if in_run {
+            tokens += 1;
+            any_version |= is_version_but_no_address(token);
+        }
+        in_run
+    };
+    // Leftwards: each neighbour ends one space before the current token starts.
+    let mut at = start;
+    for _ in 0..NEIGHBOURS {
+        if at < 2 || text[at - 1] != b' ' {
+            break;
+        }
+        let token_end = at - 1;
+        let token_start = text[token_end.saturating_sub(TOKEN)..token_end]
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace())
+            .map_or(token_end.saturating_sub(TOKEN), |i| {
+                token_end.saturating_sub(TOKEN) + i + 1
+            });
+        if !admit(&text[token_start..token_end]) {
+            break;
+        }
+        at = token_start;
+    }
+    // Rightwards.
+    let mut at = end;
+    for _ in 0..NEIGHBOURS {
+        if text.get(at) != Some(&b' ') {
+            break;
+        }
+        let token_start = at + 1;
+        let rest = &text[token_start..(token_start + TOKEN).min(text.len())];
+        let token_end = token_start
+            + rest
+                .iter()
+                .position(|b| b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+        if !admit(&text[token_start..token_end]) {
+            break;
+        }
+        at = token_end;
+    }
+    tokens >= 3 && any_version
+}
+
 fn is_version_but_no_address(cell: &[u8]) -> bool {
     let parts: Vec<&[u8]> = cell.split(|&b| b == b'.').collect();
     let well_formed = cell.first().is_some_and(u8::is_ascii_digit)
@@ -1904,6 +1971,20 @@ mod tests {
         );
         let settings = "version,1.2.3\nname of the dns server,10.13.0.35\nport,8080\n";
         assert_eq!(confidence_of(settings), [Confidence::High]);
+        // The versions of a package served by NuGet, one cell of Debian's nuget.tsv: the
+        // four-part ones read as addresses among three-part ones that cannot be.
+        let versions = "Core Runtime [AWS Amazon cloud aws-sdk-v4]\t3.7.202.18 3.7.402 3.7.501.1 \
+                        4.0.3.3 4.0.100.2 4.0.100.6 4.0.101 4.0.101.1\n";
+        let found = confidence_of(versions);
+        assert!(found.len() >= 5, "{found:?}");
+        assert!(found.iter().all(|&c| c == Confidence::Low), "{found:?}");
+        // A list of addresses keeps its confidence, and so does an address after a version.
+        let servers = "dns servers 10.0.0.1 10.0.0.2 10.13.0.35\n";
+        assert!(confidence_of(servers)
+            .iter()
+            .all(|&c| c >= Confidence::Medium));
+        let upgraded = "upgraded to 2.4.1 the dns server 10.13.0.35\n";
+        assert_eq!(confidence_of(upgraded), [Confidence::High]);
     }
 
     #[test]
