@@ -980,6 +980,10 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         b"test_key",
         b"secret_here",
         b"######",
+        // A password that names itself (`password123`, `123Abpassword` in gcloud's manuals)
+        // is an example; gitleaks drops these too, as stop words.
+        b"password",
+        b"passwd",
     ];
     static AUTOMATON: std::sync::LazyLock<aho_corasick::AhoCorasick> =
         std::sync::LazyLock::new(|| {

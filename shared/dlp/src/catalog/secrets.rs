@@ -1581,7 +1581,11 @@ pub const SPECS: &[Spec] = &[
             "password: str",
             "password: SecretStr",
             "password: Optional[str]",
-            "password = get_db_password()", "%sudo ALL=(root) NOPASSWD: /bin/systemctl restart app", "PWD: '/Users/jane'", "CHALLENGE_PASSWORD: \"challengePassword\"", "pub pszPassword: windows_sys::core::PWSTR,", "self.username, self.password = credentials", "usernamePassword: MI_UsernamePasswordCreds,", "pub static kSecClassInternetPassword: CFStringRef;", "pub const DBPROP_AUTH_PASSWORD: DBPROPENUM = 9i32;", "use crate::operation::get_random_password::GetRandomPasswordOutput;",],
+            "password = get_db_password()",
+            // gcloud's manuals: `gcloud sql instances create`, `alloydb instances create`.
+            "--memory=4GB --region=us-central1 --root-password=password123",
+            "--location=us-east4 --password=123Abpassword",
+            "%sudo ALL=(root) NOPASSWD: /bin/systemctl restart app", "PWD: '/Users/jane'", "CHALLENGE_PASSWORD: \"challengePassword\"", "pub pszPassword: windows_sys::core::PWSTR,", "self.username, self.password = credentials", "usernamePassword: MI_UsernamePasswordCreds,", "pub static kSecClassInternetPassword: CFStringRef;", "pub const DBPROP_AUTH_PASSWORD: DBPROPENUM = 9i32;", "use crate::operation::get_random_password::GetRandomPasswordOutput;",],
         ..named(
             "password_assignment",
             "Password assigned in code or configuration",
