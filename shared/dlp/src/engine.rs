@@ -261,6 +261,8 @@ struct Detector {
     validate: Option<fn(&[u8]) -> bool>,
     refine: Option<crate::catalog::Refine>,
     after_trigger: Option<fn(&[u8]) -> bool>,
+    /// Digit triggers: bytes after the cluster in which the value may end.
+    digit_reach_after: usize,
     context: Option<Keywords>,
     /// Context keyword hits come from the main pass (see the builder) instead of `context`.
     context_in_main_pass: bool,
@@ -351,7 +353,6 @@ impl EngineBuilder {
             needs_keyword: Vec::new(),
             digits_alone: None,
             digits_with_keyword: None,
-            digit_reach_back: 0,
             hex_colon_detectors: Vec::new(),
             everywhere: Vec::new(),
             term_sets: Vec::new(),
@@ -430,6 +431,10 @@ impl EngineBuilder {
                 validate: spec.validate,
                 refine: spec.refine,
                 after_trigger: spec.after_trigger,
+                digit_reach_after: match spec.digit_set_pattern {
+                    Some(_) => usize::from(spec.reach),
+                    None => DIGIT_REACH_AFTER,
+                },
                 context: Keywords::new(context),
                 context_in_main_pass,
                 base: Some(spec.base),
@@ -497,6 +502,7 @@ impl EngineBuilder {
                 validate: None,
                 refine: None,
                 after_trigger: None,
+                digit_reach_after: DIGIT_REACH_AFTER,
                 context: Keywords::built(&rule.context)?,
                 context_in_main_pass: true,
                 base: rule.base,
@@ -555,25 +561,22 @@ impl EngineBuilder {
                 if !matches!(spec.trigger, Trigger::Digits(_)) {
                     continue;
                 }
-                let hir = syntax::parse_with(spec.pattern, &syntax_config)
+                let pattern = spec.digit_set_pattern.unwrap_or(spec.pattern);
+                let hir = syntax::parse_with(pattern, &syntax_config)
                     .map_err(|e| format!("{}: {e}", spec.id))?;
+                // A set pattern starts at the value's first digit.
+                let reach_back = match spec.digit_set_pattern {
+                    Some(_) => 0,
+                    None => usize::from(spec.reach_back),
+                };
                 if engine.needs_keyword[det] {
-                    with_keyword.add(any_digit(hir), det);
+                    with_keyword.add(any_digit(hir), det, reach_back);
                 } else {
-                    alone.add(hir, det);
+                    alone.add(hir, det, reach_back);
                 }
             }
             engine.digits_alone = alone.build()?;
             engine.digits_with_keyword = with_keyword.build()?;
-            // The set only has to see enough of a value to recognise it; values reaching
-            // further back (bitcoin addresses) are verified in their own wider window.
-            engine.digit_reach_back = engine
-                .digit_detectors
-                .iter()
-                .map(|&d| engine.detectors[d].reach_back)
-                .max()
-                .unwrap_or(0)
-                .min(32);
         }
         // Literals with bytes beyond ASCII (keywords in Korean, Greek, Cyrillic, or with
         // accents) get an automaton of their own, run only on text that is not pure ASCII:
@@ -633,7 +636,6 @@ pub struct Engine {
     digits_alone: Option<DigitSet>,
     /// ...and of those that need one, run only where one of their keywords is near.
     digits_with_keyword: Option<DigitSet>,
-    digit_reach_back: usize,
     hex_colon_detectors: Vec<usize>,
     everywhere: Vec<usize>,
     term_sets: Vec<TermSet>,
@@ -781,8 +783,6 @@ impl Engine {
                 if !has_digit_sets || !worth_checking(text, start, end, digit_count) {
                     return;
                 }
-                let window =
-                    start.saturating_sub(self.digit_reach_back)..(end + DIGIT_REACH_AFTER).min(len);
                 let mut open = |det: usize| {
                     let d = &self.detectors[det];
                     if let TriggerKind::Digits(min) = d.trigger {
@@ -792,18 +792,18 @@ impl Engine {
                         {
                             windows[det].push((
                                 start.saturating_sub(d.reach_back),
-                                (end + DIGIT_REACH_AFTER).min(len),
+                                (end + d.digit_reach_after).min(len),
                             ));
                         }
                     }
                 };
                 if let (Some(set), Some(which)) = (&self.digits_alone, &mut alone_matches) {
-                    set.for_each_detector(text, window.clone(), which, &mut open);
+                    set.for_each_detector(text, start, end, which, &mut open);
                 }
                 if let (Some(set), Some(which)) = (&self.digits_with_keyword, &mut keyword_matches)
                 {
                     if ContextHits(&any_keyword).near(start, end) {
-                        set.for_each_detector(text, window, which, &mut open);
+                        set.for_each_detector(text, start, end, which, &mut open);
                     }
                 }
             });
@@ -1299,6 +1299,11 @@ fn merge_windows(mut wins: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
 /// detectors can match there at all.
 struct DigitSet {
     set: Regex,
+    /// Bytes before a cluster that the set reads: as far as its detectors' values can start
+    /// before their first digit (a MAC address's five letter pairs), up to a point, as the
+    /// set only has to see enough of a value to recognise it. The set runs on most clusters
+    /// and reads every byte of its window, so every byte counts.
+    reach_back: usize,
     /// The detectors behind each pattern.
     detectors: Vec<Vec<usize>>,
 }
@@ -1308,12 +1313,13 @@ impl DigitSet {
         regex_automata::PatternSet::new(self.set.pattern_len())
     }
 
-    /// Calls `open(detector)` for every detector whose pattern matches in `window`;
-    /// `which` is scratch space from [`DigitSet::matches`].
+    /// Calls `open(detector)` for every detector whose pattern matches around the cluster
+    /// `start..end`; `which` is scratch space from [`DigitSet::matches`].
     fn for_each_detector(
         &self,
         text: &[u8],
-        window: std::ops::Range<usize>,
+        start: usize,
+        end: usize,
         which: &mut regex_automata::PatternSet,
         mut open: impl FnMut(usize),
     ) {
@@ -1322,6 +1328,8 @@ impl DigitSet {
         if !which.is_empty() {
             which.clear();
         }
+        let window =
+            start.saturating_sub(self.reach_back)..(end + DIGIT_REACH_AFTER).min(text.len());
         self.set
             .which_overlapping_matches(&Input::new(text).range(window), which);
         for pattern in which.iter().take(which.len()) {
@@ -1338,10 +1346,12 @@ impl DigitSet {
 struct DigitSetBuilder {
     shapes: Vec<(String, Hir)>,
     detectors: Vec<Vec<usize>>,
+    reach_back: usize,
 }
 
 impl DigitSetBuilder {
-    fn add(&mut self, shape: Hir, det: usize) {
+    fn add(&mut self, shape: Hir, det: usize, reach_back: usize) {
+        self.reach_back = self.reach_back.max(reach_back.min(32));
         let key = shape.to_string();
         let slot = match self.shapes.iter().position(|(k, _)| *k == key) {
             Some(slot) => slot,
@@ -1361,6 +1371,7 @@ impl DigitSetBuilder {
         let shapes: Vec<Hir> = self.shapes.into_iter().map(|(_, shape)| shape).collect();
         Ok(Some(DigitSet {
             set: compile_digit_set(&shapes)?,
+            reach_back: self.reach_back,
             detectors: self.detectors,
         }))
     }
@@ -1908,6 +1919,40 @@ mod tests {
         let theirs = library_matches(&PATTERNS, &text);
         assert!(!theirs.is_empty());
         assert_eq!(ours, theirs);
+    }
+
+    /// A digit set reads its detectors' `reach_back` bytes before a cluster, so each of them
+    /// must say how far before its first digit a value can start (`+1 415`, `AB 12 34 56 C`).
+    #[test]
+    fn digit_triggered_values_start_within_their_reach_back() {
+        let mut checked = 0;
+        for spec in catalog::builtin() {
+            if !matches!(spec.trigger, Trigger::Digits(_)) || spec.digit_set_pattern.is_some() {
+                continue;
+            }
+            // The pattern itself, over the whole example: the engine's window would cut
+            // the value to fit.
+            let regex = compile_pattern(spec.pattern).unwrap();
+            for example in spec.examples {
+                let text = example.as_bytes();
+                for caps in regex.captures_iter(text) {
+                    let Some(value) = caps.get_group(1).or_else(|| caps.get_group(0)) else {
+                        continue;
+                    };
+                    let before_digit = text[value.range()]
+                        .iter()
+                        .position(u8::is_ascii_digit)
+                        .unwrap_or(0);
+                    assert!(
+                        before_digit <= usize::from(spec.reach_back),
+                        "{}: {example:?} starts {before_digit} bytes before its first digit",
+                        spec.id
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200, "only {checked} example values checked");
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub struct Spec {
     /// necessary condition of the pattern that is much cheaper than the regex over the
     /// window (`://` opens one only when `user:password@` follows).
     pub after_trigger: Option<fn(&[u8]) -> bool>,
+    /// Digit triggers: what the digit set looks for in place of `pattern` when a value can
+    /// run on past the set's window, which ends 16 bytes after the digits (a bitcoin
+    /// address: up to 34 characters after its first digit). A start of the value that fits
+    /// in that window; the detector's own window then reaches `reach` bytes past them.
+    pub digit_set_pattern: Option<&'static str>,
     /// Texts in which this detector must report a value (at some confidence)...
     pub examples: &'static [&'static str],
     /// ...and look-alikes in which it must report nothing at any confidence.
@@ -108,6 +113,7 @@ pub const BASE: Spec = Spec {
     bare_needs_context: false,
     refine: None,
     after_trigger: None,
+    digit_set_pattern: None,
     examples: &[],
     counter_examples: &[],
 };

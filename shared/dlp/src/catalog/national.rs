@@ -3240,7 +3240,10 @@ pub const SPECS: &[Spec] = &[
     Spec {
         // The WDL prefix names the value.
         base: Confidence::Medium,
-        examples: &["Washington driver license WDL48K2910X7"],
+        // Found by its prefix: its first digit can be the twelfth character.
+        trigger: Trigger::Prefixes(&["WDL"]),
+        reach: 12,
+        examples: &["Washington driver license WDL48K2910X7", "WDLABCDEFGH1"],
         counter_examples: &["Washington driver license WDL48K2910X"],
         ..shape(
             "us_wa_drivers_license",

@@ -512,7 +512,8 @@ pub const SPECS: &[Spec] = &[
             "fax",
             "contact",
         ],
-        reach_back: 16,
+        // `+` or `(` before the first digit.
+        reach_back: 8,
         examples: &[
             "phone: (415) 555-2671",
             "call +49 30 901820",
@@ -615,7 +616,7 @@ pub const SPECS: &[Spec] = &[
         boosted: Confidence::Medium,
         context: DOB_LABELS,
         reach: 64,
-        reach_back: 0,
+        reach_back: 8,
         examples: &[
             "Date of birth: 12/03/1985",
             "DOB 1985-03-12",

@@ -1548,9 +1548,16 @@ pub const SPECS: &[Spec] = &[
         base: Confidence::Medium,
         boosted: Confidence::High,
         context: &["bitcoin", "btc", "wallet", "address"],
+        // The address starts at its first digit (`1` or `3`) and runs on for 25-34
+        // characters, which can hold long runs of letters.
+        digit_set_pattern: Some(r"\b[13][1-9A-HJ-NP-Za-km-z]{16}"),
         reach: 64,
         reach_back: 64,
-        examples: &["send BTC to 1VgZhCXq9FmUvMg8fwL9hy5ikeae4xcvc"],
+        examples: &[
+            "send BTC to 1VgZhCXq9FmUvMg8fwL9hy5ikeae4xcvc",
+            // The Bitcoin wiki's P2SH example: 22 letters after its last digit.
+            "pay 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+        ],
         counter_examples: &["send BTC to 1VgZhCXq9FmUvMg8fwL9hy5ikeae4xcva"],
         ..named(
             "bitcoin_address",
