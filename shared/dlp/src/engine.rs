@@ -3,11 +3,11 @@
 //!
 //! Pass 1 (prefilter), over the whole text once:
 //! - one Aho-Corasick DFA holds every literal trigger (`AKIA`, `ghp_`, `@`, `password`,
-//!   ...), cut to [`TRIGGER_PREFIX`] bytes to keep the automaton small enough for the cache,
-//!   in a table of its own ([`crate::literal_dfa`]) built for the walk over every byte;
-//! - a byte loop groups ASCII digits into clusters (digits at most [`CLUSTER_GAP`] apart),
-//!   and one multi-pattern lazy DFA over each cluster tells which digit-based detectors
-//!   can match there.
+//!   ...) and context keyword, cut to [`LITERAL_PREFIX`] bytes, in a table of its own
+//!   ([`crate::literal_dfa`]) built for the walk over every byte;
+//! - a bitmap of the digits groups them into clusters (digits at most [`CLUSTER_GAP`]
+//!   apart), and a multi-pattern lazy DFA over each cluster tells which digit-based
+//!   detectors can match there.
 //!
 //! Pass 2 (verification), only around candidates: the detector's regex over the merged
 //! windows, then the validator, placeholder/entropy checks, context keywords within
@@ -35,10 +35,12 @@ const MAX_CLUSTER: usize = 2048;
 const DIGIT_REACH_AFTER: usize = 16;
 /// Lazy-DFA cache of the digit-detector set, per thread.
 const DIGIT_SET_CACHE: usize = 48 << 20;
-/// Trigger literals are matched on at most this many leading bytes.
-const TRIGGER_PREFIX: usize = 6;
-/// Context keywords, more numerous, on fewer: the automaton's size is its speed.
-const CONTEXT_PREFIX: usize = 6;
+/// Trigger literals and context keywords are matched on at most this many leading bytes,
+/// and checked whole on a hit. Long enough that a phrase is not a hit at every common word
+/// it starts with (`account number` at every `account`: a sixth of the hits on business
+/// prose, at six bytes), short enough that the ~1000 literals fit the table (~4800 of its
+/// 8192 states).
+const LITERAL_PREFIX: usize = 10;
 /// Streaming: bytes per chunk, and bytes shared by consecutive chunks. The overlap is
 /// larger than the longest match (a PEM key, 8 KiB) plus the context radius.
 pub const STREAM_CHUNK: usize = 1 << 20;
@@ -293,7 +295,7 @@ struct TermSet {
 struct LiteralUse {
     /// Detectors triggered here, each with its full literal and whether it is matched
     /// case-sensitively (lower-cased if not): the automaton knows only the first
-    /// [`TRIGGER_PREFIX`] bytes, case-insensitively, so `account number` must not open a
+    /// [`LITERAL_PREFIX`] bytes, case-insensitively, so `account number` must not open a
     /// window at every `account`, nor `AKIA` at every `akia`.
     uses: Vec<(usize, Vec<u8>, bool)>,
     /// Detectors for which a keyword starting with this literal is a supporting (context)
@@ -369,7 +371,7 @@ impl EngineBuilder {
                 } else {
                     literal.to_ascii_lowercase().into_bytes()
                 };
-                let prefix = full[..full.len().min(TRIGGER_PREFIX)].to_ascii_lowercase();
+                let prefix = full[..full.len().min(LITERAL_PREFIX)].to_ascii_lowercase();
                 let idx = *literal_index.entry(prefix.clone()).or_insert_with(|| {
                     patterns.push(prefix);
                     literals.push(LiteralUse {
@@ -532,8 +534,8 @@ impl EngineBuilder {
                 continue;
             }
             // Cut to a prefix like the triggers (and checked whole on a hit): hundreds of
-            // keywords in a dozen languages would otherwise grow the automaton past the cache.
-            let prefix = word[..word.len().min(CONTEXT_PREFIX)].to_vec();
+            // keywords in a dozen languages would otherwise grow the automaton past its table.
+            let prefix = word[..word.len().min(LITERAL_PREFIX)].to_vec();
             let idx = *literal_index.entry(prefix.clone()).or_insert_with(|| {
                 patterns.push(prefix);
                 engine.literals.push(LiteralUse {
@@ -2361,6 +2363,20 @@ mod tests {
             .unwrap();
         assert_eq!(read, text.len() as u64);
         assert_eq!(trickled, in_memory);
+    }
+
+    /// The crate's automaton takes over silently, and walks a third slower: the catalog's
+    /// own literals must fit the table whatever the threshold (which decides how many
+    /// context keywords join the walk).
+    #[test]
+    fn the_catalog_literals_fit_the_literal_table_at_every_threshold() {
+        for confidence in [Confidence::Low, Confidence::Medium, Confidence::High] {
+            let engine = Engine::builder()
+                .min_confidence(confidence)
+                .build()
+                .unwrap();
+            assert!(engine.literal_walk.is_some(), "{confidence:?}");
+        }
     }
 
     #[test]
