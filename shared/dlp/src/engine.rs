@@ -103,10 +103,12 @@ fn build_keyword_automaton(words: &[String]) -> Result<Option<AhoCorasick>, Stri
         return Ok(None);
     }
     // Leftmost-longest: `bank` must not hide `bankverbindung`, whose end is a word end.
+    // Lower-cased and matched case-sensitively in lower-cased text (see `context_near`):
+    // with case-sensitive patterns the crate finds candidates with a vectorized prefilter
+    // instead of walking its automaton over every byte.
     AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostLongest)
-        .build(words)
+        .build(words.iter().map(|w| w.to_ascii_lowercase()))
         .map(Some)
         .map_err(|e| e.to_string())
 }
@@ -1599,8 +1601,10 @@ fn distance(keyword_at: usize, start: usize, end: usize) -> usize {
 fn context_near(ac: &AhoCorasick, text: &[u8], start: usize, end: usize) -> Option<usize> {
     let lo = start.saturating_sub(CONTEXT_RADIUS);
     let hi = (end + CONTEXT_RADIUS).min(text.len());
-    // Non-overlapping search keeps the automaton's prefilter (memchr/Teddy) in play.
-    ac.find_iter(&text[lo..hi])
+    // The keywords are lower-cased: so is a copy of the text around the value. Non-overlapping
+    // search keeps the automaton's prefilter (memchr/Teddy) in play.
+    let around = text[lo..hi].to_ascii_lowercase();
+    ac.find_iter(&around)
         .filter(|m| at_word_boundary(text, lo + m.start(), lo + m.end(), m.end() - m.start()))
         .filter(|m| same_sentence(text, lo + m.start(), start, end))
         .map(|m| distance(lo + m.start(), start, end))
