@@ -282,6 +282,8 @@ pub const SPECS: &[Spec] = &[
         validate: Some(v::isin),
         base: Confidence::Low,
         context: &["isin", "security", "securities", "bond", "equity"],
+        // Up to eleven letters before the check digit.
+        reach_back: 12,
         examples: &["ISIN XS1234567896"],
         counter_examples: &["ISIN XS1234567897", "ISIN 121234567896"],
         ..fin(

@@ -81,9 +81,10 @@ pub struct Spec {
     /// window (`://` opens one only when `user:password@` follows).
     pub after_trigger: Option<fn(&[u8]) -> bool>,
     /// Digit triggers: what the digit set looks for in place of `pattern` when a value can
-    /// run on past the set's window, which ends 16 bytes after the digits (a bitcoin
-    /// address: up to 34 characters after its first digit). A start of the value that fits
-    /// in that window; the detector's own window then reaches `reach` bytes past them.
+    /// run on further past its digits than the set reads (at most 16 bytes): a bitcoin
+    /// address can hold 33 letters after its first digit. A start of the value, from its
+    /// first digit, short enough to fit; the detector's own window then reaches `reach`
+    /// bytes past the digits.
     pub digit_set_pattern: Option<&'static str>,
     /// Texts in which this detector must report a value (at some confidence)...
     pub examples: &'static [&'static str],

@@ -1594,6 +1594,8 @@ pub const SPECS: &[Spec] = &[
     // ---------------------------------------------------------------- Germany
     Spec {
         validate: Some(has_letter_and_digit),
+        // Up to eight letters before a digit.
+        reach_back: 9,
         examples: &["Personalausweis Nr. L01X00T47", "Ausweisnummer: T22000129"],
         counter_examples: &["Ausweisnummer: T2200012", "Ausweisnummer: TXXXXXXXX"],
         ..shape(

@@ -716,22 +716,26 @@ pub const SPECS: &[Spec] = &[
         &["Indian passport J4829103"],
         &["Indian passport J482910"],
     ),
-    named_id_ex(
-        named_id(
-            "de_passport",
-            "German passport number",
-            1,
-            &[
-                "reisepass",
-                "reisepassnummer",
-                "passnummer",
-                "german passport",
-            ],
-            r"\b([CFGHJK][0-9CFGHJKLMNPRTVWXYZ]{8})\b",
-        ),
-        &["Reisepassnummer: C01X00T47", "Reisepass C4J7R2T91"],
-        &["Reisepass C01X00T4", "Reisepass CAAAAAAAA"],
-    ),
+    Spec {
+        // Up to eight letters before a digit.
+        reach_back: 9,
+        ..named_id_ex(
+            named_id(
+                "de_passport",
+                "German passport number",
+                1,
+                &[
+                    "reisepass",
+                    "reisepassnummer",
+                    "passnummer",
+                    "german passport",
+                ],
+                r"\b([CFGHJK][0-9CFGHJKLMNPRTVWXYZ]{8})\b",
+            ),
+            &["Reisepassnummer: C01X00T47", "Reisepass C4J7R2T91"],
+            &["Reisepass C01X00T4", "Reisepass CAAAAAAAA"],
+        )
+    },
     Spec {
         examples: &["driver's license D4829103", "drivers license 48291037"],
         counter_examples: &["driver's license D48291", "driver's license 482910"],
@@ -1254,6 +1258,8 @@ pub const SPECS: &[Spec] = &[
         validate: Some(v::vin),
         base: Confidence::Low,
         context: &["vin", "vehicle", "chassis"],
+        // Any of its first sixteen characters can be a letter.
+        reach_back: 17,
         examples: &["VIN 2HGFB2F59DH512345"],
         counter_examples: &["VIN 2HGFB2F58DH512345", "VIN 2HGFB2F59DH51234O"],
         ..pii(

@@ -1550,7 +1550,7 @@ pub const SPECS: &[Spec] = &[
         context: &["bitcoin", "btc", "wallet", "address"],
         // The address starts at its first digit (`1` or `3`) and runs on for 25-34
         // characters, which can hold long runs of letters.
-        digit_set_pattern: Some(r"\b[13][1-9A-HJ-NP-Za-km-z]{16}"),
+        digit_set_pattern: Some(r"\b[13][1-9A-HJ-NP-Za-km-z]{7}"),
         reach: 64,
         reach_back: 64,
         examples: &[
