@@ -1646,13 +1646,36 @@ impl ContextHits<'_> {
         let lo = start.saturating_sub(CONTEXT_RADIUS);
         let hi = end + CONTEXT_RADIUS;
         let first = self.0.partition_point(|&h| h < lo);
-        self.0[first..]
-            .iter()
-            .take_while(|&&h| h < hi)
-            .filter(|&&h| same_sentence(text, h, start, end))
-            .map(|&h| distance(h, start, end))
-            .min()
+        let in_reach = self.0[first..].iter().copied().take_while(|&h| h < hi);
+        closest_in_the_same_sentence(text, in_reach, start, end)
     }
+}
+
+/// Distance in bytes from `start..end` to the closest of `keywords` (their starts, in
+/// ascending order) in the same sentence. Only the closest keyword on each side needs its
+/// sentence checked: a sentence end between the value and a keyword is also between the
+/// value and every keyword further out on that side.
+fn closest_in_the_same_sentence(
+    text: &[u8],
+    keywords: impl Iterator<Item = usize>,
+    start: usize,
+    end: usize,
+) -> Option<usize> {
+    let (mut before, mut after) = (None, None);
+    for at in keywords {
+        if at < start {
+            before = Some(at);
+        } else {
+            after = Some(at);
+            break;
+        }
+    }
+    [before, after]
+        .into_iter()
+        .flatten()
+        .filter(|&at| same_sentence(text, at, start, end))
+        .map(|at| distance(at, start, end))
+        .min()
 }
 
 /// Whether a keyword at `keyword_at` and the value at `start..end` are in one sentence, line
@@ -1719,11 +1742,11 @@ fn context_near(ac: &AhoCorasick, text: &[u8], start: usize, end: usize) -> Opti
     // The keywords are lower-cased: so is a copy of the text around the value. Non-overlapping
     // search keeps the automaton's prefilter (memchr/Teddy) in play.
     let around = text[lo..hi].to_ascii_lowercase();
-    ac.find_iter(&around)
+    let keywords = ac
+        .find_iter(&around)
         .filter(|m| at_word_boundary(text, lo + m.start(), lo + m.end(), m.end() - m.start()))
-        .filter(|m| same_sentence(text, lo + m.start(), start, end))
-        .map(|m| distance(lo + m.start(), start, end))
-        .min()
+        .map(|m| lo + m.start());
+    closest_in_the_same_sentence(text, keywords, start, end)
 }
 
 /// A finding before overlap resolution, with what ranks it against its rivals.
