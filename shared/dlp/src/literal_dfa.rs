@@ -150,147 +150,102 @@ impl LiteralDfa {
     }
 
     /// Every (overlapping) match, handed to `on_match(pattern, start, end)`.
+    ///
+    /// Five walks over five slices of the text, advanced in lockstep, overlap the latencies
+    /// of their lookups: each lookup waits for the one before it in its lane, and five lanes
+    /// are as many as stay in registers with their eight bytes each (four were 4% slower
+    /// on prose, six no faster). Slice `k` reports the matches that *end* in it and starts
+    /// `max_pattern_len - 1` bytes early, so no match is lost or reported twice.
     pub(crate) fn for_each_match(
         &self,
         text: &[u8],
         on_match: &mut dyn FnMut(usize, usize, usize),
     ) {
-        walk_in_lanes(self, text, on_match);
-    }
-}
-
-/// A DFA that [`walk_in_lanes`] drives: its states, one step, and the matches of a state.
-pub(crate) trait LaneDfa {
-    type State: Copy;
-    fn start(&self) -> Self::State;
-    fn max_pattern_len(&self) -> usize;
-    fn step(&self, state: Self::State, byte: u8) -> Self::State;
-    fn is_match(&self, state: Self::State) -> bool;
-    /// `on_match(pattern, start, end)` for each pattern that `state` matches at `end`.
-    fn report(&self, state: Self::State, end: usize, on_match: &mut dyn FnMut(usize, usize, usize));
-}
-
-impl LaneDfa for LiteralDfa {
-    type State = u32;
-
-    fn start(&self) -> u32 {
-        self.start
-    }
-
-    fn max_pattern_len(&self) -> usize {
-        self.max_pattern_len
-    }
-
-    #[inline(always)]
-    fn step(&self, state: u32, byte: u8) -> u32 {
-        self.table[(state + self.classes[usize::from(byte)]) as usize & (TABLE_LEN - 1)]
-    }
-
-    #[inline(always)]
-    fn is_match(&self, state: u32) -> bool {
-        state < self.match_limit
-    }
-
-    fn report(&self, state: u32, end: usize, on_match: &mut dyn FnMut(usize, usize, usize)) {
-        let Some(&(first, last)) = self.match_ranges.get((state >> self.stride_log2) as usize)
-        else {
-            return;
-        };
-        for &(pattern, len) in self
-            .match_list
-            .get(first as usize..last as usize)
-            .unwrap_or(&[])
-        {
-            on_match(pattern as usize, end - len as usize, end);
+        const LANES: usize = 5;
+        let n = text.len();
+        let lead = self.max_pattern_len.saturating_sub(1);
+        let lanes = if n >= 4096 { LANES } else { 1 };
+        let seg = n / lanes;
+        let mut pos = [0usize; LANES];
+        let mut report_from = [0usize; LANES];
+        let mut stop = [0usize; LANES];
+        let mut state = [self.start; LANES];
+        for k in 0..lanes {
+            report_from[k] = k * seg;
+            pos[k] = report_from[k].saturating_sub(lead);
+            stop[k] = if k + 1 == lanes { n } else { (k + 1) * seg };
         }
-    }
-}
-
-/// Every (overlapping) match of `dfa` in `text`, handed to `on_match(pattern, start, end)`.
-///
-/// Five walks over five slices of the text, advanced in lockstep, overlap the latencies of
-/// their lookups: each lookup waits for the one before it in its lane, and five lanes are as
-/// many as stay in registers with their eight bytes each (four were 4% slower on prose, six
-/// no faster). Slice `k` reports the matches that *end* in it and starts
-/// `max_pattern_len - 1` bytes early, so no match is lost or reported twice.
-pub(crate) fn walk_in_lanes<D: LaneDfa>(
-    dfa: &D,
-    text: &[u8],
-    on_match: &mut dyn FnMut(usize, usize, usize),
-) {
-    const LANES: usize = 5;
-    let n = text.len();
-    let lead = dfa.max_pattern_len().saturating_sub(1);
-    let lanes = if n >= 4096 { LANES } else { 1 };
-    let seg = n / lanes;
-    let mut pos = [0usize; LANES];
-    let mut report_from = [0usize; LANES];
-    let mut stop = [0usize; LANES];
-    let mut state = [dfa.start(); LANES];
-    for k in 0..lanes {
-        report_from[k] = k * seg;
-        pos[k] = report_from[k].saturating_sub(lead);
-        stop[k] = if k + 1 == lanes { n } else { (k + 1) * seg };
-    }
-    let report =
-        |s: D::State, end: usize, from: usize, on_match: &mut dyn FnMut(usize, usize, usize)| {
-            if end > from || from == 0 {
-                dfa.report(s, end, on_match);
-            }
-        };
-    // Lockstep while every lane has bytes left; the longest lane is finished alone.
-    let common = (0..lanes).map(|k| stop[k] - pos[k]).min().unwrap_or(0);
-    if lanes == LANES {
-        // Eight bytes of each lane per load, from slices of equal length: no bounds checks,
-        // and few enough values live in the eight steps between loads that all stay in
-        // registers.
-        let eights = common / 8;
-        let lane = |k: usize| text[pos[k]..pos[k] + eights * 8].chunks_exact(8);
-        let word = |eight: &[u8]| u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
-        let [mut s0, mut s1, mut s2, mut s3, mut s4] = state;
-        for (round, ((((e0, e1), e2), e3), e4)) in lane(0)
-            .zip(lane(1))
-            .zip(lane(2))
-            .zip(lane(3))
-            .zip(lane(4))
-            .enumerate()
-        {
-            let (mut w0, mut w1, mut w2, mut w3, mut w4) =
-                (word(e0), word(e1), word(e2), word(e3), word(e4));
-            for j in 0..8 {
-                s0 = dfa.step(s0, w0 as u8);
-                s1 = dfa.step(s1, w1 as u8);
-                s2 = dfa.step(s2, w2 as u8);
-                s3 = dfa.step(s3, w3 as u8);
-                s4 = dfa.step(s4, w4 as u8);
-                (w0, w1, w2, w3, w4) = (w0 >> 8, w1 >> 8, w2 >> 8, w3 >> 8, w4 >> 8);
-                if dfa.is_match(s0)
-                    | dfa.is_match(s1)
-                    | dfa.is_match(s2)
-                    | dfa.is_match(s3)
-                    | dfa.is_match(s4)
+        let report =
+            |s: u32, end: usize, from: usize, on_match: &mut dyn FnMut(usize, usize, usize)| {
+                if end <= from && from != 0 {
+                    return;
+                }
+                let Some(&(first, last)) = self.match_ranges.get((s >> self.stride_log2) as usize)
+                else {
+                    return;
+                };
+                for &(pattern, len) in self
+                    .match_list
+                    .get(first as usize..last as usize)
+                    .unwrap_or(&[])
                 {
-                    let i = round * 8 + j;
-                    for (k, s) in [s0, s1, s2, s3, s4].into_iter().enumerate() {
-                        if dfa.is_match(s) {
-                            report(s, pos[k] + i + 1, report_from[k], on_match);
+                    on_match(pattern as usize, end - len as usize, end);
+                }
+            };
+        let table = &*self.table;
+        let classes = &self.classes;
+        let limit = self.match_limit;
+        let step =
+            |s: u32, byte: u8| table[(s + classes[usize::from(byte)]) as usize & (TABLE_LEN - 1)];
+        // Lockstep while every lane has bytes left; the longest lane is finished alone.
+        let common = (0..lanes).map(|k| stop[k] - pos[k]).min().unwrap_or(0);
+        if lanes == LANES {
+            // Eight bytes of each lane per load, from slices of equal length: no bounds
+            // checks, and few enough values live in the eight steps between loads that all
+            // stay in registers.
+            let eights = common / 8;
+            let lane = |k: usize| text[pos[k]..pos[k] + eights * 8].chunks_exact(8);
+            let word = |eight: &[u8]| u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+            let [mut s0, mut s1, mut s2, mut s3, mut s4] = state;
+            for (round, ((((e0, e1), e2), e3), e4)) in lane(0)
+                .zip(lane(1))
+                .zip(lane(2))
+                .zip(lane(3))
+                .zip(lane(4))
+                .enumerate()
+            {
+                let (mut w0, mut w1, mut w2, mut w3, mut w4) =
+                    (word(e0), word(e1), word(e2), word(e3), word(e4));
+                for j in 0..8 {
+                    s0 = step(s0, w0 as u8);
+                    s1 = step(s1, w1 as u8);
+                    s2 = step(s2, w2 as u8);
+                    s3 = step(s3, w3 as u8);
+                    s4 = step(s4, w4 as u8);
+                    (w0, w1, w2, w3, w4) = (w0 >> 8, w1 >> 8, w2 >> 8, w3 >> 8, w4 >> 8);
+                    if (s0 < limit) | (s1 < limit) | (s2 < limit) | (s3 < limit) | (s4 < limit) {
+                        let i = round * 8 + j;
+                        for (k, s) in [s0, s1, s2, s3, s4].into_iter().enumerate() {
+                            if s < limit {
+                                report(s, pos[k] + i + 1, report_from[k], on_match);
+                            }
                         }
                     }
                 }
             }
+            state = [s0, s1, s2, s3, s4];
+            for p in pos.iter_mut() {
+                *p += eights * 8;
+            }
         }
-        state = [s0, s1, s2, s3, s4];
-        for p in pos.iter_mut() {
-            *p += eights * 8;
-        }
-    }
-    for k in 0..lanes {
-        while pos[k] < stop[k] {
-            let s = dfa.step(state[k], text[pos[k]]);
-            state[k] = s;
-            pos[k] += 1;
-            if dfa.is_match(s) {
-                report(s, pos[k], report_from[k], on_match);
+        for k in 0..lanes {
+            while pos[k] < stop[k] {
+                let s = step(state[k], text[pos[k]]);
+                state[k] = s;
+                pos[k] += 1;
+                if s < limit {
+                    report(s, pos[k], report_from[k], on_match);
+                }
             }
         }
     }
