@@ -38,8 +38,8 @@ const DIGIT_SET_CACHE: usize = 48 << 20;
 /// Trigger literals and context keywords are matched on at most this many leading bytes,
 /// and checked whole on a hit. Long enough that a phrase is not a hit at every common word
 /// it starts with (`account number` at every `account`: two fifths of the hits on
-/// business prose, at six bytes), short enough that the ~1000 literals fit the table (~4800 of its
-/// 8192 states).
+/// business prose, at six bytes), short enough that the ~1000 literals fit the table
+/// (~4800 of its 8192 states).
 const LITERAL_PREFIX: usize = 10;
 /// Streaming: bytes per chunk, and bytes shared by consecutive chunks. The overlap is
 /// larger than the longest match (a PEM key, 8 KiB) plus the context radius.
