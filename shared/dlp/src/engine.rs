@@ -1833,8 +1833,6 @@ fn in_a_column_of_versions(text: &[u8], start: usize, end: usize) -> bool {
     !neighbours.is_empty() && neighbours.into_iter().all(is_version_but_no_address)
 }
 
-/// `2.4.0`, `1.0`, `3.1.0rc1`, `2.0.0-beta`: digits first, dotted parts, and either not four
-/// parts or a part no IPv4 address has.
 /// A dotted number among other dotted numbers separated by spaces, one of which at least is
 /// a version that no address can be (`3.7.402 3.7.501.1 4.0.3.3`, the versions of a package
 /// in a list): it is a version too.
@@ -1842,20 +1840,13 @@ fn in_a_list_of_versions(text: &[u8], start: usize, end: usize) -> bool {
     // Neighbours read on each side: enough to reach past a run of four-part versions.
     const NEIGHBOURS: usize = 12;
     const TOKEN: usize = 32;
-    let dotted = |token: &[u8]| {
-        token.first().is_some_and(u8::is_ascii_digit)
-            && token.contains(&b'.')
-            && token
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
-    };
-    if !dotted(&text[start..end]) {
+    if !is_dotted_number(&text[start..end]) {
         return false;
     }
     // Tokens in the run, and whether one of them is a version that no address can be.
     let (mut tokens, mut any_version) = (1, false);
     let mut admit = |token: &[u8]| {
-        let in_run = dotted(token);
+        let in_run = is_dotted_number(token);
         if in_run {
             tokens += 1;
             any_version |= is_version_but_no_address(token);
@@ -1901,14 +1892,21 @@ fn in_a_list_of_versions(text: &[u8], start: usize, end: usize) -> bool {
     tokens >= 3 && any_version
 }
 
+/// `2.4`, `10.13.0rc1`, `2.0.0-beta`: a digit first, a dot, and nothing but letters, digits,
+/// dots, `-` and `+`.
+fn is_dotted_number(token: &[u8]) -> bool {
+    token.first().is_some_and(u8::is_ascii_digit)
+        && token.contains(&b'.')
+        && token
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
+}
+
+/// `2.4.0`, `1.0`, `3.1.0rc1`, `2.0.0-beta`: digits first, dotted parts, and either not four
+/// parts or a part no IPv4 address has.
 fn is_version_but_no_address(cell: &[u8]) -> bool {
     let parts: Vec<&[u8]> = cell.split(|&b| b == b'.').collect();
-    let well_formed = cell.first().is_some_and(u8::is_ascii_digit)
-        && parts.len() >= 2
-        && parts.iter().all(|p| !p.is_empty())
-        && cell
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'));
+    let well_formed = is_dotted_number(cell) && parts.iter().all(|p| !p.is_empty());
     let address_like = parts.len() == 4 && parts.iter().all(|p| validators::is_decimal_octet(p));
     // `868.850.2465`: a North American phone number written with dots, not a version. A
     // column of them would otherwise lower the phone numbers written other ways between them.
